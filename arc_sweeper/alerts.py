@@ -1,0 +1,253 @@
+"""Turn a run report into the alert the Logic App receives (schemas/alert-payload.v1.schema.json).
+
+Pure: the same report and arguments always give the same payload. A report may hold an
+attention item for every machine in the estate, so the payload keeps the most severe
+items only, capped by count and by encoded size, with the totals so nothing is hidden.
+Delivery is arc_sweeper.logic_app's job.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+from collections import Counter
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from arc_sweeper.findings import Action, Finding
+from arc_sweeper.http_retry import redact_url
+from arc_sweeper.records import EnableResult, Outcome, RunStatus
+from arc_sweeper.report import AttentionItem, AttentionKind, RunReport
+
+SCHEMA_VERSION = "1.0"
+DEFAULT_MAX_ITEMS = 50
+MAX_ALERT_BYTES = 48 * 1024
+"""Encoded size the payload never exceeds, whatever the estate; well under what Logic Apps and chat take."""
+MAX_REQUESTED_SUBSCRIPTIONS = 50
+PORTAL_RESOURCE_URL = "https://portal.azure.com/#resource"
+
+# Longest text per field, in characters; the schema's maxLength says the same.
+_ITEM_FIELD_LIMITS = {
+    "kind": 64, "resourceId": 1024, "subscriptionId": 64, "name": 256, "code": 128, "message": 500, "since": 64,
+    "portalUrl": 2048,
+}
+_SUMMARY_LIMIT = 300
+_ERROR_LIMIT = 2000
+_TIMESTAMP_LIMIT = 64
+_RUN_ID_LIMIT = 128
+
+
+class AlertKind:
+    SWEEP_COMPLETED = "sweep_completed"          # the day's digest, once enabling is done
+    FOLLOW_UP_COMPLETED = "follow_up_completed"  # the cohort's final outcome
+    SWEEP_FAILED = "sweep_failed"                # the run stopped with an error
+
+    ALL = (SWEEP_COMPLETED, FOLLOW_UP_COMPLETED, SWEEP_FAILED)
+
+
+class Severity:
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    ALL = (INFO, WARNING, ERROR)  # least to most severe
+
+
+ATTENTION_SEVERITY: dict[str, str] = {
+    AttentionKind.ENABLE_FAILED: Severity.ERROR,
+    AttentionKind.UPGRADE_STUCK: Severity.ERROR,
+    AttentionKind.UPGRADE_FAILED: Severity.WARNING,
+    AttentionKind.MANUAL_UPGRADE_NEEDED: Severity.WARNING,
+    AttentionKind.OUT_OF_SUPPORT: Severity.WARNING,
+    AttentionKind.EXPIRED: Severity.WARNING,
+    AttentionKind.NOT_CONNECTED: Severity.WARNING,
+    AttentionKind.SUBSCRIPTION_SKIPPED: Severity.WARNING,
+    AttentionKind.UNKNOWN_VERSION: Severity.INFO,
+}
+"""How serious each kind of attention item is; docs/alerts.md has the same table."""
+
+KNOWN_COUNT_NAMES: dict[str, tuple[str, ...]] = {
+    "findings": tuple(finding.value for finding in Finding),
+    "actions": tuple(action.value for action in Action),
+    "results": (EnableResult.ENABLED, EnableResult.DRY_RUN, EnableResult.FAILED, EnableResult.NOT_ATTEMPTED),
+    "outcomes": (
+        Outcome.UPGRADED, Outcome.UPGRADE_FAILED, Outcome.STUCK, Outcome.PENDING, Outcome.DISCONNECTED,
+        Outcome.GONE,
+    ),
+}
+"""Names always present in `counts` (zero when absent), so Logic App expressions can rely on them."""
+
+
+def severity_for(kind: str, report: RunReport) -> str:
+    """The alert's severity; the rules are documented in docs/alerts.md ("Severity").
+
+    error: the run failed, a PATCH was refused, or an upgrade is stuck.
+    warning: an upgrade failed, a machine disconnected, needs a manual upgrade, is out of
+    support, not connected or expired, or a subscription was skipped.
+    info: anything else (including agents whose version could not be read).
+    """
+    attention_kinds = {item.kind for item in report.attention}
+    if (
+        kind == AlertKind.SWEEP_FAILED
+        or report.status == RunStatus.FAILED
+        or report.result_counts.get(EnableResult.FAILED, 0) > 0
+        or report.outcome_counts.get(Outcome.STUCK, 0) > 0
+        or any(ATTENTION_SEVERITY.get(k) == Severity.ERROR for k in attention_kinds)
+    ):
+        return Severity.ERROR
+    if (
+        report.outcome_counts.get(Outcome.UPGRADE_FAILED, 0) > 0
+        or report.outcome_counts.get(Outcome.DISCONNECTED, 0) > 0
+        or any(ATTENTION_SEVERITY.get(k, Severity.WARNING) == Severity.WARNING for k in attention_kinds)
+    ):
+        return Severity.WARNING
+    return Severity.INFO
+
+
+def build_alert(
+    kind: str,
+    report: RunReport,
+    *,
+    generated_at: str,
+    status_url: str,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> dict[str, Any]:
+    """The alert payload for one phase of a run, valid against the v1 schema.
+
+    `status_url` is the run's status endpoint; any query string (a function key) is dropped.
+    At most `max_items` attention items are included, fewer if they would push the encoded
+    payload past MAX_ALERT_BYTES.
+    """
+    if kind not in AlertKind.ALL:
+        raise ValueError(f"unknown alert kind {kind!r}; expected one of {', '.join(AlertKind.ALL)}")
+    if max_items < 0:
+        raise ValueError("max_items cannot be negative")
+    severity = severity_for(kind, report)
+    candidates = [_item_json(item) for item in _most_severe(report.attention, max_items)]
+    payload: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
+        "kind": kind,
+        "severity": severity,
+        "summary": _clip(_summary(kind, report), _SUMMARY_LIMIT),
+        "runId": _clip(report.run_id, _RUN_ID_LIMIT),
+        "trigger": report.trigger if report.trigger in ("timer", "http", "cli") else "unknown",
+        "dryRun": report.dry_run,
+        "status": report.status,
+        "generatedAt": _clip(generated_at, _TIMESTAMP_LIMIT),
+        "startedAt": _clip(report.started_at, _TIMESTAMP_LIMIT),
+        "endedAt": _clip(report.ended_at, _TIMESTAMP_LIMIT),
+        "scope": {
+            "allSubscriptions": not report.scope,
+            "requestedSubscriptionIds": [_clip(s, 64) for s in report.scope[:MAX_REQUESTED_SUBSCRIPTIONS]],
+            "requestedTotal": len(report.scope),
+            "subscriptionsInScope": report.subscriptions_in_scope,
+            "machinesSeen": report.machines_seen,
+        },
+        "counts": {
+            "findings": _counts(report.finding_counts, KNOWN_COUNT_NAMES["findings"]),
+            "actions": _counts(report.action_counts, KNOWN_COUNT_NAMES["actions"]),
+            "results": _counts(report.result_counts, KNOWN_COUNT_NAMES["results"]),
+            "outcomes": _counts(report.outcome_counts, KNOWN_COUNT_NAMES["outcomes"]),
+        },
+        "attention": {
+            "total": len(report.attention),
+            # Placeholders as long as their final values can be, so the size budget holds.
+            "returned": len(candidates),
+            "truncated": False,
+            "byKind": _counts(Counter(item.kind for item in report.attention), AttentionKind.ALL),
+            "items": [],
+        },
+        "links": {"runStatusUrl": _clip(redact_url(status_url) if status_url else "", 2048)},
+        "error": _clip(_error_text(kind, report), _ERROR_LIMIT),
+    }
+    items = _fit(candidates, MAX_ALERT_BYTES - len(encode_alert(payload)))
+    payload["attention"].update(items=items, returned=len(items), truncated=len(items) < len(report.attention))
+    return payload
+
+
+def encode_alert(payload: dict[str, Any]) -> bytes:
+    """The bytes that are sent: compact UTF-8 JSON, the same encoding the size cap measures."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _most_severe(items: Iterable[AttentionItem], limit: int) -> list[AttentionItem]:
+    """The `limit` most urgent items: error kinds first, then by kind, oldest, resource id."""
+    kind_order = {kind: index for index, kind in enumerate(AttentionKind.ALL)}
+
+    def urgency(item: AttentionItem) -> tuple[int, int, int, str, str]:
+        severity = ATTENTION_SEVERITY.get(item.kind, Severity.WARNING)
+        return (
+            -Severity.ALL.index(severity), kind_order.get(item.kind, len(kind_order)),
+            0 if item.since else 1, item.since, item.resource_id,
+        )
+
+    return heapq.nsmallest(limit, items, key=urgency)
+
+
+def _item_json(item: AttentionItem) -> dict[str, str]:
+    values = {
+        "kind": item.kind,
+        "resourceId": item.resource_id,
+        "subscriptionId": item.subscription_id,
+        "name": item.name,
+        "code": item.code,
+        "message": item.message,
+        "since": item.since,
+        "portalUrl": _portal_url(item.resource_id),
+    }
+    return {key: _clip(value, _ITEM_FIELD_LIMITS[key]) for key, value in values.items()}
+
+
+def _portal_url(resource_id: str) -> str:
+    return f"{PORTAL_RESOURCE_URL}{quote(resource_id, safe='/')}" if resource_id.startswith("/") else ""
+
+
+def _fit(items: list[dict[str, str]], room: int) -> list[dict[str, str]]:
+    """The leading items whose encoding fits in `room` bytes (one comma between items)."""
+    kept: list[dict[str, str]] = []
+    for item in items:
+        room -= len(encode_alert(item)) + (1 if kept else 0)
+        if room < 0:
+            break
+        kept.append(item)
+    return kept
+
+
+def _counts(counts: dict[str, int], known: Iterable[str]) -> dict[str, int]:
+    """Every known name (zero when absent) plus any other name the report carries."""
+    merged = {name: 0 for name in known}
+    for name, count in counts.items():
+        merged[_clip(str(name), 64)] = max(0, int(count))
+    return merged
+
+
+def _summary(kind: str, report: RunReport) -> str:
+    dry = " (dry run)" if report.dry_run else ""
+    attention = len(report.attention)
+    if kind == AlertKind.SWEEP_FAILED:
+        return f"Sweep {report.run_id} failed{dry}: {_error_text(kind, report)}"
+    if kind == AlertKind.FOLLOW_UP_COMPLETED:
+        outcomes = report.outcome_counts
+        return (
+            f"Follow-up of run {report.run_id} done{dry}: {outcomes.get(Outcome.UPGRADED, 0)} upgraded,"
+            f" {outcomes.get(Outcome.UPGRADE_FAILED, 0)} failing, {outcomes.get(Outcome.STUCK, 0)} stuck,"
+            f" {outcomes.get(Outcome.PENDING, 0)} still pending, {attention} needing attention"
+        )
+    results = report.result_counts
+    enabled = results.get(EnableResult.DRY_RUN if report.dry_run else EnableResult.ENABLED, 0)
+    verb = "would enable" if report.dry_run else "enabled"
+    return (
+        f"Sweep {report.run_id}{dry}: {report.machines_seen} machines seen, {verb} {enabled},"
+        f" {results.get(EnableResult.FAILED, 0)} failed, {attention} needing attention"
+    )
+
+
+def _error_text(kind: str, report: RunReport) -> str:
+    if kind == AlertKind.SWEEP_FAILED and not report.error:
+        return "the run failed without an error message; see the run row and Application Insights"
+    return report.error
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` characters of valid Unicode (lone surrogates would break the UTF-8 encoding)."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

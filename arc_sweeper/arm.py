@@ -1,0 +1,126 @@
+"""Azure Resource Manager: subscriptions and the one write the product makes.
+
+Entry point: :class:`Arm`. `enable_automatic_upgrade` sends exactly
+`{"properties":{"agentUpgrade":{"enableAutomaticUpgrade":true}}}` as a PATCH (ARM merges
+it into the machine; nothing else changes) and reports the outcome instead of raising,
+so one refused machine never stops the others.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator
+
+import requests
+from azure.core.credentials import TokenCredential
+
+from arc_sweeper.credentials import token_scope
+from arc_sweeper.endpoints import require_safe_endpoint
+from arc_sweeper.http_retry import RetriesExhausted, RetryPolicy, arm_error, send_with_retry
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+ENABLE_AUTOMATIC_UPGRADE_BODY = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subscription_id: str
+    display_name: str
+    state: str
+
+
+@dataclass(frozen=True)
+class PatchOutcome:
+    succeeded: bool
+    http_status: int | None
+    error_code: str = ""
+    error_message: str = ""
+
+
+class ArmError(Exception):
+    """A read ARM refused; carries the ARM error code for the record."""
+
+    def __init__(self, http_status: int | None, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+
+
+class Arm:
+    def __init__(
+        self,
+        endpoint: str,
+        credential: TokenCredential,
+        *,
+        hybridcompute_api_version: str,
+        retry_policy: RetryPolicy = RetryPolicy(),
+        session: requests.Session | None = None,
+    ) -> None:
+        require_safe_endpoint(endpoint, "ARM_ENDPOINT")
+        self._endpoint = endpoint.rstrip("/")
+        self._credential = credential
+        self._scope = token_scope(self._endpoint)
+        self._api_version = hybridcompute_api_version
+        self._retry_policy = retry_policy
+        self._session = session or requests.Session()
+
+    def _headers(self) -> dict[str, str]:
+        token = self._credential.get_token(self._scope).token
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+        return send_with_retry(
+            self._session, method, url, policy=self._retry_policy, headers=self._headers(), **kwargs
+        )
+
+    def list_subscriptions(self) -> Iterator[Subscription]:
+        """Every subscription the identity can see, following `nextLink`."""
+        url: str | None = f"{self._endpoint}/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}"
+        seen_links: set[str] = set()
+        while url:
+            response = self._read(url)
+            body = response.json()
+            for item in body.get("value") or []:
+                if isinstance(item, dict) and item.get("subscriptionId"):
+                    yield _subscription(item)
+            url = body.get("nextLink") or None
+            if url in seen_links:  # a nextLink that repeats itself would loop forever
+                raise ArmError(response.status_code, "RepeatedNextLink", "subscription list paging repeated itself")
+            if url:
+                seen_links.add(url)
+
+    def get_subscription(self, subscription_id: str) -> Subscription:
+        url = f"{self._endpoint}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API_VERSION}"
+        return _subscription(self._read(url).json())
+
+    def _read(self, url: str) -> requests.Response:
+        try:
+            response = self._send("GET", url)
+        except RetriesExhausted as error:
+            raise ArmError(None, "ConnectionFailed", str(error)) from None
+        if response.status_code != 200:
+            raise ArmError(response.status_code, *arm_error(response))
+        return response
+
+    def enable_automatic_upgrade(self, machine_id: str) -> PatchOutcome:
+        url = f"{self._endpoint}{machine_id}?api-version={self._api_version}"
+        try:
+            response = self._send("PATCH", url, json=ENABLE_AUTOMATIC_UPGRADE_BODY)
+        except RetriesExhausted as error:
+            return PatchOutcome(False, None, "ConnectionFailed", str(error))
+        if response.status_code == 200:
+            return PatchOutcome(True, 200)
+        code, message = arm_error(response)
+        log.warning("PATCH %s refused: %s %s", machine_id, response.status_code, code)
+        return PatchOutcome(False, response.status_code, code, message)
+
+
+def _subscription(item: dict) -> Subscription:
+    return Subscription(
+        subscription_id=str(item.get("subscriptionId", "")).lower(),
+        display_name=str(item.get("displayName") or ""),
+        state=str(item.get("state") or "Unknown"),
+    )

@@ -1,0 +1,164 @@
+"""Which Connected Machine agent release shipped in which month, and what that means for support.
+
+Microsoft supports only agent releases of the last year and publishes release months, not
+days. A new release ships about monthly, so the table is data (`data/agent_releases.json`),
+not code; a deployment can point AGENT_RELEASES_FILE at a newer copy without a code change.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from typing import Any
+
+from arc_sweeper.versions import AgentVersion, Release, format_release, parse_release
+
+BUNDLED_CATALOGUE = "data/agent_releases.json"
+"""The catalogue shipped with the package, relative to the `arc_sweeper` package."""
+
+_YEAR_MONTH = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})")
+
+
+class CatalogueError(ValueError):
+    """A release catalogue that cannot be used; the message names its origin and the problem."""
+
+    def __init__(self, origin: str, problem: str) -> None:
+        super().__init__(f"{origin}: {problem}")
+        self.origin = origin
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class AgentRelease:
+    """One major.minor release and the first day of the month it shipped in."""
+
+    release: Release
+    month: date
+
+
+@dataclass(frozen=True)
+class ReleaseCatalogue:
+    """The known agent releases, oldest first, and where the table came from (for messages)."""
+
+    releases: tuple[AgentRelease, ...]
+    origin: str
+
+    def __post_init__(self) -> None:
+        if not self.releases:
+            raise CatalogueError(self.origin, "the catalogue has no releases")
+        versions = [entry.release for entry in self.releases]
+        if versions != sorted(set(versions)):
+            raise CatalogueError(self.origin, "releases must be unique and sorted oldest first")
+
+    @classmethod
+    def load(cls, path: str | None = None) -> ReleaseCatalogue:
+        """Read the bundled catalogue, or the JSON file at `path` when one is given."""
+        if path is None:
+            origin = f"bundled {BUNDLED_CATALOGUE}"
+            text = resources.files("arc_sweeper").joinpath(BUNDLED_CATALOGUE).read_text("utf-8")
+        else:
+            origin = path
+            try:
+                with open(path, encoding="utf-8") as file:
+                    text = file.read()
+            except OSError as error:
+                raise CatalogueError(origin, f"cannot read the file: {error.strerror or error}") from error
+            except UnicodeDecodeError as error:
+                raise CatalogueError(origin, f"not UTF-8 text: {error.reason}") from error
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CatalogueError(origin, f"not valid JSON: {error}") from error
+        return cls.from_json(data, origin)
+
+    @classmethod
+    def from_json(cls, data: Any, origin: str = "release catalogue") -> ReleaseCatalogue:
+        """Build from `{"releases": [{"version": "1.67", "released": "2026-08"}, ...]}`.
+
+        Entries may come in any order. Other top-level keys (`source`, `updated`) are notes
+        for people. A newer release dated before an older one is rejected as a typo.
+        """
+        if not isinstance(data, Mapping) or not isinstance(data.get("releases"), list):
+            raise CatalogueError(origin, 'expected an object with a "releases" list')
+        releases = sorted(
+            (_read_entry(entry, position, origin) for position, entry in enumerate(data["releases"])),
+            key=lambda entry: entry.release,
+        )
+        for older, newer in zip(releases, releases[1:]):
+            if older.release == newer.release:
+                raise CatalogueError(origin, f"release {format_release(newer.release)} is listed twice")
+            if newer.month < older.month:
+                raise CatalogueError(
+                    origin,
+                    f"release {format_release(newer.release)} ({newer.month:%Y-%m}) is dated"
+                    f" before the older {format_release(older.release)} ({older.month:%Y-%m})"
+                )
+        return cls(releases=tuple(releases), origin=origin)
+
+    def release_month(self, release: Release) -> date | None:
+        """First day of the month `release` shipped in; None if the catalogue does not list it."""
+        return next((entry.month for entry in self.releases if entry.release == release), None)
+
+    def newest(self) -> Release:
+        return self.releases[-1].release
+
+    def is_supported(self, version: AgentVersion, sweep_date: date, window_months: int) -> bool:
+        """Whether `version` was released within `window_months` months before `sweep_date`.
+
+        Month granularity, boundary inclusive: released month >= sweep month - window_months,
+        so with a 12-month window a sweep in August 2026 still supports August 2025 releases.
+        Release days are unknown, and a machine is not called out of support on a guess.
+        A release newer than the catalogue's newest is current. A release missing from the
+        catalogue takes the month of the next listed release above it: releases ship in
+        order, so that is the latest it can have shipped, again leaning toward "supported".
+        """
+        if version.release > self.newest():
+            return True
+        released = next(entry.month for entry in self.releases if entry.release >= version.release)
+        return _month_index(released) >= _month_index(sweep_date) - window_months
+
+    def latest(self, fleet_versions: Iterable[AgentVersion]) -> Release:
+        """The newest release known: the catalogue's, or a newer one a machine already reports."""
+        return max([self.newest(), *(version.release for version in fleet_versions)])
+
+    def releases_behind(self, version: AgentVersion, latest: Release) -> int:
+        """How many releases came out after `version`, up to and including `latest`.
+
+        Counts catalogue releases plus `latest` itself (which may be newer than the
+        catalogue); 0 means current, 1 is "within one release", which automatic upgrade
+        treats as normal.
+        """
+        known = {entry.release for entry in self.releases} | {latest}
+        return sum(1 for release in known if version.release < release <= latest)
+
+
+def _read_entry(entry: Any, position: int, origin: str) -> AgentRelease:
+    where = f"releases[{position}]"
+    if not isinstance(entry, Mapping):
+        raise CatalogueError(origin, f'{where}: expected an object like {{"version": "1.67", "released": "2026-08"}}')
+    version, released = entry.get("version"), entry.get("released")
+    release = parse_release(version) if isinstance(version, str) else None
+    if release is None:
+        raise CatalogueError(origin, f'{where}: "version" must be "MAJOR.MINOR" such as "1.67", not {version!r}')
+    month = _read_month(released)
+    if month is None:
+        raise CatalogueError(origin, f'{where}: "released" must be "YYYY-MM" such as "2026-08", not {released!r}')
+    return AgentRelease(release=release, month=month)
+
+
+def _read_month(text: Any) -> date | None:
+    match = _YEAR_MONTH.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    try:
+        return date(int(match["year"]), int(match["month"]), 1)
+    except ValueError:  # month 13, year 0000
+        return None
+
+
+def _month_index(day: date) -> int:
+    """Months since year 0, so that month arithmetic is plain subtraction."""
+    return day.year * 12 + day.month - 1

@@ -1,0 +1,80 @@
+"""Turning triggers into sweep requests: run ids, HTTP body validation, scope overlap."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from typing import Any, Iterable
+
+from arc_sweeper.durations import format_duration, parse_duration
+from arc_sweeper.messages import SweepRequest
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+RUN_ID = re.compile(r"^[a-z]+-[0-9A-Za-z-]{1,64}$")
+BODY_FIELDS = {"subscriptions", "dryRun", "followUpWindow", "pollInterval"}
+
+
+class BadSweepRequest(ValueError):
+    """The reason an on-demand sweep request was refused (safe to show the caller)."""
+
+
+def daily_run_id(day: date) -> str:
+    """One id per day: a second firing of the timer finds the first run and starts nothing."""
+    return f"daily-{day.isoformat()}"
+
+
+def on_demand_run_id(now: datetime, nonce: str, trigger: str = "http") -> str:
+    return f"{trigger}-{now.strftime('%Y%m%dT%H%M%SZ')}-{nonce[:8]}"
+
+
+def is_run_id(text: str) -> bool:
+    return bool(RUN_ID.match(text))
+
+
+def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
+    """Validate the body of `POST /api/sweeps`; every field is optional."""
+    if not body.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise BadSweepRequest(f"body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise BadSweepRequest("body must be a JSON object")
+    unknown = sorted(set(data) - BODY_FIELDS)
+    if unknown:
+        raise BadSweepRequest(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(BODY_FIELDS))}")
+    subscriptions = data.get("subscriptions", [])
+    if not isinstance(subscriptions, list) or not all(isinstance(s, str) for s in subscriptions):
+        raise BadSweepRequest("subscriptions must be a list of subscription ids")
+    bad = [s for s in subscriptions if not GUID.match(s)]
+    if bad:
+        raise BadSweepRequest(f"subscriptions must be GUIDs, got {bad[0][:60]!r}")
+    dry_run = data.get("dryRun")
+    if dry_run is not None and not isinstance(dry_run, bool):
+        raise BadSweepRequest("dryRun must be true or false")
+    durations = {}
+    for name in ("followUpWindow", "pollInterval"):
+        value = data.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise BadSweepRequest(f"{name} must be a duration string such as P7D, PT12H, 7d or 12h")
+        try:
+            durations[name] = format_duration(parse_duration(value))
+        except ValueError as error:
+            raise BadSweepRequest(f"{name}: {error}") from None
+    return SweepRequest(
+        run_id=run_id, trigger="http",
+        subscriptions=tuple(dict.fromkeys(s.lower() for s in subscriptions)),
+        dry_run=dry_run,
+        follow_up_window=durations.get("followUpWindow"),
+        poll_interval=durations.get("pollInterval"),
+    )
+
+
+def scopes_overlap(first: Iterable[str], second: Iterable[str]) -> bool:
+    """An empty scope means "every subscription", which overlaps any other scope."""
+    a, b = {s.lower() for s in first}, {s.lower() for s in second}
+    return not a or not b or bool(a & b)

@@ -1,0 +1,152 @@
+"""Azure Table Storage: the product's memory. Entry point: :class:`SweepStore`.
+
+Reached only through the `AzureWebJobsStorage` connection (or identity-based settings in
+Azure), like the Durable Functions task hub. Every write is an upsert keyed
+deterministically, in transactions of up to 100 rows of one partition, so a retried
+activity rewrites the same rows rather than duplicating them.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any, Iterable, Iterator, Mapping
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableServiceClient, UpdateMode
+
+from arc_sweeper.records import (
+    EnableResult,
+    FleetRecord,
+    MachineRecord,
+    RunRecord,
+    RunStatus,
+    SubscriptionRecord,
+    from_entity,
+    machine_key,
+    machine_partition,
+    to_entity,
+)
+
+TRANSACTION_LIMIT = 100
+RUN_PARTITION = "run"
+
+
+def _odata_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def table_service_from_settings(connection: str, env: Mapping[str, str]) -> TableServiceClient:
+    """Identity-based `AzureWebJobsStorage__*` settings when present (Azure), else the connection string."""
+    endpoint = env.get("AzureWebJobsStorage__tableServiceUri") or (
+        f"https://{env['AzureWebJobsStorage__accountName']}.table.core.windows.net"
+        if env.get("AzureWebJobsStorage__accountName") else ""
+    )
+    if not endpoint:
+        return TableServiceClient.from_connection_string(connection)
+    from azure.identity import DefaultAzureCredential
+
+    client_id = env.get("AzureWebJobsStorage__clientId") or None
+    return TableServiceClient(endpoint, credential=DefaultAzureCredential(managed_identity_client_id=client_id))
+
+
+class SweepStore:
+    def __init__(self, service: TableServiceClient, prefix: str) -> None:
+        self._service = service
+        self._runs = service.get_table_client(f"{prefix}runs")
+        self._subscriptions = service.get_table_client(f"{prefix}subscriptions")
+        self._machines = service.get_table_client(f"{prefix}machines")
+        self._fleet = service.get_table_client(f"{prefix}fleet")
+
+    @classmethod
+    def from_connection_string(cls, connection: str, prefix: str) -> "SweepStore":
+        return cls(TableServiceClient.from_connection_string(connection), prefix)
+
+    def create_tables(self) -> None:
+        for table in (self._runs, self._subscriptions, self._machines, self._fleet):
+            try:
+                table.create_table()
+            except ResourceExistsError:
+                pass
+
+    # runs ---------------------------------------------------------------------------------
+    def put_run(self, run: RunRecord) -> None:
+        self._runs.upsert_entity(to_entity(run, RUN_PARTITION, run.run_id), mode=UpdateMode.REPLACE)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        try:
+            entity = self._runs.get_entity(RUN_PARTITION, run_id)
+        except ResourceNotFoundError:
+            return None
+        return from_entity(RunRecord, entity)
+
+    def update_run(self, run_id: str, **changes: Any) -> RunRecord:
+        run = self.get_run(run_id)
+        if run is None:
+            raise LookupError(f"run {run_id} has no row in the runs table")
+        run = replace(run, **changes)
+        self.put_run(run)
+        return run
+
+    def runs_with_status(self, status: str) -> list[RunRecord]:
+        query = f"PartitionKey eq '{RUN_PARTITION}' and status eq {_odata_literal(status)}"
+        return [from_entity(RunRecord, e) for e in self._runs.query_entities(query)]
+
+    # subscriptions ------------------------------------------------------------------------
+    def put_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None:
+        self._upsert(self._subscriptions, (
+            to_entity(r, r.run_id, r.subscription_id) for r in records))
+
+    def subscriptions(self, run_id: str, batch_index: int | None = None) -> list[SubscriptionRecord]:
+        query = f"PartitionKey eq {_odata_literal(run_id)}"
+        if batch_index is not None:
+            query += f" and batch_index eq {int(batch_index)}"
+        return [from_entity(SubscriptionRecord, e) for e in self._subscriptions.query_entities(query)]
+
+    # machines -----------------------------------------------------------------------------
+    def put_machines(self, records: Iterable[MachineRecord]) -> None:
+        self._upsert(self._machines, (to_entity(r, r.partition_key, r.row_key) for r in records))
+
+    def machines(self, run_id: str, subscription_id: str, *, action: str | None = None,
+                 action_result: str | None = None) -> list[MachineRecord]:
+        """One subscription's rows of a run, sorted by row key (stable chunking)."""
+        query = f"PartitionKey eq {_odata_literal(machine_partition(run_id, subscription_id))}"
+        if action is not None:
+            query += f" and action eq {_odata_literal(action)}"
+        if action_result is not None:
+            query += f" and action_result eq {_odata_literal(action_result)}"
+        rows = [from_entity(MachineRecord, e) for e in self._machines.query_entities(query)]
+        return sorted(rows, key=lambda r: r.row_key)
+
+    def all_machines(self, run_id: str) -> Iterator[MachineRecord]:
+        for subscription in self.subscriptions(run_id):
+            if subscription.in_scope:
+                yield from self.machines(run_id, subscription.subscription_id)
+
+    def cohort(self, run_id: str, subscription_id: str) -> list[MachineRecord]:
+        return self.machines(run_id, subscription_id, action_result=EnableResult.ENABLED)
+
+    # fleet --------------------------------------------------------------------------------
+    def fleet(self, subscription_id: str) -> dict[str, FleetRecord]:
+        query = f"PartitionKey eq {_odata_literal(subscription_id.lower())}"
+        return {e["RowKey"]: from_entity(FleetRecord, e) for e in self._fleet.query_entities(query)}
+
+    def put_fleet(self, records: Iterable[FleetRecord]) -> None:
+        self._upsert(self._fleet, (
+            to_entity(r, r.subscription_id.lower(), machine_key(r.resource_id)) for r in records))
+
+    # --------------------------------------------------------------------------------------
+    @staticmethod
+    def _upsert(table: Any, entities: Iterable[dict[str, Any]]) -> None:
+        """Upsert in transactions of at most 100 rows of one partition (Azure's limit)."""
+        by_partition: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for entity in entities:
+            by_partition[entity["PartitionKey"]][entity["RowKey"]] = entity  # last write wins
+        for rows in by_partition.values():
+            batch = list(rows.values())
+            for start in range(0, len(batch), TRANSACTION_LIMIT):
+                table.submit_transaction(
+                    [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch[start:start + TRANSACTION_LIMIT]]
+                )
+
+
+__all__ = ["SweepStore", "RunStatus", "table_service_from_settings"]

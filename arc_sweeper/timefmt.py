@@ -1,0 +1,27 @@
+"""Timestamps as the product stores them: ISO 8601 in UTC."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Parse Azure's ISO 8601 forms (7 fractional digits, `Z`); None when unparsable."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:  # Python accepts at most 6 fractional digits
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits):]
+        text = f"{head}.{digits[:6]}{zone}"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

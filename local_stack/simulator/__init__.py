@@ -1,0 +1,19 @@
+"""Fleet simulator: the slice of ARM and Resource Graph the sweeper calls, on loopback.
+
+Start it in-process::
+
+    with FleetSimulator(generate_fleet(FleetSpec(seed=7)), clock=VirtualClock(start)) as sim:
+        sim.base_url  # "http://127.0.0.1:PORT"
+
+or as a process: ``python -m local_stack.simulator --machines 2000 --seed 7 --port 0``.
+"""
+from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
+from local_stack.simulator.faults import FaultSettings
+from local_stack.simulator.fleet import Extension, Fleet, FleetSpec, Machine, Subscription, generate_fleet
+from local_stack.simulator.server import ChangeRecord, FleetSimulator, RequestRecord
+from local_stack.simulator.throttling import ThrottleSettings
+
+__all__ = [
+    "AgentModel", "ChangeRecord", "Extension", "FaultSettings", "Fleet", "FleetSimulator", "FleetSpec", "Machine",
+    "RequestRecord", "Subscription", "ThrottleSettings", "UpgradeBehaviour", "generate_fleet",
+]

@@ -1,0 +1,69 @@
+"""``python -m local_stack.simulator``: serve a generated fleet until Ctrl-C.
+
+Prints the base URL on the first line of stdout, so a script can read it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from datetime import datetime, timezone
+
+from local_stack.clock import RealClock, VirtualClock
+from local_stack.simulator.faults import KINDS, FaultSettings
+from local_stack.simulator.fleet import FleetSpec, generate_fleet
+from local_stack.simulator.server import FleetSimulator
+
+
+def _faults(text: str) -> FaultSettings:
+    rates = {}
+    for part in filter(None, text.split(",")):
+        kind, _, rate = part.partition("=")
+        if kind not in KINDS:
+            raise argparse.ArgumentTypeError(f"unknown fault kind {kind!r}; use {', '.join(KINDS)}")
+        rates[kind] = float(rate)
+    return FaultSettings(**rates)
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_stack.simulator", description=__doc__)
+    parser.add_argument("--machines", type=int, default=2000)
+    parser.add_argument("--subscriptions", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--start", type=_moment, default=None,
+                        help="simulated start time (ISO 8601); default: now, on the real clock")
+    parser.add_argument("--faults", type=_faults, default=FaultSettings(),
+                        help="5xx rates, e.g. arg=0.05,patch=0.02 (kinds: %s)" % ", ".join(KINDS))
+    parser.add_argument("--throttle-scale", type=float, default=1.0, help="< 1 shrinks quotas and buckets")
+    args = parser.parse_args(argv)
+
+    if args.start is None:
+        start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        clock = RealClock()
+    else:
+        start = args.start
+        clock = VirtualClock(start)
+    fleet = generate_fleet(FleetSpec(seed=args.seed, subscriptions=args.subscriptions, machines=args.machines,
+                                     now=start))
+    sim = FleetSimulator(fleet, clock, faults=args.faults, throttle_scale=args.throttle_scale,
+                         host=args.host, port=args.port, max_log_entries=100_000)
+    with sim:
+        print(sim.base_url, flush=True)
+        print(f"{len(fleet.machines)} machines in {len(fleet.subscriptions)} subscriptions, tenant "
+              f"{fleet.tenant_id}, fleet time {start.isoformat()}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

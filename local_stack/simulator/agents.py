@@ -1,0 +1,203 @@
+"""How Connected Machine agents behave over time once automatic upgrade is on.
+
+Nothing runs in the background: :func:`settle` replays, in time order, every event a
+machine would have seen up to ``now`` (disconnect, delete, upgrade attempts). The
+simulator calls it whenever a machine is read, so a virtual clock may jump days and
+the fleet is still exactly where it would be.
+
+The model follows reference §6: the flag only matters on Connected agents >= 1.57;
+after a propagation delay the agent upgrades in a daily off-peak window; a failure
+is retried every ``retry_interval`` (3 days, as the seed article's check script
+assumes; the docs only say "periodically").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from local_stack.simulator.fleet import Machine
+
+#: Outcomes an agent's upgrade attempts can have.
+SUCCEED = "succeed"            # first attempt succeeds
+RECOVER = "recover"            # fails `failures` times, then succeeds on a retry
+STUCK = "stuck"                # every retry fails again
+STUCK_NO_RETRY = "stuck-no-retry"  # fails once and never tries again
+OUTCOMES = (SUCCEED, RECOVER, STUCK, STUCK_NO_RETRY)
+
+LATEST_VERSIONS = {"windows": "1.67.03504.3207", "linux": "1.67.03504.1320"}
+
+FAILURE_MESSAGES = (
+    "AZCM0165: Failed to download the agent package: Get \"https://aka.ms/AzureConnectedMachineAgent\": "
+    "dial tcp 20.50.2.1:443: i/o timeout",
+    "AZCM0166: Failed to verify the agent package signature: the package hash does not match the catalog",
+    "AZCM0167: Failed to install the agent package: msiexec exited with code 1603 (fatal error during installation)",
+    "AZCM0168: Failed to install the agent package: dpkg was interrupted, you must manually run 'dpkg --configure -a'",
+    "AZCM0169: Agent services did not start after the upgrade; the previous version was restored",
+)
+
+#: ``status`` value the agent must have to act on the flag.
+CONNECTED = "Connected"
+
+#: Record sink: (machine, field, old, new, at, cause). ``MISSING`` marks absent keys.
+Recorder = Callable[["Machine", str, Any, Any, datetime, str], None]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def parse_version(value: Any) -> Optional[tuple[int, int]]:
+    """``(major, minor)`` compared as integers (reference §5.1), or None if unreadable."""
+    if not isinstance(value, str):
+        return None
+    match = re.match(r"^\s*(\d+)\.(\d+)", value)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def format_timestamp(moment: datetime) -> str:
+    """ARM style: UTC, seven fractional digits, ``Z`` (e.g. ``2025-11-19T23:34:02.9794112Z``)."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
+
+
+@dataclass
+class UpgradeBehaviour:
+    """Per-machine randomness, drawn once by the generator (or set by a test)."""
+
+    outcome: str = SUCCEED
+    failures: int = 1                       # failed attempts before success, for RECOVER
+    propagation_delay: timedelta = timedelta(days=2)
+    window_offset: timedelta = timedelta(minutes=30)  # where in the off-peak window this agent runs
+    failure_message: str = FAILURE_MESSAGES[0]
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
+
+
+@dataclass
+class AgentModel:
+    """Fleet-wide rules of the upgrade service."""
+
+    latest_versions: dict[str, str] = field(default_factory=lambda: dict(LATEST_VERSIONS))
+    min_version: tuple[int, int] = (1, 57)
+    window_start: time = time(1, 0)
+    window_length: timedelta = timedelta(hours=2)
+    retry_interval: timedelta = timedelta(days=3)
+
+    def target_version(self, os_type: str) -> Optional[str]:
+        return self.latest_versions.get((os_type or "").lower())
+
+    def first_slot(self, ready: datetime, offset: timedelta) -> datetime:
+        """The first off-peak slot of this agent at or after ``ready``."""
+        offset = min(offset, self.window_length)
+        day = ready.astimezone(timezone.utc).date()
+        slot = datetime.combine(day, self.window_start, timezone.utc) + offset
+        return slot if slot >= ready else slot + timedelta(days=1)
+
+
+def wants_upgrade(machine: "Machine", model: AgentModel) -> bool:
+    """True while the agent would act on the flag: enabled, Connected, old enough, not latest."""
+    props = machine.properties
+    upgrade = props.get("agentUpgrade")
+    if not isinstance(upgrade, dict) or upgrade.get("enableAutomaticUpgrade") is not True:
+        return False
+    if machine.enabled_at is None or props.get("status") != CONNECTED:
+        return False
+    current = parse_version(props.get("agentVersion"))
+    target = parse_version(model.target_version(props.get("osType", "")))
+    return current is not None and target is not None and model.min_version <= current < target
+
+
+def next_attempt_at(machine: "Machine", model: AgentModel) -> Optional[datetime]:
+    if not wants_upgrade(machine, model):
+        return None
+    behaviour = machine.behaviour
+    if behaviour.outcome == STUCK_NO_RETRY and machine.attempts >= 1:
+        return None
+    assert machine.enabled_at is not None
+    first = model.first_slot(machine.enabled_at + behaviour.propagation_delay, behaviour.window_offset)
+    return first + machine.attempts * model.retry_interval
+
+
+def _next_event(machine: "Machine", model: AgentModel) -> Optional[tuple[datetime, int, str]]:
+    candidates = []
+    if machine.disconnect_at is not None:
+        candidates.append((machine.disconnect_at, 0, "disconnect"))
+    if machine.delete_at is not None:
+        candidates.append((machine.delete_at, 1, "delete"))
+    attempt = next_attempt_at(machine, model)
+    if attempt is not None:
+        candidates.append((attempt, 2, "agent-upgrade"))
+    return min(candidates) if candidates else None
+
+
+def set_property(machine: "Machine", path: tuple[str, ...], value: Any, at: datetime, cause: str,
+                 record: Optional[Recorder]) -> None:
+    """Set (or with ``MISSING`` remove) ``properties.<path>`` and record the change."""
+    node = machine.properties
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            if value is MISSING:
+                return
+            child = node[key] = {}
+        node = child
+    old = node.get(path[-1], MISSING)
+    if old == value and type(old) is type(value):
+        return
+    if value is MISSING:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    machine.revision += 1
+    if record is not None:
+        record(machine, "properties." + ".".join(path), old, value, at, cause)
+
+
+def settle(machine: "Machine", now: datetime, model: AgentModel, record: Optional[Recorder] = None) -> bool:
+    """Apply every event due up to ``now``; True if anything changed."""
+    changed = False
+    while not machine.deleted:
+        event = _next_event(machine, model)
+        if event is None or event[0] > now:
+            break
+        at, _, kind = event
+        changed = True
+        if kind == "disconnect":
+            machine.disconnect_at = None
+            if machine.properties.get("status") == CONNECTED:
+                set_property(machine, ("status",), "Disconnected", at, "disconnect", record)
+                set_property(machine, ("lastStatusChange",), format_timestamp(at), at, "disconnect", record)
+        elif kind == "delete":
+            machine.delete_at = None
+            machine.deleted = True
+            machine.revision += 1
+            if record is not None:
+                record(machine, "deleted", False, True, at, "delete")
+        else:
+            _attempt(machine, at, model, record)
+    return changed
+
+
+def _attempt(machine: "Machine", at: datetime, model: AgentModel, record: Optional[Recorder]) -> None:
+    behaviour = machine.behaviour
+    index = machine.attempts
+    machine.attempts += 1
+    target = model.target_version(machine.properties.get("osType", ""))
+    success = behaviour.outcome == SUCCEED or (behaviour.outcome == RECOVER and index >= behaviour.failures)
+    cause = "agent-upgrade"
+    if success:
+        set_property(machine, ("agentVersion",), target, at, cause, record)
+    set_property(machine, ("agentUpgrade", "lastAttemptDesiredVersion"), target, at, cause, record)
+    set_property(machine, ("agentUpgrade", "lastAttemptStatus"), "Success" if success else "Failed", at, cause, record)
+    set_property(machine, ("agentUpgrade", "lastAttemptTimestamp"), format_timestamp(at), at, cause, record)
+    set_property(machine, ("agentUpgrade", "lastAttemptMessage"),
+                 MISSING if success else behaviour.failure_message, at, cause, record)

@@ -1,0 +1,299 @@
+"""ARM routes: subscriptions, Hybrid Compute machines and their extensions.
+
+Error codes and messages follow what ARM returns (reference §3, §9, §11), so the
+product's error handling is tested against the real shapes.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import quote
+
+from local_stack.simulator.agents import MISSING, set_property
+from local_stack.simulator.fleet import Machine, Subscription
+from local_stack.simulator.wire import ArmError, Request, Response
+
+if TYPE_CHECKING:
+    from local_stack.simulator.server import FleetSimulator
+
+SUBSCRIPTION_API_VERSIONS = ("2016-06-01", "2019-11-01", "2020-01-01", "2021-01-01", "2022-12-01")
+#: Versions that predate `agentUpgrade` (reference §2): served without it, and a PATCH ignores it.
+LEGACY_API_VERSIONS = ("2020-08-02", "2021-05-20", "2022-03-10", "2022-11-10")
+HYBRIDCOMPUTE_API_VERSIONS = LEGACY_API_VERSIONS + (
+    "2022-12-27-preview", "2022-12-27", "2023-03-15-preview", "2023-06-20-preview", "2023-10-03-preview",
+    "2024-03-31-preview", "2024-05-20-preview", "2024-07-10", "2024-07-31-preview", "2024-09-10-preview",
+    "2024-11-10-preview", "2025-01-13", "2025-02-19-preview", "2025-06-01", "2026-06-16-preview", "2026-07-15",
+)
+MACHINE_TYPE = "Microsoft.HybridCompute/machines"
+EXTENSION_TYPE = "Microsoft.HybridCompute/machines/extensions"
+WRITABLE_PROPERTIES = ("locationData", "osProfile", "cloudMetadata", "agentUpgrade", "parentClusterResourceId",
+                       "privateLinkScopeResourceId", "identityKeyStore", "tpmEkCertificate")
+WRITABLE_AGENT_UPGRADE = ("desiredVersion", "correlationId", "enableAutomaticUpgrade")
+
+
+# --- errors -----------------------------------------------------------------------------------------
+
+def _forbidden(sim: "FleetSimulator", action: str, scope: str) -> ArmError:
+    oid = sim.caller_object_id
+    return ArmError(403, "AuthorizationFailed",
+                    f"The client '{oid}' with object id '{oid}' does not have authorization to perform action "
+                    f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, "
+                    f"please refresh your credentials.")
+
+
+def _subscription_not_found(subscription_id: str) -> ArmError:
+    return ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.")
+
+
+def _machine_not_found(resource_group: str, name: str) -> ArmError:
+    return ArmError(404, "ResourceNotFound",
+                    f"The Resource '{MACHINE_TYPE}/{name}' under resource group '{resource_group}' was not found. "
+                    f"For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+# --- subscriptions ----------------------------------------------------------------------------------
+
+def subscription_json(sim: "FleetSimulator", sub: Subscription) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "authorizationSource": "RoleBased",
+        "managedByTenants": [],
+        "subscriptionId": sub.subscription_id,
+        "tenantId": sim.fleet.tenant_id,
+        "displayName": sub.display_name,
+        "state": sub.state,
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01",
+                                 "quotaId": "EnterpriseAgreement_2014-09-01", "spendingLimit": "Off"},
+    }
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _read_page_token(token: Optional[str]) -> int:
+    if not token:
+        return 0
+    try:
+        return max(0, int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]))
+    except (ValueError, KeyError, TypeError):
+        raise ArmError(400, "InvalidSkipToken", "The skip token is invalid.") from None
+
+
+def _paged(sim: "FleetSimulator", request: Request, items: list[Any], page_size: int, path: str) -> Response:
+    """``{"value": [...], "nextLink"?}`` with an opaque ``$skiptoken``, as ARM lists do."""
+    offset = _read_page_token(request.query.get("$skiptoken"))
+    page = items[offset:offset + page_size]
+    body: dict[str, Any] = {"value": page}
+    if offset + len(page) < len(items):
+        body["nextLink"] = (f"{sim.base_url}{quote(path)}?api-version={request.api_version}"
+                            f"&%24skiptoken={_page_token(offset + len(page))}")
+    return Response(200, body)
+
+
+def list_subscriptions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    items = [subscription_json(sim, s) for s in sim.fleet.subscriptions if s.readable]
+    response = _paged(sim, request, items, sim.subscription_page_size, "/subscriptions")
+    if request.api_version == "2022-12-01":
+        response.body["count"] = {"type": "Total", "value": len(items)}
+    return response
+
+
+def get_subscription(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    sub = _readable_subscription(sim, params["subscription"])
+    return Response(200, subscription_json(sim, sub))
+
+
+def _readable_subscription(sim: "FleetSimulator", subscription_id: str) -> Subscription:
+    sub = sim.fleet.subscription(subscription_id)
+    if sub is None:
+        raise _subscription_not_found(subscription_id)
+    if not sub.readable:
+        raise _forbidden(sim, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{subscription_id}")
+    return sub
+
+
+# --- machines ---------------------------------------------------------------------------------------
+
+def machine_json(sim: "FleetSimulator", machine: Machine, api_version: str) -> dict[str, Any]:
+    """The full ``Machine`` resource as GET and PATCH return it."""
+    properties = copy.deepcopy(machine.properties)
+    if api_version in LEGACY_API_VERSIONS:
+        properties.pop("agentUpgrade", None)
+    return {
+        "location": machine.location,
+        "identity": {"type": "SystemAssigned", "principalId": machine.principal_id, "tenantId": sim.fleet.tenant_id},
+        "tags": dict(machine.tags),
+        "properties": properties,
+        "id": machine.id,
+        "name": machine.name,
+        "type": MACHINE_TYPE,
+    }
+
+
+def _lookup(sim: "FleetSimulator", params: dict[str, str], action: str, write: bool = False) -> Machine:
+    """Resolve the machine the way ARM does, raising its errors in its order."""
+    sub_id, rg, name = params["subscription"], params["resource_group"], params["machine"]
+    scope = (f"/subscriptions/{sub_id}/resourceGroups/{rg}/providers/{MACHINE_TYPE}/{name}")
+    sub = sim.fleet.subscription(sub_id)
+    if sub is None:
+        raise _subscription_not_found(sub_id)
+    if write and sub.state == "Disabled":
+        raise ArmError(409, "ReadOnlyDisabledSubscription",
+                       f"The subscription '{sub.subscription_id}' is disabled and therefore marked as read only. "
+                       f"You cannot perform any write actions on this subscription until it is re-enabled.")
+    if not sub.readable or (write and not sub.writable):
+        raise _forbidden(sim, action, scope)
+    if not sim.fleet.has_resource_group(sub_id, rg):
+        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+    machine = sim.fleet.find_machine(sub_id, rg, name)
+    if machine is not None:
+        sim.settle(machine)
+    if write and machine is not None and not machine.deleted and machine.write_forbidden:
+        raise _forbidden(sim, action, scope)
+    if write and (sub.rg_locked(rg) or (machine is not None and not machine.deleted and machine.locked)):
+        lock_scope = scope if machine is not None and machine.locked else f"/subscriptions/{sub_id}/resourceGroups/{rg}"
+        raise ArmError(409, "ScopeLocked",
+                       f"The scope '{scope}' cannot perform write operation because following scope(s) are locked: "
+                       f"'{lock_scope}'. Please remove the lock and try again.")
+    if machine is None or machine.deleted:
+        raise _machine_not_found(rg, name)
+    return machine
+
+
+def get_machine(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/read")
+    return Response(200, machine_json(sim, machine, request.api_version or ""))
+
+
+def list_machines(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    sub = _readable_subscription(sim, params["subscription"])
+    rg = params.get("resource_group")
+    if rg is not None and not sim.fleet.has_resource_group(sub.subscription_id, rg):
+        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+    machines = []
+    for machine in sim.fleet.machines:
+        if machine.subscription_id != sub.subscription_id:
+            continue
+        if rg is not None and machine.resource_group.lower() != rg.lower():
+            continue
+        sim.settle(machine)
+        if not machine.deleted:
+            machines.append(machine)
+    machines.sort(key=lambda m: m.id.lower())
+    items = [machine_json(sim, m, request.api_version or "") for m in machines]
+    return _paged(sim, request, items, sim.machine_page_size, request.path)
+
+
+def patch_machine(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    # ARM checks the scope (404/403/409) before the RP looks at the body (400).
+    machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/write", write=True)
+    body = request.json_body()
+    if not isinstance(body, dict):
+        raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object (MachineUpdate).")
+    patch_props = body.get("properties", {})
+    tags = body.get("tags", MISSING)
+    _validate_patch(patch_props, tags)
+    now = sim.clock.now()
+    legacy = request.api_version in LEGACY_API_VERSIONS
+    record = sim.record_change
+
+    if tags is not MISSING:
+        new_tags = dict(tags or {})
+        if new_tags != machine.tags:
+            record(machine, "tags", dict(machine.tags), new_tags, now, "patch")
+            machine.tags = new_tags
+            machine.revision += 1
+
+    for key, value in (patch_props or {}).items():
+        if key not in WRITABLE_PROPERTIES or (legacy and key == "agentUpgrade"):
+            continue  # read-only or unknown to this api-version: ignored, as the RP does
+        if key == "agentUpgrade":
+            _patch_agent_upgrade(machine, value, now, record)
+        else:
+            old = machine.properties.get(key, MISSING)
+            merged = _merge_patch(copy.deepcopy(old) if old is not MISSING else MISSING, value)
+            set_property(machine, (key,), merged, now, "patch", record)
+
+    return Response(200, machine_json(sim, machine, request.api_version or ""))
+
+
+def _validate_patch(props: Any, tags: Any) -> None:
+    def invalid(message: str) -> ArmError:
+        return ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be "
+                                                      f"deserialized: {message}")
+    if props is not None and not isinstance(props, dict):
+        raise invalid("'properties' must be an object.")
+    if tags is not MISSING and tags is not None:
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise invalid("'tags' must be an object of strings.")
+    upgrade = (props or {}).get("agentUpgrade")
+    if upgrade is None:
+        return
+    if not isinstance(upgrade, dict):
+        raise invalid("'properties.agentUpgrade' must be an object.")
+    flag = upgrade.get("enableAutomaticUpgrade")
+    if flag is not None and not isinstance(flag, bool):
+        raise invalid(f"Error converting value {json.dumps(flag)} to type 'System.Boolean'. "
+                      f"Path 'properties.agentUpgrade.enableAutomaticUpgrade'.")
+    for key in ("desiredVersion", "correlationId"):
+        if upgrade.get(key) is not None and not isinstance(upgrade[key], str):
+            raise invalid(f"'properties.agentUpgrade.{key}' must be a string.")
+
+
+def _patch_agent_upgrade(machine: Machine, value: Any, now, record) -> None:
+    if value is None:
+        value = {key: None for key in WRITABLE_AGENT_UPGRADE}  # null removes the writable members
+    was_on = (machine.properties.get("agentUpgrade") or {}).get("enableAutomaticUpgrade") is True
+    for key in WRITABLE_AGENT_UPGRADE:
+        if key in value:
+            set_property(machine, ("agentUpgrade", key), MISSING if value[key] is None else value[key],
+                         now, "patch", record)
+    upgrade = machine.properties.get("agentUpgrade")
+    if upgrade == {}:
+        del machine.properties["agentUpgrade"]
+    is_on = (machine.properties.get("agentUpgrade") or {}).get("enableAutomaticUpgrade") is True
+    if is_on and not was_on:
+        machine.enabled_at, machine.attempts = now, 0   # the agent's schedule starts now
+    elif was_on and not is_on:
+        machine.enabled_at, machine.attempts = None, 0
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396."""
+    if not isinstance(patch, dict):
+        return MISSING if patch is None else patch
+    result = target if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            merged = _merge_patch(result.get(key, MISSING), value)
+            result[key] = merged
+    return result
+
+
+# --- extensions -------------------------------------------------------------------------------------
+
+def extension_json(machine: Machine, ext) -> dict[str, Any]:
+    return {"id": f"{machine.id}/extensions/{ext.name}", "name": ext.name, "type": EXTENSION_TYPE,
+            "location": machine.location, "properties": ext.properties()}
+
+
+def list_extensions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/read")
+    return Response(200, {"value": [extension_json(machine, e) for e in machine.extensions]})
+
+
+def get_extension(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/read")
+    for ext in machine.extensions:
+        if ext.name.lower() == params["extension"].lower():
+            return Response(200, extension_json(machine, ext))
+    raise ArmError(404, "ResourceNotFound",
+                   f"The Resource '{MACHINE_TYPE}/{machine.name}/extensions/{params['extension']}' under resource "
+                   f"group '{machine.resource_group}' was not found. "
+                   f"For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+

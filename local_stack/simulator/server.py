@@ -1,0 +1,374 @@
+"""HTTP plumbing, the request pipeline ARM applies to every call, and the logs tests read.
+
+Pipeline, in ARM's order: authentication (401) -> route (404/405) -> api-version
+(400) -> throttling (429) -> injected fault (5xx) -> the operation. One lock
+serialises requests: the fleet and the DuckDB connection are shared state.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from local_stack.clock import Clock, VirtualClock
+from local_stack.simulator import agents, arm, resource_graph
+from local_stack.simulator.agents import MISSING
+from local_stack.simulator.faults import FaultInjector, FaultSettings
+from local_stack.simulator.fleet import Fleet, Machine
+from local_stack.simulator.throttling import ThrottleSettings, Throttles, format_resets_after
+from local_stack.simulator.wire import ArmError, Request, Response, require_api_version
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str
+    query: dict[str, str]      # keys lowercased, e.g. "api-version"
+    body: Any                  # parsed JSON (or raw text, or None)
+    status: int
+    error_code: str            # ARM error code, "" on success
+    at: datetime               # simulated time
+    wall_time: float           # time.time(), for throttling assertions
+    caller: str                # hash of the bearer token (never the token itself)
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    machine_id: str
+    field: str                 # "properties.agentUpgrade.enableAutomaticUpgrade", "tags", "deleted", ...
+    old: Any                   # None when the key was absent
+    new: Any                   # None when the key was removed
+    at: datetime               # simulated time the change took effect
+    cause: str                 # patch | agent-upgrade | disconnect | delete
+
+
+@dataclass(frozen=True)
+class _Route:
+    pattern: tuple[str, ...]          # lowercase literals and {placeholders}
+    handlers: dict[str, Callable[..., Response]]
+    api_versions: tuple[str, ...]
+    api_error: str                    # error code for an unsupported api-version
+    family: str                       # "arg" | "subscriptions" | "machines"
+
+    def match(self, lowered: list[str], original: list[str]) -> Optional[dict[str, str]]:
+        if len(lowered) != len(self.pattern):
+            return None
+        params = {}
+        for token, low, orig in zip(self.pattern, lowered, original):
+            if token.startswith("{"):
+                params[token[1:-1]] = orig
+            elif token != low:
+                return None
+        return params
+
+
+_MACHINES = ("subscriptions", "{subscription}", "resourcegroups", "{resource_group}", "providers",
+             "microsoft.hybridcompute", "machines")
+_HC = (arm.HYBRIDCOMPUTE_API_VERSIONS, "NoRegisteredProviderFound")
+ROUTES = (
+    _Route(("providers", "microsoft.resourcegraph", "resources"), {"POST": resource_graph.handle_query},
+           resource_graph.API_VERSIONS, "InvalidApiVersionParameter", "arg"),
+    _Route(("subscriptions",), {"GET": arm.list_subscriptions},
+           arm.SUBSCRIPTION_API_VERSIONS, "InvalidApiVersionParameter", "subscriptions"),
+    _Route(("subscriptions", "{subscription}"), {"GET": arm.get_subscription},
+           arm.SUBSCRIPTION_API_VERSIONS, "InvalidApiVersionParameter", "subscriptions"),
+    _Route(("subscriptions", "{subscription}", "providers", "microsoft.hybridcompute", "machines"),
+           {"GET": arm.list_machines}, *_HC, "machines"),
+    _Route(_MACHINES, {"GET": arm.list_machines}, *_HC, "machines"),
+    _Route(_MACHINES + ("{machine}",), {"GET": arm.get_machine, "PATCH": arm.patch_machine}, *_HC, "machines"),
+    _Route(_MACHINES + ("{machine}", "extensions"), {"GET": arm.list_extensions}, *_HC, "machines"),
+    _Route(_MACHINES + ("{machine}", "extensions", "{extension}"), {"GET": arm.get_extension}, *_HC, "machines"),
+)
+
+
+class FleetSimulator:
+    """ARM and Resource Graph for one fleet, on 127.0.0.1.
+
+    ``clock`` defaults to a :class:`VirtualClock` starting at ``fleet.created_at``.
+    """
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        clock: Optional[Clock] = None,
+        *,
+        throttling: Optional[ThrottleSettings] = None,
+        throttle_scale: float = 1.0,
+        faults: Optional[FaultSettings] = None,
+        fault_seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        subscription_page_size: int = 50,
+        machine_page_size: int = 100,
+        max_log_entries: Optional[int] = None,
+    ):
+        self.fleet = fleet
+        self.clock: Clock = clock or VirtualClock(fleet.created_at)
+        self.throttles = Throttles((throttling or ThrottleSettings()).scaled(throttle_scale)
+                                   if throttle_scale != 1.0 else (throttling or ThrottleSettings()))
+        self._faults = FaultInjector(faults or FaultSettings(), seed=fault_seed)
+        self.subscription_page_size = subscription_page_size
+        self.machine_page_size = machine_page_size
+        self.max_log_entries = max_log_entries
+        self.caller_object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"caller:{fleet.tenant_id}"))
+        self.requests: list[RequestRecord] = []
+        self.changes: list[ChangeRecord] = []
+        self._lock = threading.RLock()
+        self._host, self._port = host, port
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        with self._lock:
+            self.index = resource_graph.ResourceGraphIndex(fleet)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    def start(self) -> "FleetSimulator":
+        if self._server is None:
+            self._server = ThreadingHTTPServer((self._host, self._port), _handler_for(self))
+            self._server.daemon_threads = True
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                            name="fleet-simulator", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    def __enter__(self) -> "FleetSimulator":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the simulator is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- settings tests toggle at runtime -----------------------------------------------------------
+
+    @property
+    def faults(self) -> FaultSettings:
+        return self._faults.settings
+
+    def set_faults(self, settings: Optional[FaultSettings] = None, **rates: float) -> None:
+        """``set_faults(patch=0.2)`` changes one kind; ``set_faults(FaultSettings())`` replaces all."""
+        with self._lock:
+            base = settings or self._faults.settings
+            self._faults.settings = replace(base, **rates) if rates else base
+
+    def set_throttling(self, settings: Optional[ThrottleSettings] = None, *, scale: Optional[float] = None) -> None:
+        """New limits, with full buckets and fresh quota windows."""
+        with self._lock:
+            settings = settings or ThrottleSettings()
+            self.throttles.reconfigure(settings.scaled(scale) if scale is not None else settings)
+
+    # --- state and logs -----------------------------------------------------------------------------
+
+    def settle(self, machine: Machine) -> None:
+        """Bring one machine's agent up to the clock (lazily, whenever it is read)."""
+        agents.settle(machine, self.clock.now(), self.fleet.model, self.record_change)
+
+    def settle_all(self) -> None:
+        now = self.clock.now()
+        for machine in self.fleet.machines:
+            agents.settle(machine, now, self.fleet.model, self.record_change)
+
+    def record_change(self, machine: Machine, field: str, old: Any, new: Any, at: datetime, cause: str) -> None:
+        def clean(value: Any) -> Any:
+            return None if value is MISSING else copy.deepcopy(value)
+        self.changes.append(ChangeRecord(machine.id, field, clean(old), clean(new), at, cause))
+        self._trim(self.changes)
+
+    def machine(self, machine_id: str, api_version: str = "2025-01-13") -> Optional[dict[str, Any]]:
+        """Current JSON of a machine as GET would return it (settled); None once deleted."""
+        with self._lock:
+            machine = self.fleet.machine_by_id(machine_id)
+            if machine is None:
+                raise KeyError(machine_id)
+            self.settle(machine)
+            return None if machine.deleted else arm.machine_json(self, machine, api_version)
+
+    def patches(self) -> list[RequestRecord]:
+        """PATCH requests that succeeded (200)."""
+        with self._lock:
+            return [r for r in self.requests if r.method == "PATCH" and r.status == 200]
+
+    def changes_for(self, machine_id: str) -> list[ChangeRecord]:
+        with self._lock:
+            return [c for c in self.changes if c.machine_id.lower() == machine_id.lower()]
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.changes.clear()
+
+    def _trim(self, entries: list) -> None:
+        if self.max_log_entries and len(entries) > self.max_log_entries:
+            del entries[: len(entries) - self.max_log_entries // 2]
+
+    # --- the pipeline -------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Serve one request and log it. Public so it can be driven without sockets."""
+        with self._lock:
+            at = self.clock.now()
+            extra: dict[str, str] = {}
+            try:
+                response = self._dispatch(request, extra)
+            except ArmError as exc:
+                response = exc.response()
+            except Exception:  # a simulator bug must still answer in ARM's shape
+                log.error("simulator error on %s %s\n%s", request.method, request.path, traceback.format_exc())
+                response = ArmError(500, "InternalServerError", "The simulator failed: see its log.").response()
+            for key, value in extra.items():
+                response.headers.setdefault(key, value)
+            request_id = str(uuid.uuid4())
+            response.headers.setdefault("x-ms-request-id", request_id)
+            response.headers.setdefault("x-ms-correlation-request-id", request_id)
+            self.requests.append(RequestRecord(
+                request.method, request.path, dict(request.query), _logged_body(request.body), response.status,
+                response.error_code, at, time.time(), request.caller))
+            self._trim(self.requests)
+            return response
+
+    def _dispatch(self, request: Request, extra: dict[str, str]) -> Response:
+        if not request.caller:
+            raise ArmError(401, "AuthenticationFailed",
+                           "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
+                           headers={"WWW-Authenticate":
+                                    f'Bearer authorization_uri="https://login.microsoftonline.com/{self.fleet.tenant_id}", '
+                                    'error="invalid_token", error_description="The authentication failed because '
+                                    'of missing \'Authorization\' header."'})
+        lowered = request.lower
+        for route in ROUTES:
+            params = route.match(lowered, request.segments)
+            if params is not None:
+                break
+        else:
+            raise ArmError(404, "NotFound", f"The simulator serves no resource at '{request.path}'.")
+        handler = route.handlers.get(request.method)
+        if handler is None:
+            raise ArmError(405, "MethodNotAllowed",
+                           f"The requested resource does not support http method '{request.method}'.")
+        require_api_version(request, route.api_versions, code=route.api_error, what="machines")
+
+        self._throttle(route, request, params, extra)
+        kind = {"arg": "arg", "subscriptions": "subscriptions"}.get(route.family) or (
+            "patch" if request.method == "PATCH" else "machine_get")
+        fault = self._faults.draw(kind)
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            raise ArmError(fault.status, fault.code, fault.message, headers=headers)
+        return handler(self, request, params)
+
+    def _throttle(self, route: _Route, request: Request, params: dict[str, str], extra: dict[str, str]) -> None:
+        if route.family == "arg":
+            allowed, remaining, resets = self.throttles.arg(request.caller)
+            extra["x-ms-user-quota-remaining"] = str(remaining)
+            extra["x-ms-user-quota-resets-after"] = format_resets_after(resets)
+            if not allowed:
+                raise ArmError(429, "RateLimiting",
+                               "Please provide below info when asking for support: timestamp = "
+                               f"{self.clock.now().isoformat()}, correlationId = {uuid.uuid4()}.",
+                               headers={"Retry-After": str(max(1, math.ceil(resets)))},
+                               details=[{"code": "RateLimiting", "message":
+                                         "Client application has been throttled and should not attempt to repeat "
+                                         "the request until an amount of time has elapsed. Please see "
+                                         "https://aka.ms/resourcegraph-throttling for help."}])
+            return
+        write = request.method == "PATCH"
+        scope = params.get("subscription", "tenant")
+        allowed, remaining, retry_after = self.throttles.arm(request.caller, scope, "write" if write else "read")
+        level = "subscription" if "subscription" in params else "tenant"
+        extra[f"x-ms-ratelimit-remaining-{level}-{'writes' if write else 'reads'}"] = str(remaining)
+        if not allowed:
+            raise ArmError(429, "TooManyRequests",
+                           "The request is being throttled as the limit has been reached for operation type - "
+                           f"{'Write' if write else 'Read'}. For more information, see - https://aka.ms/armthrottling",
+                           headers={"Retry-After": str(retry_after)})
+
+
+def _logged_body(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return body.decode("utf-8", "replace")
+
+
+def caller_of(authorization: str) -> str:
+    """A stable, non-secret caller key from ``Authorization: Bearer <token>``; "" if absent."""
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ""
+    return hashlib.sha256(token.strip().encode()).hexdigest()[:12]
+
+
+def _handler_for(sim: FleetSimulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "ArcFleetSimulator/1.0"
+        # One write per response and no Nagle: otherwise delayed ACKs add ~40 ms a request.
+        wbufsize = -1
+        disable_nagle_algorithm = True
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            segments = [unquote(s) for s in split.path.split("/") if s]
+            query = {k.lower(): v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            request = Request(self.command, unquote(split.path), segments, query, headers, self._body(),
+                              caller_of(headers.get("authorization", "")))
+            response = sim.handle(request)
+            payload = b"" if response.body is None else json.dumps(response.body).encode()
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            if response.body is not None:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet; sim.requests is the log
+            pass
+
+    return Handler
+

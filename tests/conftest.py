@@ -1,0 +1,28 @@
+"""Shared fixtures: one Azurite for the whole session, a fresh table prefix per test."""
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from local_stack.azurite import start_azurite  # noqa: E402
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    with start_azurite() as running:
+        yield running
+
+
+@pytest.fixture
+def table_prefix() -> str:
+    """Tables of one test never collide with another's in the shared Azurite."""
+    return f"t{next(_prefixes)}x"

@@ -1,0 +1,57 @@
+"""Importing function_app registers the triggers, orchestrators and activities by name."""
+from __future__ import annotations
+
+import ast
+import inspect
+
+import pytest
+
+import orchestrators.sweep
+
+
+@pytest.fixture(scope="module")
+def functions():
+    import function_app
+
+    function_app.app.functions_bindings = None  # get_functions() is not idempotent (python-worker#1867)
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+def test_timer_trigger_schedule_comes_from_the_setting(functions):
+    trigger = functions["daily_sweep"].get_trigger()
+    assert trigger.type == "timerTrigger"
+    assert trigger.schedule == "%SWEEP_SCHEDULE%"
+    assert not trigger.run_on_startup
+    assert "durableClient" in [b.type for b in functions["daily_sweep"].get_bindings()]
+
+
+def test_http_routes_for_on_demand_sweeps(functions):
+    start = functions["start_sweep"].get_trigger()
+    assert (start.type, start.route, [str(m) for m in start.methods]) == ("httpTrigger", "sweeps", ["POST"])
+    status = functions["get_sweep"].get_trigger()
+    assert (status.route, [str(m) for m in status.methods]) == ("sweeps/{runId}", ["GET"])
+    for name in ("start_sweep", "get_sweep"):
+        assert str(functions[name].get_trigger().auth_level) in ("FUNCTION", "AuthLevel.FUNCTION")
+
+
+def test_orchestrators_and_activities_are_registered(functions):
+    kinds = {name: f.get_trigger().type for name, f in functions.items()}
+    for name in ("sweep_orchestrator", "enable_subscription_orchestrator", "follow_up_orchestrator"):
+        assert kinds[name] == "orchestrationTrigger"
+    for name in ("start_run", "discover_machines", "enable_machines", "check_cohort",
+                 "finish_enabling", "finish_run", "record_failure"):
+        assert kinds[name] == "activityTrigger"
+
+
+def test_every_name_the_orchestrators_call_is_registered(functions):
+    """call_activity uses names, not function objects: a typo would only fail at run time."""
+    tree = ast.parse(inspect.getsource(orchestrators.sweep))
+    called = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and node.func.attr.startswith("call_") and node.args and isinstance(node.args[0], ast.Constant)
+    }
+    assert called >= {"start_run", "discover_machines", "enable_machines", "check_cohort",
+                      "enable_subscription_orchestrator", "follow_up_orchestrator"}
+    assert called <= set(functions)

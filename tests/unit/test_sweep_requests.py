@@ -1,0 +1,60 @@
+"""The on-demand request body, run ids and scope overlap."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+
+from arc_sweeper.sweep_requests import (
+    BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body, scopes_overlap,
+)
+
+SUB = "0B1F6471-1BF0-4DDA-AEC3-CB9272F09590"
+
+
+def test_empty_body_means_all_defaults():
+    request = parse_sweep_body(b"", "http-x")
+    assert (request.subscriptions, request.dry_run, request.follow_up_window) == ((), None, None)
+    assert request.trigger == "http"
+
+
+def test_full_body_is_normalised():
+    body = json.dumps({"subscriptions": [SUB, SUB.lower()], "dryRun": True, "followUpWindow": "3d",
+                       "pollInterval": "PT6H"}).encode()
+    request = parse_sweep_body(body, "http-x")
+    assert request.subscriptions == (SUB.lower(),)
+    assert (request.dry_run, request.follow_up_window, request.poll_interval) == (True, "P3D", "PT6H")
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b'{"subscription": []}', "unknown field(s) subscription"),
+    (b'{"subscriptions": "abc"}', "must be a list"),
+    (b'{"subscriptions": ["not-a-guid"]}', "must be GUIDs"),
+    (b'{"dryRun": "yes"}', "dryRun must be true or false"),
+    (b'{"followUpWindow": "soon"}', "followUpWindow"),
+    (b'{"followUpWindow": 7}', "duration string"),
+    (b"\xff\xfe", "not valid JSON"),
+])
+def test_bad_bodies_say_why(body, reason):
+    with pytest.raises(BadSweepRequest) as error:
+        parse_sweep_body(body, "http-x")
+    assert reason in str(error.value)
+
+
+def test_run_ids():
+    assert daily_run_id(date(2026, 11, 26)) == "daily-2026-11-26"
+    run_id = on_demand_run_id(datetime(2026, 11, 26, 10, 5, 7, tzinfo=timezone.utc), "a1b2c3d4e5")
+    assert run_id == "http-20261126T100507Z-a1b2c3d4"
+    assert is_run_id(run_id) and is_run_id("daily-2026-11-26")
+    assert not is_run_id("../etc") and not is_run_id("x/y") and not is_run_id("")
+
+
+@pytest.mark.parametrize("a, b, overlap", [
+    ((), (SUB,), True), ((SUB,), (), True), ((SUB,), (SUB.lower(),), True),
+    ((SUB,), ("11111111-1111-1111-1111-111111111111",), False),
+])
+def test_scope_overlap(a, b, overlap):
+    assert scopes_overlap(a, b) is overlap

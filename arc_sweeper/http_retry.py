@@ -39,9 +39,11 @@ class RetriesExhausted(Exception):
 
 
 def redact_url(url: str) -> str:
-    """Drop the query string and fragment: Logic App callback URLs carry their `sig` there."""
+    """Drop user info, query string and fragment: Logic App callback URLs carry their `sig` there."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

@@ -429,8 +429,10 @@ _SETTINGS: tuple[_Setting, ...] = (
         "enable_batch_size", _whole_number(1, 500),
     ),
     _Setting(
-        "AzureWebJobsStorage", "UseDevelopmentStorage=true",
-        "Secret. Storage connection string of the Functions host, also used for the sweeper's tables.",
+        "AzureWebJobsStorage", "",
+        "Secret. Storage connection string of the Functions host, also used for the sweeper's tables "
+        "(locally UseDevelopmentStorage=true). In Azure leave it unset: the deployment sets identity-based "
+        "AzureWebJobsStorage__tableServiceUri and friends, which take precedence.",
         "storage_connection", str, show=lambda _: "(hidden)",
     ),
 )

@@ -42,6 +42,9 @@ def table_service_from_settings(connection: str, env: Mapping[str, str]) -> Tabl
         if env.get("AzureWebJobsStorage__accountName") else ""
     )
     if not endpoint:
+        if not connection:
+            raise ValueError("AzureWebJobsStorage: set a connection string (UseDevelopmentStorage=true for Azurite) "
+                             "or identity-based AzureWebJobsStorage__tableServiceUri")
         return TableServiceClient.from_connection_string(connection)
     from azure.identity import DefaultAzureCredential
 

@@ -163,7 +163,7 @@ def test_custom_role_allows_exactly_machines_read_and_write():
 @pytest.mark.parametrize("scope", SCOPE_ROLE_FILES)
 def test_scope_roles_use_the_custom_role_and_reader(scope):
     tree = parse(SCOPE_ROLE_FILES[scope])
-    assert string_value(MAIN_TARGET_SCOPE(tree)) == scope
+    assert string_value(target_scope(tree)) == scope
     loaded = declarations(tree, "variable")["sweeperRole"]
     assert "loadJsonContent('../sweeper-role.json')" in text(loaded)
     resources = declarations(tree, "resource")
@@ -179,7 +179,7 @@ def test_scope_roles_use_the_custom_role_and_reader(scope):
     assert role_ids_in(SCOPE_ROLE_FILES[scope]) == {"acdd72a7-3385-48ef-bd42-f606fba81ae7"}
 
 
-def MAIN_TARGET_SCOPE(tree):
+def target_scope(tree):
     [assignment] = [node for node in tree.root_node.children if node.type == "target_scope_assignment"]
     return assignment.children[-1]
 

@@ -45,7 +45,7 @@ def test_defaults_produce_valid_settings() -> None:
     assert settings.catalogue == ReleaseCatalogue.load()
     assert settings.resource_graph_batch_size == 200
     assert settings.enable_batch_size == 100
-    assert settings.storage_connection == "UseDevelopmentStorage=true"
+    assert settings.storage_connection == ""  # in Azure the identity-based settings are used
 
 
 def test_classification_policy_carries_the_classification_settings() -> None:
@@ -118,7 +118,7 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         # Blank settings without a meaning of their own take the default.
         ("SWEEP_SCHEDULE", "", "sweep_schedule", "0 30 3 * * *"),
         ("DRY_RUN", "  ", "dry_run", False),
-        ("AzureWebJobsStorage", "", "storage_connection", "UseDevelopmentStorage=true"),
+        ("AzureWebJobsStorage", "", "storage_connection", ""),
     ],
 )
 def test_reads_good_values(name: str, value: str, attribute: str, expected: Any) -> None:

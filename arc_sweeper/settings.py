@@ -6,7 +6,6 @@ signature, the storage connection string) never appear in messages or in `repr`.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue
 from arc_sweeper.durations import format_duration, parse_duration
+from arc_sweeper.endpoints import is_loopback_url
 from arc_sweeper.findings import ClassificationPolicy
 from arc_sweeper.versions import Release, parse_release
 
@@ -236,18 +236,9 @@ def _split_service_url(text: str) -> SplitResult:
         raise ValueError("expected an absolute https:// URL")
     if parts.username is not None or parts.password is not None:
         raise ValueError("a user name or password in the URL is not supported")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_url(text):
         raise ValueError("http is allowed only for a loopback host (localhost, 127.0.0.0/8, ::1); use https")
     return parts
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 _API_VERSION = re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})(?:-preview)?")

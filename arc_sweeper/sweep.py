@@ -11,7 +11,6 @@ import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Iterable
 
 from arc_sweeper import alerts
@@ -27,13 +26,13 @@ from arc_sweeper.messages import (
 )
 from arc_sweeper.records import (
     EnableResult, FleetRecord, MachineRecord, Outcome, RunPhase, RunRecord, RunStatus,
-    SubscriptionRecord, clip, machine_key,
+    SubscriptionRecord, clip,
 )
 from arc_sweeper.report import AttentionItem, AttentionKind, RunReport
 from arc_sweeper.resource_graph import ResourceGraph
 from arc_sweeper.settings import Settings
 from arc_sweeper.tables import SweepStore
-from arc_sweeper.timefmt import iso, parse_timestamp
+from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.versions import parse_agent_version
 
 log = logging.getLogger(__name__)
@@ -326,6 +325,22 @@ class Sweeper:
     # HTTP API helpers -----------------------------------------------------------------------
     def runs_still_enabling(self) -> list[RunRecord]:
         return self.store.runs_with_status(RunStatus.RUNNING)
+
+    def record_request(self, request: SweepRequest, as_of: str) -> RunRecord:
+        """The run's row before its orchestration starts (start_run completes it).
+
+        Until start_run runs, an accepted request would otherwise be invisible: a second,
+        overlapping request made meanwhile must already see it as running.
+        """
+        self.store.create_tables()
+        run = RunRecord(
+            run_id=request.run_id, trigger=request.trigger,
+            dry_run=self.settings.dry_run if request.dry_run is None else request.dry_run,
+            scope=tuple(request.subscriptions) or tuple(self.settings.subscription_allow_list),
+            status=RunStatus.RUNNING, phase=RunPhase.STARTING, started_at=as_of, updated_at=as_of,
+        )
+        self.store.put_run(run)
+        return run
 
 
 def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord]) -> list[AttentionItem]:

@@ -91,8 +91,12 @@ class SweepStore:
         return run
 
     def runs_with_status(self, status: str) -> list[RunRecord]:
+        """Runs in this status; none before the first run has created the tables."""
         query = f"PartitionKey eq '{RUN_PARTITION}' and status eq {_odata_literal(status)}"
-        return [from_entity(RunRecord, e) for e in self._runs.query_entities(query)]
+        try:
+            return [from_entity(RunRecord, e) for e in self._runs.query_entities(query)]
+        except ResourceNotFoundError:
+            return []
 
     # subscriptions ------------------------------------------------------------------------
     def put_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None:

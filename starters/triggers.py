@@ -16,11 +16,12 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from arc_sweeper.messages import SweepRequest
-from arc_sweeper.records import RunStatus
+from arc_sweeper.records import RunPhase, RunStatus
 from arc_sweeper.runtime import sweeper
 from arc_sweeper.sweep_requests import (
     BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body, scopes_overlap,
 )
+from arc_sweeper.timefmt import iso
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -62,7 +63,8 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
 @bp.durable_client_input(client_name="client")
 async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start an on-demand sweep; 409 while an overlapping sweep is still enabling machines."""
-    run_id = on_demand_run_id(datetime.now(timezone.utc), secrets.token_hex(4))
+    now = datetime.now(timezone.utc)
+    run_id = on_demand_run_id(now, secrets.token_hex(4))
     try:
         request = parse_sweep_body(req.get_body(), run_id)
     except BadSweepRequest as error:
@@ -73,7 +75,14 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
         if scopes_overlap(scope, run.scope) and await _is_live(client, run.run_id):
             return _json({"error": "Conflict", "runId": run.run_id,
                           "reason": "a sweep over an overlapping scope is still enabling machines"}, 409)
-    await client.start_new(ORCHESTRATOR, run_id, request.to_json())
+    # Recorded as running before it starts, so an overlapping request made meanwhile gets 409.
+    await asyncio.to_thread(app.record_request, request, iso(now))
+    try:
+        await client.start_new(ORCHESTRATOR, run_id, request.to_json())
+    except Exception:
+        await asyncio.to_thread(app.store.update_run, run_id, status=RunStatus.FAILED, phase=RunPhase.DONE,
+                                error="the orchestration could not be started")
+        raise
     log.info("started on-demand sweep %s", run_id)
     management = client.create_check_status_response(req, run_id)
     urls = json.loads(management.get_body())

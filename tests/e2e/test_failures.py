@@ -1,0 +1,60 @@
+"""When things go wrong: the run is failed with its error, and alert trouble never fails a sweep."""
+from __future__ import annotations
+
+import os
+
+from arc_sweeper.sweep import Sweeper
+from arc_sweeper.tables import SweepStore
+from tests.e2e.fleets import SUB_A, SUB_B, mixed_fleet
+
+ALLOW = {"SUBSCRIPTION_ALLOW_LIST": f"{SUB_A},{SUB_B}"}
+
+
+def test_a_step_that_keeps_failing_fails_the_run_and_sends_sweep_failed(make_stack, monkeypatch):
+    stack, sim, receiver = make_stack(mixed_fleet(), env=ALLOW)
+
+    def broken(self, work):
+        raise RuntimeError("Resource Graph exploded in a way nobody expected")
+
+    monkeypatch.setattr(Sweeper, "discover_batch", broken)
+    stack.fire_timer()
+    run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
+    final = stack.run_to_completion(run_id)
+
+    assert final.runtime_status == "Failed"
+    assert "Resource Graph exploded" in final.error
+    attempts = [e for e in stack.host.history(run_id) if e.get("EventType") == 4 and e.get("Name") == "discover_machines"]
+    assert len(attempts) == 3  # the activity retry options: three attempts, then give up
+    run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
+    assert (run.status, run.phase) == ("failed", "done")
+    assert "Resource Graph exploded" in run.error
+    assert [p["kind"] for p in receiver.payloads] == ["sweep_failed"]
+    assert receiver.payloads[0]["severity"] == "error"
+    assert "Resource Graph exploded" in receiver.payloads[0]["error"]
+    assert sim.patches() == []
+
+
+def test_an_alert_that_cannot_be_delivered_is_recorded_and_the_sweep_completes(make_stack):
+    stack, sim, receiver = make_stack(mixed_fleet(), env={**ALLOW, "FOLLOW_UP_WINDOW": "P1D",
+                                                           "POLL_INTERVAL": "PT12H"})
+    receiver.fail_next(100, status=400)  # a client error: not retried
+    stack.fire_timer()
+    run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
+    assert stack.run_to_completion(run_id).runtime_status == "Completed"
+
+    run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
+    assert run.status == "completed"
+    assert set(run.alerts) == {"sweep_completed", "follow_up_completed"}
+    assert all(status.startswith("failed") for status in run.alerts.values()), run.alerts
+    assert receiver.payloads == []
+    assert "sig=" not in str(run.alerts) and receiver.signature not in str(run.alerts)
+
+
+def test_without_a_webhook_alerts_are_skipped_and_the_run_says_so(make_stack):
+    stack, sim, receiver = make_stack(mixed_fleet(), env={**ALLOW, "LOGIC_APP_WEBHOOK_URL": "", "DRY_RUN": "true"})
+    stack.fire_timer()
+    run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
+    assert stack.run_to_completion(run_id).runtime_status == "Completed"
+    run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
+    assert run.alerts["sweep_completed"].startswith("skipped_no_url")
+    assert receiver.requests_seen == 0

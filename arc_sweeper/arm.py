@@ -114,7 +114,7 @@ class Arm:
         if response.status_code == 200:
             return PatchOutcome(True, 200)
         code, message = arm_error(response)
-        log.warning("PATCH %s refused: %s %s", machine_id, response.status_code, code)
+        log.info("PATCH %s refused: %s %s", machine_id, response.status_code, code)
         return PatchOutcome(False, response.status_code, code, message)
 
 

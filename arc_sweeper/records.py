@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any, TypeVar, get_type_hints
 from urllib.parse import quote
 
@@ -92,20 +93,25 @@ def to_entity(record: Any, partition_key: str, row_key: str) -> dict[str, Any]:
     return entity
 
 
+@lru_cache(maxsize=None)
+def _field_hints(cls: type) -> tuple[tuple[str, str], ...]:
+    """(name, type text) of each field; get_type_hints is slow, and rows are read by the thousand."""
+    hints = get_type_hints(cls)
+    return tuple((item.name, str(hints[item.name])) for item in fields(cls))
+
+
 def from_entity(cls: type[T], entity: dict[str, Any]) -> T:
     """Rebuild a record, tolerating missing columns (older rows) by using defaults."""
-    hints = get_type_hints(cls)
     values: dict[str, Any] = {}
-    for item in fields(cls):  # type: ignore[arg-type]
-        if item.name not in entity or entity[item.name] is None:
+    for name, hint in _field_hints(cls):
+        if name not in entity or entity[name] is None:
             continue
-        value = entity[item.name]
-        hint = str(hints[item.name])
+        value = entity[name]
         if hint.startswith("tuple") and isinstance(value, str):
             value = tuple(json.loads(value or "[]"))
         elif hint.startswith("dict") and isinstance(value, str):
             value = json.loads(value or "{}")
-        values[item.name] = value
+        values[name] = value
     return cls(**values)
 
 

@@ -191,11 +191,18 @@ class Sweeper:
             self.store.put_machines(replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of)
                                     for r in todo)
         else:
+            errors: list[BaseException] = []
             with ThreadPoolExecutor(max_workers=self.settings.max_parallel_writes_per_subscription) as pool:
                 futures = {pool.submit(self.arm.enable_automatic_upgrade, r.resource_id): r for r in todo}
                 for future in as_completed(futures):
+                    if future.exception() is not None:  # outcome unknown: left for the retry
+                        errors.append(future.exception())
+                        continue
                     # Written one by one, as soon as known: a retry must not PATCH it again.
                     self.store.put_machines([self._with_patch_outcome(futures[future], future.result(), work.as_of)])
+            if errors:
+                # Only now, with every other outcome recorded: the activity's retry PATCHes just these.
+                raise errors[0]
         decided = self.store.machines(work.run_id, work.subscription_id, action=Action.ENABLE_AUTO_UPGRADE.value)
         keys = {r.row_key for r in chunk}
         results = [r for r in decided if r.row_key in keys]
@@ -294,10 +301,13 @@ class Sweeper:
                       ended_at=end.as_of, updated_at=end.as_of, error=clip(end.error))
         self.store.put_run(self._alerted(run, rows, alerts.AlertKind.SWEEP_FAILED, end.as_of))
 
-    @staticmethod
-    def _with_counts(run: RunRecord, rows: list[MachineRecord]) -> RunRecord:
+    def _with_counts(self, run: RunRecord, rows: list[MachineRecord]) -> RunRecord:
+        # Recounted: discovery skips the subscriptions of a batch whose query failed.
+        subscriptions = self.store.subscriptions(run.run_id)
+        in_scope = sum(1 for s in subscriptions if s.in_scope)
         return replace(
             run, machines_seen=len(rows),
+            subscriptions_in_scope=in_scope, subscriptions_skipped=len(subscriptions) - in_scope,
             finding_counts=dict(Counter(f for r in rows for f in r.findings)),
             action_counts=dict(Counter(r.action for r in rows)),
             result_counts=dict(Counter(r.action_result for r in rows if r.action == Action.ENABLE_AUTO_UPGRADE.value)),

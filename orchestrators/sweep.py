@@ -96,9 +96,12 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):
         return summary
     except Exception as error:
         context.set_custom_status({"runId": run_id, "phase": "failed"})
-        yield context.call_activity_with_retry(
-            "record_failure", ACTIVITY_RETRY, PhaseEnd(run_id, now(), str(error)[:2000]).to_json())
-        raise
+        try:
+            yield context.call_activity_with_retry(
+                "record_failure", ACTIVITY_RETRY, PhaseEnd(run_id, now(), str(error)[:2000]).to_json())
+        except Exception:  # noqa: BLE001 - e.g. the same bad setting: report the first error, not this one
+            pass
+        raise error
 
 
 @bp.orchestration_trigger(context_name="context")

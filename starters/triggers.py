@@ -2,7 +2,8 @@
 
 Validation and run ids live in arc_sweeper.sweep_requests; here we only talk to the
 durable client and shape HTTP responses. Responses never echo secrets: errors carry
-reasons, not settings, and the status URL we hand out carries no key.
+reasons (an invalid app setting is named, a secret one never shown), and the status URL
+we hand out carries no key.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import azure.functions as func
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.records import RunPhase, RunStatus
 from arc_sweeper.runtime import sweeper
+from arc_sweeper.settings import SettingsError
+from arc_sweeper.sweep import Sweeper
 from arc_sweeper.sweep_requests import (
     BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body, scopes_overlap,
 )
@@ -35,6 +38,15 @@ def _json(body: dict, status: int, headers: dict | None = None) -> func.HttpResp
                              mimetype="application/json", headers=headers)
 
 
+def _configured() -> tuple[Sweeper | None, func.HttpResponse | None]:
+    """The Sweeper, or a 500 naming every invalid app setting (secret values are never shown)."""
+    try:
+        return sweeper(), None
+    except SettingsError as error:
+        log.error("invalid app settings: %s", error)
+        return None, _json({"error": "InvalidAppSettings", "reason": str(error)}, 500)
+
+
 async def _is_live(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
     status = await client.get_status(instance_id)
     return bool(status) and status.runtime_status in LIVE_STATES
@@ -45,6 +57,11 @@ async def _is_live(client: df.DurableOrchestrationClient, instance_id: str) -> b
 async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Start today's sweep once: the instance id is the date, so a second firing finds it."""
     run_id = daily_run_id(datetime.now(timezone.utc).date())
+    try:
+        sweeper()  # fail here, not in the orchestration, and leave today's run id unused
+    except SettingsError as error:
+        log.error("not starting sweep %s: %s", run_id, error)
+        raise RuntimeError(f"not starting sweep {run_id}: {error}") from None
     existing = await client.get_status(run_id)
     if existing and existing.runtime_status is not None:
         log.info("sweep %s already exists (%s); not starting another", run_id, existing.runtime_status)
@@ -69,7 +86,9 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
         request = parse_sweep_body(req.get_body(), run_id)
     except BadSweepRequest as error:
         return _json({"error": "BadRequest", "reason": str(error)}, 400)
-    app = sweeper()
+    app, refusal = _configured()
+    if app is None:
+        return refusal
     scope = request.subscriptions or app.settings.subscription_allow_list
     for run in await asyncio.to_thread(app.runs_still_enabling):
         if scopes_overlap(scope, run.scope) and await _is_live(client, run.run_id):
@@ -97,7 +116,10 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
     run_id = req.route_params.get("runId", "")
     if not is_run_id(run_id):
         return _json({"error": "BadRequest", "reason": "not a run id"}, 400)
-    run = await asyncio.to_thread(sweeper().store.get_run, run_id)
+    app, refusal = _configured()
+    if app is None:
+        return refusal
+    run = await asyncio.to_thread(app.store.get_run, run_id)
     status = await client.get_status(run_id)
     if run is None and not (status and status.runtime_status):
         return _json({"error": "NotFound", "runId": run_id}, 404)

@@ -59,7 +59,6 @@ class RunPlan(Message):
     subscriptions_in_scope: int
     follow_up_window_s: int
     poll_interval_s: int
-    enable_batch_size: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,7 @@ class DiscoverBatch(Message):
 class SubscriptionWork(Message):
     subscription_id: str
     machines_to_enable: int
+    chunks: int                   # enabling chunks, numbered 0..chunks-1 on the machine rows
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class EnableSubscription(Message):
     run_id: str
     subscription_id: str
     machines_to_enable: int
-    chunk_size: int
+    chunks: int
     dry_run: bool
     as_of: str
 
@@ -107,7 +107,6 @@ class EnableChunk(Message):
     run_id: str
     subscription_id: str
     chunk_index: int
-    chunk_size: int
     dry_run: bool
     as_of: str
 

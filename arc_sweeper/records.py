@@ -28,6 +28,10 @@ def _encode_key_part(text: str) -> str:
     return quote(text, safe=_KEY_SAFE)
 
 
+def is_machine_id(resource_id: str) -> bool:
+    return _MACHINE_ID.match(resource_id.strip().lower()) is not None
+
+
 def machine_key(resource_id: str) -> str:
     """`{resource group}|{machine name}`, lowercased and percent-encoded; hashed if odd."""
     match = _MACHINE_ID.match(resource_id.strip().lower())
@@ -170,6 +174,7 @@ class MachineRecord:
     findings: tuple[str, ...] = ()
     action: str = ""
     action_result: str = ""
+    enable_chunk: int = -1             # which enabling activity PATCHes it (-1: not to enable)
     arm_http_status: int = 0
     arm_error_code: str = ""
     arm_error_message: str = ""

@@ -26,7 +26,7 @@ from arc_sweeper.messages import (
 )
 from arc_sweeper.records import (
     EnableResult, FleetRecord, MachineRecord, Outcome, RunPhase, RunRecord, RunStatus,
-    SubscriptionRecord, clip,
+    SubscriptionRecord, clip, is_machine_id,
 )
 from arc_sweeper.report import AttentionItem, AttentionKind, RunReport
 from arc_sweeper.resource_graph import ResourceGraph
@@ -55,18 +55,7 @@ class Sweeper:
         existing = self.store.get_run(request.run_id)
         if existing is not None and existing.phase != RunPhase.STARTING:
             return self._plan(existing)
-        dry_run = self.settings.dry_run if request.dry_run is None else request.dry_run
-        window = parse_duration(request.follow_up_window) if request.follow_up_window else self.settings.follow_up_window
-        poll = parse_duration(request.poll_interval) if request.poll_interval else self.settings.poll_interval
-        self.store.create_tables()
-        run = RunRecord(
-            run_id=request.run_id, trigger=request.trigger, dry_run=dry_run,
-            scope=tuple(request.subscriptions) or tuple(self.settings.subscription_allow_list),
-            status=RunStatus.RUNNING, phase=RunPhase.STARTING,
-            started_at=start.as_of, updated_at=start.as_of,
-            follow_up_window=format_duration(window), poll_interval=format_duration(min(poll, window)),
-        )
-        self.store.put_run(run)
+        run = self.record_request(request, start.as_of)
         subscriptions = self._resolve_scope(request.run_id, request.subscriptions)
         self.store.put_subscriptions(subscriptions)
         in_scope = [s for s in subscriptions if s.in_scope]
@@ -78,16 +67,35 @@ class Sweeper:
         )
         self.store.put_run(run)
         log.info("run %s: %d subscriptions in scope, %d skipped, dry run %s",
-                 run.run_id, run.subscriptions_in_scope, run.subscriptions_skipped, dry_run)
+                 run.run_id, run.subscriptions_in_scope, run.subscriptions_skipped, run.dry_run)
         return self._plan(run)
 
-    def _plan(self, run: RunRecord) -> RunPlan:
+    def record_request(self, request: SweepRequest, as_of: str) -> RunRecord:
+        """The run's row as soon as it is accepted, with the effective options.
+
+        The HTTP starter writes it before the orchestration starts, so that a second,
+        overlapping request made meanwhile already sees this run as running.
+        """
+        window = parse_duration(request.follow_up_window) if request.follow_up_window else self.settings.follow_up_window
+        poll = parse_duration(request.poll_interval) if request.poll_interval else self.settings.poll_interval
+        self.store.create_tables()
+        run = RunRecord(
+            run_id=request.run_id, trigger=request.trigger,
+            dry_run=self.settings.dry_run if request.dry_run is None else request.dry_run,
+            scope=tuple(request.subscriptions) or tuple(self.settings.subscription_allow_list),
+            status=RunStatus.RUNNING, phase=RunPhase.STARTING, started_at=as_of, updated_at=as_of,
+            follow_up_window=format_duration(window), poll_interval=format_duration(min(poll, window)),
+        )
+        self.store.put_run(run)
+        return run
+
+    @staticmethod
+    def _plan(run: RunRecord) -> RunPlan:
         return RunPlan(
             run_id=run.run_id, dry_run=run.dry_run, batch_count=run.batch_count,
             subscriptions_in_scope=run.subscriptions_in_scope,
             follow_up_window_s=int(parse_duration(run.follow_up_window).total_seconds()),
             poll_interval_s=int(parse_duration(run.poll_interval).total_seconds()),
-            enable_batch_size=self.settings.enable_batch_size,
         )
 
     def _resolve_scope(self, run_id: str, requested: Iterable[str]) -> list[SubscriptionRecord]:
@@ -131,40 +139,58 @@ class Sweeper:
             log.error("run %s batch %d: %s", work.run_id, work.batch_index, reason)
             self.store.put_subscriptions(replace(s, in_scope=False, skip_reason=reason) for s in subscriptions)
             return DiscoveryResult(work.run_id, work.batch_index, 0, (), reason)
-        rows = [self._machine_row(work.run_id, m, classify(m, policy), work.as_of) for m in machines]
+        rows = self._in_chunks([self._machine_row(work.run_id, m, classify(m, policy), work.as_of)
+                                for m in machines])
         self.store.put_machines(rows)
         self._remember_in_fleet(rows, work.as_of)
         per_subscription = Counter(r.subscription_id for r in rows)
-        to_enable = Counter(r.subscription_id for r in rows if r.action == Action.ENABLE_AUTO_UPGRADE.value)
+        to_enable = Counter(r.subscription_id for r in rows if r.enable_chunk >= 0)
         self.store.put_subscriptions(
             replace(s, machines=per_subscription[s.subscription_id], to_enable=to_enable[s.subscription_id])
             for s in subscriptions
         )
+        size = self.settings.enable_batch_size
         return DiscoveryResult(
             work.run_id, work.batch_index, len(rows),
-            tuple(SubscriptionWork(sub, n) for sub, n in sorted(to_enable.items())),
+            tuple(SubscriptionWork(sub, n, -(-n // size)) for sub, n in sorted(to_enable.items())),
         )
+
+    def _in_chunks(self, rows: list[MachineRecord]) -> list[MachineRecord]:
+        """Number the machines to enable into chunks of ENABLE_BATCH_SIZE per subscription.
+
+        Decided once, at discovery, and stored on the rows: each enabling activity then reads
+        just its own chunk, whatever the size of the subscription.
+        """
+        position: Counter[str] = Counter()
+        numbered = []
+        for row in sorted(rows, key=lambda r: (r.subscription_id, r.row_key)):
+            if row.action == Action.ENABLE_AUTO_UPGRADE.value:
+                row = replace(row, enable_chunk=position[row.subscription_id] // self.settings.enable_batch_size)
+                position[row.subscription_id] += 1
+            numbered.append(row)
+        return numbered
 
     @staticmethod
     def _machine_row(run_id: str, machine: MachineSnapshot, classification, as_of: str) -> MachineRecord:
         auto = {True: "true", False: "false", None: "missing"}[machine.auto_upgrade]
+        action = classification.action.value
+        if not is_machine_id(machine.id):  # never PATCH a URL built from an id we do not recognise
+            log.warning("run %s: Resource Graph returned an unrecognised machine id %r", run_id, machine.id[:200])
+            action = Action.NONE.value
         return MachineRecord(
             run_id=run_id, resource_id=machine.id, subscription_id=machine.subscription_id,
             resource_group=machine.resource_group, name=machine.name, os_type=machine.os_type,
             location=machine.location, connection_status=machine.status,
             agent_version_seen=machine.agent_version, auto_upgrade_before=auto,
             findings=tuple(f.value for f in classification.findings),
-            action=classification.action.value, action_result=EnableResult.NOT_ATTEMPTED,
+            action=action, action_result=EnableResult.NOT_ATTEMPTED,
             last_attempt_status=machine.last_attempt_status,
             last_attempt_message=machine.last_attempt_message,
             last_attempt_time=machine.last_attempt_timestamp, updated_at=as_of,
         )
 
     def _remember_in_fleet(self, rows: list[MachineRecord], as_of: str) -> None:
-        by_subscription: dict[str, list[MachineRecord]] = {}
-        for row in rows:
-            by_subscription.setdefault(row.subscription_id, []).append(row)
-        for subscription_id, members in by_subscription.items():
+        for subscription_id, members in _by_subscription(rows).items():
             known = self.store.fleet(subscription_id)
             updated = []
             for row in members:
@@ -184,8 +210,7 @@ class Sweeper:
     # 3. enable ------------------------------------------------------------------------------
     def enable_chunk(self, work: EnableChunk) -> Tally:
         """PATCH one chunk; rows already decided (by an earlier attempt) are never sent again."""
-        rows = self.store.machines(work.run_id, work.subscription_id, action=Action.ENABLE_AUTO_UPGRADE.value)
-        chunk = rows[work.chunk_index * work.chunk_size:(work.chunk_index + 1) * work.chunk_size]
+        chunk = self.store.machines(work.run_id, work.subscription_id, enable_chunk=work.chunk_index)
         todo = [r for r in chunk if r.action_result == EnableResult.NOT_ATTEMPTED]
         if work.dry_run:
             self.store.put_machines(replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of)
@@ -203,10 +228,15 @@ class Sweeper:
             if errors:
                 # Only now, with every other outcome recorded: the activity's retry PATCHes just these.
                 raise errors[0]
-        decided = self.store.machines(work.run_id, work.subscription_id, action=Action.ENABLE_AUTO_UPGRADE.value)
-        keys = {r.row_key for r in chunk}
-        results = [r for r in decided if r.row_key in keys]
-        self._update_fleet_results(work.subscription_id, results, work.as_of)
+        results = self.store.machines(work.run_id, work.subscription_id, enable_chunk=work.chunk_index)
+        refused = Counter(f"{r.arm_http_status} {r.arm_error_code}" for r in results
+                          if r.action_result == EnableResult.FAILED)
+        if refused:
+            log.warning("run %s subscription %s chunk %d: %d PATCHes refused (%s)", work.run_id,
+                        work.subscription_id, work.chunk_index, sum(refused.values()),
+                        ", ".join(f"{n} x {reason}" for reason, n in refused.most_common()))
+        self.store.merge_fleet(work.subscription_id, {
+            r.row_key: {"last_result": r.action_result, "updated_at": work.as_of} for r in results})
         return Tally(dict(Counter(r.action_result for r in results)))
 
     @staticmethod
@@ -217,13 +247,6 @@ class Sweeper:
         return replace(row, action_result=EnableResult.FAILED, arm_http_status=outcome.http_status or 0,
                        arm_error_code=outcome.error_code, arm_error_message=clip(outcome.error_message),
                        updated_at=as_of)
-
-    def _update_fleet_results(self, subscription_id: str, rows: list[MachineRecord], as_of: str) -> None:
-        known = self.store.fleet(subscription_id)
-        self.store.put_fleet(
-            replace(known[r.row_key], last_result=r.action_result, updated_at=as_of)
-            for r in rows if r.row_key in known
-        )
 
     # 4. follow up ---------------------------------------------------------------------------
     def check_cohort(self, check: CheckCohort) -> Tally:
@@ -251,10 +274,7 @@ class Sweeper:
         return Tally(dict(counts), sum(1 for r in cohort if r.outcome not in Outcome.SETTLED))
 
     def _update_fleet_outcomes(self, rows: list[MachineRecord], as_of: str) -> None:
-        by_subscription: dict[str, list[MachineRecord]] = {}
-        for row in rows:
-            by_subscription.setdefault(row.subscription_id, []).append(row)
-        for subscription_id, members in by_subscription.items():
+        for subscription_id, members in _by_subscription(rows).items():
             known = self.store.fleet(subscription_id)
             updated = []
             for row in members:
@@ -336,21 +356,12 @@ class Sweeper:
     def runs_still_enabling(self) -> list[RunRecord]:
         return self.store.runs_with_status(RunStatus.RUNNING)
 
-    def record_request(self, request: SweepRequest, as_of: str) -> RunRecord:
-        """The run's row before its orchestration starts (start_run completes it).
 
-        Until start_run runs, an accepted request would otherwise be invisible: a second,
-        overlapping request made meanwhile must already see it as running.
-        """
-        self.store.create_tables()
-        run = RunRecord(
-            run_id=request.run_id, trigger=request.trigger,
-            dry_run=self.settings.dry_run if request.dry_run is None else request.dry_run,
-            scope=tuple(request.subscriptions) or tuple(self.settings.subscription_allow_list),
-            status=RunStatus.RUNNING, phase=RunPhase.STARTING, started_at=as_of, updated_at=as_of,
-        )
-        self.store.put_run(run)
-        return run
+def _by_subscription(rows: Iterable[MachineRecord]) -> dict[str, list[MachineRecord]]:
+    grouped: dict[str, list[MachineRecord]] = {}
+    for row in rows:
+        grouped.setdefault(row.subscription_id, []).append(row)
+    return grouped
 
 
 def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord]) -> list[AttentionItem]:

@@ -12,6 +12,8 @@ from arc_sweeper.messages import SweepRequest
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 RUN_ID = re.compile(r"^[a-z]+-[0-9A-Za-z-]{1,64}$")
 BODY_FIELDS = {"subscriptions", "dryRun", "followUpWindow", "pollInterval"}
+# Keeps the orchestration input under Durable Functions' 45 KB message size; the setting has no such cap.
+MAX_REQUESTED_SUBSCRIPTIONS = 1000
 
 
 class BadSweepRequest(ValueError):
@@ -48,6 +50,9 @@ def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
     subscriptions = data.get("subscriptions", [])
     if not isinstance(subscriptions, list) or not all(isinstance(s, str) for s in subscriptions):
         raise BadSweepRequest("subscriptions must be a list of subscription ids")
+    if len(subscriptions) > MAX_REQUESTED_SUBSCRIPTIONS:
+        raise BadSweepRequest(f"at most {MAX_REQUESTED_SUBSCRIPTIONS} subscriptions per request; "
+                              "use SUBSCRIPTION_ALLOW_LIST or omit the list to sweep everything")
     bad = [s for s in subscriptions if not GUID.match(s)]
     if bad:
         raise BadSweepRequest(f"subscriptions must be GUIDs, got {bad[0][:60]!r}")

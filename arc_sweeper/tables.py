@@ -113,12 +113,12 @@ class SweepStore:
     def put_machines(self, records: Iterable[MachineRecord]) -> None:
         self._upsert(self._machines, (to_entity(r, r.partition_key, r.row_key) for r in records))
 
-    def machines(self, run_id: str, subscription_id: str, *, action: str | None = None,
+    def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
                  action_result: str | None = None) -> list[MachineRecord]:
-        """One subscription's rows of a run, sorted by row key (stable chunking)."""
+        """One subscription's rows of a run (optionally one enabling chunk), sorted by row key."""
         query = f"PartitionKey eq {_odata_literal(machine_partition(run_id, subscription_id))}"
-        if action is not None:
-            query += f" and action eq {_odata_literal(action)}"
+        if enable_chunk is not None:
+            query += f" and enable_chunk eq {int(enable_chunk)}"
         if action_result is not None:
             query += f" and action_result eq {_odata_literal(action_result)}"
         rows = [from_entity(MachineRecord, e) for e in self._machines.query_entities(query)]
@@ -141,9 +141,15 @@ class SweepStore:
         self._upsert(self._fleet, (
             to_entity(r, r.subscription_id.lower(), machine_key(r.resource_id)) for r in records))
 
+    def merge_fleet(self, subscription_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set a few columns of existing fleet rows ({row key: {column: value}}) without reading them."""
+        self._upsert(self._fleet, (
+            {"PartitionKey": subscription_id.lower(), "RowKey": key, **columns} for key, columns in changes.items()
+        ), mode=UpdateMode.MERGE)
+
     # --------------------------------------------------------------------------------------
     @staticmethod
-    def _upsert(table: Any, entities: Iterable[dict[str, Any]]) -> None:
+    def _upsert(table: Any, entities: Iterable[dict[str, Any]], mode: UpdateMode = UpdateMode.REPLACE) -> None:
         """Upsert in transactions of at most 100 rows of one partition (Azure's limit)."""
         by_partition: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for entity in entities:
@@ -152,7 +158,7 @@ class SweepStore:
             batch = list(rows.values())
             for start in range(0, len(batch), TRANSACTION_LIMIT):
                 table.submit_transaction(
-                    [("upsert", e, {"mode": UpdateMode.REPLACE}) for e in batch[start:start + TRANSACTION_LIMIT]]
+                    [("upsert", e, {"mode": mode}) for e in batch[start:start + TRANSACTION_LIMIT]]
                 )
 
 

@@ -13,7 +13,6 @@ inputs and outputs are small messages (ids and counts).
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import timedelta
 
@@ -67,7 +66,7 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):
         enabled = yield context.task_all([
             context.call_sub_orchestrator(
                 "enable_subscription_orchestrator",
-                EnableSubscription(run_id, w.subscription_id, w.machines_to_enable, plan.enable_batch_size,
+                EnableSubscription(run_id, w.subscription_id, w.machines_to_enable, w.chunks,
                                    plan.dry_run, now()).to_json(),
                 instance_id=f"{run_id}:enable:{w.subscription_id}",
             )
@@ -108,10 +107,10 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):
 def enable_subscription_orchestrator(context: df.DurableOrchestrationContext):
     work = EnableSubscription.from_json(context.get_input())
     tallies = []
-    for chunk_index in range(math.ceil(work.machines_to_enable / work.chunk_size)):
+    for chunk_index in range(work.chunks):
         tallies.append((yield context.call_activity_with_retry(
             "enable_machines", ACTIVITY_RETRY,
-            EnableChunk(work.run_id, work.subscription_id, chunk_index, work.chunk_size, work.dry_run,
+            EnableChunk(work.run_id, work.subscription_id, chunk_index, work.dry_run,
                         iso(context.current_utc_datetime)).to_json(),
         )))
     return _merged(tallies).to_json()

@@ -48,7 +48,7 @@ def test_rerunning_an_enable_step_after_the_run_sends_nothing(make_stack):
 
     app = sweeper()
     for chunk in range(3):  # chunks of 3, 3 and 1 machines
-        tally = app.enable_chunk(EnableChunk(run.instance_id, SUB_A, chunk, 3, False, "2026-11-25T00:00:00Z"))
+        tally = app.enable_chunk(EnableChunk(run.instance_id, SUB_A, chunk, False, "2026-11-25T00:00:00Z"))
         assert tally.counts == {"enabled": 3 if chunk < 2 else 1}
 
     assert patch_attempts(sim) == before

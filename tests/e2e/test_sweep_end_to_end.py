@@ -98,3 +98,27 @@ def test_daily_sweep_classifies_enables_and_follows_up(make_stack):
     for info in stack.host.instances():
         assert info.max_history_length < 400, (info.instance_id, info.max_history_length)
 
+
+
+def test_odd_rows_from_resource_graph_are_recorded_never_patched(make_stack, monkeypatch):
+    """A row without a recognisable machine id (or with junk in every field) never crashes nor gets a PATCH."""
+    from arc_sweeper.machine import MachineSnapshot
+    from arc_sweeper.resource_graph import ResourceGraph
+
+    stack, sim, receiver = make_stack(mixed_fleet(), env={"SUBSCRIPTION_ALLOW_LIST": SUB_B})
+    real = ResourceGraph.find_machines
+
+    def with_junk(self, subscription_ids):
+        yield from real(self, subscription_ids)
+        yield MachineSnapshot(id="", name="", subscription_id=SUB_B, resource_group="", status="Connected",
+                              agent_version="1.60.0.0", auto_upgrade=None)
+
+    monkeypatch.setattr(ResourceGraph, "find_machines", with_junk)
+    stack.fire_timer()
+    run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
+    assert stack.run_to_completion(run_id).runtime_status == "Completed"
+    rows = list(SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"])
+                .all_machines(run_id))
+    junk = [r for r in rows if r.resource_id == ""]
+    assert len(junk) == 1 and junk[0].action == "none" and junk[0].findings == ("auto_upgrade_off",)
+    assert [r.path.rsplit("/", 1)[-1] for r in sim.patches()] == ["enable-other-sub"]

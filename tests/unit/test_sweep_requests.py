@@ -37,6 +37,7 @@ def test_full_body_is_normalised():
     (b'{"followUpWindow": "soon"}', "followUpWindow"),
     (b'{"followUpWindow": 7}', "duration string"),
     (b"\xff\xfe", "not valid JSON"),
+    (json.dumps({"subscriptions": [SUB] * 1001}).encode(), "at most 1000 subscriptions"),
 ])
 def test_bad_bodies_say_why(body, reason):
     with pytest.raises(BadSweepRequest) as error:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import requests
+import requests.adapters
 from azure.core.credentials import TokenCredential
 
 from arc_sweeper.credentials import token_scope
@@ -65,7 +66,7 @@ class Arm:
         self._scope = token_scope(self._endpoint)
         self._api_version = hybridcompute_api_version
         self._retry_policy = retry_policy
-        self._session = session or requests.Session()
+        self._session = session or _pooled_session()
 
     def _headers(self) -> dict[str, str]:
         token = self._credential.get_token(self._scope).token
@@ -116,6 +117,15 @@ class Arm:
         code, message = arm_error(response)
         log.info("PATCH %s refused: %s %s", machine_id, response.status_code, code)
         return PatchOutcome(False, response.status_code, code, message)
+
+
+def _pooled_session() -> requests.Session:
+    """One session for the process: several activities each run parallel PATCHes through it."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def _subscription(item: dict) -> Subscription:

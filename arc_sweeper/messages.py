@@ -135,7 +135,6 @@ class CheckCohort(Message):
     run_id: str
     batch_index: int
     checked_at: str
-    final: bool
 
 
 @dataclass(frozen=True)

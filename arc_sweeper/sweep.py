@@ -255,23 +255,33 @@ class Sweeper:
                          if s.in_scope]
         cohort = [row for sub in subscriptions for row in self.store.cohort(check.run_id, sub)]
         open_rows = [r for r in cohort if r.outcome not in Outcome.SETTLED]
-        if open_rows:
-            now = parse_timestamp(check.checked_at)
-            seen = {m.id.lower(): m for m in self.graph.find_machines({r.subscription_id for r in open_rows})}
-            catalogue = self.settings.catalogue
-            versions = (parse_agent_version(m.agent_version) for m in seen.values())
-            latest = catalogue.latest(v for v in versions if v is not None)
-            checked = [
-                follow_up_outcome(r, seen.get(r.resource_id.lower()), catalogue=catalogue, latest=latest,
-                                  now=now, stuck_after=self.settings.stuck_after)
-                for r in open_rows
-            ]
-            self.store.put_machines(checked)
-            self._update_fleet_outcomes(checked, check.checked_at)
-            done = {r.row_key: r for r in checked}
-            cohort = [done.get(r.row_key, r) for r in cohort]
-        counts = Counter(r.outcome for r in cohort)
-        return Tally(dict(counts), sum(1 for r in cohort if r.outcome not in Outcome.SETTLED))
+        if not open_rows:
+            return self._tally(cohort)
+        try:
+            machines = list(self.graph.find_machines({r.subscription_id for r in open_rows}))
+        except Exception as error:  # noqa: BLE001 - one bad poll must not end days of follow-up
+            log.error("run %s batch %d: follow-up poll skipped, Resource Graph failed: %s: %s",
+                      check.run_id, check.batch_index, type(error).__name__, error)
+            return self._tally(cohort)
+        seen = {m.id.lower(): m for m in machines}
+        catalogue = self.settings.catalogue
+        versions = (parse_agent_version(m.agent_version) for m in seen.values())
+        latest = catalogue.latest(v for v in versions if v is not None)
+        now = parse_timestamp(check.checked_at)
+        checked = [
+            follow_up_outcome(r, seen.get(r.resource_id.lower()), catalogue=catalogue, latest=latest,
+                              now=now, stuck_after=self.settings.stuck_after)
+            for r in open_rows
+        ]
+        self.store.put_machines(checked)
+        self._update_fleet_outcomes(checked, check.checked_at)
+        done = {r.row_key: r for r in checked}
+        return self._tally([done.get(r.row_key, r) for r in cohort])
+
+    @staticmethod
+    def _tally(cohort: list[MachineRecord]) -> Tally:
+        return Tally(dict(Counter(r.outcome for r in cohort)),
+                     sum(1 for r in cohort if r.outcome not in Outcome.SETTLED))
 
     def _update_fleet_outcomes(self, rows: list[MachineRecord], as_of: str) -> None:
         for subscription_id, members in _by_subscription(rows).items():

@@ -126,7 +126,7 @@ def follow_up_orchestrator(context: df.DurableOrchestrationContext):
     checked = yield context.task_all([
         context.call_activity_with_retry(
             "check_cohort", ACTIVITY_RETRY,
-            CheckCohort(state.run_id, index, iso(context.current_utc_datetime), final).to_json())
+            CheckCohort(state.run_id, index, iso(context.current_utc_datetime)).to_json())
         for index in state.batch_indices
     ])
     tally = _merged(checked)

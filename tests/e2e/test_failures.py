@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from arc_sweeper.sweep import Sweeper
 from arc_sweeper.tables import SweepStore
@@ -58,3 +59,29 @@ def test_without_a_webhook_alerts_are_skipped_and_the_run_says_so(make_stack):
     run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
     assert run.alerts["sweep_completed"].startswith("skipped_no_url")
     assert receiver.requests_seen == 0
+
+
+def test_a_follow_up_poll_that_cannot_read_resource_graph_is_skipped_not_fatal(make_stack, monkeypatch):
+    from arc_sweeper.resource_graph import ResourceGraph
+
+    stack, sim, receiver = make_stack(mixed_fleet(), env=ALLOW)
+    real = ResourceGraph.find_machines
+    clock = stack.host.clock
+    outage_ends = clock.now() + timedelta(hours=13)  # covers the whole first poll, retries included
+    calls = {"n": 0, "failed": 0}
+
+    def second_call_fails(self, subscription_ids):
+        calls["n"] += 1
+        if calls["n"] > 1 and clock.now() < outage_ends:  # discovery works, then an outage
+            calls["failed"] += 1
+            raise ConnectionError("Resource Graph unreachable")
+        return real(self, subscription_ids)
+
+    monkeypatch.setattr(ResourceGraph, "find_machines", second_call_fails)
+    stack.fire_timer()
+    run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
+    assert stack.run_to_completion(run_id).runtime_status == "Completed"
+    assert calls["failed"] == 1  # the poll was skipped, not retried into a failed run
+    assert calls["n"] > 2  # later polls went on
+    run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
+    assert run.status == "completed" and run.outcome_counts["upgraded"] == 4

@@ -65,7 +65,7 @@ def test_the_webhook_signature_never_leaks(make_stack, caplog):
 
 
 def test_bad_settings_fail_fast_naming_the_setting(make_stack):
-    leaky_webhook = "http://alerts.example.com/workflows/x/invoke?sig=TOPSECRETSIGNATURE0123456789"
+    leaky_webhook = "http://alerts.example.com/workflows/x/invoke?sig=TOPSECRET-fake"
     stack, sim, receiver = make_stack(simple_fleet({SUB_A: 2}), env={
         "SWEEP_SCHEDULE": "not a cron", "LOGIC_APP_WEBHOOK_URL": leaky_webhook})
 

@@ -5,8 +5,8 @@ the real azure-functions-durable handler the way the extension does: every episo
 whole history as JSON, calls the registered handler, and turns the returned action list into
 work by re-enacting the extension's OutOfProcOrchestrationShim on top of DTFx rules (sequence ids,
 non-determinism checks, RetryInterceptor timers, the 6-day timer limit, sub-orchestrations,
-continue-as-new, external events). Protocol details: /work/shared/reference/
-durable-functions-python.md, sections 2-9 and 11.
+continue-as-new, external events). Protocol details: the project's reference notes,
+shared/reference/durable-functions-python.md, sections 2-9 and 11.
 
 Entry point: :class:`LocalDurableHost`.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -90,6 +91,9 @@ class Arm:
             url = body.get("nextLink") or None
             if url in seen_links:  # a nextLink that repeats itself would loop forever
                 raise ArmError(response.status_code, "RepeatedNextLink", "subscription list paging repeated itself")
+            if url and _origin(url) != _origin(self._endpoint):  # our token goes only to our endpoint
+                raise ArmError(response.status_code, "ForeignNextLink",
+                               f"subscription list paging pointed at another host ({_origin(url)})")
             if url:
                 seen_links.add(url)
 
@@ -117,6 +121,11 @@ class Arm:
         code, message = arm_error(response)
         log.info("PATCH %s refused: %s %s", machine_id, response.status_code, code)
         return PatchOutcome(False, response.status_code, code, message)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _pooled_session() -> requests.Session:

@@ -113,6 +113,7 @@ class ResourceGraph:
 
     def _rows(self, query: str, subscriptions: list[str]) -> Iterator[dict[str, Any]]:
         skip_token: str | None = None
+        tokens_seen: set[str] = set()
         while True:
             QUOTA.wait()
             request = QueryRequest(
@@ -128,6 +129,9 @@ class ResourceGraph:
             skip_token = response.skip_token
             if not skip_token:
                 return
+            if skip_token in tokens_seen:  # a token that repeats itself would page forever
+                raise RuntimeError("Resource Graph returned the same $skipToken twice; paging stopped")
+            tokens_seen.add(skip_token)
 
     @staticmethod
     def _observe_quota(pipeline_response: Any, deserialized: Any, _headers: Any) -> Any:

@@ -1,0 +1,52 @@
+"""Resource Graph rows and paging guards, through the real azure-mgmt-resourcegraph client."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from arc_sweeper.credentials import DevelopmentCredential
+from arc_sweeper.resource_graph import ResourceGraph, machine_from_row
+
+MACHINE = "/subscriptions/0000000a-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
+
+
+def test_odd_rows_are_kept_as_seen():
+    row = {"id": MACHINE, "name": "m", "subscriptionId": "0000000A-0000-0000-0000-000000000000",
+           "autoUpgrade": "True", "agentVersion": 1.58, "tags": ["not", "a", "map"], "status": None}
+    machine = machine_from_row(row)
+    assert machine.auto_upgrade is True
+    assert machine.agent_version == "1.58" and machine.status == "" and machine.tags == {}
+    assert machine.subscription_id == "0000000a-0000-0000-0000-000000000000"
+    assert machine_from_row({}).id == "" and machine_from_row({"autoUpgrade": "maybe"}).auto_upgrade is None
+
+
+@pytest.fixture
+def endless_graph():
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"totalRecords": 5, "count": 1, "resultTruncated": "false", "$skipToken": "same",
+                               "data": [{"id": MACHINE, "name": "m"}], "facets": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_a_repeating_skip_token_stops_paging(endless_graph):
+    graph = ResourceGraph(endless_graph, DevelopmentCredential())
+    with pytest.raises(RuntimeError, match="same \\$skipToken"):
+        list(graph.find_machines(["0000000a-0000-0000-0000-000000000000"]))
+    assert graph.requests_sent == 2

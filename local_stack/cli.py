@@ -9,6 +9,7 @@ follow-up window really lasts that long, so choose a short one for a quick look.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import os
 import secrets
@@ -20,6 +21,7 @@ from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.records import Outcome
 from arc_sweeper.settings import Settings, SettingsError
+from arc_sweeper.sweep import attention_items
 from arc_sweeper.sweep_requests import GUID, on_demand_run_id
 from arc_sweeper.tables import SweepStore
 from local_stack.azurite import start_azurite
@@ -113,6 +115,12 @@ def show(args: argparse.Namespace) -> int:
             return 2
         print_summary(run)
         rows = list(store.all_machines(run.run_id))
+        skipped = [s for s in store.subscriptions(run.run_id) if not s.in_scope]
+    attention = attention_items(rows, skipped)
+    print(f"Needing attention: {len(attention)} "
+          f"({', '.join(f'{kind} {n}' for kind, n in Counter(i.kind for i in attention).items())})")
+    for item in attention[: args.limit]:
+        print(f"  {item.kind:<22} {item.name:<40} {(item.code + ' ' + item.message).strip()[:100]}")
     if args.machines:
         wanted = args.machines
         chosen = [r for r in rows if wanted in (r.outcome, r.action, r.action_result) or wanted in r.findings]

@@ -67,6 +67,6 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
                   + ", ".join(f"{k} {n}" for k, n in attention["byKind"].items() if n))
     print()
     print(f"Done in {time.monotonic() - started:.0f}s wall time. Results stay in Azurite's folder .demo/azurite:")
-    print(f"  .venv/bin/python -m local_stack show {run_id}      # run summary and attention list")
+    print(f"  .venv/bin/python -m local_stack show {run_id}      # run summary and what needs attention")
     print(f"  .venv/bin/python -m local_stack show {run_id} --machines stuck   # machines with one outcome/finding")
     return 0 if final.runtime_status == "Completed" else 1

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import secrets
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 import azure.durable_functions as df
@@ -130,13 +131,5 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
         "lastUpdatedTime": status.last_updated_time if status else None,
     }
     summary = {"runId": run_id, "status": run.status if run else RunStatus.RUNNING,
-               "run": _public_run(run) if run else None, "orchestration": orchestration}
+               "run": asdict(run) if run else None, "orchestration": orchestration}
     return _json(summary, 200)
-
-
-def _public_run(run) -> dict:
-    from dataclasses import asdict
-
-    data = asdict(run)
-    data["scope"] = list(run.scope)
-    return data

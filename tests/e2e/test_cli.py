@@ -56,3 +56,28 @@ def test_development_token_only_for_loopback():
     with pytest.raises(PermissionError):
         DevelopmentCredential().get_token("https://management.azure.com/.default")
     assert DevelopmentCredential().get_token("http://127.0.0.1:8080/.default").token
+
+
+def test_show_reads_a_run_left_in_an_azurite_folder(tmp_path, table_prefix):
+    from local_stack.clock import VirtualClock
+    from local_stack.runner import LocalStack
+    from local_stack.simulator import FleetSimulator
+    from tests.e2e.fleets import SUB_A, mixed_fleet
+
+    fleet = mixed_fleet()
+    clock = VirtualClock(fleet.created_at)
+    with FleetSimulator(fleet, clock) as sim:
+        env = {"ARM_ENDPOINT": sim.base_url, "TABLE_PREFIX": table_prefix, "SUBSCRIPTION_ALLOW_LIST": SUB_A,
+               "DRY_RUN": "true", "LOGIC_APP_WEBHOOK_URL": ""}
+        with LocalStack(env, clock=clock, azurite_location=str(tmp_path)) as stack:
+            stack.fire_timer()
+            run_id = stack.host.instances()[0].instance_id
+            assert stack.run_to_completion(run_id).runtime_status == "Completed"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "local_stack", "show", "--location", str(tmp_path), "--prefix", table_prefix,
+         "--machines", "too_old_for_auto_upgrade"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"Run {run_id} (timer, dry run): completed" in result.stdout
+    assert "manual_upgrade_needed" in result.stdout
+    assert "Machines with 'too_old_for_auto_upgrade': 1" in result.stdout and "/machines/too-old" in result.stdout

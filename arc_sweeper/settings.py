@@ -59,6 +59,7 @@ class Settings:
     catalogue: ReleaseCatalogue = field(repr=False)
     resource_graph_batch_size: int
     enable_batch_size: int
+    history_retention: timedelta
     storage_connection: str = field(repr=False)
 
     @property
@@ -272,6 +273,13 @@ def _parse_bool(text: str) -> bool:
     raise ValueError("expected true or false (also 1/0, yes/no)")
 
 
+def _parse_retention(text: str) -> timedelta:
+    retention = parse_duration(text)
+    if retention < timedelta(days=1):
+        raise ValueError("must be at least one day (P1D): a run can follow its machines for days")
+    return retention
+
+
 def _parse_poll_interval(text: str) -> timedelta:
     interval = parse_duration(text)
     if interval > MAX_POLL_INTERVAL:
@@ -418,6 +426,12 @@ _SETTINGS: tuple[_Setting, ...] = (
         "ENABLE_BATCH_SIZE", "100",
         "Machines per enabling activity (1-500).",
         "enable_batch_size", _whole_number(1, 500),
+    ),
+    _Setting(
+        "HISTORY_RETENTION", "P30D",
+        "Finished Durable Functions instances older than this are purged from the task hub by the daily"
+        " timer, so it does not grow without bound (the sweeper's own tables are kept).",
+        "history_retention", _parse_retention,
     ),
     _Setting(
         "AzureWebJobsStorage", "",

@@ -877,6 +877,11 @@ class LocalDurableHost:
         inst = self._instances.get(instance_id)
         if not instance_id and method == "GET":
             return [200, [self._status_json(i) for i in self._instances.values() if self._matches(i, query)]]
+        if not instance_id and method == "DELETE":  # purge by filter: only finished instances go
+            doomed = [i for i in self._instances.values() if i.status in TERMINAL and self._matches(i, query)]
+            for inst in doomed:
+                del self._instances[inst.instance_id]
+            return [200 if doomed else 404, {"instancesDeleted": len(doomed)}]
         if inst is None:
             return [404, ""]  # empty body: the SDK turns it into a falsy status
         if not operation and method == "GET":

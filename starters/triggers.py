@@ -59,7 +59,7 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
     """Start today's sweep once: the instance id is the date, so a second firing finds it."""
     run_id = daily_run_id(datetime.now(timezone.utc).date())
     try:
-        sweeper()  # fail here, not in the orchestration, and leave today's run id unused
+        app = sweeper()  # fail here, not in the orchestration, and leave today's run id unused
     except SettingsError as error:
         log.error("not starting sweep %s: %s", run_id, error)
         raise RuntimeError(f"not starting sweep {run_id}: {error}") from None
@@ -75,6 +75,25 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
             return
         raise RuntimeError(f"could not start sweep {run_id}: {error}") from error
     log.info("started sweep %s (past due: %s)", run_id, timer.past_due)
+    await _purge_old_instances(client, app.settings.history_retention)
+
+
+async def _purge_old_instances(client: df.DurableOrchestrationClient, retention) -> None:
+    """Keep the task hub small: finished instances older than HISTORY_RETENTION go.
+
+    The runs, machines and fleet tables keep the product's record; this is only the
+    orchestration history. A failure here is logged and never stops the day's sweep.
+    """
+    try:
+        result = await client.purge_instance_history_by(
+            created_time_from=datetime(2000, 1, 1, tzinfo=timezone.utc),
+            created_time_to=datetime.now(timezone.utc) - retention,
+            runtime_status=[df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
+                            df.OrchestrationRuntimeStatus.Terminated],
+        )
+        log.info("purged %s finished orchestration instances older than %s", result.instances_deleted, retention)
+    except Exception as error:  # noqa: BLE001 - housekeeping only
+        log.warning("could not purge old orchestration history: %s: %s", type(error).__name__, error)
 
 
 @bp.route(route="sweeps", methods=["POST"])

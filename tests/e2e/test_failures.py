@@ -85,3 +85,24 @@ def test_a_follow_up_poll_that_cannot_read_resource_graph_is_skipped_not_fatal(m
     assert calls["n"] > 2  # later polls went on
     run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
     assert run.status == "completed" and run.outcome_counts["upgraded"] == 4
+
+
+def test_the_daily_timer_purges_finished_orchestrations_past_retention_but_keeps_the_tables(make_stack):
+    stack, sim, receiver = make_stack(mixed_fleet(), env={**ALLOW, "DRY_RUN": "true", "HISTORY_RETENTION": "P1D"})
+    old = json_body(stack.post_sweep({}))["runId"]
+    assert stack.run_to_completion(old).runtime_status == "Completed"  # created on the (past) virtual clock
+
+    stack.fire_timer()
+
+    assert stack.host.status(old) is None  # purged from the task hub
+    daily = [i for i in stack.host.instances() if i.instance_id.startswith("daily-")]
+    assert len(daily) == 1 and daily[0].runtime_status in ("Pending", "Running")  # not finished: kept
+    store = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"])
+    assert store.get_run(old).status == "completed"  # the product's record stays
+
+
+def json_body(response):
+    import json
+
+    assert response.status_code == 202, response.get_body()
+    return json.loads(response.get_body())

@@ -113,6 +113,7 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("RESOURCE_GRAPH_BATCH_SIZE", "299", "resource_graph_batch_size", 299),
         ("ENABLE_BATCH_SIZE", "500", "enable_batch_size", 500),
         ("ENABLE_BATCH_SIZE", " 7 ", "enable_batch_size", 7),
+        ("HISTORY_RETENTION", "90d", "history_retention", timedelta(days=90)),
         ("AzureWebJobsStorage", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k",
          "storage_connection", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k"),
         # Blank settings without a meaning of their own take the default.
@@ -172,6 +173,8 @@ BAD_VALUES = [
     ("RESOURCE_GRAPH_BATCH_SIZE", "300", "whole number from 1 to 299"),
     ("ENABLE_BATCH_SIZE", "501", "whole number from 1 to 500"),
     ("ENABLE_BATCH_SIZE", "many", "whole number from 1 to 500"),
+    ("HISTORY_RETENTION", "PT12H", "at least one day"),
+    ("HISTORY_RETENTION", "forever", "expected ISO 8601"),
     ("AGENT_RELEASES_FILE", "/no/such/releases.json", "cannot read the file"),
 ]
 

@@ -26,7 +26,6 @@ class MachineSnapshot:
     last_attempt_status: str = ""
     last_attempt_message: str = ""
     last_attempt_timestamp: str = ""
-    last_attempt_desired_version: str = ""
     last_status_change: str = ""
     tags: dict[str, str] = field(default_factory=dict)
 

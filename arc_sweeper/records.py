@@ -49,7 +49,7 @@ def clip(text: str) -> str:
 
 
 class RunStatus:
-    RUNNING = "running"        # discovering and enabling
+    RUNNING = "running"        # discovering and enabling (phases starting and sweeping)
     FOLLOWING = "following"    # enabling done, following the cohort for days
     COMPLETED = "completed"
     FAILED = "failed"
@@ -57,8 +57,7 @@ class RunStatus:
 
 class RunPhase:
     STARTING = "starting"
-    DISCOVERING = "discovering"
-    ENABLING = "enabling"
+    SWEEPING = "sweeping"      # discovering machines and enabling automatic upgrade
     FOLLOWING = "following"
     DONE = "done"
 

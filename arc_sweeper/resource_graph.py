@@ -34,12 +34,10 @@ MACHINES_QUERY = """resources
          lastAttemptStatus = tostring(properties.agentUpgrade.lastAttemptStatus),
          lastAttemptTimestamp = tostring(properties.agentUpgrade.lastAttemptTimestamp),
          lastAttemptMessage = tostring(properties.agentUpgrade.lastAttemptMessage),
-         lastAttemptDesiredVersion = tostring(properties.agentUpgrade.lastAttemptDesiredVersion),
          osType = tostring(properties.osType),
          lastStatusChange = tostring(properties.lastStatusChange)
 | project id, name, subscriptionId, resourceGroup, location, agentVersion, status, autoUpgrade,
-          lastAttemptStatus, lastAttemptTimestamp, lastAttemptMessage, lastAttemptDesiredVersion,
-          osType, lastStatusChange, tags
+          lastAttemptStatus, lastAttemptTimestamp, lastAttemptMessage, osType, lastStatusChange, tags
 | order by id asc"""
 
 
@@ -167,7 +165,6 @@ def machine_from_row(row: dict[str, Any]) -> MachineSnapshot:
         last_attempt_status=_text(row.get("lastAttemptStatus")),
         last_attempt_message=_text(row.get("lastAttemptMessage")),
         last_attempt_timestamp=_text(row.get("lastAttemptTimestamp")),
-        last_attempt_desired_version=_text(row.get("lastAttemptDesiredVersion")),
         last_status_change=_text(row.get("lastStatusChange")),
         tags={str(k): _text(v) for k, v in tags.items()} if isinstance(tags, dict) else {},
     )

@@ -60,7 +60,7 @@ class Sweeper:
         self.store.put_subscriptions(subscriptions)
         in_scope = [s for s in subscriptions if s.in_scope]
         run = replace(
-            run, phase=RunPhase.DISCOVERING,
+            run, phase=RunPhase.SWEEPING,
             subscriptions_in_scope=len(in_scope),
             subscriptions_skipped=len(subscriptions) - len(in_scope),
             batch_count=max((s.batch_index for s in in_scope), default=-1) + 1,

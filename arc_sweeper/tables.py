@@ -54,7 +54,6 @@ def table_service_from_settings(connection: str, env: Mapping[str, str]) -> Tabl
 
 class SweepStore:
     def __init__(self, service: TableServiceClient, prefix: str) -> None:
-        self._service = service
         self._runs = service.get_table_client(f"{prefix}runs")
         self._subscriptions = service.get_table_client(f"{prefix}subscriptions")
         self._machines = service.get_table_client(f"{prefix}machines")

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from arc_sweeper.durations import format_duration, parse_duration
+from arc_sweeper.findings import FINDING_EXPLANATIONS, Finding
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.records import Outcome
 from arc_sweeper.settings import Settings, SettingsError
@@ -114,6 +115,10 @@ def show(args: argparse.Namespace) -> int:
             print("No such run. Known runs: " + ", ".join(r.run_id for r in runs), file=sys.stderr)
             return 2
         print_summary(run)
+        print("What the findings mean:")
+        for finding in Finding:
+            if run.finding_counts.get(finding.value):
+                print(f"  {finding.value}: {FINDING_EXPLANATIONS[finding]}")
         rows = list(store.all_machines(run.run_id))
         skipped = [s for s in store.subscriptions(run.run_id) if not s.in_scope]
     attention = attention_items(rows, skipped)

@@ -80,4 +80,5 @@ def test_show_reads_a_run_left_in_an_azurite_folder(tmp_path, table_prefix):
     assert result.returncode == 0, result.stderr
     assert f"Run {run_id} (timer, dry run): completed" in result.stdout
     assert "manual_upgrade_needed" in result.stdout
+    assert "too_old_for_auto_upgrade: Agent is older than the minimum version" in result.stdout
     assert "Machines with 'too_old_for_auto_upgrade': 1" in result.stdout and "/machines/too-old" in result.stdout

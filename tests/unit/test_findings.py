@@ -187,7 +187,6 @@ snapshots = st.builds(
     last_attempt_status=st.text(),
     last_attempt_message=st.text(),
     last_attempt_timestamp=st.text(),
-    last_attempt_desired_version=st.text(),
     last_status_change=st.text(),
     tags=st.dictionaries(tag_names, tag_values, max_size=4),
 )

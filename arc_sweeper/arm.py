@@ -116,8 +116,8 @@ class Arm:
             response = self._send("PATCH", url, json=ENABLE_AUTOMATIC_UPGRADE_BODY)
         except RetriesExhausted as error:
             return PatchOutcome(False, None, "ConnectionFailed", str(error))
-        if response.status_code == 200:
-            return PatchOutcome(True, 200)
+        if 200 <= response.status_code < 300:  # 200 per the spec; accept any success an implementation sends
+            return PatchOutcome(True, response.status_code)
         code, message = arm_error(response)
         log.info("PATCH %s refused: %s %s", machine_id, response.status_code, code)
         return PatchOutcome(False, response.status_code, code, message)

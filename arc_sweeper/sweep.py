@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from arc_sweeper import alerts
-from arc_sweeper.arm import Arm, ArmError
+from arc_sweeper.arm import Arm, ArmError, PatchOutcome
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.findings import Action, Finding, classify
 from arc_sweeper.follow_up import follow_up_outcome
@@ -240,10 +240,11 @@ class Sweeper:
         return Tally(dict(Counter(r.action_result for r in results)))
 
     @staticmethod
-    def _with_patch_outcome(row: MachineRecord, outcome, as_of: str) -> MachineRecord:
+    def _with_patch_outcome(row: MachineRecord, outcome: PatchOutcome, as_of: str) -> MachineRecord:
         if outcome.succeeded:
-            return replace(row, action_result=EnableResult.ENABLED, arm_http_status=200, enabled_at=as_of,
-                           outcome=Outcome.PENDING, outcome_detail="waiting for the agent", updated_at=as_of)
+            return replace(row, action_result=EnableResult.ENABLED, arm_http_status=outcome.http_status,
+                           enabled_at=as_of, outcome=Outcome.PENDING, outcome_detail="waiting for the agent",
+                           updated_at=as_of)
         return replace(row, action_result=EnableResult.FAILED, arm_http_status=outcome.http_status or 0,
                        arm_error_code=outcome.error_code, arm_error_message=clip(outcome.error_message),
                        updated_at=as_of)

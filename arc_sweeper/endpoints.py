@@ -16,6 +16,14 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+PUBLIC_CLOUD_ARM = "https://management.azure.com"
+
+
+def is_public_cloud(arm_endpoint: str) -> bool:
+    """Azure's public cloud, or a loopback stand-in for it (the fleet simulator)."""
+    return arm_endpoint.rstrip("/").lower() == PUBLIC_CLOUD_ARM or is_loopback_url(arm_endpoint)
+
+
 def require_safe_endpoint(url: str, what: str) -> None:
     """Refuse to send credentials anywhere but https, or plain http on loopback."""
     scheme = urlsplit(url).scheme

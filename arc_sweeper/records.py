@@ -127,6 +127,7 @@ class RunRecord:
     status: str
     phase: str
     started_at: str
+    dry_run_reason: str = ""      # why no PATCH is sent: the request, DRY_RUN, or PUBLIC_CLOUD_ONLY
     follow_up_window: str = ""
     poll_interval: str = ""
     enabling_ended_at: str = ""

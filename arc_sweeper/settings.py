@@ -50,6 +50,7 @@ class Settings:
     arm_endpoint: str
     hybridcompute_api_version: str
     dry_run: bool
+    public_cloud_only: bool
     follow_up_window: timedelta
     poll_interval: timedelta
     stuck_after: timedelta
@@ -380,6 +381,13 @@ _SETTINGS: tuple[_Setting, ...] = (
         "DRY_RUN", "false",
         "true: classify and report, but never PATCH a machine (true/false, 1/0, yes/no).",
         "dry_run", _parse_bool,
+    ),
+    _Setting(
+        "PUBLIC_CLOUD_ONLY", "true",
+        "Automatic agent upgrade is documented as available only in the Azure public cloud. true: against"
+        " any other ARM_ENDPOINT (a sovereign cloud) a sweep reports but sends no PATCH, as in a dry run."
+        " Set false if your cloud offers it. Loopback endpoints (the simulator) count as public.",
+        "public_cloud_only", _parse_bool,
     ),
     _Setting(
         "FOLLOW_UP_WINDOW", "P7D",

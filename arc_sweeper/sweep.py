@@ -16,6 +16,7 @@ from typing import Iterable
 from arc_sweeper import alerts
 from arc_sweeper.arm import Arm, ArmError, PatchOutcome
 from arc_sweeper.durations import format_duration, parse_duration
+from arc_sweeper.endpoints import is_public_cloud
 from arc_sweeper.findings import Action, Finding, classify
 from arc_sweeper.follow_up import follow_up_outcome
 from arc_sweeper.logic_app import deliver_alert
@@ -79,15 +80,25 @@ class Sweeper:
         window = parse_duration(request.follow_up_window) if request.follow_up_window else self.settings.follow_up_window
         poll = parse_duration(request.poll_interval) if request.poll_interval else self.settings.poll_interval
         self.store.create_tables()
+        reason = self.dry_run_reason(request)
         run = RunRecord(
-            run_id=request.run_id, trigger=request.trigger,
-            dry_run=self.settings.dry_run if request.dry_run is None else request.dry_run,
+            run_id=request.run_id, trigger=request.trigger, dry_run=bool(reason), dry_run_reason=reason,
             scope=tuple(request.subscriptions) or tuple(self.settings.subscription_allow_list),
             status=RunStatus.RUNNING, phase=RunPhase.STARTING, started_at=as_of, updated_at=as_of,
             follow_up_window=format_duration(window), poll_interval=format_duration(min(poll, window)),
         )
         self.store.put_run(run)
         return run
+
+    def dry_run_reason(self, request: SweepRequest) -> str:
+        """Why this run must not write, or "" when it may. The cloud check wins over any request."""
+        if self.settings.public_cloud_only and not is_public_cloud(self.settings.arm_endpoint):
+            log.warning("run %s: %s is not the Azure public cloud, where automatic agent upgrade is offered: "
+                        "reporting only (PUBLIC_CLOUD_ONLY)", request.run_id, self.settings.arm_endpoint)
+            return "PUBLIC_CLOUD_ONLY: automatic agent upgrade is documented for the Azure public cloud only"
+        if request.dry_run is not None:
+            return "dryRun requested" if request.dry_run else ""
+        return "DRY_RUN setting" if self.settings.dry_run else ""
 
     @staticmethod
     def _plan(run: RunRecord) -> RunPlan:

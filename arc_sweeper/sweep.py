@@ -17,9 +17,9 @@ from arc_sweeper import alerts
 from arc_sweeper.arm import Arm, ArmError, PatchOutcome
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.endpoints import is_public_cloud
-from arc_sweeper.findings import Action, Finding, classify
+from arc_sweeper.findings import Action, Classification, Finding, classify
 from arc_sweeper.follow_up import follow_up_outcome
-from arc_sweeper.logic_app import deliver_alert
+from arc_sweeper.logic_app import DeliveryStatus, deliver_alert
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import (
     CheckCohort, DiscoverBatch, DiscoveryResult, EnableChunk, PhaseEnd, RunPlan, StartRun,
@@ -182,7 +182,8 @@ class Sweeper:
         return numbered
 
     @staticmethod
-    def _machine_row(run_id: str, machine: MachineSnapshot, classification, as_of: str) -> MachineRecord:
+    def _machine_row(run_id: str, machine: MachineSnapshot, classification: Classification,
+                     as_of: str) -> MachineRecord:
         auto = {True: "true", False: "false", None: "missing"}[machine.auto_upgrade]
         action = classification.action.value
         if not is_machine_id(machine.id):  # never PATCH a URL built from an id we do not recognise
@@ -367,7 +368,12 @@ class Sweeper:
         )
 
     def _alerted(self, run: RunRecord, rows: list[MachineRecord], kind: str, as_of: str) -> RunRecord:
-        """Send the alert for this phase; delivery problems are recorded, never raised."""
+        """Send the alert for this phase; delivery problems are recorded, never raised.
+
+        A retried activity finds the alert already delivered on the run row and does not send it again.
+        """
+        if run.alerts.get(kind, "").startswith(DeliveryStatus.DELIVERED):
+            return run
         status_url = f"{self.status_base_url}/api/sweeps/{run.run_id}" if self.status_base_url else ""
         payload = alerts.build_alert(kind, self.report(run, rows), generated_at=as_of, status_url=status_url)
         result = deliver_alert(self.settings.webhook_url, payload)

@@ -96,3 +96,18 @@ def test_an_enable_activity_failing_midway_is_retried_without_a_second_patch(mak
     run_row = store_of(stack).get_run(run.instance_id)
     assert run_row.result_counts == {"enabled": 12} and run_row.cohort_size == 12
     assert run_row.outcome_counts == {"upgraded": 12}
+
+
+def test_a_retried_phase_end_does_not_send_its_alert_twice(make_stack):
+    from arc_sweeper.messages import PhaseEnd
+
+    stack, sim, receiver = make_stack(simple_fleet({SUB_A: 3}), env=QUICK_FOLLOW_UP)
+    stack.fire_timer()
+    [run] = sweep_instances(stack)
+    assert stack.run_to_completion(run.instance_id).runtime_status == "Completed"
+    assert [p["kind"] for p in receiver.payloads] == ["sweep_completed", "follow_up_completed"]
+
+    app = sweeper()
+    app.finish_enabling(PhaseEnd(run.instance_id, "2026-11-30T00:00:00Z"))  # as a retried activity would
+    app.finish_run(PhaseEnd(run.instance_id, "2026-11-30T00:00:00Z"))
+    assert [p["kind"] for p in receiver.payloads] == ["sweep_completed", "follow_up_completed"]

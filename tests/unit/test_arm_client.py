@@ -1,38 +1,25 @@
 """The ARM client's guards, against a real HTTP server on loopback."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from arc_sweeper.arm import Arm, ArmError
 from arc_sweeper.credentials import DevelopmentCredential
+from tests.loopback import loopback_server
 
 
 @pytest.fixture
 def pages():
-    """Serves /subscriptions pages from a dict path -> body; records the Authorization headers seen."""
+    """Serves pages from a dict path -> body; records the Authorization headers seen."""
     served: dict[str, dict] = {}
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append(self.headers.get("Authorization", ""))
-            body = json.dumps(served.get(self.path.split("?")[0], {})).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(method, path, headers):
+        seen.append(headers.get("Authorization", ""))
+        return 200, {}, served.get(path.split("?")[0], {})
 
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield served, seen, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with loopback_server(answer) as url:
+        yield served, seen, url
 
 
 def item(n: int) -> dict:

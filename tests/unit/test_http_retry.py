@@ -1,13 +1,11 @@
 """The shared retry policy, against a real HTTP server on loopback."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 import requests
 
 from arc_sweeper.http_retry import RetriesExhausted, RetryPolicy, arm_error, redact_url, send_with_retry
+from tests.loopback import loopback_server
 
 
 class Script:
@@ -25,26 +23,8 @@ class Script:
 @pytest.fixture
 def server():
     script = Script([(200, {}, b"{}")])
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self):
-            status, headers, body = script.next()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_PATCH = do_POST = _answer
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield script, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with loopback_server(lambda method, path, headers: script.next()) as url:
+        yield script, url
 
 
 def run(url, policy=RetryPolicy(max_attempts=4, backoff_base_s=0.01), **kwargs):

@@ -1,14 +1,11 @@
 """Resource Graph rows and paging guards, through the real azure-mgmt-resourcegraph client."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from arc_sweeper.credentials import DevelopmentCredential
 from arc_sweeper.resource_graph import ResourceGraph, machine_from_row
+from tests.loopback import loopback_server
 
 MACHINE = "/subscriptions/0000000a-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
 
@@ -25,24 +22,10 @@ def test_odd_rows_are_kept_as_seen():
 
 @pytest.fixture
 def endless_graph():
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = json.dumps({"totalRecords": 5, "count": 1, "resultTruncated": "false", "$skipToken": "same",
-                               "data": [{"id": MACHINE, "name": "m"}], "facets": []}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    page = {"totalRecords": 5, "count": 1, "resultTruncated": "false", "$skipToken": "same",
+            "data": [{"id": MACHINE, "name": "m"}], "facets": []}
+    with loopback_server(lambda method, path, headers: (200, {}, page)) as url:
+        yield url
 
 
 def test_a_repeating_skip_token_stops_paging(endless_graph):

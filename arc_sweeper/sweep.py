@@ -326,6 +326,7 @@ class Sweeper:
             ended_at="" if following else end.as_of,
         )
         self.store.put_run(self._alerted(run, rows, alerts.AlertKind.SWEEP_COMPLETED, end.as_of))
+        self._log_summary(run, "sweep done")
         return cohort if following else 0
 
     def finish_run(self, end: PhaseEnd) -> None:
@@ -334,6 +335,7 @@ class Sweeper:
         run = replace(self._with_counts(run, rows), status=RunStatus.COMPLETED, phase=RunPhase.DONE,
                       ended_at=end.as_of, updated_at=end.as_of)
         self.store.put_run(self._alerted(run, rows, alerts.AlertKind.FOLLOW_UP_COMPLETED, end.as_of))
+        self._log_summary(run, "follow-up done")
 
     def record_failure(self, end: PhaseEnd) -> None:
         run = self.store.get_run(end.run_id)
@@ -342,7 +344,19 @@ class Sweeper:
         rows = list(self.store.all_machines(end.run_id))
         run = replace(self._with_counts(run, rows), status=RunStatus.FAILED, phase=RunPhase.DONE,
                       ended_at=end.as_of, updated_at=end.as_of, error=clip(end.error))
+        log.error("run %s failed: %s", run.run_id, run.error)
         self.store.put_run(self._alerted(run, rows, alerts.AlertKind.SWEEP_FAILED, end.as_of))
+
+    @staticmethod
+    def _log_summary(run: RunRecord, what: str) -> None:
+        """One line per phase for the Functions logs: a warning when anything needs a person."""
+        trouble = (run.result_counts.get(EnableResult.FAILED, 0) + run.outcome_counts.get(Outcome.STUCK, 0)
+                   + run.outcome_counts.get(Outcome.UPGRADE_FAILED, 0) + run.subscriptions_skipped)
+        log.log(logging.WARNING if trouble else logging.INFO,
+                "run %s %s: %d machines in %d subscriptions (%d skipped); actions %s; enable results %s; "
+                "outcomes %s%s", run.run_id, what, run.machines_seen, run.subscriptions_in_scope,
+                run.subscriptions_skipped, run.action_counts, run.result_counts, run.outcome_counts,
+                " (dry run)" if run.dry_run else "")
 
     def _with_counts(self, run: RunRecord, rows: list[MachineRecord]) -> RunRecord:
         # Recounted: discovery skips the subscriptions of a batch whose query failed.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from arc_sweeper.records import MachineRecord
@@ -15,7 +16,8 @@ def rows_by_name(store: SweepStore, run_id: str) -> dict[str, MachineRecord]:
     return {r.name: r for r in store.all_machines(run_id)}
 
 
-def test_daily_sweep_classifies_enables_and_follows_up(make_stack):
+def test_daily_sweep_classifies_enables_and_follows_up(make_stack, caplog):
+    caplog.set_level(logging.INFO, logger="arc_sweeper")
     stack, sim, receiver = make_stack(mixed_fleet(), env={"SUBSCRIPTION_ALLOW_LIST": ALLOW})
     stack.fire_timer()
     run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
@@ -93,6 +95,12 @@ def test_daily_sweep_classifies_enables_and_follows_up(make_stack):
     assert receiver.payloads[1]["severity"] == "error"  # a stuck upgrade and refused PATCHes
     secret = receiver.url.split("?", 1)[1]
     assert secret not in json.dumps(run.__dict__, default=str)
+
+    # One summary line per phase for the Functions logs, a warning since machines need a person.
+    summaries = [r for r in caplog.records if r.name == "arc_sweeper.sweep" and run_id in r.getMessage()
+                 and " done: " in r.getMessage()]
+    assert [(r.levelname, r.getMessage().split(":")[0]) for r in summaries] == [
+        ("WARNING", f"run {run_id} sweep done"), ("WARNING", f"run {run_id} follow-up done")]
 
     # History stays bounded: follow-up continued as new instead of growing.
     for info in stack.host.instances():

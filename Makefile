@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3)"; exit 1; }
@@ -23,6 +23,9 @@ demo: $(STAMP) node_modules/.bin/azurite
 
 test: $(STAMP) node_modules/.bin/azurite
 	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m local_stack.bench
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from typing import Iterable
+from typing import Callable, Iterable
 
 from arc_sweeper import alerts
 from arc_sweeper.arm import Arm, ArmError, PatchOutcome
@@ -222,11 +222,13 @@ class Sweeper:
     # 3. enable ------------------------------------------------------------------------------
     def enable_chunk(self, work: EnableChunk) -> Tally:
         """PATCH one chunk; rows already decided (by an earlier attempt) are never sent again."""
-        chunk = self.store.machines(work.run_id, work.subscription_id, enable_chunk=work.chunk_index)
-        todo = [r for r in chunk if r.action_result == EnableResult.NOT_ATTEMPTED]
+        chunk = {r.row_key: r for r in self.store.machines(work.run_id, work.subscription_id,
+                                                           enable_chunk=work.chunk_index)}
+        todo = [r for r in chunk.values() if r.action_result == EnableResult.NOT_ATTEMPTED]
         if work.dry_run:
-            self.store.put_machines(replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of)
-                                    for r in todo)
+            decided = [replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of) for r in todo]
+            self.store.put_machines(decided)
+            chunk.update((r.row_key, r) for r in decided)
         else:
             errors: list[BaseException] = []
             with ThreadPoolExecutor(max_workers=self.settings.max_parallel_writes_per_subscription) as pool:
@@ -236,11 +238,13 @@ class Sweeper:
                         errors.append(future.exception())
                         continue
                     # Written one by one, as soon as known: a retry must not PATCH it again.
-                    self.store.put_machines([self._with_patch_outcome(futures[future], future.result(), work.as_of)])
+                    row = self._with_patch_outcome(futures[future], future.result(), work.as_of)
+                    self.store.put_machines([row])
+                    chunk[row.row_key] = row
             if errors:
                 # Only now, with every other outcome recorded: the activity's retry PATCHes just these.
                 raise errors[0]
-        results = self.store.machines(work.run_id, work.subscription_id, enable_chunk=work.chunk_index)
+        results = list(chunk.values())
         refused = Counter(f"{r.arm_http_status} {r.arm_error_code}" for r in results
                           if r.action_result == EnableResult.FAILED)
         if refused:
@@ -314,38 +318,41 @@ class Sweeper:
 
     # 5. phase ends, reports and alerts --------------------------------------------------------
     def finish_enabling(self, end: PhaseEnd) -> int:
-        """Close the enabling phase, send the day's digest; returns the cohort size."""
-        run = self.store.get_run(end.run_id)
-        rows = list(self.store.all_machines(end.run_id))
-        cohort = sum(1 for r in rows if r.action_result == EnableResult.ENABLED)
-        following = cohort > 0 and not run.dry_run
-        run = replace(
-            self._with_counts(run, rows), cohort_size=cohort, enabling_ended_at=end.as_of, updated_at=end.as_of,
-            status=RunStatus.FOLLOWING if following else RunStatus.COMPLETED,
-            phase=RunPhase.FOLLOWING if following else RunPhase.DONE,
-            ended_at="" if following else end.as_of,
-        )
-        self.store.put_run(self._alerted(run, rows, alerts.AlertKind.SWEEP_COMPLETED, end.as_of))
-        self._log_summary(run, "sweep done")
-        return cohort if following else 0
+        """Close the enabling phase, send the day's digest; returns the cohort size to follow."""
+        def close(run: RunRecord, rows: list[MachineRecord]) -> RunRecord:
+            cohort = sum(1 for r in rows if r.action_result == EnableResult.ENABLED)
+            following = cohort > 0 and not run.dry_run
+            return replace(run, cohort_size=cohort, enabling_ended_at=end.as_of,
+                           status=RunStatus.FOLLOWING if following else RunStatus.COMPLETED,
+                           phase=RunPhase.FOLLOWING if following else RunPhase.DONE,
+                           ended_at="" if following else end.as_of)
+
+        run = self._close_phase(end, alerts.AlertKind.SWEEP_COMPLETED, close, summary="sweep done")
+        return run.cohort_size if run.status == RunStatus.FOLLOWING else 0
 
     def finish_run(self, end: PhaseEnd) -> None:
-        run = self.store.get_run(end.run_id)
-        rows = list(self.store.all_machines(end.run_id))
-        run = replace(self._with_counts(run, rows), status=RunStatus.COMPLETED, phase=RunPhase.DONE,
-                      ended_at=end.as_of, updated_at=end.as_of)
-        self.store.put_run(self._alerted(run, rows, alerts.AlertKind.FOLLOW_UP_COMPLETED, end.as_of))
-        self._log_summary(run, "follow-up done")
+        self._close_phase(end, alerts.AlertKind.FOLLOW_UP_COMPLETED, lambda run, rows: replace(
+            run, status=RunStatus.COMPLETED, phase=RunPhase.DONE, ended_at=end.as_of), summary="follow-up done")
 
     def record_failure(self, end: PhaseEnd) -> None:
-        run = self.store.get_run(end.run_id)
-        if run is None:
-            run = RunRecord(end.run_id, "unknown", False, (), RunStatus.FAILED, RunPhase.DONE, end.as_of)
-        rows = list(self.store.all_machines(end.run_id))
-        run = replace(self._with_counts(run, rows), status=RunStatus.FAILED, phase=RunPhase.DONE,
-                      ended_at=end.as_of, updated_at=end.as_of, error=clip(end.error))
-        log.error("run %s failed: %s", run.run_id, run.error)
-        self.store.put_run(self._alerted(run, rows, alerts.AlertKind.SWEEP_FAILED, end.as_of))
+        self._close_phase(end, alerts.AlertKind.SWEEP_FAILED, lambda run, rows: replace(
+            run, status=RunStatus.FAILED, phase=RunPhase.DONE, ended_at=end.as_of, error=clip(end.error)))
+
+    def _close_phase(self, end: PhaseEnd, kind: str, close: Callable[[RunRecord, list[MachineRecord]], RunRecord],
+                     summary: str = "") -> RunRecord:
+        """Recount the run from its rows, apply the phase's changes, alert, and save the run row."""
+        run = self.store.get_run(end.run_id) or RunRecord(
+            end.run_id, "unknown", False, (), RunStatus.FAILED, RunPhase.DONE, end.as_of)
+        subscriptions = self.store.subscriptions(end.run_id)
+        rows = list(self.store.all_machines(end.run_id, subscriptions))
+        run = close(replace(self._with_counts(run, rows, subscriptions), updated_at=end.as_of), rows)
+        if run.status == RunStatus.FAILED:
+            log.error("run %s failed: %s", run.run_id, run.error)
+        run = self._alerted(run, rows, subscriptions, kind, end.as_of)
+        self.store.put_run(run)
+        if summary:
+            self._log_summary(run, summary)
+        return run
 
     @staticmethod
     def _log_summary(run: RunRecord, what: str) -> None:
@@ -358,9 +365,9 @@ class Sweeper:
                 run.subscriptions_skipped, run.action_counts, run.result_counts, run.outcome_counts,
                 " (dry run)" if run.dry_run else "")
 
-    def _with_counts(self, run: RunRecord, rows: list[MachineRecord]) -> RunRecord:
+    @staticmethod
+    def _with_counts(run: RunRecord, rows: list[MachineRecord], subscriptions: list[SubscriptionRecord]) -> RunRecord:
         # Recounted: discovery skips the subscriptions of a batch whose query failed.
-        subscriptions = self.store.subscriptions(run.run_id)
         in_scope = sum(1 for s in subscriptions if s.in_scope)
         return replace(
             run, machines_seen=len(rows),
@@ -371,8 +378,9 @@ class Sweeper:
             outcome_counts=dict(Counter(r.outcome for r in rows if r.outcome)),
         )
 
-    def report(self, run: RunRecord, rows: list[MachineRecord]) -> RunReport:
-        skipped = [s for s in self.store.subscriptions(run.run_id) if not s.in_scope]
+    @staticmethod
+    def report(run: RunRecord, rows: list[MachineRecord], subscriptions: list[SubscriptionRecord]) -> RunReport:
+        skipped = [s for s in subscriptions if not s.in_scope]
         return RunReport(
             run_id=run.run_id, trigger=run.trigger, dry_run=run.dry_run, scope=run.scope, status=run.status,
             started_at=run.started_at, ended_at=run.ended_at, subscriptions_in_scope=run.subscriptions_in_scope,
@@ -381,7 +389,8 @@ class Sweeper:
             attention=tuple(attention_items(rows, skipped)), error=run.error,
         )
 
-    def _alerted(self, run: RunRecord, rows: list[MachineRecord], kind: str, as_of: str) -> RunRecord:
+    def _alerted(self, run: RunRecord, rows: list[MachineRecord], subscriptions: list[SubscriptionRecord],
+                 kind: str, as_of: str) -> RunRecord:
         """Send the alert for this phase; delivery problems are recorded, never raised.
 
         A retried activity finds the alert already delivered on the run row and does not send it again.
@@ -389,7 +398,8 @@ class Sweeper:
         if run.alerts.get(kind, "").startswith(DeliveryStatus.DELIVERED):
             return run
         status_url = f"{self.status_base_url}/api/sweeps/{run.run_id}" if self.status_base_url else ""
-        payload = alerts.build_alert(kind, self.report(run, rows), generated_at=as_of, status_url=status_url)
+        payload = alerts.build_alert(kind, self.report(run, rows, subscriptions), generated_at=as_of,
+                                     status_url=status_url)
         result = deliver_alert(self.settings.webhook_url, payload)
         log.info("run %s: %s alert %s (%s)", run.run_id, kind, result.status, result.detail)
         return replace(run, alerts={**run.alerts, kind: clip(f"{result.status}: {result.detail}")})

@@ -123,8 +123,10 @@ class SweepStore:
         rows = [from_entity(MachineRecord, e) for e in self._machines.query_entities(query)]
         return sorted(rows, key=lambda r: r.row_key)
 
-    def all_machines(self, run_id: str) -> Iterator[MachineRecord]:
-        for subscription in self.subscriptions(run_id):
+    def all_machines(self, run_id: str,
+                     subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]:
+        """Every row of a run; pass the run's subscriptions if already read."""
+        for subscription in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if subscription.in_scope:
                 yield from self.machines(run_id, subscription.subscription_id)
 

@@ -97,7 +97,7 @@ def stack_report(store: SweepStore, run) -> dict:
     from arc_sweeper.runtime import sweeper
 
     rows = list(store.all_machines(run.run_id))
-    return sweeper().report(run, rows).to_json()
+    return sweeper().report(run, rows, store.subscriptions(run.run_id)).to_json()
 
 
 def show(args: argparse.Namespace) -> int:

@@ -8,7 +8,6 @@ so one refused machine never stops the others.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Iterator
 from urllib.parse import urlsplit
 
@@ -19,36 +18,13 @@ from azure.core.credentials import TokenCredential
 from arc_sweeper.credentials import token_scope
 from arc_sweeper.endpoints import require_safe_endpoint
 from arc_sweeper.http_retry import RetriesExhausted, RetryPolicy, arm_error, send_with_retry
+from arc_sweeper.ports import ArmError, PatchOutcome, Subscription
+from arc_sweeper.resource_ids import parse_machine_id
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 ENABLE_AUTOMATIC_UPGRADE_BODY = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
-
-
-@dataclass(frozen=True)
-class Subscription:
-    subscription_id: str
-    display_name: str
-    state: str
-
-
-@dataclass(frozen=True)
-class PatchOutcome:
-    succeeded: bool
-    http_status: int | None
-    error_code: str = ""
-    error_message: str = ""
-
-
-class ArmError(Exception):
-    """A read ARM refused; carries the ARM error code for the record."""
-
-    def __init__(self, http_status: int | None, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.http_status = http_status
-        self.code = code
-        self.message = message
 
 
 class Arm:
@@ -111,7 +87,11 @@ class Arm:
         return response
 
     def enable_automatic_upgrade(self, machine_id: str) -> PatchOutcome:
-        url = f"{self._endpoint}{machine_id}?api-version={self._api_version}"
+        """PATCH the one property; the URL is rebuilt from the parsed id, never concatenated from it."""
+        machine = parse_machine_id(machine_id)
+        if machine is None:
+            return PatchOutcome(False, None, "UnrecognisedId", "not a Microsoft.HybridCompute/machines id; not sent")
+        url = f"{self._endpoint}{machine.path}?api-version={self._api_version}"
         try:
             response = self._send("PATCH", url, json=ENABLE_AUTOMATIC_UPGRADE_BODY)
         except RetriesExhausted as error:

@@ -7,65 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
 
 from arc_sweeper.catalogue import ReleaseCatalogue
 from arc_sweeper.machine import MachineSnapshot
+from arc_sweeper.resource_ids import parse_machine_id
 from arc_sweeper.versions import AgentVersion, Release, parse_agent_version
-
-
-class Finding(str, Enum):
-    COMPLIANT = "compliant"
-    AUTO_UPGRADE_OFF = "auto_upgrade_off"  # false or missing
-    TOO_OLD_FOR_AUTO_UPGRADE = "too_old_for_auto_upgrade"  # below the minimum: needs a manual upgrade
-    OUT_OF_SUPPORT = "out_of_support"
-    NOT_CONNECTED = "not_connected"  # Disconnected, Error, AwaitingConnection or any unknown status
-    EXPIRED = "expired"
-    EXCLUDED = "excluded"  # carries the exclusion tag
-    UNKNOWN_VERSION = "unknown_version"
-
-
-class Action(str, Enum):
-    ENABLE_AUTO_UPGRADE = "enable_auto_upgrade"
-    MANUAL_UPGRADE = "manual_upgrade"  # report for manual upgrade
-    NONE = "none"
-
-
-FINDING_EXPLANATIONS: dict[Finding, str] = {
-    Finding.COMPLIANT: "Agent is connected, supported and upgrades itself automatically: nothing to do.",
-    Finding.AUTO_UPGRADE_OFF: (
-        "Automatic agent upgrade is off (agentUpgrade.enableAutomaticUpgrade is false or not set)."
-    ),
-    Finding.TOO_OLD_FOR_AUTO_UPGRADE: (
-        "Agent is older than the minimum version for automatic upgrade (1.57 unless configured"
-        " otherwise), so it cannot upgrade itself: upgrade it manually (MSI, package manager,"
-        " WSUS or Run Command)."
-    ),
-    Finding.OUT_OF_SUPPORT: (
-        "Agent release is older than the support window: Microsoft supports only agents released"
-        " within the last year."
-    ),
-    Finding.NOT_CONNECTED: (
-        "Machine is not connected (Disconnected, Error, AwaitingConnection or an unknown status):"
-        " it cannot act on settings until it reconnects."
-    ),
-    Finding.EXPIRED: (
-        "Machine has expired after 45 days disconnected: an administrator must disconnect and"
-        " reconnect it before Azure Arc can manage it again."
-    ),
-    Finding.EXCLUDED: "Machine carries the exclusion tag: the sweeper reports it but never changes it.",
-    Finding.UNKNOWN_VERSION: (
-        "Agent version is missing or unreadable, so its age and support cannot be judged."
-    ),
-}
-
-ACTION_EXPLANATIONS: dict[Action, str] = {
-    Action.ENABLE_AUTO_UPGRADE: "Turn on automatic agent upgrade with an ARM PATCH of agentUpgrade.",
-    Action.MANUAL_UPGRADE: (
-        "Report for a manual upgrade: the agent is too old to upgrade itself, whatever the flag says."
-    ),
-    Action.NONE: "Nothing for the sweeper to change.",
-}
+from arc_sweeper.vocabulary import Action, Finding
 
 
 @dataclass(frozen=True)
@@ -95,6 +42,8 @@ def classify(machine: MachineSnapshot, policy: ClassificationPolicy) -> Classifi
     it, but its action is always NONE. Only a connected machine at or above the minimum
     version gets ENABLE_AUTO_UPGRADE: a disconnected agent cannot act on the flag, and an
     older one ignores it, so the latter is reported for MANUAL_UPGRADE whatever its status.
+    A machine whose id is not a well-formed machine id is never acted on: every request the
+    sweeper sends is built from that id.
     """
     version = parse_agent_version(machine.agent_version)
     status = (machine.status or "").strip().casefold()
@@ -120,9 +69,12 @@ def classify(machine: MachineSnapshot, policy: ClassificationPolicy) -> Classifi
         found.add(Finding.EXCLUDED)
     if version is None:
         found.add(Finding.UNKNOWN_VERSION)
+    recognised = parse_machine_id(machine.id) is not None
+    if not recognised:
+        found.add(Finding.UNRECOGNISED_ID)
     findings = tuple(finding for finding in Finding if finding in found) or (Finding.COMPLIANT,)
 
-    if excluded:
+    if excluded or not recognised:
         action = Action.NONE
     elif too_old:
         action = Action.MANUAL_UPGRADE

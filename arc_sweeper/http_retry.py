@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
+
+from arc_sweeper.text import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +37,6 @@ class RetryPolicy:
 
 class RetriesExhausted(Exception):
     """Transient failures persisted past the policy's limits (no usable response)."""
-
-
-def redact_url(url: str) -> str:
-    """Drop user info, query string and fragment: Logic App callback URLs carry their `sig` there."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

@@ -10,14 +10,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from arc_sweeper.alerts import encode_alert
 from arc_sweeper.http_retry import RetriesExhausted, RetryPolicy, arm_error, send_with_retry
+from arc_sweeper.ports import DeliveryResult
+from arc_sweeper.reporting.alerts import encode_alert
+from arc_sweeper.text import redact_url
+from arc_sweeper.vocabulary import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +38,14 @@ _SHORTEST_SECRET = 8
 """Query values this long or longer are scrubbed one by one (sig is 43); `sv=1.0` is left readable."""
 
 
-class DeliveryStatus:
-    DELIVERED = "delivered"
-    SKIPPED_NO_URL = "skipped_no_url"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True)
-class DeliveryResult:
-    """What happened to one alert; every field is safe to log and to store on the run row."""
+class LogicAppWebhook:
+    """The AlertSender of the product: the Logic App's HTTP trigger at LOGIC_APP_WEBHOOK_URL."""
 
-    delivered: bool
-    status: str              # see DeliveryStatus
-    http_status: int | None  # the last HTTP status received, None when nothing was received
-    attempts: int            # HTTP requests made
-    detail: str
+    url: str = field(repr=False)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def deliver(self, payload: dict[str, Any]) -> DeliveryResult:
+        return deliver_alert(self.url, payload)
 
 
 def deliver_alert(
@@ -72,7 +65,7 @@ def deliver_alert(
         return DeliveryResult(False, DeliveryStatus.SKIPPED_NO_URL, None, 0,
                               "LOGIC_APP_WEBHOOK_URL is blank: alert not sent")
     _hide_query_strings_in_urllib3_logs()
-    target = describe_endpoint(webhook_url)
+    target = redact_url(webhook_url)
     if _USER_INFO.match(webhook_url):  # the retry loop's log line would show it
         return _failed(None, 0, f"alert not sent to {target}: a user name or password in the URL is not supported",
                        webhook_url)
@@ -109,18 +102,6 @@ def deliver_alert(
     code, message = arm_error(response)
     return _failed(response.status_code, attempts,
                    f"HTTP {response.status_code} from {target}: {code}: {message[:300]}", webhook_url)
-
-
-def describe_endpoint(url: str) -> str:
-    """Scheme, host and port only: enough to tell which endpoint, nothing of its path or query."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "(unparsable URL)"
-    if not parts.scheme or not parts.hostname:
-        return "(unparsable URL)"
-    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def scrub(text: str, url: str) -> str:

@@ -1,8 +1,7 @@
 """What the sweeper knows about one Arc machine, as read from Azure Resource Graph."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -28,10 +27,3 @@ class MachineSnapshot:
     last_attempt_timestamp: str = ""
     last_status_change: str = ""
     tags: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "MachineSnapshot":
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})

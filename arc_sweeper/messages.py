@@ -6,37 +6,25 @@ Table Storage and are found again by run id, batch index and chunk index.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar, get_type_hints
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from arc_sweeper import serialization
+from arc_sweeper.vocabulary import Trigger
 
 M = TypeVar("M", bound="Message")
 
 
 class Message:
-    """Explicit JSON conversion: `to_json()` gives plain JSON values, `from_json()` checks them."""
+    """Explicit JSON conversion through the one serializer (arc_sweeper.serialization)."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        converted: dict[str, Any] = serialization.to_json(self)
+        return converted
 
     @classmethod
     def from_json(cls: type[M], data: Any) -> M:
-        if not isinstance(data, dict):
-            raise TypeError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
-        hints = get_type_hints(cls)
-        values = {}
-        for item in fields(cls):  # type: ignore[arg-type]
-            if item.name not in data:
-                continue
-            value = data[item.name]
-            hint = hints[item.name]
-            if isinstance(value, list) and str(hint).startswith("tuple"):
-                inner = getattr(hint, "__args__", (None,))[0]
-                if isinstance(inner, type) and issubclass(inner, Message):
-                    value = tuple(inner.from_json(v) for v in value)
-                else:
-                    value = tuple(value)
-            values[item.name] = value
-        return cls(**values)
+        return serialization.from_json(cls, data)
 
 
 @dataclass(frozen=True)
@@ -44,7 +32,7 @@ class SweepRequest(Message):
     """Input of the sweep orchestration; None means "use the app setting"."""
 
     run_id: str
-    trigger: str                              # timer | http | cli
+    trigger: Trigger
     subscriptions: tuple[str, ...] = ()
     dry_run: bool | None = None
     follow_up_window: str | None = None       # ISO 8601 duration
@@ -63,7 +51,7 @@ class RunPlan(Message):
 
 @dataclass(frozen=True)
 class StartRun(Message):
-    request: dict[str, Any]
+    request: SweepRequest
     as_of: str
 
 
@@ -117,6 +105,14 @@ class Tally(Message):
 
     counts: dict[str, int] = field(default_factory=dict)
     unsettled: int = 0
+
+    @staticmethod
+    def merged(tallies: list[Tally]) -> Tally:
+        counts: dict[str, int] = {}
+        for tally in tallies:
+            for name, count in tally.counts.items():
+                counts[name] = counts.get(name, 0) + count
+        return Tally(counts, sum(tally.unsettled for tally in tallies))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from importlib import resources
 from typing import Any, Iterable, Iterator
 
 from azure.core.credentials import TokenCredential
@@ -26,19 +27,8 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 1000
 MAX_SUBSCRIPTIONS_PER_QUERY = 299
 
-MACHINES_QUERY = """resources
-| where type =~ 'microsoft.hybridcompute/machines'
-| extend agentVersion = tostring(properties.agentVersion),
-         status = tostring(properties.status),
-         autoUpgrade = tobool(properties.agentUpgrade.enableAutomaticUpgrade),
-         lastAttemptStatus = tostring(properties.agentUpgrade.lastAttemptStatus),
-         lastAttemptTimestamp = tostring(properties.agentUpgrade.lastAttemptTimestamp),
-         lastAttemptMessage = tostring(properties.agentUpgrade.lastAttemptMessage),
-         osType = tostring(properties.osType),
-         lastStatusChange = tostring(properties.lastStatusChange)
-| project id, name, subscriptionId, resourceGroup, location, agentVersion, status, autoUpgrade,
-          lastAttemptStatus, lastAttemptTimestamp, lastAttemptMessage, osType, lastStatusChange, tags
-| order by id asc"""
+MACHINES_QUERY = resources.files("arc_sweeper").joinpath("queries/machines.kql").read_text("utf-8")
+"""Every Arc machine with what classification and follow-up read; ordered by id for stable paging."""
 
 
 class QuotaGate:
@@ -99,7 +89,6 @@ class ResourceGraph:
             retry_backoff_factor=1.0,
             retry_backoff_max=60,
         )
-        self.requests_sent = 0
 
     def find_machines(self, subscription_ids: Iterable[str]) -> Iterator[MachineSnapshot]:
         """Every Arc machine in these subscriptions, in id order within each batch."""
@@ -121,7 +110,6 @@ class ResourceGraph:
             )
             extra = {"enforce_https": False} if self._plain_http else {}
             response = self._client.resources(request, cls=self._observe_quota, **extra)
-            self.requests_sent += 1
             data = response.data if isinstance(response.data, list) else []
             yield from (row for row in data if isinstance(row, dict))
             skip_token = response.skip_token

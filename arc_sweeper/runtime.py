@@ -1,36 +1,64 @@
-"""Builds the Sweeper from the environment, once per process and configuration."""
+"""Builds the sweep's steps from the app settings, once per process and configuration.
+
+Activities, the HTTP starters and the operator CLI all get their steps here, wired to the
+real outside systems: Resource Graph, ARM, Table Storage and the Logic App webhook.
+"""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping
 
 from arc_sweeper.arm import Arm
 from arc_sweeper.credentials import credential_for
+from arc_sweeper.fleet import FleetLedger
+from arc_sweeper.logic_app import LogicAppWebhook
 from arc_sweeper.resource_graph import ResourceGraph
 from arc_sweeper.settings import Settings
-from arc_sweeper.sweep import Sweeper
+from arc_sweeper.steps.closing import ClosingStep
+from arc_sweeper.steps.discovery import DiscoveryStep
+from arc_sweeper.steps.enabling import EnablingStep
+from arc_sweeper.steps.follow_up import FollowUpStep
+from arc_sweeper.steps.scope import ScopeStep
 from arc_sweeper.tables import SweepStore, table_service_from_settings
 
 
-def sweeper(env: Mapping[str, str] | None = None) -> Sweeper:
-    """The Sweeper for the current app settings (rebuilt only when they change)."""
+@dataclass(frozen=True)
+class Steps:
+    settings: Settings
+    store: SweepStore
+    scope: ScopeStep
+    discovery: DiscoveryStep
+    enabling: EnablingStep
+    follow_up: FollowUpStep
+    closing: ClosingStep
+
+
+def steps(env: Mapping[str, str] | None = None) -> Steps:
+    """The steps for the current app settings (rebuilt only when they change)."""
     env = os.environ if env is None else env
-    return _sweeper_for(tuple(sorted(env.items())))
+    return _steps_for(tuple(sorted(env.items())))
 
 
 @lru_cache(maxsize=4)
-def _sweeper_for(env_items: tuple[tuple[str, str], ...]) -> Sweeper:
+def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
     env = dict(env_items)
     settings = Settings.from_env(env)
     credential = credential_for(settings.arm_endpoint)
+    store = SweepStore(table_service_from_settings(settings.storage_connection, env), settings.table_prefix)
+    graph = ResourceGraph(settings.arm_endpoint, credential, subscriptions_per_query=settings.resource_graph_batch_size)
+    arm = Arm(settings.arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version)
+    fleet = FleetLedger(store)
     hostname = env.get("WEBSITE_HOSTNAME", "")
     scheme = "http" if hostname.startswith(("localhost", "127.")) else "https"
-    return Sweeper(
+    return Steps(
         settings=settings,
-        store=SweepStore(table_service_from_settings(settings.storage_connection, env), settings.table_prefix),
-        graph=ResourceGraph(settings.arm_endpoint, credential,
-                            subscriptions_per_query=settings.resource_graph_batch_size),
-        arm=Arm(settings.arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version),
-        status_base_url=f"{scheme}://{hostname}" if hostname else "",
+        store=store,
+        scope=ScopeStep(settings, store, arm),
+        discovery=DiscoveryStep(settings, store, graph, fleet),
+        enabling=EnablingStep(settings, store, arm, fleet),
+        follow_up=FollowUpStep(settings, store, graph, fleet),
+        closing=ClosingStep(store, LogicAppWebhook(settings.webhook_url),
+                            app_url=f"{scheme}://{hostname}" if hostname else ""),
     )

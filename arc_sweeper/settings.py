@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.endpoints import is_loopback_url
+from arc_sweeper.text import GUID, redact_url
 from arc_sweeper.findings import ClassificationPolicy
 from arc_sweeper.versions import Release, parse_release
 
@@ -105,17 +106,6 @@ class Settings:
         return cls(**values)
 
 
-def redact_url(url: str) -> str:
-    """`https://host/(redacted)`: enough to tell which endpoint, nothing of the secret path or query."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(redacted)"
-    if not parts.scheme or not parts.hostname:
-        return "(redacted)"
-    return f"{parts.scheme}://{parts.hostname}/(redacted)"
-
-
 # --- Checks of single settings: each returns the parsed value or raises ValueError. ---
 
 _NCRONTAB_FIELDS = (
@@ -167,12 +157,9 @@ def _check_cron_item(item: str, field_name: str, low: int, high: int, names: tup
         raise ValueError(f"{field_name} field {item!r}: the step must be from 1 to {high}")
 
 
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
 def _parse_subscriptions(text: str) -> tuple[str, ...]:
     entries = [entry for entry in re.split(r"[,;\s]+", text) if entry]
-    bad = [entry for entry in entries if not _GUID.fullmatch(entry)]
+    bad = [entry for entry in entries if not GUID.fullmatch(entry)]
     if bad:
         raise ValueError(
             f"not subscription GUIDs: {', '.join(map(repr, bad))}; expected GUIDs like"

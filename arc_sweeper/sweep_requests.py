@@ -8,9 +8,10 @@ from typing import Any, Iterable
 
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.messages import SweepRequest
+from arc_sweeper.text import is_guid
+from arc_sweeper.vocabulary import Trigger
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-RUN_ID = re.compile(r"^[a-z]+-[0-9A-Za-z-]{1,64}$")
+RUN_ID = re.compile(r"[a-z]+-[0-9A-Za-z-]{1,64}")
 BODY_FIELDS = {"subscriptions", "dryRun", "followUpWindow", "pollInterval"}
 # Keeps the orchestration input under Durable Functions' 45 KB message size; the setting has no such cap.
 MAX_REQUESTED_SUBSCRIPTIONS = 1000
@@ -25,12 +26,12 @@ def daily_run_id(day: date) -> str:
     return f"daily-{day.isoformat()}"
 
 
-def on_demand_run_id(now: datetime, nonce: str, trigger: str = "http") -> str:
+def on_demand_run_id(now: datetime, nonce: str, trigger: Trigger = Trigger.HTTP) -> str:
     return f"{trigger}-{now.strftime('%Y%m%dT%H%M%SZ')}-{nonce[:8]}"
 
 
 def is_run_id(text: str) -> bool:
-    return bool(RUN_ID.match(text))
+    return RUN_ID.fullmatch(text) is not None
 
 
 def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
@@ -53,7 +54,7 @@ def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
     if len(subscriptions) > MAX_REQUESTED_SUBSCRIPTIONS:
         raise BadSweepRequest(f"at most {MAX_REQUESTED_SUBSCRIPTIONS} subscriptions per request; "
                               "use SUBSCRIPTION_ALLOW_LIST or omit the list to sweep everything")
-    bad = [s for s in subscriptions if not GUID.match(s)]
+    bad = [s for s in subscriptions if not is_guid(s)]
     if bad:
         raise BadSweepRequest(f"subscriptions must be GUIDs, got {bad[0][:60]!r}")
     dry_run = data.get("dryRun")
@@ -71,7 +72,7 @@ def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
         except ValueError as error:
             raise BadSweepRequest(f"{name}: {error}") from None
     return SweepRequest(
-        run_id=run_id, trigger="http",
+        run_id=run_id, trigger=Trigger.HTTP,
         subscriptions=tuple(dict.fromkeys(s.lower() for s in subscriptions)),
         dry_run=dry_run,
         follow_up_window=durations.get("followUpWindow"),

@@ -14,18 +14,10 @@ from typing import Any, Iterable, Iterator, Mapping
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
 
-from arc_sweeper.records import (
-    EnableResult,
-    FleetRecord,
-    MachineRecord,
-    RunRecord,
-    RunStatus,
-    SubscriptionRecord,
-    from_entity,
-    machine_key,
-    machine_partition,
-    to_entity,
-)
+from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord, machine_partition
+from arc_sweeper.serialization import from_entity, to_entity
+from arc_sweeper.text import MAX_TEXT
+from arc_sweeper.vocabulary import EnableResult, RunStatus
 
 TRANSACTION_LIMIT = 100
 RUN_PARTITION = "run"
@@ -72,7 +64,7 @@ class SweepStore:
 
     # runs ---------------------------------------------------------------------------------
     def put_run(self, run: RunRecord) -> None:
-        self._runs.upsert_entity(to_entity(run, RUN_PARTITION, run.run_id), mode=UpdateMode.REPLACE)
+        self._runs.upsert_entity(_entity(run, RUN_PARTITION, run.run_id), mode=UpdateMode.REPLACE)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         try:
@@ -100,7 +92,7 @@ class SweepStore:
     # subscriptions ------------------------------------------------------------------------
     def put_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None:
         self._upsert(self._subscriptions, (
-            to_entity(r, r.run_id, r.subscription_id) for r in records))
+            _entity(r, r.run_id, r.subscription_id) for r in records))
 
     def subscriptions(self, run_id: str, batch_index: int | None = None) -> list[SubscriptionRecord]:
         query = f"PartitionKey eq {_odata_literal(run_id)}"
@@ -110,16 +102,16 @@ class SweepStore:
 
     # machines -----------------------------------------------------------------------------
     def put_machines(self, records: Iterable[MachineRecord]) -> None:
-        self._upsert(self._machines, (to_entity(r, r.partition_key, r.row_key) for r in records))
+        self._upsert(self._machines, (_entity(r, r.partition_key, r.row_key) for r in records))
 
     def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
-                 action_result: str | None = None) -> list[MachineRecord]:
-        """One subscription's rows of a run (optionally one enabling chunk), sorted by row key."""
+                 enabled_only: bool = False) -> list[MachineRecord]:
+        """One subscription's rows of a run (optionally one enabling chunk, or the enabled cohort), by row key."""
         query = f"PartitionKey eq {_odata_literal(machine_partition(run_id, subscription_id))}"
         if enable_chunk is not None:
             query += f" and enable_chunk eq {int(enable_chunk)}"
-        if action_result is not None:
-            query += f" and action_result eq {_odata_literal(action_result)}"
+        if enabled_only:
+            query += f" and action_result eq {_odata_literal(EnableResult.ENABLED)}"
         rows = [from_entity(MachineRecord, e) for e in self._machines.query_entities(query)]
         return sorted(rows, key=lambda r: r.row_key)
 
@@ -130,9 +122,6 @@ class SweepStore:
             if subscription.in_scope:
                 yield from self.machines(run_id, subscription.subscription_id)
 
-    def cohort(self, run_id: str, subscription_id: str) -> list[MachineRecord]:
-        return self.machines(run_id, subscription_id, action_result=EnableResult.ENABLED)
-
     # fleet --------------------------------------------------------------------------------
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]:
         query = f"PartitionKey eq {_odata_literal(subscription_id.lower())}"
@@ -140,7 +129,7 @@ class SweepStore:
 
     def put_fleet(self, records: Iterable[FleetRecord]) -> None:
         self._upsert(self._fleet, (
-            to_entity(r, r.subscription_id.lower(), machine_key(r.resource_id)) for r in records))
+            _entity(r, r.subscription_id.lower(), r.row_key) for r in records))
 
     def merge_fleet(self, subscription_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set a few columns of existing fleet rows ({row key: {column: value}}) without reading them."""
@@ -163,4 +152,5 @@ class SweepStore:
                 )
 
 
-__all__ = ["SweepStore", "RunStatus", "table_service_from_settings"]
+def _entity(record: Any, partition_key: str, row_key: str) -> dict[str, Any]:
+    return to_entity(record, partition_key, row_key, clip_text=MAX_TEXT)

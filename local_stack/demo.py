@@ -17,7 +17,8 @@ from pathlib import Path
 from arc_sweeper.tables import SweepStore
 from local_stack.alert_receiver import AlertReceiver
 from local_stack.clock import VirtualClock
-from local_stack.progress import ProgressPrinter, print_summary
+from arc_sweeper.reporting.summary import print_lines, summary_lines
+from local_stack.progress import ProgressPrinter
 from local_stack.runner import LocalStack
 from local_stack.simulator import FleetSimulator, FleetSpec, generate_fleet
 
@@ -53,7 +54,7 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
         statuses = Counter(r.status for r in patches)
         arg_requests = sum(1 for r in sim.requests if "resourcegraph" in r.path.lower())
         print()
-        print_summary(run, progress.polls_by_day)
+        print_lines(summary_lines(run, progress.polls_by_day))
         print(f"Orchestration: {final.runtime_status}. Azure calls: {arg_requests} Resource Graph queries, "
               f"{len(patches)} PATCHes ({', '.join(f'{n} x {s}' for s, n in sorted(statuses.items()))}).")
         print()

@@ -13,15 +13,18 @@ inputs and outputs are small messages (ids and counts).
 """
 from __future__ import annotations
 
-from collections import Counter
 from datetime import timedelta
 
 import azure.durable_functions as df
 
+from activities.sweep_steps import (
+    check_cohort, discover_machines, enable_machines, finish_enabling, finish_run, record_failure, start_run,
+)
 from arc_sweeper.messages import (
     CheckCohort, DiscoverBatch, DiscoveryResult, EnableChunk, EnableSubscription, FollowUpState,
     PhaseEnd, RunPlan, StartRun, SweepRequest, Tally,
 )
+from arc_sweeper.text import clip
 from arc_sweeper.timefmt import iso, parse_timestamp
 
 bp = df.Blueprint()
@@ -31,12 +34,7 @@ ACTIVITY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=30_000, ma
 
 
 def _merged(tallies: list | None) -> Tally:
-    counts: Counter[str] = Counter()
-    unsettled = 0
-    for tally in map(Tally.from_json, tallies or []):
-        counts.update(tally.counts)
-        unsettled += tally.unsettled
-    return Tally(dict(counts), unsettled)
+    return Tally.merged([Tally.from_json(t) for t in tallies or []])
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -50,11 +48,11 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):
     try:
         context.set_custom_status({"runId": run_id, "phase": "starting"})
         plan = RunPlan.from_json((yield context.call_activity_with_retry(
-            "start_run", ACTIVITY_RETRY, StartRun(request.to_json(), now()).to_json())))
+            start_run, ACTIVITY_RETRY, StartRun(request, now()).to_json())))
 
         context.set_custom_status({"runId": run_id, "phase": "discovering", "batches": plan.batch_count})
         discovered = yield context.task_all([
-            context.call_activity_with_retry("discover_machines", ACTIVITY_RETRY,
+            context.call_activity_with_retry(discover_machines, ACTIVITY_RETRY,
                                              DiscoverBatch(run_id, index, now()).to_json())
             for index in range(plan.batch_count)
         ])
@@ -65,16 +63,16 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):
                                    "machines": sum(w.machines_to_enable for w in work)})
         enabled = yield context.task_all([
             context.call_sub_orchestrator(
-                "enable_subscription_orchestrator",
+                enable_subscription_orchestrator,
                 EnableSubscription(run_id, w.subscription_id, w.machines_to_enable, w.chunks,
                                    plan.dry_run, now()).to_json(),
-                instance_id=f"{run_id}:enable:{w.subscription_id}",
+                instance_id=f"{run_id}:enable:{w.subscription_id}", expected_type=dict,
             )
             for w in work
         ])
         enable_counts = _merged(enabled).counts
 
-        cohort = yield context.call_activity_with_retry("finish_enabling", ACTIVITY_RETRY,
+        cohort = yield context.call_activity_with_retry(finish_enabling, ACTIVITY_RETRY,
                                                         PhaseEnd(run_id, now()).to_json())
         if cohort:
             context.set_custom_status({"runId": run_id, "phase": "following", "cohort": cohort,
@@ -82,11 +80,11 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):
             deadline = context.current_utc_datetime + timedelta(seconds=plan.follow_up_window_s)
             batches = tuple(sorted({r.batch_index for r in results if r.work}))
             outcome = yield context.call_sub_orchestrator(
-                "follow_up_orchestrator",
+                follow_up_orchestrator,
                 FollowUpState(run_id, batches, iso(deadline), plan.poll_interval_s).to_json(),
-                instance_id=f"{run_id}:follow-up",
+                instance_id=f"{run_id}:follow-up", expected_type=dict,
             )
-            yield context.call_activity_with_retry("finish_run", ACTIVITY_RETRY, PhaseEnd(run_id, now()).to_json())
+            yield context.call_activity_with_retry(finish_run, ACTIVITY_RETRY, PhaseEnd(run_id, now()).to_json())
             outcome_counts = Tally.from_json(outcome).counts
         else:
             outcome_counts = {}
@@ -97,7 +95,7 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):
         context.set_custom_status({"runId": run_id, "phase": "failed"})
         try:
             yield context.call_activity_with_retry(
-                "record_failure", ACTIVITY_RETRY, PhaseEnd(run_id, now(), str(error)[:2000]).to_json())
+                record_failure, ACTIVITY_RETRY, PhaseEnd(run_id, now(), clip(str(error))).to_json())
         except Exception:  # noqa: BLE001 - e.g. the same bad setting: report the first error, not this one
             pass
         raise error
@@ -109,7 +107,7 @@ def enable_subscription_orchestrator(context: df.DurableOrchestrationContext):
     tallies = []
     for chunk_index in range(work.chunks):
         tallies.append((yield context.call_activity_with_retry(
-            "enable_machines", ACTIVITY_RETRY,
+            enable_machines, ACTIVITY_RETRY,
             EnableChunk(work.run_id, work.subscription_id, chunk_index, work.dry_run,
                         iso(context.current_utc_datetime)).to_json(),
         )))
@@ -125,7 +123,7 @@ def follow_up_orchestrator(context: df.DurableOrchestrationContext):
     final = context.current_utc_datetime >= deadline
     checked = yield context.task_all([
         context.call_activity_with_retry(
-            "check_cohort", ACTIVITY_RETRY,
+            check_cohort, ACTIVITY_RETRY,
             CheckCohort(state.run_id, index, iso(context.current_utc_datetime)).to_json())
         for index in state.batch_indices
     ])

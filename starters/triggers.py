@@ -18,14 +18,13 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from arc_sweeper.messages import SweepRequest
-from arc_sweeper.records import RunPhase, RunStatus
-from arc_sweeper.runtime import sweeper
+from arc_sweeper.runtime import Steps, steps
 from arc_sweeper.settings import SettingsError
-from arc_sweeper.sweep import Sweeper
 from arc_sweeper.sweep_requests import (
     BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body, scopes_overlap,
 )
 from arc_sweeper.timefmt import iso
+from arc_sweeper.vocabulary import RunPhase, RunStatus, Trigger
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -39,10 +38,10 @@ def _json(body: dict, status: int, headers: dict | None = None) -> func.HttpResp
                              mimetype="application/json", headers=headers)
 
 
-def _configured() -> tuple[Sweeper | None, func.HttpResponse | None]:
-    """The Sweeper, or a 500 naming every invalid app setting (secret values are never shown)."""
+def _configured() -> tuple[Steps | None, func.HttpResponse | None]:
+    """The sweep's steps, or a 500 naming every invalid app setting (secret values are never shown)."""
     try:
-        return sweeper(), None
+        return steps(), None
     except SettingsError as error:
         log.error("invalid app settings: %s", error)
         return None, _json({"error": "InvalidAppSettings", "reason": str(error)}, 500)
@@ -59,7 +58,7 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
     """Start today's sweep once: the instance id is the date, so a second firing finds it."""
     run_id = daily_run_id(datetime.now(timezone.utc).date())
     try:
-        app = sweeper()  # fail here, not in the orchestration, and leave today's run id unused
+        app = steps()  # fail here, not in the orchestration, and leave today's run id unused
     except SettingsError as error:
         log.error("not starting sweep %s: %s", run_id, error)
         raise RuntimeError(f"not starting sweep {run_id}: {error}") from None
@@ -68,7 +67,7 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
         log.info("sweep %s already exists (%s); not starting another", run_id, existing.runtime_status)
         return
     try:
-        await client.start_new(ORCHESTRATOR, run_id, SweepRequest(run_id, "timer").to_json())
+        await client.start_new(ORCHESTRATOR, run_id, SweepRequest(run_id, Trigger.TIMER).to_json())
     except Exception as error:  # the extension refuses a duplicate id if another firing won the race
         if await _is_live(client, run_id):
             log.info("sweep %s was started concurrently", run_id)
@@ -110,12 +109,12 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
     if app is None:
         return refusal
     scope = request.subscriptions or app.settings.subscription_allow_list
-    for run in await asyncio.to_thread(app.runs_still_enabling):
+    for run in await asyncio.to_thread(app.store.runs_with_status, RunStatus.RUNNING):
         if scopes_overlap(scope, run.scope) and await _is_live(client, run.run_id):
             return _json({"error": "Conflict", "runId": run.run_id,
                           "reason": "a sweep over an overlapping scope is still enabling machines"}, 409)
     # Recorded as running before it starts, so an overlapping request made meanwhile gets 409.
-    await asyncio.to_thread(app.record_request, request, iso(now))
+    await asyncio.to_thread(app.scope.record_request, request, iso(now))
     try:
         await client.start_new(ORCHESTRATOR, run_id, request.to_json())
     except Exception:

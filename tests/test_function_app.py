@@ -43,15 +43,13 @@ def test_orchestrators_and_activities_are_registered(functions):
         assert kinds[name] == "activityTrigger"
 
 
-def test_every_name_the_orchestrators_call_is_registered(functions):
-    """call_activity uses names, not function objects: a typo would only fail at run time."""
+def test_orchestrators_call_registered_functions_by_object_never_by_name(functions):
+    """A name string would fail only at run time after a rename; a function object fails at import."""
     tree = ast.parse(inspect.getsource(orchestrators.sweep))
-    called = {
-        node.args[0].value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-        and node.func.attr.startswith("call_") and node.args and isinstance(node.args[0], ast.Constant)
-    }
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and node.func.attr.startswith("call_") and node.args]
+    assert calls and not [c for c in calls if isinstance(c.args[0], ast.Constant)]
+    called = {c.args[0].id for c in calls if isinstance(c.args[0], ast.Name)}
     assert called >= {"start_run", "discover_machines", "enable_machines", "check_cohort",
                       "enable_subscription_orchestrator", "follow_up_orchestrator"}
     assert called <= set(functions)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from arc_sweeper.report import AttentionItem, RunReport
+from arc_sweeper.reporting.attention import AttentionItem
+from arc_sweeper.reporting.report import RunReport
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 

@@ -14,10 +14,13 @@ import pytest
 import requests
 
 from alert_factories import attention, report
-from arc_sweeper.alerts import AlertKind, build_alert
+from arc_sweeper.reporting.alerts import build_alert
 from arc_sweeper.http_retry import RetryPolicy
-from arc_sweeper.logic_app import DeliveryResult, deliver_alert, describe_endpoint, scrub
-from arc_sweeper.report import AttentionKind
+from arc_sweeper.logic_app import deliver_alert, scrub
+from arc_sweeper.ports import DeliveryResult
+from arc_sweeper.serialization import to_json
+from arc_sweeper.text import redact_url
+from arc_sweeper.vocabulary import AlertKind, AttentionKind
 from local_stack.alert_receiver import FAKE_SIGNATURE, TRIGGER_PATH, AlertReceiver, load_alert_schema
 
 FAST = RetryPolicy(
@@ -30,7 +33,7 @@ FAST = RetryPolicy(
 def payload():
     run = report(attention=(attention(AttentionKind.ENABLE_FAILED, "srv-東京", code="Conflict", message="busy"),))
     return build_alert(AlertKind.SWEEP_COMPLETED, run, generated_at="2026-07-01T03:41:13Z",
-                       status_url="https://func.example/api/sweeps/r1")
+                       app_url="https://func.example")
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ class RecordingSleep:
 
 def assert_no_secret(result: DeliveryResult) -> None:
     assert FAKE_SIGNATURE not in repr(result)
-    assert FAKE_SIGNATURE not in json.dumps(result.to_json())
+    assert FAKE_SIGNATURE not in json.dumps(to_json(result))
 
 
 def closed_port() -> int:
@@ -214,8 +217,8 @@ def test_a_payload_that_is_not_json_is_a_failed_delivery(receiver):
     assert receiver.requests_seen == 0
 
 
-def test_describe_endpoint_and_scrub_keep_only_what_is_safe():
+def test_redact_url_and_scrub_keep_only_what_is_safe():
     url = f"https://u:pw-secret-1@host.example:8443/workflows/w?api-version=2016-10-01&sig={FAKE_SIGNATURE}"
-    assert describe_endpoint(url) == "https://host.example:8443"
+    assert redact_url(url) == "https://host.example:8443"
     text = scrub(f"failed: {url} (sig={FAKE_SIGNATURE}, user u:pw-secret-1)", url)
     assert FAKE_SIGNATURE not in text and "pw-secret-1" not in text

@@ -8,23 +8,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alert_factories import SUBSCRIPTION, attention, machine_id, report
-from arc_sweeper.alerts import (
-    ATTENTION_SEVERITY, KNOWN_COUNT_NAMES, MAX_ALERT_BYTES, SCHEMA_VERSION, AlertKind, build_alert, encode_alert,
-)
-from arc_sweeper.report import AttentionItem, AttentionKind
+from arc_sweeper.reporting.alerts import KNOWN_COUNT_NAMES, MAX_ALERT_BYTES, SCHEMA_VERSION, build_alert, encode_alert
+from arc_sweeper.reporting.attention import AttentionItem
+from arc_sweeper.vocabulary import AlertKind, AttentionKind
 
 GENERATED = "2026-07-01T03:41:13Z"
+APP_URL = "https://func-arc.azurewebsites.net"
 STATUS_URL = "https://func-arc.azurewebsites.net/api/sweeps/sweep-20260701T033000Z"
 
 
 def alert(kind: str = AlertKind.SWEEP_COMPLETED, run=None, **options):
-    return build_alert(kind, run or report(), generated_at=GENERATED, status_url=STATUS_URL, **options)
+    return build_alert(kind, run or report(), generated_at=GENERATED, app_url=APP_URL, **options)
 
 
 def one_of_each_kind() -> tuple[AttentionItem, ...]:
     return tuple(
         attention(kind, f"srv-{index:02}", code="Code", message="message", since="2026-06-30T00:00:00Z")
-        for index, kind in enumerate(AttentionKind.ALL)
+        for index, kind in enumerate(list(AttentionKind))
     )
 
 
@@ -34,11 +34,10 @@ def one_of_each_kind() -> tuple[AttentionItem, ...]:
 def test_schema_names_every_kind_and_count_the_code_knows(alert_schema):
     properties = alert_schema["properties"]
     assert properties["schemaVersion"]["enum"] == [SCHEMA_VERSION]
-    assert properties["kind"]["enum"] == list(AlertKind.ALL)
+    assert properties["kind"]["enum"] == list(AlertKind)
     attention_schema = properties["attention"]["properties"]
-    assert attention_schema["items"]["items"]["properties"]["kind"]["enum"] == list(AttentionKind.ALL)
-    assert set(attention_schema["byKind"]["properties"]) == set(AttentionKind.ALL)
-    assert set(ATTENTION_SEVERITY) == set(AttentionKind.ALL)
+    assert attention_schema["items"]["items"]["properties"]["kind"]["enum"] == list(AttentionKind)
+    assert set(attention_schema["byKind"]["properties"]) == set(list(AttentionKind))
     for group, names in KNOWN_COUNT_NAMES.items():
         assert list(properties["counts"]["properties"][group]["properties"]) == list(names)
 
@@ -65,7 +64,7 @@ def test_schema_uses_only_keywords_a_logic_app_trigger_accepts(alert_schema):
 # --- each kind ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", AlertKind.ALL)
+@pytest.mark.parametrize("kind", list(AlertKind))
 def test_every_kind_matches_the_schema(kind, assert_valid):
     run = report(attention=one_of_each_kind(), error="boom" if kind == AlertKind.SWEEP_FAILED else "")
     payload = alert(kind, run)
@@ -124,13 +123,13 @@ def test_an_unknown_kind_is_refused():
 
 def test_the_status_url_never_carries_a_key():
     payload = build_alert(AlertKind.SWEEP_COMPLETED, report(), generated_at=GENERATED,
-                          status_url=STATUS_URL + "?code=SECRETFUNCTIONKEY==")
+                          app_url=APP_URL + "?code=SECRETFUNCTIONKEY==")
     assert payload["links"]["runStatusUrl"] == STATUS_URL
     assert "SECRETFUNCTIONKEY" not in json.dumps(payload)
 
 
 def test_no_status_url_gives_an_empty_link(assert_valid):
-    payload = build_alert(AlertKind.SWEEP_COMPLETED, report(), generated_at=GENERATED, status_url="")
+    payload = build_alert(AlertKind.SWEEP_COMPLETED, report(), generated_at=GENERATED, app_url="")
     assert_valid(payload)
     assert payload["links"]["runStatusUrl"] == ""
 
@@ -186,13 +185,13 @@ def test_default_cap_is_fifty():
 def test_a_cap_of_zero_sends_only_the_totals(assert_valid):
     payload = alert(run=report(attention=one_of_each_kind()), max_items=0)
     assert_valid(payload)
-    assert payload["attention"]["items"] == [] and payload["attention"]["total"] == len(AttentionKind.ALL)
+    assert payload["attention"]["items"] == [] and payload["attention"]["total"] == len(list(AttentionKind))
 
 
 def test_a_huge_estate_stays_under_64_kib(assert_valid):
     long_code, long_message = "E" * 200, "é" * 5000
     items = tuple(
-        attention(AttentionKind.ALL[i % len(AttentionKind.ALL)], f"srv-{i:06}", code=long_code,
+        attention(list(AttentionKind)[i % len(list(AttentionKind))], f"srv-{i:06}", code=long_code,
                   message=long_message, since=f"2026-06-{1 + i % 28:02}T00:00:00Z")
         for i in range(100_000)
     )
@@ -224,7 +223,7 @@ def test_empty_counts_and_no_items(assert_valid):
     assert_valid(payload)
     assert set(payload["counts"]["findings"].values()) == {0}
     assert payload["attention"] == {
-        "total": 0, "returned": 0, "truncated": False, "byKind": {kind: 0 for kind in AttentionKind.ALL},
+        "total": 0, "returned": 0, "truncated": False, "byKind": {kind: 0 for kind in list(AttentionKind)},
         "items": [],
     }
 
@@ -262,10 +261,10 @@ weird_text = st.text(st.characters(exclude_categories=()), max_size=700)
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    kind=st.sampled_from(AlertKind.ALL),
+    kind=st.sampled_from(list(AlertKind)),
     items=st.lists(
         st.builds(
-            AttentionItem, kind=st.sampled_from(AttentionKind.ALL), resource_id=weird_text,
+            AttentionItem, kind=st.sampled_from(list(AttentionKind)), resource_id=weird_text,
             subscription_id=weird_text, name=weird_text, code=weird_text, message=weird_text, since=weird_text,
         ),
         max_size=80,

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from alert_factories import attention, report
-from arc_sweeper.alerts import ATTENTION_SEVERITY, AlertKind, build_alert, severity_for
-from arc_sweeper.report import AttentionKind
+from arc_sweeper.reporting.alerts import build_alert, severity_for
+from arc_sweeper.vocabulary import AlertKind, AttentionKind, Severity
 
 COMPLETED, FOLLOW_UP, FAILED = AlertKind.SWEEP_COMPLETED, AlertKind.FOLLOW_UP_COMPLETED, AlertKind.SWEEP_FAILED
 
@@ -36,7 +36,7 @@ RULES = [
 def test_severity_rules(kind, changes, expected, why):
     run = report(**changes)
     assert severity_for(kind, run) == expected
-    assert build_alert(kind, run, generated_at="t", status_url="")["severity"] == expected
+    assert build_alert(kind, run, generated_at="t", app_url="")["severity"] == expected
 
 
 def test_the_worst_item_decides():
@@ -53,11 +53,10 @@ def test_items_beyond_the_cap_still_count():
     items = tuple(attention(AttentionKind.UNKNOWN_VERSION, f"a{i}") for i in range(60)) + (
         attention(AttentionKind.EXPIRED, "z"),
     )
-    payload = build_alert(COMPLETED, report(attention=items), generated_at="t", status_url="", max_items=0)
+    payload = build_alert(COMPLETED, report(attention=items), generated_at="t", app_url="", max_items=0)
     assert payload["attention"]["items"] == []
     assert payload["severity"] == "warning"
 
 
 def test_every_attention_kind_has_a_severity():
-    assert set(ATTENTION_SEVERITY) == set(AttentionKind.ALL)
-    assert set(ATTENTION_SEVERITY.values()) <= {"info", "warning", "error"}
+    assert {kind.severity for kind in AttentionKind} <= set(Severity)

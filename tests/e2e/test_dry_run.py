@@ -20,7 +20,7 @@ def assert_dry(stack, sim, receiver, run_id: str, would_enable: set[str]) -> Non
     enable_rows = {n: r for n, r in rows.items() if r.action == "enable_auto_upgrade"}
     assert set(enable_rows) == would_enable
     for row in enable_rows.values():
-        assert (row.action_result, row.arm_http_status, row.enabled_at, row.outcome) == ("dry_run", 0, "", "")
+        assert (row.action_result, row.arm_http_status, row.enabled_at, row.outcome) == ("dry_run", 0, "", None)
     assert all(r.action_result == "not_attempted" for r in rows.values() if r.action != "enable_auto_upgrade")
 
     # Completed at the end of enabling: no cohort, no follow-up, no second alert.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from arc_sweeper.sweep import Sweeper
+from arc_sweeper.steps.discovery import DiscoveryStep
 from arc_sweeper.tables import SweepStore
 from tests.e2e.fleets import SUB_A, SUB_B, mixed_fleet
 
@@ -17,7 +17,7 @@ def test_a_step_that_keeps_failing_fails_the_run_and_sends_sweep_failed(make_sta
     def broken(self, work):
         raise RuntimeError("Resource Graph exploded in a way nobody expected")
 
-    monkeypatch.setattr(Sweeper, "discover_batch", broken)
+    monkeypatch.setattr(DiscoveryStep, "discover_batch", broken)
     stack.fire_timer()
     run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
     final = stack.run_to_completion(run_id)

@@ -6,7 +6,7 @@ from collections import Counter
 from azure.core.exceptions import ClientAuthenticationError
 
 from arc_sweeper.messages import EnableChunk
-from arc_sweeper.runtime import sweeper
+from arc_sweeper.runtime import steps
 from tests.e2e.fleets import SUB_A, SUB_B
 from tests.e2e.support import (
     QUICK_FOLLOW_UP, machine_entities, simple_fleet, store_of, sweep_instances,
@@ -46,9 +46,9 @@ def test_rerunning_an_enable_step_after_the_run_sends_nothing(make_stack):
     rows_before = {e["RowKey"]: e for e in machine_entities(stack, run.instance_id)}
     assert len(rows_before) == 7
 
-    app = sweeper()
+    app = steps()
     for chunk in range(3):  # chunks of 3, 3 and 1 machines
-        tally = app.enable_chunk(EnableChunk(run.instance_id, SUB_A, chunk, False, "2026-11-25T00:00:00Z"))
+        tally = app.enabling.enable_chunk(EnableChunk(run.instance_id, SUB_A, chunk, False, "2026-11-25T00:00:00Z"))
         assert tally.counts == {"enabled": 3 if chunk < 2 else 1}
 
     assert patch_attempts(sim) == before
@@ -65,8 +65,8 @@ def test_an_enable_activity_failing_midway_is_retried_without_a_second_patch(mak
     """
     env = {**QUICK_FOLLOW_UP, "ENABLE_BATCH_SIZE": "10", "MAX_PARALLEL_WRITES_PER_SUBSCRIPTION": "2"}
     stack, sim, receiver = make_stack(simple_fleet({SUB_A: 10, SUB_B: 2}), env=env)
-    app = sweeper()
-    real = app.arm.enable_automatic_upgrade
+    app = steps()
+    real = app.enabling.arm.enable_automatic_upgrade
     calls = Counter()
 
     def flaky(machine_id):
@@ -76,7 +76,7 @@ def test_an_enable_activity_failing_midway_is_retried_without_a_second_patch(mak
             raise ClientAuthenticationError("token endpoint unavailable")
         return real(machine_id)
 
-    monkeypatch.setattr(app.arm, "enable_automatic_upgrade", flaky)
+    monkeypatch.setattr(app.enabling.arm, "enable_automatic_upgrade", flaky)
     stack.fire_timer()
     [run] = sweep_instances(stack)
     final = stack.run_to_completion(run.instance_id)
@@ -107,7 +107,7 @@ def test_a_retried_phase_end_does_not_send_its_alert_twice(make_stack):
     assert stack.run_to_completion(run.instance_id).runtime_status == "Completed"
     assert [p["kind"] for p in receiver.payloads] == ["sweep_completed", "follow_up_completed"]
 
-    app = sweeper()
-    app.finish_enabling(PhaseEnd(run.instance_id, "2026-11-30T00:00:00Z"))  # as a retried activity would
-    app.finish_run(PhaseEnd(run.instance_id, "2026-11-30T00:00:00Z"))
+    app = steps()
+    app.closing.finish_enabling(PhaseEnd(run.instance_id, "2026-11-30T00:00:00Z"))  # as a retried activity would
+    app.closing.finish_run(PhaseEnd(run.instance_id, "2026-11-30T00:00:00Z"))
     assert [p["kind"] for p in receiver.payloads] == ["sweep_completed", "follow_up_completed"]

@@ -118,7 +118,7 @@ def test_refusals_and_a_failing_resource_graph_query_are_recorded_while_the_rest
         == ("failed", 403, "AuthorizationFailed")
     assert (rows["locked"].action_result, rows["locked"].arm_http_status, rows["locked"].arm_error_code) \
         == ("failed", 409, "ScopeLocked")
-    assert rows["locked"].arm_error_message and rows["locked"].outcome == ""
+    assert rows["locked"].arm_error_message and rows["locked"].outcome is None
     assert Counter(r.path.rsplit("/", 1)[1] for r in sim.requests if r.method == "PATCH") == Counter(
         ["enable-succeeds", "enable-missing-flag", "enable-recovers", "enable-stuck", "enable-then-disconnects",
          "enable-then-deleted", "locked", "forbidden"])  # each sent once: 403 and 409 are not retried

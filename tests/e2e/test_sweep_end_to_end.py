@@ -97,7 +97,7 @@ def test_daily_sweep_classifies_enables_and_follows_up(make_stack, caplog):
     assert secret not in json.dumps(run.__dict__, default=str)
 
     # One summary line per phase for the Functions logs, a warning since machines need a person.
-    summaries = [r for r in caplog.records if r.name == "arc_sweeper.sweep" and run_id in r.getMessage()
+    summaries = [r for r in caplog.records if r.name == "arc_sweeper.steps.closing" and run_id in r.getMessage()
                  and " done: " in r.getMessage()]
     assert [(r.levelname, r.getMessage().split(":")[0]) for r in summaries] == [
         ("WARNING", f"run {run_id} sweep done"), ("WARNING", f"run {run_id} follow-up done")]
@@ -128,5 +128,5 @@ def test_odd_rows_from_resource_graph_are_recorded_never_patched(make_stack, mon
     rows = list(SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"])
                 .all_machines(run_id))
     junk = [r for r in rows if r.resource_id == ""]
-    assert len(junk) == 1 and junk[0].action == "none" and junk[0].findings == ("auto_upgrade_off",)
+    assert len(junk) == 1 and junk[0].action == "none" and junk[0].findings == ("auto_upgrade_off", "unrecognised_id")
     assert [r.path.rsplit("/", 1)[-1] for r in sim.patches()] == ["enable-other-sub"]

@@ -6,14 +6,14 @@ import pytest
 from arc_sweeper.endpoints import is_public_cloud
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.settings import Settings
-from arc_sweeper.sweep import Sweeper
+from arc_sweeper.steps.scope import ScopeStep
 
 SOVEREIGN = "https://management.usgovcloudapi.net"
 
 
 def reason(env: dict, dry_run: bool | None) -> str:
-    sweeper = Sweeper(settings=Settings.from_env(env), store=None, graph=None, arm=None)
-    return sweeper.dry_run_reason(SweepRequest("http-x", "http", dry_run=dry_run))
+    step = ScopeStep(settings=Settings.from_env(env), store=None, directory=None)  # type: ignore[arg-type]
+    return step.dry_run_reason(SweepRequest("http-x", "http", dry_run=dry_run))
 
 
 @pytest.mark.parametrize("env, requested, expected", [

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from arc_sweeper.http_retry import RetriesExhausted, RetryPolicy, arm_error, redact_url, send_with_retry
+from arc_sweeper.http_retry import RetriesExhausted, RetryPolicy, arm_error, send_with_retry
+from arc_sweeper.text import redact_url
 from tests.loopback import loopback_server
 
 
@@ -77,9 +78,10 @@ def test_connection_refused_raises_without_the_query_string():
     assert "SECRETSIG" not in str(error.value)
 
 
-def test_redact_url_drops_query():
-    assert redact_url("https://x.logic.azure.com/workflows/1/triggers?api-version=1&sig=abc") == \
-        "https://x.logic.azure.com/workflows/1/triggers"
+def test_redact_url_keeps_only_scheme_host_and_port():
+    assert redact_url("https://x.logic.azure.com/workflows/1/triggers?api-version=1&sig=abc") == "https://x.logic.azure.com"
+    assert redact_url("https://user:pw@x.example:8443/p#f") == "https://x.example:8443"
+    assert redact_url("not a url") == "(unparsable URL)"
 
 
 def test_non_arm_error_bodies():

@@ -188,7 +188,7 @@ def test_each_bad_value_names_the_setting_the_value_and_what_is_expected(
     (problem,) = problems_for({name: value})
     assert problem.startswith(f"{name}=")
     assert message in problem
-    shown = "(redacted)" if name == "LOGIC_APP_WEBHOOK_URL" else repr(value)
+    shown = "(unparsable URL)" if name == "LOGIC_APP_WEBHOOK_URL" else repr(value)
     assert shown in problem
 
 
@@ -252,7 +252,7 @@ def test_a_bad_webhook_url_never_shows_its_secret(webhook: str) -> None:
 def test_a_good_webhook_url_stays_out_of_repr_and_other_errors() -> None:
     settings = Settings.from_env({"LOGIC_APP_WEBHOOK_URL": WEBHOOK})
     assert settings.webhook_url == WEBHOOK
-    assert settings.redacted_webhook_url == "https://prod-01.westeurope.logic.azure.com/(redacted)"
+    assert settings.redacted_webhook_url == "https://prod-01.westeurope.logic.azure.com:443"
     for text in (repr(settings), str(settings), settings.redacted_webhook_url):
         assert "sig=" not in text and "Zm9vYmFyc2VjcmV0" not in text
     with pytest.raises(SettingsError) as raised:

@@ -1,4 +1,4 @@
-"""Follow-up outcomes: each rule, in the order the product applies them."""
+"""Follow-up outcomes: each rule, in the order the product applies them, as the step records them."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -6,9 +6,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from arc_sweeper.catalogue import ReleaseCatalogue
-from arc_sweeper.follow_up import STUCK_ADVICE, follow_up_outcome
 from arc_sweeper.machine import MachineSnapshot
-from arc_sweeper.records import MachineRecord, Outcome
+from arc_sweeper.outcomes import STUCK_ADVICE, FollowUpRules
+from arc_sweeper.records import MachineRecord
+from arc_sweeper.steps.follow_up import checked_row
+from arc_sweeper.timefmt import iso
+from arc_sweeper.vocabulary import Outcome
 
 MACHINE_ID = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1"
 ENABLED_AT = "2026-11-20T03:00:00Z"
@@ -31,7 +34,8 @@ def machine(**changes) -> MachineSnapshot:
 
 
 def outcome(r: MachineRecord, m: MachineSnapshot | None) -> MachineRecord:
-    return follow_up_outcome(r, m, catalogue=CATALOGUE, latest=LATEST, now=NOW, stuck_after=timedelta(days=3))
+    """The row as the follow-up step records it (arc_sweeper.outcomes decides, the step applies)."""
+    return checked_row(r, m, FollowUpRules(CATALOGUE, LATEST, timedelta(days=3)), iso(NOW))
 
 
 def test_gone_when_resource_graph_no_longer_has_it():

@@ -13,10 +13,12 @@ from collections import Counter
 from typing import Any, Iterable
 from urllib.parse import quote
 
-from arc_sweeper.findings import Action, Finding
-from arc_sweeper.http_retry import redact_url
-from arc_sweeper.records import EnableResult, Outcome, RunStatus
-from arc_sweeper.report import AttentionItem, AttentionKind, RunReport
+from arc_sweeper.reporting.attention import AttentionItem
+from arc_sweeper.reporting.report import RunReport
+from arc_sweeper.text import clip, redact_url
+from arc_sweeper.vocabulary import (
+    Action, AlertKind, AttentionKind, EnableResult, Finding, Outcome, RunStatus, Severity, Trigger,
+)
 
 SCHEMA_VERSION = "1.0"
 DEFAULT_MAX_ITEMS = 50
@@ -36,48 +38,13 @@ _TIMESTAMP_LIMIT = 64
 _RUN_ID_LIMIT = 128
 
 
-class AlertKind:
-    SWEEP_COMPLETED = "sweep_completed"          # the day's digest, once enabling is done
-    FOLLOW_UP_COMPLETED = "follow_up_completed"  # the cohort's final outcome
-    SWEEP_FAILED = "sweep_failed"                # the run stopped with an error
-
-    ALL = (SWEEP_COMPLETED, FOLLOW_UP_COMPLETED, SWEEP_FAILED)
-
-
-class Severity:
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-    ALL = (INFO, WARNING, ERROR)  # least to most severe
-
-
-ATTENTION_SEVERITY: dict[str, str] = {
-    AttentionKind.ENABLE_FAILED: Severity.ERROR,
-    AttentionKind.UPGRADE_STUCK: Severity.ERROR,
-    AttentionKind.UPGRADE_FAILED: Severity.WARNING,
-    AttentionKind.MANUAL_UPGRADE_NEEDED: Severity.WARNING,
-    AttentionKind.OUT_OF_SUPPORT: Severity.WARNING,
-    AttentionKind.EXPIRED: Severity.WARNING,
-    AttentionKind.NOT_CONNECTED: Severity.WARNING,
-    AttentionKind.SUBSCRIPTION_SKIPPED: Severity.WARNING,
-    AttentionKind.UNKNOWN_VERSION: Severity.INFO,
-}
-"""How serious each kind of attention item is; docs/alerts.md has the same table."""
-
 KNOWN_COUNT_NAMES: dict[str, tuple[str, ...]] = {
-    "findings": tuple(finding.value for finding in Finding),
-    "actions": tuple(action.value for action in Action),
-    "results": (EnableResult.ENABLED, EnableResult.DRY_RUN, EnableResult.FAILED, EnableResult.NOT_ATTEMPTED),
-    "outcomes": (
-        Outcome.UPGRADED, Outcome.UPGRADE_FAILED, Outcome.STUCK, Outcome.PENDING, Outcome.DISCONNECTED,
-        Outcome.GONE,
-    ),
+    "findings": tuple(Finding), "actions": tuple(Action), "results": tuple(EnableResult), "outcomes": tuple(Outcome),
 }
 """Names always present in `counts` (zero when absent), so Logic App expressions can rely on them."""
 
 
-def severity_for(kind: str, report: RunReport) -> str:
+def severity_for(kind: AlertKind, report: RunReport) -> Severity:
     """The alert's severity; the rules are documented in docs/alerts.md ("Severity").
 
     error: the run failed, a PATCH was refused, or an upgrade is stuck.
@@ -91,34 +58,40 @@ def severity_for(kind: str, report: RunReport) -> str:
         or report.status == RunStatus.FAILED
         or report.result_counts.get(EnableResult.FAILED, 0) > 0
         or report.outcome_counts.get(Outcome.STUCK, 0) > 0
-        or any(ATTENTION_SEVERITY.get(k) == Severity.ERROR for k in attention_kinds)
+        or any(_severity(k) == Severity.ERROR for k in attention_kinds)
     ):
         return Severity.ERROR
     if (
         report.outcome_counts.get(Outcome.UPGRADE_FAILED, 0) > 0
         or report.outcome_counts.get(Outcome.DISCONNECTED, 0) > 0
-        or any(ATTENTION_SEVERITY.get(k, Severity.WARNING) == Severity.WARNING for k in attention_kinds)
+        or any(_severity(k) == Severity.WARNING for k in attention_kinds)
     ):
         return Severity.WARNING
     return Severity.INFO
 
 
+def _severity(kind: str) -> Severity:
+    """An attention kind's severity; a kind this version does not know counts as a warning."""
+    return kind.severity if isinstance(kind, AttentionKind) else Severity.WARNING
+
+
 def build_alert(
-    kind: str,
+    kind: AlertKind,
     report: RunReport,
     *,
     generated_at: str,
-    status_url: str,
+    app_url: str,
     max_items: int = DEFAULT_MAX_ITEMS,
 ) -> dict[str, Any]:
     """The alert payload for one phase of a run, valid against the v1 schema.
 
-    `status_url` is the run's status endpoint; any query string (a function key) is dropped.
+    `app_url` is the Function App's public URL (blank when unknown): links are built from its
+    scheme and host only, so no key can reach an alert.
     At most `max_items` attention items are included, fewer if they would push the encoded
     payload past MAX_ALERT_BYTES.
     """
-    if kind not in AlertKind.ALL:
-        raise ValueError(f"unknown alert kind {kind!r}; expected one of {', '.join(AlertKind.ALL)}")
+    if kind not in set(AlertKind):
+        raise ValueError(f"unknown alert kind {kind!r}; expected one of {', '.join(AlertKind)}")
     if max_items < 0:
         raise ValueError("max_items cannot be negative")
     severity = severity_for(kind, report)
@@ -127,17 +100,17 @@ def build_alert(
         "schemaVersion": SCHEMA_VERSION,
         "kind": kind,
         "severity": severity,
-        "summary": _clip(_summary(kind, report), _SUMMARY_LIMIT),
-        "runId": _clip(report.run_id, _RUN_ID_LIMIT),
-        "trigger": report.trigger if report.trigger in ("timer", "http", "cli") else "unknown",
+        "summary": clip(_summary(kind, report), _SUMMARY_LIMIT),
+        "runId": clip(report.run_id, _RUN_ID_LIMIT),
+        "trigger": report.trigger if report.trigger in set(Trigger) else "unknown",
         "dryRun": report.dry_run,
         "status": report.status,
-        "generatedAt": _clip(generated_at, _TIMESTAMP_LIMIT),
-        "startedAt": _clip(report.started_at, _TIMESTAMP_LIMIT),
-        "endedAt": _clip(report.ended_at, _TIMESTAMP_LIMIT),
+        "generatedAt": clip(generated_at, _TIMESTAMP_LIMIT),
+        "startedAt": clip(report.started_at, _TIMESTAMP_LIMIT),
+        "endedAt": clip(report.ended_at, _TIMESTAMP_LIMIT),
         "scope": {
             "allSubscriptions": not report.scope,
-            "requestedSubscriptionIds": [_clip(s, 64) for s in report.scope[:MAX_REQUESTED_SUBSCRIPTIONS]],
+            "requestedSubscriptionIds": [clip(s, 64) for s in report.scope[:MAX_REQUESTED_SUBSCRIPTIONS]],
             "requestedTotal": len(report.scope),
             "subscriptionsInScope": report.subscriptions_in_scope,
             "machinesSeen": report.machines_seen,
@@ -153,11 +126,12 @@ def build_alert(
             # Placeholders as long as their final values can be, so the size budget holds.
             "returned": len(candidates),
             "truncated": False,
-            "byKind": _counts(Counter(item.kind for item in report.attention), AttentionKind.ALL),
+            "byKind": _counts(Counter(item.kind for item in report.attention), AttentionKind),
             "items": [],
         },
-        "links": {"runStatusUrl": _clip(redact_url(status_url) if status_url else "", 2048)},
-        "error": _clip(_error_text(kind, report), _ERROR_LIMIT),
+        "links": {"runStatusUrl": clip(f"{redact_url(app_url)}/api/sweeps/{quote(report.run_id)}" if app_url else "",
+                                       2048)},
+        "error": clip(_error_text(kind, report), _ERROR_LIMIT),
     }
     items = _fit(candidates, MAX_ALERT_BYTES - len(encode_alert(payload)))
     payload["attention"].update(items=items, returned=len(items), truncated=len(items) < len(report.attention))
@@ -171,12 +145,11 @@ def encode_alert(payload: dict[str, Any]) -> bytes:
 
 def _most_severe(items: Iterable[AttentionItem], limit: int) -> list[AttentionItem]:
     """The `limit` most urgent items: error kinds first, then by kind, oldest, resource id."""
-    kind_order = {kind: index for index, kind in enumerate(AttentionKind.ALL)}
+    kind_order = {kind: index for index, kind in enumerate(AttentionKind)}
 
     def urgency(item: AttentionItem) -> tuple[int, int, int, str, str]:
-        severity = ATTENTION_SEVERITY.get(item.kind, Severity.WARNING)
         return (
-            -Severity.ALL.index(severity), kind_order.get(item.kind, len(kind_order)),
+            -_severity(item.kind).rank, kind_order.get(item.kind, len(kind_order)),
             0 if item.since else 1, item.since, item.resource_id,
         )
 
@@ -194,7 +167,7 @@ def _item_json(item: AttentionItem) -> dict[str, str]:
         "since": item.since,
         "portalUrl": _portal_url(item.resource_id),
     }
-    return {key: _clip(value, _ITEM_FIELD_LIMITS[key]) for key, value in values.items()}
+    return {key: clip(value, _ITEM_FIELD_LIMITS[key]) for key, value in values.items()}
 
 
 def _portal_url(resource_id: str) -> str:
@@ -216,7 +189,7 @@ def _counts(counts: dict[str, int], known: Iterable[str]) -> dict[str, int]:
     """Every known name (zero when absent) plus any other name the report carries."""
     merged = {name: 0 for name in known}
     for name, count in counts.items():
-        merged[_clip(str(name), 64)] = max(0, int(count))
+        merged[clip(str(name), 64)] = max(0, int(count))
     return merged
 
 
@@ -245,9 +218,3 @@ def _error_text(kind: str, report: RunReport) -> str:
     if kind == AlertKind.SWEEP_FAILED and not report.error:
         return "the run failed without an error message; see the run row and Application Insights"
     return report.error
-
-
-def _clip(text: str, limit: int) -> str:
-    """At most `limit` characters of valid Unicode (lone surrogates would break the UTF-8 encoding)."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

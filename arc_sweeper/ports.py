@@ -1,0 +1,110 @@
+"""What the sweep's steps need from the outside world, as narrow interfaces.
+
+The steps (arc_sweeper.steps) take these protocols rather than the concrete clients, so
+each step can be read, and unit-tested with in-memory fakes, without Azure or Azurite.
+The concrete implementations are arc_sweeper.resource_graph (MachineReader),
+arc_sweeper.arm (SubscriptionDirectory, MachineWriter), arc_sweeper.tables (the stores)
+and arc_sweeper.logic_app (AlertSender).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from arc_sweeper.machine import MachineSnapshot
+from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.vocabulary import DeliveryStatus
+
+
+@dataclass(frozen=True)
+class Subscription:
+    subscription_id: str
+    display_name: str
+    state: str
+
+
+@dataclass(frozen=True)
+class PatchOutcome:
+    """What ARM said to one PATCH; `http_status` is None when no answer came."""
+
+    succeeded: bool
+    http_status: int | None
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one alert; every field is safe to log and to store on the run row."""
+
+    delivered: bool
+    status: DeliveryStatus
+    http_status: int | None  # the last HTTP status received, None when nothing was received
+    attempts: int            # HTTP requests made
+    detail: str
+
+
+class ArmError(Exception):
+    """A read ARM refused; carries the ARM error code for the record."""
+
+    def __init__(self, http_status: int | None, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.http_status = http_status
+        self.code = code
+        self.message = message
+
+
+class SubscriptionDirectory(Protocol):
+    def list_subscriptions(self) -> Iterator[Subscription]: ...
+
+    def get_subscription(self, subscription_id: str) -> Subscription: ...
+
+
+class MachineReader(Protocol):
+    def find_machines(self, subscription_ids: Iterable[str]) -> Iterator[MachineSnapshot]: ...
+
+
+class MachineWriter(Protocol):
+    def enable_automatic_upgrade(self, machine_id: str) -> PatchOutcome: ...
+
+
+class AlertSender(Protocol):
+    def deliver(self, payload: dict[str, Any]) -> DeliveryResult: ...
+
+
+class RunStore(Protocol):
+    def create_tables(self) -> None: ...
+
+    def put_run(self, run: RunRecord) -> None: ...
+
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+
+class SubscriptionStore(Protocol):
+    def put_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None: ...
+
+    def subscriptions(self, run_id: str, batch_index: int | None = None) -> list[SubscriptionRecord]: ...
+
+
+class MachineStore(Protocol):
+    def put_machines(self, records: Iterable[MachineRecord]) -> None: ...
+
+    def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
+                 enabled_only: bool = False) -> list[MachineRecord]: ...
+
+
+class FleetStore(Protocol):
+    def fleet(self, subscription_id: str) -> dict[str, FleetRecord]: ...
+
+    def put_fleet(self, records: Iterable[FleetRecord]) -> None: ...
+
+    def merge_fleet(self, subscription_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None: ...
+
+
+class ScopeStore(RunStore, SubscriptionStore, Protocol):
+    """What starting a run touches."""
+
+
+class RunTables(RunStore, SubscriptionStore, MachineStore, Protocol):
+    """Every table of a run (the fleet table is arc_sweeper.fleet's)."""

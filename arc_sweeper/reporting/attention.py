@@ -1,0 +1,56 @@
+"""Attention items: the machines and subscriptions an operator should look at."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from arc_sweeper.records import MachineRecord, SubscriptionRecord
+from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    kind: AttentionKind
+    resource_id: str        # machine resource id, or /subscriptions/{id} for a skipped subscription
+    subscription_id: str
+    name: str
+    code: str = ""          # ARM error code, lastAttemptStatus or connection status
+    message: str = ""       # ARM error message or lastAttemptMessage
+    since: str = ""         # ISO 8601, when the condition was first seen
+
+
+def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord]) -> list[AttentionItem]:
+    """Everything an operator should look at, most urgent kinds first (AttentionKind's order)."""
+    items: list[AttentionItem] = []
+    for row in rows:
+        items.extend(_machine_items(row))
+    for s in skipped:
+        items.append(AttentionItem(AttentionKind.SUBSCRIPTION_SKIPPED, f"/subscriptions/{s.subscription_id}",
+                                   s.subscription_id, s.display_name or s.subscription_id, s.state, s.skip_reason))
+    order = {kind: index for index, kind in enumerate(AttentionKind)}
+    return sorted(items, key=lambda i: (order.get(i.kind, len(order)), i.resource_id))
+
+
+def _machine_items(r: MachineRecord) -> Iterable[AttentionItem]:
+    def item(kind: AttentionKind, code: str = "", message: str = "", since: str = "") -> AttentionItem:
+        return AttentionItem(kind, r.resource_id, r.subscription_id, r.name, code, message, since)
+
+    if r.action_result == EnableResult.FAILED:
+        yield item(AttentionKind.ENABLE_FAILED, r.arm_error_code, r.arm_error_message, r.updated_at)
+    if r.outcome == Outcome.STUCK:
+        yield item(AttentionKind.UPGRADE_STUCK, r.last_attempt_status, r.last_attempt_message, r.failed_since)
+    elif r.outcome == Outcome.UPGRADE_FAILED:
+        yield item(AttentionKind.UPGRADE_FAILED, r.last_attempt_status, r.last_attempt_message, r.failed_since)
+    findings = set(r.findings)
+    if Finding.EXCLUDED in findings:
+        return
+    if Finding.TOO_OLD_FOR_AUTO_UPGRADE in findings:
+        yield item(AttentionKind.MANUAL_UPGRADE_NEEDED, r.agent_version_seen)
+    elif Finding.OUT_OF_SUPPORT in findings and r.action != Action.ENABLE_AUTO_UPGRADE:
+        yield item(AttentionKind.OUT_OF_SUPPORT, r.agent_version_seen)
+    if Finding.EXPIRED in findings:
+        yield item(AttentionKind.EXPIRED, r.connection_status)
+    elif Finding.NOT_CONNECTED in findings:
+        yield item(AttentionKind.NOT_CONNECTED, r.connection_status)
+    if Finding.UNKNOWN_VERSION in findings:
+        yield item(AttentionKind.UNKNOWN_VERSION, r.agent_version_seen or "missing")

@@ -1,0 +1,49 @@
+"""The run report: what one sweep found, did and saw afterwards.
+
+Built from Table Storage when a phase ends, then turned into an alert, a summary or a
+page. It never crosses an activity boundary, so it may be large; alerts cap what they send.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from arc_sweeper import serialization
+from arc_sweeper.records import MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.reporting.attention import AttentionItem, attention_items
+from arc_sweeper.vocabulary import RunStatus, Trigger
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_id: str
+    trigger: Trigger
+    dry_run: bool
+    scope: tuple[str, ...]  # subscriptions asked for; empty means every visible subscription
+    status: RunStatus
+    started_at: str
+    ended_at: str = ""
+    subscriptions_in_scope: int = 0
+    machines_seen: int = 0
+    finding_counts: dict[str, int] = field(default_factory=dict)
+    action_counts: dict[str, int] = field(default_factory=dict)
+    result_counts: dict[str, int] = field(default_factory=dict)
+    outcome_counts: dict[str, int] = field(default_factory=dict)
+    attention: tuple[AttentionItem, ...] = ()
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        converted: dict[str, Any] = serialization.to_json(self)
+        return converted
+
+
+def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: Iterable[SubscriptionRecord]) -> RunReport:
+    skipped = [s for s in subscriptions if not s.in_scope]
+    return RunReport(
+        run_id=run.run_id, trigger=run.trigger, dry_run=run.dry_run, scope=run.scope, status=run.status,
+        started_at=run.started_at, ended_at=run.ended_at, subscriptions_in_scope=run.subscriptions_in_scope,
+        machines_seen=run.machines_seen, finding_counts=run.finding_counts, action_counts=run.action_counts,
+        result_counts=run.result_counts, outcome_counts=run.outcome_counts,
+        attention=tuple(attention_items(rows, skipped)), error=run.error,
+    )

@@ -1,0 +1,91 @@
+"""Step 2: read one batch of subscriptions from Resource Graph, classify, record."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from arc_sweeper.findings import ClassificationPolicy, classify
+from arc_sweeper.fleet import FleetLedger
+from arc_sweeper.machine import MachineSnapshot
+from arc_sweeper.messages import DiscoverBatch, DiscoveryResult, SubscriptionWork
+from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
+from arc_sweeper.records import MachineRecord
+from arc_sweeper.settings import Settings
+from arc_sweeper.text import clip
+from arc_sweeper.timefmt import parse_timestamp
+from arc_sweeper.vocabulary import Action, EnableResult
+
+log = logging.getLogger(__name__)
+
+
+class DiscoveryStore(SubscriptionStore, MachineStore, Protocol):
+    """What discovery writes: the batch's subscription rows and machine rows."""
+
+
+@dataclass(frozen=True)
+class DiscoveryStep:
+    settings: Settings
+    store: DiscoveryStore
+    graph: MachineReader
+    fleet: FleetLedger
+
+    def discover_batch(self, work: DiscoverBatch) -> DiscoveryResult:
+        subscriptions = [s for s in self.store.subscriptions(work.run_id, work.batch_index) if s.in_scope]
+        as_of = parse_timestamp(work.as_of)
+        assert as_of is not None, "as_of comes from the orchestration clock"
+        policy = self.settings.classification_policy(as_of.date())
+        try:
+            machines = list(self.graph.find_machines(s.subscription_id for s in subscriptions))
+        except Exception as error:  # noqa: BLE001 - recorded per subscription, the sweep goes on
+            reason = clip(f"Resource Graph query failed: {type(error).__name__}: {error}")
+            log.error("run %s batch %d: %s", work.run_id, work.batch_index, reason)
+            self.store.put_subscriptions(replace(s, in_scope=False, skip_reason=reason) for s in subscriptions)
+            return DiscoveryResult(work.run_id, work.batch_index, 0, (), reason)
+        rows = self._in_chunks([machine_row(work.run_id, m, policy, work.as_of) for m in machines])
+        self.store.put_machines(rows)
+        self.fleet.record_discovery(rows, work.as_of)
+        per_subscription = Counter(r.subscription_id for r in rows)
+        to_enable = Counter(r.subscription_id for r in rows if r.enable_chunk >= 0)
+        self.store.put_subscriptions(
+            replace(s, machines=per_subscription[s.subscription_id], to_enable=to_enable[s.subscription_id])
+            for s in subscriptions
+        )
+        size = self.settings.enable_batch_size
+        return DiscoveryResult(
+            work.run_id, work.batch_index, len(rows),
+            tuple(SubscriptionWork(sub, n, -(-n // size)) for sub, n in sorted(to_enable.items())),
+        )
+
+    def _in_chunks(self, rows: list[MachineRecord]) -> list[MachineRecord]:
+        """Number the machines to enable into chunks of ENABLE_BATCH_SIZE per subscription.
+
+        Decided once, at discovery, and stored on the rows: each enabling activity then reads
+        just its own chunk, whatever the size of the subscription.
+        """
+        position: Counter[str] = Counter()
+        numbered = []
+        for row in sorted(rows, key=lambda r: (r.subscription_id, r.row_key)):
+            if row.action == Action.ENABLE_AUTO_UPGRADE:
+                row = replace(row, enable_chunk=position[row.subscription_id] // self.settings.enable_batch_size)
+                position[row.subscription_id] += 1
+            numbered.append(row)
+        return numbered
+
+
+def machine_row(run_id: str, machine: MachineSnapshot, policy: ClassificationPolicy, as_of: str) -> MachineRecord:
+    """The machines-table row of one machine as discovery classified it."""
+    classification = classify(machine, policy)
+    auto = {True: "true", False: "false", None: "missing"}[machine.auto_upgrade]
+    return MachineRecord(
+        run_id=run_id, resource_id=machine.id, subscription_id=machine.subscription_id,
+        resource_group=machine.resource_group, name=machine.name, os_type=machine.os_type,
+        location=machine.location, connection_status=machine.status,
+        agent_version_seen=machine.agent_version, auto_upgrade_before=auto,
+        findings=classification.findings, action=classification.action,
+        action_result=EnableResult.NOT_ATTEMPTED,
+        last_attempt_status=machine.last_attempt_status,
+        last_attempt_message=machine.last_attempt_message,
+        last_attempt_time=machine.last_attempt_timestamp, updated_at=as_of,
+    )

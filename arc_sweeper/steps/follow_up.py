@@ -1,0 +1,80 @@
+"""Step 4: re-read the enabled machines of one batch and record what became of them."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from arc_sweeper.fleet import FleetLedger
+from arc_sweeper.machine import MachineSnapshot
+from arc_sweeper.messages import CheckCohort, Tally
+from arc_sweeper.outcomes import Followed, FollowUpRules, follow_up_outcome
+from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
+from arc_sweeper.records import MachineRecord
+from arc_sweeper.settings import Settings
+from arc_sweeper.timefmt import parse_timestamp
+from arc_sweeper.versions import parse_agent_version
+from arc_sweeper.vocabulary import SETTLED_OUTCOMES
+
+log = logging.getLogger(__name__)
+
+
+class FollowUpStore(SubscriptionStore, MachineStore, Protocol):
+    """What the follow-up reads (the batch's subscriptions and cohort) and writes (outcomes)."""
+
+
+@dataclass(frozen=True)
+class FollowUpStep:
+    settings: Settings
+    store: FollowUpStore
+    graph: MachineReader
+    fleet: FleetLedger
+
+    def check_cohort(self, check: CheckCohort) -> Tally:
+        """Re-read the batch's cohort from Resource Graph and record each machine's outcome."""
+        subscriptions = [s.subscription_id for s in self.store.subscriptions(check.run_id, check.batch_index)
+                         if s.in_scope]
+        cohort = [row for sub in subscriptions
+                  for row in self.store.machines(check.run_id, sub, enabled_only=True)]
+        open_rows = [r for r in cohort if r.outcome not in SETTLED_OUTCOMES]
+        if not open_rows:
+            return tally(cohort)
+        try:
+            machines = list(self.graph.find_machines({r.subscription_id for r in open_rows}))
+        except Exception as error:  # noqa: BLE001 - one bad poll must not end days of follow-up
+            log.error("run %s batch %d: follow-up poll skipped, Resource Graph failed: %s: %s",
+                      check.run_id, check.batch_index, type(error).__name__, error)
+            return tally(cohort)
+        seen = {m.id.lower(): m for m in machines}
+        versions = (parse_agent_version(m.agent_version) for m in seen.values())
+        rules = FollowUpRules(self.settings.catalogue, self.settings.catalogue.latest(v for v in versions if v),
+                              self.settings.stuck_after)
+        now = parse_timestamp(check.checked_at)
+        assert now is not None, "checked_at comes from the orchestration clock"
+        checked = [checked_row(r, seen.get(r.resource_id.lower()), rules, check.checked_at) for r in open_rows]
+        self.store.put_machines(checked)
+        self.fleet.record_outcomes(checked, check.checked_at)
+        done = {r.row_key: r for r in checked}
+        return tally([done.get(r.row_key, r) for r in cohort])
+
+
+def checked_row(row: MachineRecord, machine: MachineSnapshot | None, rules: FollowUpRules, checked_at: str) -> MachineRecord:
+    """The cohort row with what this check saw and concluded."""
+    now = parse_timestamp(checked_at)
+    assert now is not None
+    followed = Followed(row.enabled_at, row.agent_version_seen, row.failed_since, row.disconnected_since)
+    update = follow_up_outcome(followed, machine, rules, now)
+    if machine is not None:
+        row = replace(row, agent_version_now=machine.agent_version, connection_status_now=machine.status,
+                      last_attempt_status=machine.last_attempt_status,
+                      last_attempt_message=machine.last_attempt_message,
+                      last_attempt_time=machine.last_attempt_timestamp)
+    return replace(row, outcome=update.outcome, outcome_detail=update.detail, failed_since=update.failed_since,
+                   disconnected_since=update.disconnected_since, recovered=row.recovered or update.recovered,
+                   updated_at=checked_at)
+
+
+def tally(cohort: list[MachineRecord]) -> Tally:
+    return Tally(dict(Counter(str(r.outcome) for r in cohort)),
+                 sum(1 for r in cohort if r.outcome not in SETTLED_OUTCOMES))

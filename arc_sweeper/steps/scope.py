@@ -1,0 +1,114 @@
+"""Step 1: record the run and fix its scope of subscriptions."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from arc_sweeper.durations import format_duration, parse_duration
+from arc_sweeper.endpoints import is_public_cloud
+from arc_sweeper.messages import RunPlan, StartRun, SweepRequest
+from arc_sweeper.ports import ArmError, ScopeStore, SubscriptionDirectory
+from arc_sweeper.records import RunRecord, SubscriptionRecord
+from arc_sweeper.settings import Settings
+from arc_sweeper.text import clip
+from arc_sweeper.vocabulary import RunPhase, RunStatus
+
+log = logging.getLogger(__name__)
+
+SWEEPABLE_SUBSCRIPTION_STATES = frozenset({"enabled"})
+
+
+@dataclass(frozen=True)
+class ScopeStep:
+    settings: Settings
+    store: ScopeStore
+    directory: SubscriptionDirectory
+
+    def start_run(self, start: StartRun) -> RunPlan:
+        """Record the run and fix its scope; a retried call returns the plan already made."""
+        request = start.request
+        existing = self.store.get_run(request.run_id)
+        if existing is not None and existing.phase != RunPhase.STARTING:
+            return plan_of(existing)
+        run = self.record_request(request, start.as_of)
+        subscriptions = self._resolve_scope(request.run_id, request.subscriptions)
+        self.store.put_subscriptions(subscriptions)
+        in_scope = [s for s in subscriptions if s.in_scope]
+        run = replace(
+            run, phase=RunPhase.SWEEPING,
+            subscriptions_in_scope=len(in_scope),
+            subscriptions_skipped=len(subscriptions) - len(in_scope),
+            batch_count=max((s.batch_index for s in in_scope), default=-1) + 1,
+        )
+        self.store.put_run(run)
+        log.info("run %s: %d subscriptions in scope, %d skipped, dry run %s",
+                 run.run_id, run.subscriptions_in_scope, run.subscriptions_skipped, run.dry_run)
+        return plan_of(run)
+
+    def record_request(self, request: SweepRequest, as_of: str) -> RunRecord:
+        """The run's row as soon as it is accepted, with the effective options.
+
+        The HTTP starter writes it before the orchestration starts, so that a second,
+        overlapping request made meanwhile already sees this run as running.
+        """
+        window = parse_duration(request.follow_up_window) if request.follow_up_window else self.settings.follow_up_window
+        poll = parse_duration(request.poll_interval) if request.poll_interval else self.settings.poll_interval
+        self.store.create_tables()
+        reason = self.dry_run_reason(request)
+        run = RunRecord(
+            run_id=request.run_id, trigger=request.trigger, dry_run=bool(reason), dry_run_reason=reason,
+            scope=tuple(request.subscriptions) or tuple(self.settings.subscription_allow_list),
+            status=RunStatus.RUNNING, phase=RunPhase.STARTING, started_at=as_of, updated_at=as_of,
+            follow_up_window=format_duration(window), poll_interval=format_duration(min(poll, window)),
+        )
+        self.store.put_run(run)
+        return run
+
+    def dry_run_reason(self, request: SweepRequest) -> str:
+        """Why this run must not write, or "" when it may. The cloud check wins over any request."""
+        if self.settings.public_cloud_only and not is_public_cloud(self.settings.arm_endpoint):
+            log.warning("run %s: %s is not the Azure public cloud, where automatic agent upgrade is offered: "
+                        "reporting only (PUBLIC_CLOUD_ONLY)", request.run_id, self.settings.arm_endpoint)
+            return "PUBLIC_CLOUD_ONLY: automatic agent upgrade is documented for the Azure public cloud only"
+        if request.dry_run is not None:
+            return "dryRun requested" if request.dry_run else ""
+        return "DRY_RUN setting" if self.settings.dry_run else ""
+
+    def _resolve_scope(self, run_id: str, requested: Iterable[str]) -> list[SubscriptionRecord]:
+        """Allow-list (request, else setting) or every visible subscription; minus the deny-list."""
+        wanted = [s.lower() for s in requested] or list(self.settings.subscription_allow_list)
+        denied = set(self.settings.subscription_deny_list)
+        records: list[SubscriptionRecord] = []
+        if wanted:
+            for subscription_id in dict.fromkeys(wanted):
+                try:
+                    found = self.directory.get_subscription(subscription_id)
+                except ArmError as error:
+                    records.append(SubscriptionRecord(run_id, subscription_id, in_scope=False,
+                                                      skip_reason=clip(f"cannot read subscription: {error}")))
+                    continue
+                records.append(SubscriptionRecord(run_id, subscription_id, found.display_name, found.state))
+        else:
+            records = [SubscriptionRecord(run_id, s.subscription_id, s.display_name, s.state)
+                       for s in self.directory.list_subscriptions()]
+        resolved = []
+        for record in records:
+            if record.in_scope and record.subscription_id in denied:
+                record = replace(record, in_scope=False, skip_reason="on SUBSCRIPTION_DENY_LIST")
+            elif record.in_scope and record.state.lower() not in SWEEPABLE_SUBSCRIPTION_STATES:
+                record = replace(record, in_scope=False, skip_reason=f"subscription state is {record.state}")
+            resolved.append(record)
+        in_scope = sorted(r.subscription_id for r in resolved if r.in_scope)
+        size = self.settings.resource_graph_batch_size
+        batch_of = {sub: index // size for index, sub in enumerate(in_scope)}
+        return [replace(r, batch_index=batch_of[r.subscription_id]) if r.in_scope else r for r in resolved]
+
+
+def plan_of(run: RunRecord) -> RunPlan:
+    return RunPlan(
+        run_id=run.run_id, dry_run=run.dry_run, batch_count=run.batch_count,
+        subscriptions_in_scope=run.subscriptions_in_scope,
+        follow_up_window_s=int(parse_duration(run.follow_up_window).total_seconds()),
+        poll_interval_s=int(parse_duration(run.poll_interval).total_seconds()),
+    )

@@ -8,7 +8,7 @@ so one refused machine never stops the others.
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import requests
@@ -49,7 +49,7 @@ class Arm:
         token = self._credential.get_token(self._scope).token
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         return send_with_retry(
             self._session, method, url, policy=self._retry_policy, headers=self._headers(), **kwargs
         )
@@ -117,7 +117,7 @@ def _pooled_session() -> requests.Session:
     return session
 
 
-def _subscription(item: dict) -> Subscription:
+def _subscription(item: dict[str, Any]) -> Subscription:
     return Subscription(
         subscription_id=str(item.get("subscriptionId", "")).lower(),
         display_name=str(item.get("displayName") or ""),

@@ -108,9 +108,9 @@ class ResourceGraph:
                 query=query,
                 options=QueryRequestOptions(top=PAGE_SIZE, skip_token=skip_token, result_format="objectArray"),
             )
-            extra = {"enforce_https": False} if self._plain_http else {}
-            response = self._client.resources(request, cls=self._observe_quota, **extra)
-            data = response.data if isinstance(response.data, list) else []
+            response = self._client.resources(request, cls=self._observe_quota, enforce_https=not self._plain_http)
+            raw: Any = response.data  # objectArray: a list of rows; anything else is no rows
+            data = raw if isinstance(raw, list) else []
             yield from (row for row in data if isinstance(row, dict))
             skip_token = response.skip_token
             if not skip_token:

@@ -41,8 +41,6 @@ class MachineId:
 
 def parse_machine_id(resource_id: str) -> MachineId | None:
     """The parts of a well-formed machine id, or None for anything else (never raises)."""
-    if not isinstance(resource_id, str):
-        return None
     segments = resource_id.split("/")
     if len(segments) != 9 or segments[0] != "":
         return None

@@ -36,7 +36,7 @@ def from_json(cls: type[T], data: Any) -> T:
     """Rebuild `cls` from `to_json` output; missing fields take their defaults."""
     if not isinstance(data, dict):
         raise TypeError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
-    values = {name: _convert(hint, data[name]) for name, hint in _hints(cls) if name in data}
+    values = {name: _convert(hint, data[name]) for name, hint in _hints(typing.cast(type, cls)) if name in data}
     return cls(**values)
 
 
@@ -55,7 +55,7 @@ def to_entity(record: Any, partition_key: str, row_key: str, *, clip_text: int |
 def from_entity(cls: type[T], entity: dict[str, Any]) -> T:
     """Rebuild a record from an entity, tolerating missing or null columns (older rows)."""
     values: dict[str, Any] = {}
-    for name, hint in _hints(cls):
+    for name, hint in _hints(typing.cast(type, cls)):
         value = entity.get(name)
         if value is None:
             continue

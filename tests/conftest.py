@@ -2,16 +2,10 @@
 from __future__ import annotations
 
 import itertools
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from local_stack.azurite import start_azurite  # noqa: E402
+from local_stack.azurite import start_azurite
 
 _prefixes = itertools.count(1)
 

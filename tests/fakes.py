@@ -1,0 +1,140 @@
+"""In-memory stand-ins for the outside systems, implementing arc_sweeper.ports.
+
+For unit tests of the steps: fast, no Azure, no Azurite. They keep what the real ones
+keep (rows by key, PATCHes sent, alerts posted) so tests can assert on it. The
+end-to-end suite runs the same steps against the simulator and Azurite.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from arc_sweeper.machine import MachineSnapshot
+from arc_sweeper.ports import ArmError, DeliveryResult, PatchOutcome, Subscription
+from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.vocabulary import DeliveryStatus, EnableResult, RunStatus
+
+
+@dataclass
+class InMemoryTables:
+    """Every table of the product, as dictionaries keyed like the real tables."""
+
+    runs: dict[str, RunRecord] = field(default_factory=dict)
+    subscription_rows: dict[tuple[str, str], SubscriptionRecord] = field(default_factory=dict)
+    machine_rows: dict[tuple[str, str], MachineRecord] = field(default_factory=dict)
+    fleet_rows: dict[tuple[str, str], FleetRecord] = field(default_factory=dict)
+    writes: int = 0
+
+    def create_tables(self) -> None:
+        pass
+
+    def put_run(self, run: RunRecord) -> None:
+        self.writes += 1
+        self.runs[run.run_id] = run
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        return self.runs.get(run_id)
+
+    def runs_with_status(self, status: RunStatus) -> list[RunRecord]:
+        return [run for run in self.runs.values() if run.status == status]
+
+    def put_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None:
+        for record in records:
+            self.writes += 1
+            self.subscription_rows[(record.run_id, record.subscription_id)] = record
+
+    def subscriptions(self, run_id: str, batch_index: int | None = None) -> list[SubscriptionRecord]:
+        return [s for (run, _), s in sorted(self.subscription_rows.items())
+                if run == run_id and (batch_index is None or s.batch_index == batch_index)]
+
+    def put_machines(self, records: Iterable[MachineRecord]) -> None:
+        for record in records:
+            self.writes += 1
+            self.machine_rows[(record.partition_key, record.row_key)] = record
+
+    def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
+                 enabled_only: bool = False) -> list[MachineRecord]:
+        partition = MachineRecord(run_id, "", subscription_id, "", "").partition_key
+        rows = [r for (p, _), r in sorted(self.machine_rows.items()) if p == partition]
+        if enable_chunk is not None:
+            rows = [r for r in rows if r.enable_chunk == enable_chunk]
+        if enabled_only:
+            rows = [r for r in rows if r.action_result == EnableResult.ENABLED]
+        return rows
+
+    def all_machines(self, run_id: str, subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]:
+        for s in self.subscriptions(run_id) if subscriptions is None else subscriptions:
+            if s.in_scope:
+                yield from self.machines(run_id, s.subscription_id)
+
+    def fleet(self, subscription_id: str) -> dict[str, FleetRecord]:
+        return {key: r for (sub, key), r in self.fleet_rows.items() if sub == subscription_id.lower()}
+
+    def put_fleet(self, records: Iterable[FleetRecord]) -> None:
+        for record in records:
+            self.writes += 1
+            self.fleet_rows[(record.subscription_id.lower(), record.row_key)] = record
+
+    def merge_fleet(self, subscription_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        for key, columns in changes.items():
+            before = self.fleet_rows.get((subscription_id.lower(), key))
+            if before is not None:
+                self.writes += 1
+                self.fleet_rows[(subscription_id.lower(), key)] = replace(before, **columns)
+
+
+@dataclass
+class FakeDirectory:
+    """Subscriptions the identity can see; a GUID in `unreadable` answers 403."""
+
+    known: list[Subscription] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
+
+    def list_subscriptions(self) -> Iterator[Subscription]:
+        return iter([s for s in self.known if s.subscription_id not in self.unreadable])
+
+    def get_subscription(self, subscription_id: str) -> Subscription:
+        found = next((s for s in self.known if s.subscription_id == subscription_id), None)
+        if subscription_id in self.unreadable:
+            raise ArmError(403, "AuthorizationFailed", "no read access")
+        if found is None:
+            raise ArmError(404, "SubscriptionNotFound", f"{subscription_id} not found")
+        return found
+
+
+@dataclass
+class FakeGraph:
+    """Resource Graph over a list of snapshots; `fail` makes the next queries raise."""
+
+    machines: list[MachineSnapshot] = field(default_factory=list)
+    fail: Exception | None = None
+    queries: int = 0
+
+    def find_machines(self, subscription_ids: Iterable[str]) -> Iterator[MachineSnapshot]:
+        self.queries += 1
+        if self.fail is not None:
+            raise self.fail
+        wanted = set(subscription_ids)
+        return iter(sorted((m for m in self.machines if m.subscription_id in wanted), key=lambda m: m.id))
+
+
+@dataclass
+class FakeArm:
+    """Records every PATCH; `answer` decides what ARM says to each (default: 200)."""
+
+    answer: Callable[[str], PatchOutcome] = lambda machine_id: PatchOutcome(True, 200)
+    sent: list[str] = field(default_factory=list)
+
+    def enable_automatic_upgrade(self, machine_id: str) -> PatchOutcome:
+        self.sent.append(machine_id)
+        return self.answer(machine_id)
+
+
+@dataclass
+class FakeAlerts:
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+
+    def deliver(self, payload: dict[str, Any]) -> DeliveryResult:
+        self.payloads.append(payload)
+        return DeliveryResult(True, DeliveryStatus.DELIVERED, 202, 1, "HTTP 202 from https://fake")

@@ -25,8 +25,8 @@ from ..clock import Clock, RealClock
 from . import history as h
 from . import sdk_seam, worker
 from .instances import ACTIVE, TERMINAL, DurableHostError, Instance, InstanceInfo
-from .management import RPC_BASE_URL, ManagementApi
 from .episode import run_episode, take_batch
+from .management import RPC_BASE_URL, ManagementApi
 from .shim import Issued
 
 
@@ -156,6 +156,7 @@ class LocalDurableHost:
 
     # ---------------------------------------------------------------- scheduling loop
     def _run(self, done: Callable[[], bool], timeout_s: float, stop_when_idle: bool) -> None:
+        """Pump until ``done()`` (or idle); a virtual clock jumps to the next timer when nothing else can run."""
         deadline = time.monotonic() + timeout_s
         while True:
             worked = self._pass()
@@ -222,6 +223,7 @@ class LocalDurableHost:
 
     # ---------------------------------------------------------------- episodes and work
     def _episode(self, inst: Instance) -> None:
+        """Run one episode, start its new work, then finish, continue as new, or wait for more messages."""
         batch = take_batch(inst, self.max_events_per_episode, self._rng)
         now = self.clock.now()
         fresh, verdict = run_episode(inst, batch, now, self._orchestrators[inst.name])
@@ -237,6 +239,7 @@ class LocalDurableHost:
             inst.continue_as_new(verdict.new_input, now)
 
     def _dispatch(self, inst: Instance, issued: Issued) -> None:
+        """Start the work behind one new action: a timer on the heap, an activity, or a child instance."""
         if issued.kind == "timer":
             heapq.heappush(self._timers, (issued.fire_at, next(self._seq), inst.instance_id,
                                           inst.execution_id, issued.id))

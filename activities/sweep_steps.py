@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from arc_sweeper.messages import CheckCohort, DiscoverBatch, EnableChunk, PhaseEnd, StartRun
+from arc_sweeper.messages import BatchFailure, CheckCohort, ChunkFailure, DiscoverBatch, EnableChunk, PhaseEnd, StartRun
 from arc_sweeper.runtime import steps
 
 bp = df.Blueprint()
@@ -20,8 +20,18 @@ def discover_machines(message: dict) -> dict:
 
 
 @bp.activity_trigger(input_name="message")
+def record_batch_not_swept(message: dict) -> None:
+    steps().discovery.mark_not_swept(BatchFailure.from_json(message))
+
+
+@bp.activity_trigger(input_name="message")
 def enable_machines(message: dict) -> dict:
     return steps().enabling.enable_chunk(EnableChunk.from_json(message)).to_json()
+
+
+@bp.activity_trigger(input_name="message")
+def abandon_chunk(message: dict) -> dict:
+    return steps().enabling.abandon_chunk(ChunkFailure.from_json(message)).to_json()
 
 
 @bp.activity_trigger(input_name="message")

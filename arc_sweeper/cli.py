@@ -59,7 +59,7 @@ def check_once(app: Steps, run_id: str, now: datetime) -> Tally:
     """One follow-up check of the run's cohort; closes the run when nothing is left to wait for."""
     run = _run(app, run_id)
     batches = sorted({s.batch_index for s in app.store.subscriptions(run_id) if s.in_scope and s.to_enable})
-    tally = Tally.merged([app.follow_up.check_cohort(CheckCohort(run_id, b, iso(now))) for b in batches])
+    tally = Tally.merged([app.follow_up.check_cohort(CheckCohort(run_id, b, iso(now))).tally for b in batches])
     ended = parse_timestamp(run.enabling_ended_at)
     deadline = ended + parse_duration(run.follow_up_window) if ended and run.follow_up_window else now
     if run.status == RunStatus.FOLLOWING and (tally.unsettled == 0 or now >= deadline):

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl
 
-import requests
+from azure.core import PipelineClient
+from azure.core.exceptions import AzureError
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.rest import HttpRequest, HttpResponse
 
-from arc_sweeper.http_retry import RetriesExhausted, RetryPolicy, arm_error, send_with_retry
+from arc_sweeper.http_pipeline import DeadlineTransport, HttpLimits, arm_error, policies
 from arc_sweeper.ports import DeliveryResult
 from arc_sweeper.reporting.alerts import encode_alert
 from arc_sweeper.text import redact_url
@@ -24,15 +26,9 @@ from arc_sweeper.vocabulary import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-ALERT_RETRY_POLICY = RetryPolicy(
-    max_attempts=5,
-    backoff_base_s=2.0,
-    backoff_max_s=30.0,
-    max_retry_after_s=60.0,
-    total_timeout_s=120.0,
-    request_timeout_s=15.0,
-)
-"""About two minutes at most (total_timeout_s plus one request_timeout_s): an alert is not worth more."""
+ALERT_LIMITS = HttpLimits(retries=4, backoff_s=2.0, backoff_max_s=30.0, max_retry_after_s=60.0,
+                          connect_timeout_s=10.0, read_timeout_s=15.0, deadline_s=120.0)
+"""About two minutes at most: an alert is not worth more, and the run's results are already stored."""
 _USER_INFO = re.compile(r"[^:/?#]*://[^/?#]*@")
 _SHORTEST_SECRET = 8
 """Query values this long or longer are scrubbed one by one (sig is 43); `sv=1.0` is left readable."""
@@ -48,14 +44,18 @@ class LogicAppWebhook:
         return deliver_alert(self.url, payload)
 
 
-def deliver_alert(
-    webhook_url: str,
-    payload: dict[str, Any],
-    *,
-    policy: RetryPolicy = ALERT_RETRY_POLICY,
-    session: requests.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> DeliveryResult:
+class _CountAttempts(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
+    """Counts the requests one delivery sends (the retry policy sits before it)."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def on_request(self, request: Any) -> None:
+        self.attempts += 1
+
+
+def deliver_alert(webhook_url: str, payload: dict[str, Any], *, limits: HttpLimits = ALERT_LIMITS,
+                  transport: DeadlineTransport | None = None) -> DeliveryResult:
     """POST the payload as JSON, retrying transient failures; never raises for delivery problems.
 
     A blank URL means alerts are off: nothing is sent and the result says so. Success is any
@@ -64,43 +64,31 @@ def deliver_alert(
     if not webhook_url.strip():
         return DeliveryResult(False, DeliveryStatus.SKIPPED_NO_URL, None, 0,
                               "LOGIC_APP_WEBHOOK_URL is blank: alert not sent")
-    _hide_query_strings_in_urllib3_logs()
     target = redact_url(webhook_url)
-    if _USER_INFO.match(webhook_url):  # the retry loop's log line would show it
+    if _USER_INFO.match(webhook_url):
         return _failed(None, 0, f"alert not sent to {target}: a user name or password in the URL is not supported",
                        webhook_url)
-    sleeps = 0
-
-    def counting_sleep(seconds: float) -> None:
-        nonlocal sleeps
-        sleeps += 1
-        sleep(seconds)
-
     try:
         body = encode_alert(payload)
     except (TypeError, ValueError) as error:
         return _failed(None, 0, f"alert payload is not JSON-serializable: {type(error).__name__}", webhook_url)
-    own_session = session is None
-    http = session if session is not None else requests.Session()
+    counter = _CountAttempts()
     try:
-        response = send_with_retry(
-            http, "POST", webhook_url, policy=policy, sleep=counting_sleep, data=body,
-            headers={"Content-Type": "application/json; charset=utf-8"}, allow_redirects=False,
-        )
-    except RetriesExhausted:
-        return _failed(None, sleeps + 1, f"no response from {target}: connection failed or timed out", webhook_url)
-    except (requests.RequestException, ValueError) as error:  # malformed URL, TLS, redirects, ...
-        return _failed(None, sleeps + 1, f"request to {target} failed: {type(error).__name__}", webhook_url)
-    finally:
-        if own_session:
-            http.close()
-    attempts = sleeps + 1
+        client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
+            target, policies=[*policies(limits), counter], transport=transport or DeadlineTransport(limits))
+        with client:
+            response = client.send_request(HttpRequest(
+                "POST", webhook_url, content=body, headers={"Content-Type": "application/json; charset=utf-8"}))
+    except AzureError as error:
+        return _failed(None, counter.attempts, f"no response from {target}: {type(error).__name__}", webhook_url)
+    except ValueError as error:  # a URL requests cannot send to (bad port, no host)
+        return _failed(None, counter.attempts, f"request to {target} failed: {type(error).__name__}", webhook_url)
     if 200 <= response.status_code < 300:
-        log.info("alert delivered to %s: HTTP %d after %d attempt(s)", target, response.status_code, attempts)
-        return DeliveryResult(True, DeliveryStatus.DELIVERED, response.status_code, attempts,
+        log.info("alert delivered to %s: HTTP %d after %d attempt(s)", target, response.status_code, counter.attempts)
+        return DeliveryResult(True, DeliveryStatus.DELIVERED, response.status_code, counter.attempts,
                               f"HTTP {response.status_code} from {target}")
     code, message = arm_error(response)
-    return _failed(response.status_code, attempts,
+    return _failed(response.status_code, counter.attempts,
                    f"HTTP {response.status_code} from {target}: {code}: {message[:300]}", webhook_url)
 
 
@@ -123,24 +111,3 @@ def _failed(http_status: int | None, attempts: int, detail: str, url: str) -> De
     detail = scrub(detail, url)
     log.warning("alert not delivered: %s (%d attempt(s))", detail, attempts)
     return DeliveryResult(False, DeliveryStatus.FAILED, http_status, attempts, detail)
-
-
-class _QueryStringRedactor(logging.Filter):
-    """urllib3 logs request lines, query string included, at DEBUG: drop the query before it is written."""
-
-    _QUERY = re.compile(r"\?[^\s\"']*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "?" in message:
-            record.msg, record.args = self._QUERY.sub("?(redacted)", message), ()
-        return True
-
-
-_URLLIB3_REDACTOR = _QueryStringRedactor()
-
-
-def _hide_query_strings_in_urllib3_logs() -> None:
-    connection_pool_log = logging.getLogger("urllib3.connectionpool")
-    if _URLLIB3_REDACTOR not in connection_pool_log.filters:
-        connection_pool_log.addFilter(_URLLIB3_REDACTOR)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from arc_sweeper import serialization
+from arc_sweeper.throttling import GraphQuota, WriteBudget
 from arc_sweeper.vocabulary import Trigger
 
 M = TypeVar("M", bound="Message")
@@ -57,8 +58,21 @@ class StartRun(Message):
 
 @dataclass(frozen=True)
 class DiscoverBatch(Message):
+    """One discovery call; `quota` is the identity's Resource Graph quota as the call before left it."""
+
     run_id: str
     batch_index: int
+    as_of: str
+    quota: GraphQuota | None = None
+
+
+@dataclass(frozen=True)
+class BatchFailure(Message):
+    """A discovery batch that failed even with retries: its subscriptions are recorded as not swept."""
+
+    run_id: str
+    batch_index: int
+    error: str
     as_of: str
 
 
@@ -75,7 +89,7 @@ class DiscoveryResult(Message):
     batch_index: int
     machines: int
     work: tuple[SubscriptionWork, ...] = ()
-    error: str = ""
+    quota: GraphQuota | None = None
 
 
 @dataclass(frozen=True)
@@ -92,10 +106,34 @@ class EnableSubscription(Message):
 
 @dataclass(frozen=True)
 class EnableChunk(Message):
+    """One call of the enabling activity; `budget` is the subscription's, from the call before."""
+
     run_id: str
     subscription_id: str
     chunk_index: int
     dry_run: bool
+    as_of: str
+    budget: WriteBudget | None = None
+    continuation: int = 0          # how many calls for this chunk came before (a time budget ran out)
+
+
+@dataclass(frozen=True)
+class ChunkResult(Message):
+    """Counts of the chunk's rows by enable result, what is still to do, and the budget left."""
+
+    counts: dict[str, int]
+    remaining: int = 0
+    budget: WriteBudget | None = None
+
+
+@dataclass(frozen=True)
+class ChunkFailure(Message):
+    """A chunk the enabling activity could not finish even with retries: its open rows are failed."""
+
+    run_id: str
+    subscription_id: str
+    chunk_index: int
+    error: str
     as_of: str
 
 
@@ -131,6 +169,13 @@ class CheckCohort(Message):
     run_id: str
     batch_index: int
     checked_at: str
+    quota: GraphQuota | None = None
+
+
+@dataclass(frozen=True)
+class CohortResult(Message):
+    tally: Tally
+    quota: GraphQuota | None = None
 
 
 @dataclass(frozen=True)

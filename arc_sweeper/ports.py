@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus
 
 
@@ -26,12 +27,21 @@ class Subscription:
 
 @dataclass(frozen=True)
 class PatchOutcome:
-    """What ARM said to one PATCH; `http_status` is None when no answer came."""
+    """What ARM said to one PATCH; `http_status` is None when no answer came.
+
+    With no answer, `sent` tells whether the request may have reached ARM (then the
+    machine's state is unknown and must be read before any second PATCH) or surely did not.
+    """
 
     succeeded: bool
     http_status: int | None
     error_code: str = ""
     error_message: str = ""
+    sent: bool = True
+
+    @property
+    def unknown(self) -> bool:
+        return self.http_status is None and self.sent
 
 
 @dataclass(frozen=True)
@@ -62,11 +72,13 @@ class SubscriptionDirectory(Protocol):
 
 
 class MachineReader(Protocol):
-    def find_machines(self, subscription_ids: Iterable[str]) -> Iterator[MachineSnapshot]: ...
+    def find_machines(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[MachineSnapshot]: ...
 
 
 class MachineWriter(Protocol):
-    def enable_automatic_upgrade(self, machine_id: str) -> PatchOutcome: ...
+    def enable_automatic_upgrade(self, machine_id: str, gate: Gate | None = None) -> PatchOutcome: ...
+
+    def automatic_upgrade_enabled(self, machine_id: str) -> bool | None: ...
 
 
 class AlertSender(Protocol):

@@ -53,6 +53,7 @@ class SubscriptionRecord:
     state: str = ""
     in_scope: bool = True
     skip_reason: str = ""
+    not_swept: bool = False           # meant to be swept, but Resource Graph could not be read (see skip_reason)
     batch_index: int = -1
     machines: int = 0
     to_enable: int = 0

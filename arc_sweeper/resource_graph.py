@@ -2,17 +2,19 @@
 
 Entry point: :meth:`ResourceGraph.find_machines`. It batches subscriptions (Microsoft
 asks for fewer than 300 per request), follows every page with `$skipToken` at the
-documented maximum page size of 1,000, orders by id so pages are stable, and respects
-the per-user quota headers. 429 and 5xx are retried by azure-core's retry policy,
-which honours `Retry-After`.
+documented maximum page size of 1,000 and orders by id so pages are stable. It goes
+through the one HTTP stack (arc_sweeper.http_pipeline): 429 and 5xx are retried with a
+bounded wait, and the identity's quota is spent through a :class:`QuotaGate` that the
+caller hands from one activity to the next. Paging is bounded too: a `$skipToken` that
+repeats, more than MAX_PAGES pages, or a page that says rows were cut off without a
+token to the rest fails the query instead of passing off a partial estate as complete.
 """
 from __future__ import annotations
 
 import logging
-import threading
-import time
+from collections.abc import Iterable, Iterator
 from importlib import resources
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.mgmt.resourcegraph import ResourceGraphClient
@@ -20,109 +22,74 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from arc_sweeper.credentials import token_scope
 from arc_sweeper.endpoints import is_loopback_url, require_safe_endpoint
+from arc_sweeper.http_pipeline import DeadlineTransport, HttpLimits, policies
 from arc_sweeper.machine import MachineSnapshot
+from arc_sweeper.throttling import Gate
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
 MAX_SUBSCRIPTIONS_PER_QUERY = 299
+MAX_PAGES = 2000
+"""Two million rows per query: far above any estate, and a bound on a server that pages forever."""
 
 MACHINES_QUERY = resources.files("arc_sweeper").joinpath("queries/machines.kql").read_text("utf-8")
 """Every Arc machine with what classification and follow-up read; ordered by id for stable paging."""
 
 
-class QuotaGate:
-    """Shared by every query in this process: waits out an exhausted Resource Graph quota.
-
-    Resource Graph reports `x-ms-user-quota-remaining` and `x-ms-user-quota-resets-after`
-    on every response; at zero, the next query would be throttled, so we wait first.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._closed_until = 0.0
-
-    def wait(self) -> None:
-        with self._lock:
-            delay = self._closed_until - time.monotonic()
-        if delay > 0:
-            log.info("Resource Graph quota exhausted, waiting %.1fs", delay)
-            time.sleep(delay)
-
-    def observe(self, headers: Any) -> None:
-        remaining = headers.get("x-ms-user-quota-remaining")
-        resets_after = headers.get("x-ms-user-quota-resets-after")
-        if remaining is None or resets_after is None:
-            return
-        try:
-            if int(remaining) > 0:
-                return
-            hours, minutes, seconds = (float(part) for part in str(resets_after).split(":"))
-        except ValueError:
-            return
-        with self._lock:
-            self._closed_until = max(self._closed_until, time.monotonic() + hours * 3600 + minutes * 60 + seconds)
-
-
-QUOTA = QuotaGate()
+class GraphQueryError(Exception):
+    """Resource Graph answered in a way that means rows would be lost; the query is not trusted."""
 
 
 class ResourceGraph:
-    def __init__(
-        self,
-        arm_endpoint: str,
-        credential: TokenCredential,
-        *,
-        subscriptions_per_query: int = 200,
-        retry_total: int = 6,
-    ) -> None:
+    def __init__(self, arm_endpoint: str, credential: TokenCredential, *, subscriptions_per_query: int = 200,
+                 limits: HttpLimits = HttpLimits()) -> None:
         require_safe_endpoint(arm_endpoint, "ARM_ENDPOINT")
         if not 1 <= subscriptions_per_query <= MAX_SUBSCRIPTIONS_PER_QUERY:
             raise ValueError("subscriptions_per_query must be between 1 and 299")
-        self._plain_http = arm_endpoint.startswith("http://") and is_loopback_url(arm_endpoint)
         self._subscriptions_per_query = subscriptions_per_query
+        scopes = [token_scope(arm_endpoint)]
         self._client = ResourceGraphClient(
-            credential,
-            base_url=arm_endpoint,
-            credential_scopes=[token_scope(arm_endpoint)],
-            retry_total=retry_total,
-            retry_backoff_factor=1.0,
-            retry_backoff_max=60,
+            credential, base_url=arm_endpoint, credential_scopes=scopes, transport=DeadlineTransport(limits),
+            policies=policies(limits, credential=credential, scopes=scopes,
+                              allow_plain_http=is_loopback_url(arm_endpoint)),
         )
 
-    def find_machines(self, subscription_ids: Iterable[str]) -> Iterator[MachineSnapshot]:
+    def find_machines(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[MachineSnapshot]:
         """Every Arc machine in these subscriptions, in id order within each batch."""
         subscriptions = sorted(set(subscription_ids))
         for start in range(0, len(subscriptions), self._subscriptions_per_query):
             batch = subscriptions[start:start + self._subscriptions_per_query]
-            for row in self._rows(MACHINES_QUERY, batch):
+            for row in self._rows(MACHINES_QUERY, batch, gate):
                 yield machine_from_row(row)
 
-    def _rows(self, query: str, subscriptions: list[str]) -> Iterator[dict[str, Any]]:
+    def _rows(self, query: str, subscriptions: list[str], gate: Gate | None) -> Iterator[dict[str, Any]]:
         skip_token: str | None = None
         tokens_seen: set[str] = set()
-        while True:
-            QUOTA.wait()
+        for _ in range(MAX_PAGES):
             request = QueryRequest(
                 subscriptions=subscriptions,
                 query=query,
                 options=QueryRequestOptions(top=PAGE_SIZE, skip_token=skip_token, result_format="objectArray"),
             )
-            response = self._client.resources(request, cls=self._observe_quota, enforce_https=not self._plain_http)
+            response = self._client.resources(request, throttle_gate=gate)
             raw: Any = response.data  # objectArray: a list of rows; anything else is no rows
             data = raw if isinstance(raw, list) else []
             yield from (row for row in data if isinstance(row, dict))
             skip_token = response.skip_token
             if not skip_token:
+                if _truthy(response.result_truncated):
+                    raise GraphQueryError("Resource Graph cut the result off (resultTruncated) without a $skipToken"
+                                          " to the rest: rows would be lost")
                 return
             if skip_token in tokens_seen:  # a token that repeats itself would page forever
-                raise RuntimeError("Resource Graph returned the same $skipToken twice; paging stopped")
+                raise GraphQueryError("Resource Graph returned the same $skipToken twice; paging stopped")
             tokens_seen.add(skip_token)
+        raise GraphQueryError(f"Resource Graph paging went on for more than {MAX_PAGES} pages; stopped")
 
-    @staticmethod
-    def _observe_quota(pipeline_response: Any, deserialized: Any, _headers: Any) -> Any:
-        QUOTA.observe(pipeline_response.http_response.headers)
-        return deserialized
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _text(value: Any) -> str:

@@ -62,6 +62,9 @@ class Settings:
     resource_graph_batch_size: int
     enable_batch_size: int
     history_retention: timedelta
+    enable_time_budget: timedelta
+    max_retry_wait: timedelta
+    enabling_lease: timedelta
     storage_connection: str = field(repr=False)
 
     @property
@@ -268,6 +271,16 @@ def _parse_retention(text: str) -> timedelta:
     return retention
 
 
+def _duration_between(low: timedelta, high: timedelta) -> Callable[[str], timedelta]:
+    def parse(text: str) -> timedelta:
+        duration = parse_duration(text)
+        if not low <= duration <= high:
+            raise ValueError(f"must be from {format_duration(low)} to {format_duration(high)}")
+        return duration
+
+    return parse
+
+
 def _parse_poll_interval(text: str) -> timedelta:
     interval = parse_duration(text)
     if interval > MAX_POLL_INTERVAL:
@@ -427,6 +440,26 @@ _SETTINGS: tuple[_Setting, ...] = (
         "Finished Durable Functions instances older than this are purged from the task hub by the daily"
         " timer, so it does not grow without bound (the sweeper's own tables are kept).",
         "history_retention", _parse_retention,
+    ),
+    _Setting(
+        "ENABLE_TIME_BUDGET", "PT10M",
+        "Longest time one enabling activity keeps starting PATCHes (PT1M-PT20M); the rest of its chunk"
+        " continues in a new call. Keeps every activity well inside host.json's functionTimeout (30"
+        " minutes), past which the Python worker is restarted and everything in flight is lost.",
+        "enable_time_budget", _duration_between(timedelta(minutes=1), timedelta(minutes=20)),
+    ),
+    _Setting(
+        "MAX_RETRY_WAIT", "PT2M",
+        "Longest Retry-After, ARM write-budget pause or Resource Graph quota reset the sweeper waits for"
+        " (PT1S-PT15M); a longer one fails that call, which is recorded and reported.",
+        "max_retry_wait", _duration_between(timedelta(seconds=1), timedelta(minutes=15)),
+    ),
+    _Setting(
+        "ENABLING_LEASE", "PT6H",
+        "How long a sweep holds the lease on its scope while it enables (PT10M-P1D): an overlapping"
+        " sweep is refused meanwhile. A finished sweep releases it at once; a crashed one frees it"
+        " when its orchestration is no longer running or the lease runs out.",
+        "enabling_lease", _duration_between(timedelta(minutes=10), timedelta(days=1)),
     ),
     _Setting(
         "AzureWebJobsStorage", "",

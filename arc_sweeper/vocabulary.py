@@ -68,8 +68,9 @@ class EnableResult(StrEnum):
 
     ENABLED = "enabled"
     DRY_RUN = "dry_run"              # would have been enabled; nothing was sent
-    FAILED = "failed"                # ARM refused or never answered; see arm_error_code
+    FAILED = "failed"                # ARM refused, or the outcome stayed unknown; see arm_error_code
     NOT_ATTEMPTED = "not_attempted"
+    SENDING = "sending"              # intent recorded, no answer recorded yet: read the machine before a retry
 
 
 class Outcome(StrEnum):
@@ -111,6 +112,7 @@ class AttentionKind(StrEnum):
         return member
 
     ENABLE_FAILED = ("enable_failed", Severity.ERROR)                    # the PATCH was refused (ARM code + message)
+    SUBSCRIPTION_NOT_SWEPT = ("subscription_not_swept", Severity.ERROR)  # Resource Graph could not be read for it
     UPGRADE_STUCK = ("upgrade_stuck", Severity.ERROR)                    # failed for longer than STUCK_AFTER
     UPGRADE_FAILED = ("upgrade_failed", Severity.WARNING)                # lastAttemptStatus Failed, still retrying
     MANUAL_UPGRADE_NEEDED = ("manual_upgrade_needed", Severity.WARNING)  # agent below the automatic-upgrade minimum

@@ -13,6 +13,7 @@ from typing import Any
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.ports import ArmError, DeliveryResult, PatchOutcome, Subscription
 from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus, EnableResult, RunStatus
 
 
@@ -111,7 +112,7 @@ class FakeGraph:
     fail: Exception | None = None
     queries: int = 0
 
-    def find_machines(self, subscription_ids: Iterable[str]) -> Iterator[MachineSnapshot]:
+    def find_machines(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[MachineSnapshot]:
         self.queries += 1
         if self.fail is not None:
             raise self.fail
@@ -121,14 +122,29 @@ class FakeGraph:
 
 @dataclass
 class FakeArm:
-    """Records every PATCH; `answer` decides what ARM says to each (default: 200)."""
+    """Records every PATCH and read; `answer` decides what ARM says to each PATCH (default: 200).
+
+    A successful answer turns the machine's flag on, as ARM does; an answer with no status and
+    `sent` (a lost answer) turns it on too when `lost_answers_applied`, like a PATCH that reached
+    ARM before the connection dropped.
+    """
 
     answer: Callable[[str], PatchOutcome] = lambda machine_id: PatchOutcome(True, 200)
+    lost_answers_applied: bool = True
     sent: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    enabled: set[str] = field(default_factory=set)
 
-    def enable_automatic_upgrade(self, machine_id: str) -> PatchOutcome:
+    def enable_automatic_upgrade(self, machine_id: str, gate: Gate | None = None) -> PatchOutcome:
         self.sent.append(machine_id)
-        return self.answer(machine_id)
+        outcome = self.answer(machine_id)
+        if outcome.succeeded or (outcome.unknown and self.lost_answers_applied):
+            self.enabled.add(machine_id)
+        return outcome
+
+    def automatic_upgrade_enabled(self, machine_id: str) -> bool | None:
+        self.reads.append(machine_id)
+        return True if machine_id in self.enabled else None
 
 
 @dataclass

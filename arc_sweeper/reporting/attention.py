@@ -25,7 +25,8 @@ def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[Subscriptio
     for row in rows:
         items.extend(_machine_items(row))
     for s in skipped:
-        items.append(AttentionItem(AttentionKind.SUBSCRIPTION_SKIPPED, f"/subscriptions/{s.subscription_id}",
+        kind = AttentionKind.SUBSCRIPTION_NOT_SWEPT if s.not_swept else AttentionKind.SUBSCRIPTION_SKIPPED
+        items.append(AttentionItem(kind, f"/subscriptions/{s.subscription_id}",
                                    s.subscription_id, s.display_name or s.subscription_id, s.state, s.skip_reason))
     order = {kind: index for index, kind in enumerate(AttentionKind)}
     return sorted(items, key=lambda i: (order.get(i.kind, len(order)), i.resource_id))

@@ -41,7 +41,7 @@ class ClosingStep:
             return replace(run, cohort_size=cohort, enabling_ended_at=end.as_of,
                            status=RunStatus.FOLLOWING if following else RunStatus.COMPLETED,
                            phase=RunPhase.FOLLOWING if following else RunPhase.DONE,
-                           ended_at="" if following else end.as_of)
+                           ended_at="" if following else end.as_of, error=clip(end.error))
 
         run = self._close_phase(end, AlertKind.SWEEP_COMPLETED, close, summary="sweep done")
         return run.cohort_size if run.status == RunStatus.FOLLOWING else 0
@@ -57,8 +57,10 @@ class ClosingStep:
     def _close_phase(self, end: PhaseEnd, kind: AlertKind,
                      close: Callable[[RunRecord, list[MachineRecord]], RunRecord], summary: str = "") -> RunRecord:
         """Recount the run from its rows, apply the phase's changes, alert, and save the run row."""
-        run = self.store.get_run(end.run_id) or RunRecord(
-            end.run_id, Trigger.UNKNOWN, False, (), RunStatus.FAILED, RunPhase.DONE, end.as_of)
+        run = self.store.get_run(end.run_id)
+        if run is None:  # the run failed before its row was written (and perhaps before any table was made)
+            self.store.create_tables()
+            run = RunRecord(end.run_id, Trigger.UNKNOWN, False, (), RunStatus.FAILED, RunPhase.DONE, end.as_of)
         subscriptions = self.store.subscriptions(end.run_id)
         rows = [row for s in subscriptions if s.in_scope
                 for row in self.store.machines(end.run_id, s.subscription_id)]

@@ -6,14 +6,18 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from azure.core.exceptions import HttpResponseError
+
 from arc_sweeper.findings import ClassificationPolicy, classify
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
-from arc_sweeper.messages import DiscoverBatch, DiscoveryResult, SubscriptionWork
+from arc_sweeper.messages import BatchFailure, DiscoverBatch, DiscoveryResult, SubscriptionWork
 from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
+from arc_sweeper.resource_graph import GraphQueryError
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
+from arc_sweeper.throttling import GraphQuota, QuotaGate
 from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.vocabulary import Action, EnableResult
 
@@ -32,17 +36,25 @@ class DiscoveryStep:
     fleet: FleetLedger
 
     def discover_batch(self, work: DiscoverBatch) -> DiscoveryResult:
+        """Read, classify and record the batch.
+
+        A refusal that a retry cannot change (403, a bad query, a truncated result) marks the
+        batch not swept at once. Anything transient (throttling, 5xx, the network) raises, so
+        the activity is retried; once the retries are spent the orchestration records the
+        batch with `mark_not_swept`.
+        """
         subscriptions = [s for s in self.store.subscriptions(work.run_id, work.batch_index) if s.in_scope]
         as_of = parse_timestamp(work.as_of)
         assert as_of is not None, "as_of comes from the orchestration clock"
         policy = self.settings.classification_policy(as_of.date())
+        gate = QuotaGate(work.quota or GraphQuota(), max_wait_s=self.settings.max_retry_wait.total_seconds())
         try:
-            machines = list(self.graph.find_machines(s.subscription_id for s in subscriptions))
-        except Exception as error:  # noqa: BLE001 - recorded per subscription, the sweep goes on
-            reason = clip(f"Resource Graph query failed: {type(error).__name__}: {error}")
-            log.error("run %s batch %d: %s", work.run_id, work.batch_index, reason)
-            self.store.put_subscriptions(replace(s, in_scope=False, skip_reason=reason) for s in subscriptions)
-            return DiscoveryResult(work.run_id, work.batch_index, 0, (), reason)
+            machines = list(self.graph.find_machines((s.subscription_id for s in subscriptions), gate))
+        except Exception as error:
+            if not is_permanent(error):
+                raise
+            self.mark_not_swept(BatchFailure(work.run_id, work.batch_index, describe(error), work.as_of))
+            return DiscoveryResult(work.run_id, work.batch_index, 0, (), gate.state())
         rows = self._in_chunks([machine_row(work.run_id, m, policy, work.as_of) for m in machines])
         self.store.put_machines(rows)
         self.fleet.record_discovery(rows, work.as_of)
@@ -55,8 +67,16 @@ class DiscoveryStep:
         size = self.settings.enable_batch_size
         return DiscoveryResult(
             work.run_id, work.batch_index, len(rows),
-            tuple(SubscriptionWork(sub, n, -(-n // size)) for sub, n in sorted(to_enable.items())),
+            tuple(SubscriptionWork(sub, n, -(-n // size)) for sub, n in sorted(to_enable.items())), gate.state(),
         )
+
+    def mark_not_swept(self, failure: BatchFailure) -> None:
+        """The batch's subscriptions could not be read even with retries: say so on each of them."""
+        reason = clip(f"not swept: Resource Graph could not be read: {failure.error}")
+        log.error("run %s batch %d: %s", failure.run_id, failure.batch_index, reason)
+        self.store.put_subscriptions(replace(s, in_scope=False, not_swept=True, skip_reason=reason)
+                                     for s in self.store.subscriptions(failure.run_id, failure.batch_index)
+                                     if s.in_scope)
 
     def _in_chunks(self, rows: list[MachineRecord]) -> list[MachineRecord]:
         """Number the machines to enable into chunks of ENABLE_BATCH_SIZE per subscription.
@@ -72,6 +92,21 @@ class DiscoveryStep:
                 position[row.subscription_id] += 1
             numbered.append(row)
         return numbered
+
+
+def is_permanent(error: Exception) -> bool:
+    """A refusal that asking again will not change."""
+    if isinstance(error, GraphQueryError):
+        return True
+    status = getattr(error, "status_code", None)
+    return isinstance(error, HttpResponseError) and isinstance(status, int) and 400 <= status < 500 \
+        and status not in (408, 429)
+
+
+def describe(error: Exception) -> str:
+    """The error's first line (azure-core repeats code and message on the lines after it)."""
+    lines = str(error).strip().splitlines()
+    return clip(f"{type(error).__name__}: {lines[0] if lines else ''}", 1000)
 
 
 def machine_row(run_id: str, machine: MachineSnapshot, policy: ClassificationPolicy, as_of: str) -> MachineRecord:

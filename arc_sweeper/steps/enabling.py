@@ -1,20 +1,46 @@
-"""Step 3: PATCH one chunk of one subscription's machines, each exactly once."""
+"""Step 3: PATCH one chunk of one subscription's machines, each exactly once.
+
+Exactly once, by construction, whatever storage, the network or a retry does:
+
+1. Before a machine's PATCH its intent is recorded (`sending`); right after, its result.
+   Intents are written a few at a time, in one transaction of the chunk's partition.
+2. When recording fails, no new PATCH is sent: the PATCHes in flight finish, and the
+   activity fails so that the orchestration retries it.
+3. A retried call decides per machine from what is recorded: a result is final; a machine
+   left `sending` (its answer was lost, or never recorded) is read from ARM first and
+   PATCHed only if automatic upgrade is still off.
+
+Writes are paced by the subscription's budget (arc_sweeper.throttling.WriteGate): as many
+PATCHes in flight as the budget allows, none while a 429's Retry-After runs. A call stops
+starting PATCHes after ENABLE_TIME_BUDGET, well inside the Functions timeout, and says how
+many machines remain, so the orchestration continues the chunk in a new call.
+"""
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 from arc_sweeper.fleet import FleetLedger
-from arc_sweeper.messages import EnableChunk, Tally
-from arc_sweeper.ports import MachineStore, MachineWriter, PatchOutcome
+from arc_sweeper.messages import ChunkFailure, ChunkResult, EnableChunk
+from arc_sweeper.ports import ArmError, MachineStore, MachineWriter, PatchOutcome
 from arc_sweeper.records import MachineRecord
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
+from arc_sweeper.throttling import MAX_CONCURRENCY, WriteBudget, WriteGate
 from arc_sweeper.vocabulary import EnableResult, Outcome
 
 log = logging.getLogger(__name__)
+
+OPEN = frozenset({EnableResult.NOT_ATTEMPTED, EnableResult.SENDING})
+"""Results that a later call of the chunk still has to decide."""
+
+
+class NotAllSent(Exception):
+    """Some PATCHes could not be sent (no connection, no budget): the activity's retry sends them."""
 
 
 @dataclass(frozen=True)
@@ -23,48 +49,155 @@ class EnablingStep:
     store: MachineStore
     arm: MachineWriter
     fleet: FleetLedger
+    monotonic: Callable[[], float] = time.monotonic
 
-    def enable_chunk(self, work: EnableChunk) -> Tally:
-        """PATCH one chunk; rows already decided (by an earlier attempt) are never sent again."""
-        chunk = {r.row_key: r for r in self.store.machines(work.run_id, work.subscription_id,
-                                                           enable_chunk=work.chunk_index)}
-        todo = [r for r in chunk.values() if r.action_result == EnableResult.NOT_ATTEMPTED]
+    def enable_chunk(self, work: EnableChunk) -> ChunkResult:
+        rows = {r.row_key: r for r in self.store.machines(work.run_id, work.subscription_id,
+                                                          enable_chunk=work.chunk_index)}
+        gate = WriteGate(work.budget or WriteBudget(concurrency=self.settings.max_parallel_writes_per_subscription),
+                         max_wait_s=self.settings.max_retry_wait.total_seconds())
         if work.dry_run:
-            decided = [replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of) for r in todo]
+            decided = [replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of)
+                       for r in rows.values() if r.action_result in OPEN]
             self.store.put_machines(decided)
-            chunk.update((r.row_key, r) for r in decided)
+            rows.update((r.row_key, r) for r in decided)
         else:
-            errors: list[BaseException] = []
-            with ThreadPoolExecutor(max_workers=self.settings.max_parallel_writes_per_subscription) as pool:
-                futures = {pool.submit(self.arm.enable_automatic_upgrade, r.resource_id): r for r in todo}
-                for future in as_completed(futures):
-                    error = future.exception()
-                    if error is not None:  # outcome unknown: left for the retry
-                        errors.append(error)
-                        continue
-                    # Written one by one, as soon as known: a retry must not PATCH it again.
-                    row = with_patch_outcome(futures[future], future.result(), work.as_of)
-                    self.store.put_machines([row])
-                    chunk[row.row_key] = row
-            if errors:
-                # Only now, with every other outcome recorded: the activity's retry PATCHes just these.
-                raise errors[0]
-        results = list(chunk.values())
-        refused = Counter(f"{r.arm_http_status} {r.arm_error_code}" for r in results
-                          if r.action_result == EnableResult.FAILED)
-        if refused:
-            log.warning("run %s subscription %s chunk %d: %d PATCHes refused (%s)", work.run_id,
-                        work.subscription_id, work.chunk_index, sum(refused.values()),
-                        ", ".join(f"{n} x {reason}" for reason, n in refused.most_common()))
-        self.fleet.record_enable_results(work.subscription_id, results, work.as_of)
-        return Tally(dict(Counter(str(r.action_result) for r in results)))
+            rows.update((r.row_key, r) for r in self._reconcile([r for r in rows.values()
+                                                                  if r.action_result == EnableResult.SENDING], work))
+            sender = _Sender(self, gate, work)
+            rows.update((r.row_key, r) for r in sender.send([r for r in rows.values()
+                                                             if r.action_result == EnableResult.NOT_ATTEMPTED]))
+            rows.update((r.row_key, r) for r in self._reconcile([r for r in rows.values()
+                                                                  if r.action_result == EnableResult.SENDING], work))
+            if sender.error is not None:
+                raise sender.error
+            still_open = Counter(f"{r.arm_error_code}: {r.arm_error_message[:120]}" if r.arm_error_code
+                                 else str(r.action_result) for r in rows.values() if r.action_result in OPEN)
+            if still_open and not sender.out_of_time:
+                raise NotAllSent(f"{sum(still_open.values())} machines still to do after a failed attempt ("
+                                 + ", ".join(f"{n} x {why}" for why, n in still_open.most_common())
+                                 + "); the retry decides them")
+        results = list(rows.values())
+        _log_refusals(work, results)
+        self.fleet.record_enable_results(work.subscription_id, [r for r in results if r.action_result not in OPEN],
+                                         work.as_of)
+        return ChunkResult(dict(Counter(str(r.action_result) for r in results)),
+                           remaining=sum(1 for r in results if r.action_result in OPEN), budget=gate.state())
+
+    def abandon_chunk(self, failure: ChunkFailure) -> ChunkResult:
+        """The chunk's open rows are failed with the reason: the run goes on and says what failed."""
+        rows = self.store.machines(failure.run_id, failure.subscription_id, enable_chunk=failure.chunk_index)
+        closed = [replace(r, action_result=EnableResult.FAILED,
+                          arm_error_code="OutcomeUnknown" if r.action_result == EnableResult.SENDING else "NotSent",
+                          arm_error_message=clip(f"enabling failed after retries: {failure.error}"),
+                          updated_at=failure.as_of)
+                  for r in rows if r.action_result in OPEN]
+        self.store.put_machines(closed)
+        self.fleet.record_enable_results(failure.subscription_id, closed, failure.as_of)
+        done = {r.row_key: r for r in closed}
+        return ChunkResult(dict(Counter(str(done.get(r.row_key, r).action_result) for r in rows)))
+
+    def _reconcile(self, unknown: list[MachineRecord], work: EnableChunk) -> list[MachineRecord]:
+        """Machines whose PATCH may have gone out: read each, decide from what ARM says now."""
+        decided = []
+        for row in unknown:
+            try:
+                enabled = self.arm.automatic_upgrade_enabled(row.resource_id)
+            except ArmError as error:
+                if error.http_status == 404:
+                    decided.append(replace(row, action_result=EnableResult.FAILED, arm_http_status=404,
+                                           arm_error_code=error.code, arm_error_message=clip(error.message),
+                                           updated_at=work.as_of))
+                continue  # still unknown: a later retry reads it again
+            if enabled is True:
+                decided.append(with_patch_outcome(row, PatchOutcome(True, 200), work.as_of))
+            else:
+                decided.append(replace(row, action_result=EnableResult.NOT_ATTEMPTED, updated_at=work.as_of))
+        self.store.put_machines(decided)
+        return decided
+
+
+class _Sender:
+    """Keeps the budget's number of PATCHes in flight; records intents before and results after."""
+
+    def __init__(self, step: EnablingStep, gate: WriteGate, work: EnableChunk) -> None:
+        self.step, self.gate, self.work = step, gate, work
+        self.error: Exception | None = None
+        self.out_of_time = False
+
+    def send(self, todo: list[MachineRecord]) -> list[MachineRecord]:
+        stop_at = self.step.monotonic() + self.step.settings.enable_time_budget.total_seconds()
+        decided: list[MachineRecord] = []
+        unrecorded: list[MachineRecord] = []
+        in_flight: dict[Future[PatchOutcome], MachineRecord] = {}
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENCY) as pool:
+            while todo or in_flight:
+                free = self.gate.concurrency - len(in_flight)
+                self.out_of_time = self.step.monotonic() >= stop_at
+                if todo and free > 0 and self.error is None and not self.out_of_time:
+                    wave, todo = todo[:free], todo[free:]
+                    intents = [replace(r, action_result=EnableResult.SENDING, updated_at=self.work.as_of) for r in wave]
+                    if self._record(intents):
+                        decided.extend(intents)
+                        for row in intents:
+                            in_flight[pool.submit(self.step.arm.enable_automatic_upgrade, row.resource_id,
+                                                  self.gate)] = row
+                if not in_flight:
+                    break
+                finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    unrecorded.append(self._result(in_flight.pop(future), _outcome_of(future)))
+                if unrecorded and (len(unrecorded) >= max(8, self.gate.concurrency) or not in_flight):
+                    if self._record(unrecorded):
+                        decided.extend(unrecorded)
+                    unrecorded = []
+        return decided
+
+    def _result(self, row: MachineRecord, outcome: PatchOutcome) -> MachineRecord:
+        if outcome.http_status is None and not outcome.sent:
+            return replace(row, action_result=EnableResult.NOT_ATTEMPTED, arm_error_code=outcome.error_code,
+                           arm_error_message=clip(outcome.error_message), updated_at=self.work.as_of)
+        if outcome.unknown:
+            return replace(row, arm_error_code=outcome.error_code, arm_error_message=clip(outcome.error_message))
+        return with_patch_outcome(row, outcome, self.work.as_of)
+
+    def _record(self, rows: Iterable[MachineRecord]) -> bool:
+        """Write rows; on failure remember the error and send nothing more."""
+        if self.error is not None:
+            return False
+        try:
+            self.step.store.put_machines(rows)
+            return True
+        except Exception as error:  # noqa: BLE001 - any storage failure stops the sending
+            log.error("run %s subscription %s chunk %d: recording failed, no further PATCH is sent: %s: %s",
+                      self.work.run_id, self.work.subscription_id, self.work.chunk_index,
+                      type(error).__name__, error)
+            self.error = error
+            return False
+
+
+def _outcome_of(future: Future[PatchOutcome]) -> PatchOutcome:
+    """The PATCH's outcome; an exception out of the client leaves it unknown (it may have been sent)."""
+    try:
+        return future.result()
+    except Exception as error:  # noqa: BLE001 - decided by reading the machine, never by guessing
+        return PatchOutcome(False, None, type(error).__name__, clip(str(error), 300))
 
 
 def with_patch_outcome(row: MachineRecord, outcome: PatchOutcome, as_of: str) -> MachineRecord:
     if outcome.succeeded:
         return replace(row, action_result=EnableResult.ENABLED, arm_http_status=outcome.http_status or 0,
-                       enabled_at=as_of, outcome=Outcome.PENDING, outcome_detail="waiting for the agent",
-                       updated_at=as_of)
+                       arm_error_code="", arm_error_message="", enabled_at=as_of, outcome=Outcome.PENDING,
+                       outcome_detail="waiting for the agent", updated_at=as_of)
     return replace(row, action_result=EnableResult.FAILED, arm_http_status=outcome.http_status or 0,
                    arm_error_code=outcome.error_code, arm_error_message=clip(outcome.error_message),
                    updated_at=as_of)
+
+
+def _log_refusals(work: EnableChunk, results: list[MachineRecord]) -> None:
+    refused = Counter(f"{r.arm_http_status} {r.arm_error_code}" for r in results
+                      if r.action_result == EnableResult.FAILED)
+    if refused:
+        log.warning("run %s subscription %s chunk %d: %d PATCHes refused (%s)", work.run_id,
+                    work.subscription_id, work.chunk_index, sum(refused.values()),
+                    ", ".join(f"{n} x {reason}" for reason, n in refused.most_common()))

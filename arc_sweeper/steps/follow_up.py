@@ -8,11 +8,12 @@ from typing import Protocol
 
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
-from arc_sweeper.messages import CheckCohort, Tally
+from arc_sweeper.messages import CheckCohort, CohortResult, Tally
 from arc_sweeper.outcomes import Followed, FollowUpRules, follow_up_outcome
 from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
 from arc_sweeper.settings import Settings
+from arc_sweeper.throttling import GraphQuota, QuotaGate
 from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.versions import parse_agent_version
 from arc_sweeper.vocabulary import SETTLED_OUTCOMES
@@ -31,21 +32,21 @@ class FollowUpStep:
     graph: MachineReader
     fleet: FleetLedger
 
-    def check_cohort(self, check: CheckCohort) -> Tally:
-        """Re-read the batch's cohort from Resource Graph and record each machine's outcome."""
+    def check_cohort(self, check: CheckCohort) -> CohortResult:
+        """Re-read the batch's cohort from Resource Graph and record each machine's outcome.
+
+        A failed query raises (the activity is retried; then this poll of the batch is skipped
+        and the next poll reads it again): nothing is concluded from a read that did not happen.
+        """
         subscriptions = [s.subscription_id for s in self.store.subscriptions(check.run_id, check.batch_index)
                          if s.in_scope]
         cohort = [row for sub in subscriptions
                   for row in self.store.machines(check.run_id, sub, enabled_only=True)]
         open_rows = [r for r in cohort if r.outcome not in SETTLED_OUTCOMES]
         if not open_rows:
-            return tally(cohort)
-        try:
-            machines = list(self.graph.find_machines({r.subscription_id for r in open_rows}))
-        except Exception as error:  # noqa: BLE001 - one bad poll must not end days of follow-up
-            log.error("run %s batch %d: follow-up poll skipped, Resource Graph failed: %s: %s",
-                      check.run_id, check.batch_index, type(error).__name__, error)
-            return tally(cohort)
+            return CohortResult(tally(cohort), check.quota)
+        gate = QuotaGate(check.quota or GraphQuota(), max_wait_s=self.settings.max_retry_wait.total_seconds())
+        machines = list(self.graph.find_machines({r.subscription_id for r in open_rows}, gate))
         seen = {m.id.lower(): m for m in machines}
         versions = (parse_agent_version(m.agent_version) for m in seen.values())
         rules = FollowUpRules(self.settings.catalogue, self.settings.catalogue.latest(v for v in versions if v),
@@ -56,7 +57,7 @@ class FollowUpStep:
         self.store.put_machines(checked)
         self.fleet.record_outcomes(checked, check.checked_at)
         done = {r.row_key: r for r in checked}
-        return tally([done.get(r.row_key, r) for r in cohort])
+        return CohortResult(tally([done.get(r.row_key, r) for r in cohort]), gate.state())
 
 
 def checked_row(row: MachineRecord, machine: MachineSnapshot | None, rules: FollowUpRules, checked_at: str) -> MachineRecord:

@@ -5,6 +5,7 @@ all loggers, urllib3 included), not in the DeliveryResult, and no exception esca
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -15,7 +16,7 @@ import requests
 
 from alert_factories import attention, report
 from arc_sweeper.reporting.alerts import build_alert
-from arc_sweeper.http_retry import RetryPolicy
+from arc_sweeper.http_pipeline import DeadlineTransport, HttpLimits
 from arc_sweeper.logic_app import deliver_alert, scrub
 from arc_sweeper.ports import DeliveryResult
 from arc_sweeper.serialization import to_json
@@ -23,10 +24,8 @@ from arc_sweeper.text import redact_url
 from arc_sweeper.vocabulary import AlertKind, AttentionKind
 from local_stack.alert_receiver import FAKE_SIGNATURE, TRIGGER_PATH, AlertReceiver, load_alert_schema
 
-FAST = RetryPolicy(
-    max_attempts=3, backoff_base_s=0.01, backoff_max_s=0.05, max_retry_after_s=1.0, total_timeout_s=5.0,
-    request_timeout_s=2.0,
-)
+FAST = HttpLimits(retries=2, backoff_s=0.01, backoff_max_s=0.05, max_retry_after_s=1.0, deadline_s=5.0,
+                  read_timeout_s=2.0)
 
 
 @pytest.fixture
@@ -51,11 +50,14 @@ def signature_never_logged(caplog):
         assert FAKE_SIGNATURE not in record.getMessage(), f"{record.name} logged the signature"
 
 
-class RecordingSleep:
-    def __init__(self) -> None:
+class RecordingTransport(DeadlineTransport):
+    """The real transport, remembering how long the retry policy made it wait."""
+
+    def __init__(self, limits: HttpLimits = FAST, session: requests.Session | None = None) -> None:
+        super().__init__(limits, session)
         self.waits: list[float] = []
 
-    def __call__(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
         time.sleep(seconds)
 
@@ -72,7 +74,7 @@ def closed_port() -> int:
 
 
 def test_delivers_the_payload_as_sent(receiver, payload):
-    result = deliver_alert(receiver.url, payload, policy=FAST)
+    result = deliver_alert(receiver.url, payload, limits=FAST)
     assert result == DeliveryResult(True, "delivered", 202, 1, result.detail)
     assert receiver.payloads == [payload]
     assert receiver.payloads[0]["attention"]["items"][0]["name"] == "srv-東京"
@@ -80,7 +82,7 @@ def test_delivers_the_payload_as_sent(receiver, payload):
 
 
 def test_urllib3_request_lines_are_logged_without_their_query(receiver, payload, caplog):
-    deliver_alert(receiver.url, payload, policy=FAST)
+    deliver_alert(receiver.url, payload, limits=FAST)
     request_lines = [r.getMessage() for r in caplog.get_records("call") if r.name == "urllib3.connectionpool"
                      and TRIGGER_PATH in r.getMessage()]
     assert request_lines and all("?(redacted)" in line for line in request_lines)
@@ -88,10 +90,10 @@ def test_urllib3_request_lines_are_logged_without_their_query(receiver, payload,
 
 def test_waits_as_told_by_retry_after_then_delivers(receiver, payload):
     receiver.fail_next(2, status=429, retry_after_s=0.2)
-    sleep = RecordingSleep()
-    result = deliver_alert(receiver.url, payload, policy=FAST, sleep=sleep)
+    transport = RecordingTransport()
+    result = deliver_alert(receiver.url, payload, limits=FAST, transport=transport)
     assert (result.delivered, result.attempts, result.http_status) == (True, 3, 202)
-    assert sleep.waits == [0.2, 0.2]
+    assert transport.waits == [0.2, 0.2]
     assert receiver.payloads == [payload]
     assert_no_secret(result)
 
@@ -99,7 +101,7 @@ def test_waits_as_told_by_retry_after_then_delivers(receiver, payload):
 def test_gives_up_after_the_policys_attempts_on_server_errors(receiver, payload):
     receiver.fail_next(10, status=500)
     started = time.monotonic()
-    result = deliver_alert(receiver.url, payload, policy=FAST, sleep=RecordingSleep())
+    result = deliver_alert(receiver.url, payload, limits=FAST, transport=RecordingTransport())
     assert time.monotonic() - started < 2
     assert (result.delivered, result.status, result.http_status, result.attempts) == (False, "failed", 500, 3)
     assert receiver.requests_seen == 3 and receiver.payloads == []
@@ -109,10 +111,9 @@ def test_gives_up_after_the_policys_attempts_on_server_errors(receiver, payload)
 
 def test_total_time_is_bounded_even_when_told_to_wait(receiver, payload):
     receiver.fail_next(10, status=429, retry_after_s=0.4)
-    policy = RetryPolicy(max_attempts=10, backoff_base_s=0.01, max_retry_after_s=1.0, total_timeout_s=0.6,
-                         request_timeout_s=1.0)
+    limits = HttpLimits(retries=9, backoff_s=0.01, max_retry_after_s=1.0, deadline_s=0.6, read_timeout_s=1.0)
     started = time.monotonic()
-    result = deliver_alert(receiver.url, payload, policy=policy)
+    result = deliver_alert(receiver.url, payload, limits=limits)
     assert time.monotonic() - started < 1.5
     assert (result.delivered, result.http_status) == (False, 429)
     assert result.attempts == receiver.requests_seen == 2
@@ -121,7 +122,7 @@ def test_total_time_is_bounded_even_when_told_to_wait(receiver, payload):
 
 def test_connection_refused_is_a_failed_delivery(payload):
     url = f"http://127.0.0.1:{closed_port()}/workflows/x/triggers/manual/paths/invoke?sv=1.0&sig={FAKE_SIGNATURE}"
-    result = deliver_alert(url, payload, policy=FAST, sleep=RecordingSleep())
+    result = deliver_alert(url, payload, limits=FAST, transport=RecordingTransport())
     assert (result.delivered, result.status, result.http_status, result.attempts) == (False, "failed", None, 3)
     assert "no response" in result.detail
     assert_no_secret(result)
@@ -129,9 +130,9 @@ def test_connection_refused_is_a_failed_delivery(payload):
 
 def test_a_slow_endpoint_times_out(receiver, payload):
     receiver.respond_after(1.0)
-    policy = RetryPolicy(max_attempts=2, backoff_base_s=0.01, backoff_max_s=0.01, request_timeout_s=0.2)
+    limits = HttpLimits(retries=1, backoff_s=0.01, backoff_max_s=0.01, read_timeout_s=0.2)
     started = time.monotonic()
-    result = deliver_alert(receiver.url, payload, policy=policy)
+    result = deliver_alert(receiver.url, payload, limits=limits)
     assert time.monotonic() - started < 1.0
     assert (result.delivered, result.http_status, result.attempts) == (False, None, 2)
     assert_no_secret(result)
@@ -139,14 +140,14 @@ def test_a_slow_endpoint_times_out(receiver, payload):
 
 def test_a_client_error_is_not_retried(receiver, payload):
     wrong_signature = receiver.url.replace(FAKE_SIGNATURE, FAKE_SIGNATURE[::-1])
-    result = deliver_alert(wrong_signature, payload, policy=FAST)
+    result = deliver_alert(wrong_signature, payload, limits=FAST)
     assert (result.delivered, result.http_status, result.attempts) == (False, 401, 1)
     assert "DirectApiInvalidAuthorizationSignature" in result.detail
     assert FAKE_SIGNATURE[::-1] not in result.detail
 
 
 def test_a_payload_the_trigger_schema_refuses_is_a_failed_delivery(receiver, payload):
-    result = deliver_alert(receiver.url, {**payload, "severity": "catastrophic"}, policy=FAST)
+    result = deliver_alert(receiver.url, {**payload, "severity": "catastrophic"}, limits=FAST)
     assert (result.delivered, result.http_status, result.attempts) == (False, 400, 1)
     assert receiver.rejections and "severity" in receiver.rejections[0]
 
@@ -166,7 +167,7 @@ def test_no_url_means_skipped(url, payload):
     f"https://user:{FAKE_SIGNATURE}@127.0.0.1:1/x",
 ])
 def test_malformed_urls_fail_quietly(url, payload):
-    result = deliver_alert(url, payload, policy=FAST, sleep=lambda _: None)
+    result = deliver_alert(url, payload, limits=FAST, transport=RecordingTransport())
     assert (result.delivered, result.status) == (False, "failed")
     assert_no_secret(result)
 
@@ -186,7 +187,7 @@ class ExplodingSession(requests.Session):
                                    requests.exceptions.ChunkedEncodingError])
 def test_request_exceptions_are_described_without_the_url(error, payload):
     url = f"https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig={FAKE_SIGNATURE}"
-    result = deliver_alert(url, payload, policy=FAST, session=ExplodingSession(error), sleep=lambda _: None)
+    result = deliver_alert(url, payload, limits=FAST, transport=RecordingTransport(FAST, session=ExplodingSession(error)))
     assert (result.delivered, result.status, result.http_status) == (False, "failed", None)
     assert "prod-00.westeurope.logic.azure.com" in result.detail
     assert_no_secret(result)
@@ -200,19 +201,20 @@ class EchoingSession(requests.Session):
         response.status_code = 400
         response.headers["Content-Type"] = "application/json"
         response._content = json.dumps({"error": {"code": "BadRequest", "message": f"cannot {method} {url}"}}).encode()
+        response.raw = io.BytesIO(response._content)
         return response
 
 
 def test_an_error_message_repeating_the_url_is_scrubbed(payload):
     url = f"https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sv=1.0&sig={FAKE_SIGNATURE}"
-    result = deliver_alert(url, payload, policy=FAST, session=EchoingSession())
+    result = deliver_alert(url, payload, limits=FAST, transport=RecordingTransport(FAST, session=EchoingSession()))
     assert (result.delivered, result.http_status, result.attempts) == (False, 400, 1)
     assert "BadRequest" in result.detail and "/workflows/abc/triggers/manual" in result.detail
     assert_no_secret(result)
 
 
 def test_a_payload_that_is_not_json_is_a_failed_delivery(receiver):
-    result = deliver_alert(receiver.url, {"when": object()}, policy=FAST)
+    result = deliver_alert(receiver.url, {"when": object()}, limits=FAST)
     assert (result.delivered, result.attempts) == (False, 0)
     assert receiver.requests_seen == 0
 

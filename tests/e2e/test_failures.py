@@ -5,13 +5,14 @@ import os
 from datetime import timedelta
 
 from arc_sweeper.steps.discovery import DiscoveryStep
+from arc_sweeper.steps.scope import ScopeStep
 from arc_sweeper.tables import SweepStore
 from tests.e2e.fleets import SUB_A, SUB_B, mixed_fleet
 
 ALLOW = {"SUBSCRIPTION_ALLOW_LIST": f"{SUB_A},{SUB_B}"}
 
 
-def test_a_step_that_keeps_failing_fails_the_run_and_sends_sweep_failed(make_stack, monkeypatch):
+def test_a_discovery_batch_that_keeps_failing_is_recorded_and_the_run_completes(make_stack, monkeypatch):
     stack, sim, receiver = make_stack(mixed_fleet(), env=ALLOW)
 
     def broken(self, work):
@@ -22,16 +23,36 @@ def test_a_step_that_keeps_failing_fails_the_run_and_sends_sweep_failed(make_sta
     run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
     final = stack.run_to_completion(run_id)
 
-    assert final.runtime_status == "Failed"
-    assert "Resource Graph exploded" in final.error
+    assert final.runtime_status == "Completed"
     attempts = [e for e in stack.host.history(run_id) if e.get("EventType") == 4 and e.get("Name") == "discover_machines"]
-    assert len(attempts) == 3  # the activity retry options: three attempts, then give up
+    assert len(attempts) == 3  # the activity retry options: three attempts, then the batch is recorded
+    store = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"])
+    run = store.get_run(run_id)
+    assert (run.status, run.phase) == ("completed", "done") and "Resource Graph exploded" in run.error
+    assert {s.subscription_id for s in store.subscriptions(run_id) if s.not_swept} == {SUB_A, SUB_B}
+    [digest] = receiver.payloads
+    assert digest["kind"] == "sweep_completed" and digest["severity"] == "error"
+    assert digest["attention"]["byKind"]["subscription_not_swept"] == 2
+    assert "Resource Graph exploded" in digest["error"]
+    assert sim.patches() == []
+
+
+def test_a_run_that_cannot_start_fails_and_sends_sweep_failed(make_stack, monkeypatch):
+    stack, sim, receiver = make_stack(mixed_fleet(), env=ALLOW)
+
+    def broken(self, start):
+        raise RuntimeError("the subscription directory exploded")
+
+    monkeypatch.setattr(ScopeStep, "start_run", broken)
+    stack.fire_timer()
+    run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
+    final = stack.run_to_completion(run_id)
+
+    assert final.runtime_status == "Failed" and "directory exploded" in final.error
     run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
-    assert (run.status, run.phase) == ("failed", "done")
-    assert "Resource Graph exploded" in run.error
+    assert (run.status, run.phase) == ("failed", "done") and "directory exploded" in run.error
     assert [p["kind"] for p in receiver.payloads] == ["sweep_failed"]
-    assert receiver.payloads[0]["severity"] == "error"
-    assert "Resource Graph exploded" in receiver.payloads[0]["error"]
+    assert receiver.payloads[0]["severity"] == "error" and "directory exploded" in receiver.payloads[0]["error"]
     assert sim.patches() == []
 
 
@@ -70,7 +91,7 @@ def test_a_follow_up_poll_that_cannot_read_resource_graph_is_skipped_not_fatal(m
     outage_ends = clock.now() + timedelta(hours=13)  # covers the whole first poll, retries included
     calls = {"n": 0, "failed": 0}
 
-    def second_call_fails(self, subscription_ids):
+    def second_call_fails(self, subscription_ids, gate=None):
         calls["n"] += 1
         if calls["n"] > 1 and clock.now() < outage_ends:  # discovery works, then an outage
             calls["failed"] += 1
@@ -81,7 +102,7 @@ def test_a_follow_up_poll_that_cannot_read_resource_graph_is_skipped_not_fatal(m
     stack.fire_timer()
     run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
     assert stack.run_to_completion(run_id).runtime_status == "Completed"
-    assert calls["failed"] == 1  # the poll was skipped, not retried into a failed run
+    assert calls["failed"] == 3  # the activity was retried, then this poll skipped: not a failed run
     assert calls["n"] > 2  # later polls went on
     run = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).get_run(run_id)
     assert run.status == "completed" and run.outcome_counts["upgraded"] == 4

@@ -69,12 +69,12 @@ def test_an_enable_activity_failing_midway_is_retried_without_a_second_patch(mak
     real = app.enabling.arm.enable_automatic_upgrade
     calls = Counter()
 
-    def flaky(machine_id):
+    def flaky(machine_id, gate=None):
         calls[SUB_A in machine_id] += 1
         if SUB_A in machine_id and calls[True] == 4:
             calls["failed"] += 1
             raise ClientAuthenticationError("token endpoint unavailable")
-        return real(machine_id)
+        return real(machine_id, gate)
 
     monkeypatch.setattr(app.enabling.arm, "enable_automatic_upgrade", flaky)
     stack.fire_timer()

@@ -116,8 +116,8 @@ def test_odd_rows_from_resource_graph_are_recorded_never_patched(make_stack, mon
     stack, sim, receiver = make_stack(mixed_fleet(), env={"SUBSCRIPTION_ALLOW_LIST": SUB_B})
     real = ResourceGraph.find_machines
 
-    def with_junk(self, subscription_ids):
-        yield from real(self, subscription_ids)
+    def with_junk(self, subscription_ids, gate=None):
+        yield from real(self, subscription_ids, gate)
         yield MachineSnapshot(id="", name="", subscription_id=SUB_B, resource_group="", status="Connected",
                               agent_version="1.60.0.0", auto_upgrade=None)
 

@@ -14,8 +14,10 @@ import pytest
 from dateutil.parser import isoparse
 
 from arc_sweeper.messages import (
-    CheckCohort, DiscoverBatch, EnableChunk, EnableSubscription, FollowUpState, RunPlan, SweepRequest, Tally,
+    CheckCohort, ChunkResult, CohortResult, DiscoverBatch, EnableChunk, EnableSubscription,
+    FollowUpState, RunPlan, SweepRequest, Tally,
 )
+from arc_sweeper.throttling import GraphQuota, WriteBudget
 from local_stack.durable_host import history as h
 from local_stack.durable_host import sdk_seam
 
@@ -76,25 +78,31 @@ def test_follow_up_first_sleeps_one_poll_interval_capped_at_the_deadline(deadlin
     assert [(a["actionType"], isoparse(a["fireAt"])) for a in actions] == [(TIMER, wake_at)]
 
 
-def test_follow_up_checks_every_batch_once_the_timer_fires():
-    state = run(FOLLOW_UP, follow_up(), TIMER_SET, TIMER_FIRED)
-    assert state["isDone"] is False
-    assert [name for name, _ in calls(state)] == ["check_cohort"] * 3
-    checks = [CheckCohort.from_json(message) for _, message in calls(state)]
-    assert [check.batch_index for check in checks] == [0, 1, 2]
-    assert {check.run_id for check in checks} == {"run-1"}
+def test_follow_up_checks_the_batches_one_after_another_handing_on_the_quota():
+    quota = GraphQuota(remaining=3, resets_at=1.0, as_of=0.5)
+    played, new, now = list(TIMER_SET), list(TIMER_FIRED), WOKE
+    for batch in range(3):  # each episode adds one check: the next gets the quota the previous left
+        state = run(FOLLOW_UP, follow_up(), played, new)
+        checks = [CheckCohort.from_json(message) for _, message in calls(state)]
+        assert [check.batch_index for check in checks] == list(range(batch + 1))
+        assert checks[-1].quota == (quota if batch else None)
+        played += [*new, h.task_scheduled(now, batch + 1, "check_cohort", None), h.orchestrator_completed(now)]
+        now += timedelta(minutes=1)
+        result = CohortResult(Tally(counts={"upgraded": 2}), quota)
+        new = [h.orchestrator_started(now), h.task_completed(now, batch + 1, json.dumps(result.to_json()))]
+    final = run(FOLLOW_UP, follow_up(), played, new)
+    assert final["isDone"] is True and Tally.from_json(final["output"]) == Tally(counts={"upgraded": 6})
 
 
 @pytest.mark.parametrize("unsettled", [0, 4])
 def test_follow_up_returns_when_settled_and_continues_as_new_otherwise(unsettled):
-    checks_scheduled = [*(h.task_scheduled(WOKE, task_id, "check_cohort", None) for task_id in (1, 2, 3)),
-                        h.orchestrator_completed(WOKE)]
-    done = WOKE + timedelta(minutes=1)
-    tallies = {1: Tally(counts={"upgraded": 2}), 2: Tally(counts={"upgraded": 2}, unsettled=unsettled),
-               3: Tally(counts={"upgraded": 2})}
-    results = [h.task_completed(done, task_id, json.dumps(tally.to_json())) for task_id, tally in tallies.items()]
-    state = run(FOLLOW_UP, follow_up(), [*TIMER_SET, *TIMER_FIRED, *checks_scheduled],
-                [h.orchestrator_started(done), *results])
+    played, new, now = list(TIMER_SET), list(TIMER_FIRED), WOKE
+    for batch in range(3):
+        played += [*new, h.task_scheduled(now, batch + 1, "check_cohort", None), h.orchestrator_completed(now)]
+        now += timedelta(minutes=1)
+        tally = Tally(counts={"upgraded": 2}, unsettled=unsettled if batch == 1 else 0)
+        new = [h.orchestrator_started(now), h.task_completed(now, batch + 1, json.dumps(CohortResult(tally).to_json()))]
+    state = run(FOLLOW_UP, follow_up(), played, new)
     assert state["isDone"] is True
     last = state["actions"][0][-1]
     if unsettled == 0:
@@ -105,16 +113,18 @@ def test_follow_up_returns_when_settled_and_continues_as_new_otherwise(unsettled
         assert FollowUpState.from_json(json.loads(last["input"])) == follow_up(polls_done=1)
 
 
-def test_enabling_schedules_its_chunks_one_after_another():
+def test_enabling_schedules_its_chunks_one_after_another_handing_on_the_budget():
     name = "enable_subscription_orchestrator"
     work = EnableSubscription(run_id="run-1", subscription_id="sub-a", machines_to_enable=250, chunks=3,
                               dry_run=False, as_of=T0.isoformat())
-    chunk_done = json.dumps(Tally(counts={"enabled": 100}).to_json())
+    budget = WriteBudget(tokens=17, concurrency=9, as_of=2.0)
+    chunk_done = json.dumps(ChunkResult(counts={"enabled": 100}, budget=budget).to_json())
     played, new, now = [], started(name, work), T0
     for chunk in range(3):  # each episode adds exactly one chunk: the next waits for the previous
         state = run(name, work, played, new)
-        assert [(activity, EnableChunk.from_json(message).chunk_index) for activity, message in calls(state)] == [
-            ("enable_machines", index) for index in range(chunk + 1)]
+        scheduled = [EnableChunk.from_json(message) for _, message in calls(state)]
+        assert [c.chunk_index for c in scheduled] == list(range(chunk + 1))
+        assert scheduled[-1].budget == (budget if chunk else None)
         played += [*new, h.task_scheduled(now, chunk, "enable_machines", None), h.orchestrator_completed(now)]
         now += timedelta(minutes=1)
         new = [h.orchestrator_started(now), h.task_completed(now, chunk, chunk_done)]
@@ -122,7 +132,18 @@ def test_enabling_schedules_its_chunks_one_after_another():
     assert final["isDone"] is True and Tally.from_json(final["output"]).counts == {"enabled": 300}
 
 
-def test_sweep_discovers_every_batch_of_the_plan():
+def test_a_chunk_whose_time_budget_ran_out_continues_in_a_new_call():
+    name = "enable_subscription_orchestrator"
+    work = EnableSubscription(run_id="run-1", subscription_id="sub-a", machines_to_enable=100, chunks=1,
+                              dry_run=False, as_of=T0.isoformat())
+    unfinished = json.dumps(ChunkResult(counts={"enabled": 60, "not_attempted": 40}, remaining=40).to_json())
+    played = [*started(name, work), h.task_scheduled(T0, 0, "enable_machines", None), h.orchestrator_completed(T0)]
+    state = run(name, work, played, [h.orchestrator_started(T0), h.task_completed(T0, 0, unfinished)])
+    scheduled = [EnableChunk.from_json(message) for _, message in calls(state)]
+    assert [(c.chunk_index, c.continuation) for c in scheduled] == [(0, 0), (0, 1)]
+
+
+def test_sweep_discovers_the_batches_one_after_another():
     request = SweepRequest(run_id="run-1", trigger="timer")
     plan = RunPlan(run_id="run-1", dry_run=True, batch_count=2, subscriptions_in_scope=7,
                    follow_up_window_s=7 * 86400, poll_interval_s=int(POLL.total_seconds()))
@@ -131,5 +152,5 @@ def test_sweep_discovers_every_batch_of_the_plan():
               h.task_scheduled(T0, 0, "start_run", None), h.orchestrator_completed(T0)]
     state = run("sweep_orchestrator", request, played,
                 [h.orchestrator_started(at), h.task_completed(at, 0, json.dumps(plan.to_json()))])
-    assert [name for name, _ in calls(state)] == ["start_run", "discover_machines", "discover_machines"]
-    assert [DiscoverBatch.from_json(message).batch_index for _, message in calls(state)[1:]] == [0, 1]
+    assert [name for name, _ in calls(state)] == ["start_run", "discover_machines"]
+    assert DiscoverBatch.from_json(calls(state)[1][1]).batch_index == 0

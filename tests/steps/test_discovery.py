@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from arc_sweeper.messages import DiscoverBatch
+import pytest
+
+from arc_sweeper.messages import BatchFailure, DiscoverBatch
 from arc_sweeper.vocabulary import Action, Finding
 from tests.steps.conftest import AS_OF, CURRENT, SUB_A, SUB_B, snapshot
 
@@ -32,13 +34,20 @@ def test_an_unrecognised_id_is_recorded_and_never_numbered_for_enabling(world):
     assert result.work == ()
 
 
-def test_a_failed_query_skips_the_batch_with_the_reason(world):
+def test_a_failed_query_raises_so_the_activity_is_retried_and_writes_nothing(world):
     world.graph.fail = RuntimeError("Resource Graph is down")
     world.started()
-    result = world.discovery.discover_batch(DiscoverBatch("daily-2026-11-20", 0, AS_OF))
-    assert result.machines == 0 and "Resource Graph is down" in result.error
-    assert all(not s.in_scope and "Resource Graph is down" in s.skip_reason
-               for s in world.tables.subscriptions("daily-2026-11-20"))
+    with pytest.raises(RuntimeError, match="Resource Graph is down"):
+        world.discovery.discover_batch(DiscoverBatch("daily-2026-11-20", 0, AS_OF))
+    assert world.tables.machine_rows == {}
+    assert all(s.in_scope for s in world.tables.subscriptions("daily-2026-11-20"))
+
+
+def test_a_batch_given_up_is_recorded_as_not_swept_with_the_reason(world):
+    world.started()
+    world.discovery.mark_not_swept(BatchFailure("daily-2026-11-20", 0, "429 TooManyRequests", AS_OF))
+    rows = world.tables.subscriptions("daily-2026-11-20")
+    assert rows and all(not s.in_scope and s.not_swept and "429 TooManyRequests" in s.skip_reason for s in rows)
 
 
 def test_the_fleet_remembers_when_a_machine_first_failed(world):

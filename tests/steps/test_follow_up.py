@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from arc_sweeper.messages import CheckCohort, EnableChunk
 from arc_sweeper.vocabulary import Outcome
 from tests.steps.conftest import AS_OF, CURRENT, SUB_A, snapshot
@@ -24,7 +26,7 @@ def test_outcomes_are_recorded_and_counted(world):
         replace(snapshot(SUB_A, "fails"), auto_upgrade=True, last_attempt_status="Failed",
                 last_attempt_timestamp="2026-11-21T01:30:00Z", last_attempt_message="download failed"),
     ]
-    tally = world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
+    tally = world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER)).tally
     assert tally.counts == {"upgraded": 1, "upgrade_failed": 1, "gone": 1} and tally.unsettled == 1
     rows = {r.name: r for r in world.tables.machines(RUN, SUB_A)}
     assert rows["fails"].failed_since == "2026-11-21T01:30:00Z" and rows["fails"].updated_at == LATER
@@ -38,12 +40,14 @@ def test_settled_machines_are_not_read_again(world):
     world.graph.machines = [replace(snapshot(SUB_A, "upgrades"), agent_version=CURRENT)]
     world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
     queries = world.graph.queries
-    assert world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER)).counts == {"upgraded": 1}
+    assert world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER)).tally.counts == {"upgraded": 1}
     assert world.graph.queries == queries
 
 
-def test_a_poll_resource_graph_refuses_changes_nothing(world):
+def test_a_poll_resource_graph_refuses_raises_and_changes_nothing(world):
     enabled(world, "vm")
+    before = dict(world.tables.machine_rows)
     world.graph.fail = RuntimeError("throttled")
-    tally = world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
-    assert tally.counts == {"pending": 1} and tally.unsettled == 1
+    with pytest.raises(RuntimeError, match="throttled"):
+        world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
+    assert world.tables.machine_rows == before

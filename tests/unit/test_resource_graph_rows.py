@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from arc_sweeper.credentials import DevelopmentCredential
-from arc_sweeper.resource_graph import ResourceGraph, machine_from_row
+from arc_sweeper.resource_graph import GraphQueryError, ResourceGraph, machine_from_row
 from tests.loopback import loopback_server
 
 MACHINE = "/subscriptions/0000000a-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
@@ -31,6 +31,14 @@ def test_a_repeating_skip_token_stops_paging():
 
     with loopback_server(answer) as url:
         graph = ResourceGraph(url, DevelopmentCredential())
-        with pytest.raises(RuntimeError, match="same \\$skipToken"):
+        with pytest.raises(GraphQueryError, match="same \\$skipToken"):
             list(graph.find_machines(["0000000a-0000-0000-0000-000000000000"]))
     assert len(requests) == 2
+
+
+def test_a_truncated_page_without_a_skip_token_fails_the_query():
+    page = {"totalRecords": 5000, "count": 1, "resultTruncated": "true", "data": [{"id": MACHINE}], "facets": []}
+    with loopback_server(lambda method, path, headers: (200, {}, page)) as url:
+        graph = ResourceGraph(url, DevelopmentCredential())
+        with pytest.raises(GraphQueryError, match="resultTruncated"):
+            list(graph.find_machines(["0000000a-0000-0000-0000-000000000000"]))

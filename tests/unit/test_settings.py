@@ -115,6 +115,9 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ENABLE_BATCH_SIZE", "500", "enable_batch_size", 500),
         ("ENABLE_BATCH_SIZE", " 7 ", "enable_batch_size", 7),
         ("HISTORY_RETENTION", "90d", "history_retention", timedelta(days=90)),
+        ("ENABLE_TIME_BUDGET", "5m", "enable_time_budget", timedelta(minutes=5)),
+        ("MAX_RETRY_WAIT", "PT30S", "max_retry_wait", timedelta(seconds=30)),
+        ("ENABLING_LEASE", "PT2H", "enabling_lease", timedelta(hours=2)),
         ("AzureWebJobsStorage", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k",
          "storage_connection", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k"),
         # Blank settings without a meaning of their own take the default.
@@ -177,6 +180,9 @@ BAD_VALUES = [
     ("ENABLE_BATCH_SIZE", "many", "whole number from 1 to 500"),
     ("HISTORY_RETENTION", "PT12H", "at least one day"),
     ("HISTORY_RETENTION", "forever", "expected ISO 8601"),
+    ("ENABLE_TIME_BUDGET", "PT25M", "must be from PT1M to PT20M"),
+    ("MAX_RETRY_WAIT", "P1D", "must be from PT1S to PT15M"),
+    ("ENABLING_LEASE", "PT1M", "must be from PT10M to P1D"),
     ("AGENT_RELEASES_FILE", "/no/such/releases.json", "cannot read the file"),
 ]
 

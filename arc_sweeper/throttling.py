@@ -1,0 +1,242 @@
+"""Azure's budgets, kept on our side: ARM writes per subscription, Resource Graph queries per identity.
+
+ARM grants writes per subscription (and principal) from a token bucket, documented as 200
+at once then 10 per second (reference §9), and says what is left in
+`x-ms-ratelimit-remaining-subscription-writes`. Resource Graph allows about 15 queries per
+5 seconds per identity and says what is left in `x-ms-user-quota-remaining` /
+`x-ms-user-quota-resets-after` (§8.4). The sweep is fastest when it spends exactly these
+budgets and draws no 429, so every request to a budgeted service passes a gate first:
+
+- :class:`WriteGate` paces one subscription's PATCHes: it waits for a token, pauses the
+  whole subscription (not only the request that drew it) for a 429's `Retry-After`, and
+  adapts how many PATCHes may be in flight (grow while answers are clean, halve on 429).
+- :class:`QuotaGate` waits out an exhausted Resource Graph quota before the next query.
+
+Their state is small and serializable (:class:`WriteBudget`, :class:`GraphQuota`), so the
+orchestration hands it from one activity to the next: the budget of a subscription travels
+with its enabling chunks and the quota with the discovery batches, which keeps one budget
+per subscription and one quota for the whole app, on any number of Functions instances.
+:class:`ThrottlingPolicy` is the azure-core pipeline policy that applies a gate to a request.
+
+Every wait is bounded: a gate that would wait past its limit raises :class:`BudgetExhausted`,
+which the caller records as a failure of that call rather than hanging.
+"""
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import HTTPPolicy
+from azure.core.rest import HttpRequest, HttpResponse
+
+
+ARM_WRITE_BUCKET = 200
+"""Documented ARM write bucket per subscription and principal (reference §9)."""
+ARM_WRITE_REFILL_PER_S = 10.0
+GRAPH_QUOTA = 15
+GRAPH_WINDOW_S = 5.0
+MIN_REFILL_PER_S = 0.5
+MAX_CONCURRENCY = 64
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+class BudgetExhausted(Exception):
+    """Waiting for the budget would take longer than allowed; the call is not sent."""
+
+
+class Gate(Protocol):
+    def before_send(self) -> None: ...
+
+    def after_response(self, status: int, headers: Mapping[str, str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class WriteBudget:
+    """One subscription's ARM write budget as last known, at wall-clock time `as_of` (epoch seconds)."""
+
+    tokens: float = ARM_WRITE_BUCKET
+    capacity: float = ARM_WRITE_BUCKET
+    refill_per_s: float = ARM_WRITE_REFILL_PER_S
+    concurrency: int = 4
+    paused_until: float = 0.0
+    as_of: float = 0.0
+    throttled: int = 0             # 429s drawn so far
+    early: int = 0                 # requests sent before a Retry-After had passed (should stay 0)
+
+
+@dataclass(frozen=True)
+class GraphQuota:
+    """The identity's Resource Graph quota as last reported, at wall-clock time `as_of`."""
+
+    remaining: int = GRAPH_QUOTA
+    resets_at: float = 0.0
+    as_of: float = 0.0
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds a server asked us to wait (`retry-after-ms`, or `Retry-After` in seconds or as a date)."""
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) / 1000.0)
+            except ValueError:
+                pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class WriteGate:
+    """Thread-safe pacing of one subscription's PATCHes, shared by every worker of a chunk."""
+
+    def __init__(self, budget: WriteBudget, *, max_wait_s: float, max_concurrency: int = MAX_CONCURRENCY,
+                 clock: Clock = time.time, sleep: Sleep = time.sleep) -> None:
+        self._clock, self._sleep, self._max_wait_s = clock, sleep, max_wait_s
+        self._max_concurrency = max_concurrency
+        self._lock = threading.Lock()
+        now = clock()
+        elapsed = max(0.0, now - budget.as_of) if budget.as_of else 0.0
+        self._budget = replace(budget, tokens=min(budget.capacity, budget.tokens + elapsed * budget.refill_per_s),
+                               as_of=now)
+        self._clean = 0
+
+    @property
+    def concurrency(self) -> int:
+        with self._lock:
+            return self._budget.concurrency
+
+    def state(self) -> WriteBudget:
+        with self._lock:
+            self._refill(self._clock())
+            return self._budget
+
+    def _refill(self, now: float) -> None:
+        b = self._budget
+        tokens = min(b.capacity, b.tokens + max(0.0, now - b.as_of) * b.refill_per_s)
+        self._budget = replace(b, tokens=tokens, as_of=now)
+
+    def before_send(self) -> None:
+        """Take one token, waiting (bounded) while the subscription is paused or out of tokens."""
+        give_up_at = self._clock() + self._max_wait_s
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._refill(now)
+                b = self._budget
+                if now >= b.paused_until and b.tokens >= 1.0:
+                    self._budget = replace(b, tokens=b.tokens - 1.0)
+                    return
+                wait = max(b.paused_until - now, (1.0 - b.tokens) / b.refill_per_s, 0.01)
+            if now + wait > give_up_at:
+                raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
+            self._sleep(min(wait, 1.0))
+
+    def after_response(self, status: int, headers: Mapping[str, str]) -> None:
+        with self._lock:
+            now = self._clock()
+            self._refill(now)
+            b = self._budget
+            if now < b.paused_until:
+                b = replace(b, early=b.early + 1)
+            remaining = headers.get("x-ms-ratelimit-remaining-subscription-writes")
+            if remaining is not None:
+                try:
+                    b = replace(b, tokens=min(b.tokens, float(remaining)))
+                except ValueError:
+                    pass
+            if status == 429:
+                wait = retry_after_seconds(headers, now)
+                pause = wait if wait is not None else 1.0 / b.refill_per_s
+                b = replace(b, tokens=0.0, paused_until=max(b.paused_until, now + pause), throttled=b.throttled + 1,
+                            concurrency=max(1, b.concurrency // 2),
+                            refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.7))
+                self._clean = 0
+            elif status < 400:
+                self._clean += 1
+                if self._clean >= b.concurrency and b.concurrency < self._max_concurrency:
+                    b = replace(b, concurrency=b.concurrency + 1)
+                    self._clean = 0
+            self._budget = b
+
+
+class QuotaGate:
+    """The Resource Graph quota of this identity, shared by the queries of one activity."""
+
+    def __init__(self, quota: GraphQuota, *, max_wait_s: float, clock: Clock = time.time,
+                 sleep: Sleep = time.sleep) -> None:
+        self._clock, self._sleep, self._max_wait_s = clock, sleep, max_wait_s
+        self._lock = threading.Lock()
+        self._quota = quota
+
+    def state(self) -> GraphQuota:
+        with self._lock:
+            return self._quota
+
+    def before_send(self) -> None:
+        with self._lock:
+            now = self._clock()
+            q = self._quota
+            if q.remaining > 0 or now >= q.resets_at:
+                self._quota = replace(q, remaining=max(0, q.remaining - 1), as_of=now)
+                return
+            wait = q.resets_at - now
+        if wait > self._max_wait_s:
+            raise BudgetExhausted(f"Resource Graph quota: resets in {wait:.0f}s, more than {self._max_wait_s:.0f}s")
+        self._sleep(wait)
+
+    def after_response(self, status: int, headers: Mapping[str, str]) -> None:
+        remaining, resets_after = headers.get("x-ms-user-quota-remaining"), headers.get("x-ms-user-quota-resets-after")
+        now = self._clock()
+        with self._lock:
+            q = self._quota
+            if status == 429:
+                wait = retry_after_seconds(headers, now)
+                q = replace(q, remaining=0, resets_at=max(q.resets_at, now + (wait if wait is not None else GRAPH_WINDOW_S)))
+            if remaining is not None and resets_after is not None:
+                try:
+                    hours, minutes, seconds = (float(part) for part in str(resets_after).split(":"))
+                    q = replace(q, remaining=int(remaining),
+                                resets_at=now + min(hours * 3600 + minutes * 60 + seconds, 3600.0))
+                except ValueError:
+                    pass
+            self._quota = replace(q, as_of=now)
+
+
+THROTTLE_OPTION = "throttle_gate"
+
+
+class ThrottlingPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
+    """Applies the request's gate (keyword `throttle_gate=` on `send_request`) to every attempt.
+
+    Sits after the retry policy, so a retried request waits at the gate again: after a 429
+    no request of that subscription goes out before its Retry-After has passed.
+    """
+
+    def send(self, request: PipelineRequest[HttpRequest]) -> PipelineResponse[HttpRequest, HttpResponse]:
+        if THROTTLE_OPTION in request.context.options:
+            request.context[THROTTLE_OPTION] = request.context.options.pop(THROTTLE_OPTION)
+        gate: Gate | None = request.context.get(THROTTLE_OPTION)
+        if gate is not None:
+            gate.before_send()
+        response = self.next.send(request)
+        if gate is not None:
+            headers: Any = response.http_response.headers
+            gate.after_response(response.http_response.status_code, headers)
+        return response

@@ -93,8 +93,13 @@ def _paged(sim: "FleetSimulator", request: Request, items: list[Any], page_size:
     return Response(200, body)
 
 
+def _listed(sim: "FleetSimulator", sub: Subscription) -> bool:
+    """Deleted subscriptions are gone from the list unless the simulator keeps them (a lagging list)."""
+    return sub.readable and (not sub.deleted or sim.list_deleted_subscriptions)
+
+
 def list_subscriptions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
-    items = [subscription_json(sim, s) for s in sim.fleet.subscriptions if s.readable]
+    items = [subscription_json(sim, s) for s in sim.fleet.subscriptions if _listed(sim, s)]
     response = _paged(sim, request, items, sim.subscription_page_size, "/subscriptions")
     if request.api_version == "2022-12-01":
         response.body["count"] = {"type": "Total", "value": len(items)}
@@ -102,13 +107,17 @@ def list_subscriptions(sim: "FleetSimulator", request: Request, params: dict[str
 
 
 def get_subscription(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    sub = sim.fleet.subscription(params["subscription"])
+    if sub is not None and sub.deleted and _listed(sim, sub):
+        return Response(200, subscription_json(sim, sub))
     sub = _readable_subscription(sim, params["subscription"])
     return Response(200, subscription_json(sim, sub))
 
 
 def _readable_subscription(sim: "FleetSimulator", subscription_id: str) -> Subscription:
+    """The subscription if the caller may read inside it; a Deleted one is not found (no operations)."""
     sub = sim.fleet.subscription(subscription_id)
-    if sub is None:
+    if sub is None or sub.deleted:
         raise _subscription_not_found(subscription_id)
     if not sub.readable:
         raise _forbidden(sim, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{subscription_id}")
@@ -138,9 +147,10 @@ def _lookup(sim: "FleetSimulator", params: dict[str, str], action: str, write: b
     sub_id, rg, name = params["subscription"], params["resource_group"], params["machine"]
     scope = (f"/subscriptions/{sub_id}/resourceGroups/{rg}/providers/{MACHINE_TYPE}/{name}")
     sub = sim.fleet.subscription(sub_id)
-    if sub is None:
+    if sub is None or sub.deleted:
         raise _subscription_not_found(sub_id)
-    if write and sub.state == "Disabled":
+    if write and sub.read_only:
+        # ARM's answer for PUT/PATCH/POST in a Disabled (or Expired) subscription: 409, whatever the RBAC.
         raise ArmError(409, "ReadOnlyDisabledSubscription",
                        f"The subscription '{sub.subscription_id}' is disabled and therefore marked as read only. "
                        f"You cannot perform any write actions on this subscription until it is re-enabled.")

@@ -90,23 +90,46 @@ EXTENSION_CATALOG = {
 }
 
 
+#: Subscription states (reference §13a, Microsoft Learn "Azure subscription states"). ARM's enum has
+#: Enabled, Warned, PastDue, Disabled and Deleted; the portal also shows Expired, so it is accepted too.
+READ_WRITE_STATES = ("Enabled", "Warned", "PastDue")   # every operation allowed
+READ_ONLY_STATES = ("Disabled", "Expired")              # GET and DELETE only; PUT, PATCH and POST refused
+DELETED = "Deleted"                                     # no operation at all
+SUBSCRIPTION_STATES = READ_WRITE_STATES + READ_ONLY_STATES + (DELETED,)
+
+
 @dataclass
 class Subscription:
     """A subscription and what the simulated caller may do in it."""
 
     subscription_id: str
     display_name: str
-    state: str = "Enabled"            # Enabled | Disabled | Warned | PastDue
+    state: str = "Enabled"            # one of SUBSCRIPTION_STATES, served verbatim
     readable: bool = True             # False: 403 on GET, not listed, invisible to ARG
     writable: bool = True             # False: PATCH 403 AuthorizationFailed
     locked_resource_groups: set[str] = field(default_factory=set)  # ReadOnly locks, any case
 
     def __post_init__(self) -> None:
         self.subscription_id = self.subscription_id.lower()
+        if self.state not in SUBSCRIPTION_STATES:
+            raise ValueError(f"subscription state {self.state!r} is not one of {SUBSCRIPTION_STATES}")
 
     @property
     def id(self) -> str:
         return f"/subscriptions/{self.subscription_id}"
+
+    @property
+    def deleted(self) -> bool:
+        return self.state == DELETED
+
+    @property
+    def read_only(self) -> bool:
+        return self.state in READ_ONLY_STATES
+
+    @property
+    def visible(self) -> bool:
+        """Whether the caller sees it at all: listed, readable over ARM, in Resource Graph."""
+        return self.readable and not self.deleted
 
     def rg_locked(self, resource_group: str) -> bool:
         return resource_group.lower() in {rg.lower() for rg in self.locked_resource_groups}
@@ -318,6 +341,8 @@ class FleetSpec:
     disabled_subscriptions: int = 2
     warned_subscriptions: int = 1
     past_due_subscriptions: int = 1
+    expired_subscriptions: int = 0                  # read-only, like Disabled
+    deleted_subscriptions: int = 0                  # not listed, 404 inside, invisible to ARG
     write_forbidden_subscriptions: int = 1          # readable, PATCH 403
     unreadable_subscriptions: int = 1               # known here, 403 on GET, invisible to ARG
     locked_machine_share: float = 0.01
@@ -390,7 +415,9 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
                          (spec.write_forbidden_subscriptions, lambda s: setattr(s, "writable", False)),
                          (spec.disabled_subscriptions, lambda s: setattr(s, "state", "Disabled")),
                          (spec.warned_subscriptions, lambda s: setattr(s, "state", "Warned")),
-                         (spec.past_due_subscriptions, lambda s: setattr(s, "state", "PastDue"))):
+                         (spec.past_due_subscriptions, lambda s: setattr(s, "state", "PastDue")),
+                         (spec.expired_subscriptions, lambda s: setattr(s, "state", "Expired")),
+                         (spec.deleted_subscriptions, lambda s: setattr(s, "state", DELETED))):
         for _ in range(count):
             if len(special) > 1:  # always keep at least one plain subscription
                 apply(subs[special.pop(0)])

@@ -322,7 +322,9 @@ def handle_query(sim: "FleetSimulator", request: Request, params: dict[str, str]
             raise _bad("The 'subscriptions' property must be an array of subscription ids.")
         if len(requested) > MAX_SUBSCRIPTIONS:
             raise _bad(f"The number of subscriptions ({len(requested)}) exceeds the limit of {MAX_SUBSCRIPTIONS}.")
-    readable = {s.subscription_id for s in sim.fleet.subscriptions if s.readable}
+    # Readable includes Disabled, Expired, Warned and PastDue subscriptions (their resources can be read);
+    # Deleted ones have no resources left to show.
+    readable = {s.subscription_id for s in sim.fleet.subscriptions if s.visible}
     # No subscriptions (or only management groups): everything the caller can read.
     scope = readable if not requested else readable & {s.lower() for s in requested}
 

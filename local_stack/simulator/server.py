@@ -114,6 +114,7 @@ class FleetSimulator:
         subscription_page_size: int = 50,
         machine_page_size: int = 100,
         max_log_entries: Optional[int] = None,
+        list_deleted_subscriptions: bool = False,
     ):
         self.fleet = fleet
         self.clock: Clock = clock or VirtualClock(fleet.created_at)
@@ -122,6 +123,9 @@ class FleetSimulator:
         self._faults = FaultInjector(faults or FaultSettings(), seed=fault_seed)
         self.subscription_page_size = subscription_page_size
         self.machine_page_size = machine_page_size
+        # True: GET /subscriptions still lists Deleted subscriptions (state "Deleted"), as a lagging
+        # list might; everything inside them is gone either way.
+        self.list_deleted_subscriptions = list_deleted_subscriptions
         self.max_log_entries = max_log_entries
         self.caller_object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"caller:{fleet.tenant_id}"))
         self.requests: list[RequestRecord] = []

@@ -27,6 +27,7 @@ SUB_C = "00000000-0000-4000-8000-00000000000c"   # Disabled
 SUB_D = "00000000-0000-4000-8000-00000000000d"   # unreadable
 SUB_E = "00000000-0000-4000-8000-00000000000e"   # has a locked resource group
 
+MACHINES_QUERY = "resources | where type =~ 'microsoft.hybridcompute/machines' | project id, name | order by id asc"
 PRODUCT_QUERY = """resources
 | where type =~ 'microsoft.hybridcompute/machines'
 | extend agentVersion = tostring(properties.agentVersion), status = tostring(properties.status),

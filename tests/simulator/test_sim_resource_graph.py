@@ -11,12 +11,12 @@ from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from sim_support import (
-    ARG_PATH, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, behaviour, new_token,
-    small_fleet,
+    ARG_PATH, MACHINES_QUERY, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, behaviour,
+    new_token, small_fleet,
 )
 from local_stack.simulator import Machine, ThrottleSettings
 
-MACHINES = "resources | where type =~ 'microsoft.hybridcompute/machines' | project id, name | order by id asc"
+MACHINES = MACHINES_QUERY
 
 
 def _all_pages(api: Api, query: str, top: int | None, subscriptions=None) -> tuple[list[dict], list[dict]]:

@@ -135,6 +135,27 @@ class Subscription:
         return resource_group.lower() in {rg.lower() for rg in self.locked_resource_groups}
 
 
+#: Tag rules (Microsoft Learn, "Use tags to organize your Azure resources"): at most 50 per resource;
+#: names up to 512 characters, without ``< > % & \ ? /``, and case-insensitive (stored as written, so a
+#: resource cannot carry ``Arc-Sweeper`` and ``arc-sweeper`` at once); values up to 256 characters,
+#: case-sensitive, any string (leading and trailing spaces included).
+TAG_NAME_FORBIDDEN = re.compile(r"[<>%&\\?/]")
+
+
+def check_tags(tags: dict[str, str]) -> None:
+    if len(tags) > 50:
+        raise ValueError(f"{len(tags)} tags; a resource holds at most 50")
+    seen: dict[str, str] = {}
+    for name, value in tags.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 512 or TAG_NAME_FORBIDDEN.search(name):
+            raise ValueError(f"invalid tag name {name!r}")
+        if not isinstance(value, str) or len(value) > 256:
+            raise ValueError(f"invalid value for tag {name!r}: {value!r}")
+        if name.lower() in seen:
+            raise ValueError(f"tag names {seen[name.lower()]!r} and {name!r} are the same name to Azure")
+        seen[name.lower()] = name
+
+
 @dataclass(eq=False)
 class Machine:
     """One Arc server. ``properties`` is the ARM bag; the rest drives the simulation."""
@@ -163,6 +184,7 @@ class Machine:
             raise ValueError(f"machine name {self.name!r} does not match {MACHINE_NAME.pattern}")
         if not RESOURCE_GROUP_NAME.match(self.resource_group) or self.resource_group.endswith("."):
             raise ValueError(f"invalid resource group name {self.resource_group!r}")
+        check_tags(self.tags)
         if not self.principal_id:
             self.principal_id = str(uuid.uuid5(uuid.NAMESPACE_URL, self.id.lower()))
 

@@ -44,6 +44,14 @@ def full_version(minor: int, os_type: str) -> str:
     return f"1.{minor}.{build}.{win if os_type == 'windows' else lin}"
 
 
+def one_release_behind(model: AgentModel, os_type: str) -> str:
+    """The full version of the release before the model's latest (N-1) on this OS."""
+    latest = agents.parse_version(model.target_version(os_type))
+    if latest is None:
+        raise ValueError(f"no latest version for os type {os_type!r}")
+    return full_version(latest[1] - 1, os_type)
+
+
 @dataclass
 class Extension:
     """A ``Microsoft.HybridCompute/machines/extensions`` child resource."""

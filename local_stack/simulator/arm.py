@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
 from local_stack.simulator.agents import MISSING, set_property
-from local_stack.simulator.fleet import Machine, Subscription
+from local_stack.simulator.fleet import Machine, Subscription, name_key
 from local_stack.simulator.wire import ArmError, Request, Response
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def list_machines(sim: "FleetSimulator", request: Request, params: dict[str, str
     for machine in sim.fleet.machines:
         if machine.subscription_id != sub.subscription_id:
             continue
-        if rg is not None and machine.resource_group.lower() != rg.lower():
+        if rg is not None and name_key(machine.resource_group) != name_key(rg):
             continue
         sim.settle(machine)
         if not machine.deleted:

@@ -17,8 +17,18 @@ from typing import Any, Optional, Sequence
 from local_stack.simulator import agents
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 
-MACHINE_NAME = re.compile(r"^[a-zA-Z0-9-_.]{1,54}$")
-RESOURCE_GROUP_NAME = re.compile(r"^[-\w._()]{1,90}$")
+#: ARM name grammar (reference §1, §13a); use ``fullmatch`` (``$`` would let a trailing newline in).
+#: Resource groups: 1-90 Unicode letters and digits, ``_ ( ) - .``, not ending in ``.``.
+MACHINE_NAME = re.compile(r"[a-zA-Z0-9-_.]{1,54}")
+RESOURCE_GROUP_NAME = re.compile(r"[-\w._()]{1,90}")
+
+
+def name_key(name: str) -> str:
+    """How ARM compares names: ignoring case with simple (one-to-one) case mapping, as .NET's
+    OrdinalIgnoreCase does, so "ß" matches itself but not "SS"."""
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
+
+
 DEFAULT_TENANT_ID = "72f988bf-0000-4000-8000-00000000c0de"
 DEFAULT_NOW = datetime(2026, 8, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -140,7 +150,7 @@ class Subscription:
         return self.readable and not self.deleted
 
     def rg_locked(self, resource_group: str) -> bool:
-        return resource_group.lower() in {rg.lower() for rg in self.locked_resource_groups}
+        return name_key(resource_group) in {name_key(rg) for rg in self.locked_resource_groups}
 
 
 #: Tag rules (Microsoft Learn, "Use tags to organize your Azure resources"): at most 50 per resource;
@@ -159,9 +169,9 @@ def check_tags(tags: dict[str, str]) -> None:
             raise ValueError(f"invalid tag name {name!r}")
         if not isinstance(value, str) or len(value) > 256:
             raise ValueError(f"invalid value for tag {name!r}: {value!r}")
-        if name.lower() in seen:
-            raise ValueError(f"tag names {seen[name.lower()]!r} and {name!r} are the same name to Azure")
-        seen[name.lower()] = name
+        if name_key(name) in seen:
+            raise ValueError(f"tag names {seen[name_key(name)]!r} and {name!r} are the same name to Azure")
+        seen[name_key(name)] = name
 
 
 @dataclass(eq=False)
@@ -185,12 +195,13 @@ class Machine:
     deleted: bool = False
     principal_id: str = ""
     revision: int = 0                 # bumped on every change; the ARG index syncs on it
+    arg_id: Optional[str] = None      # a fault: the id Resource Graph reports instead (see malformed.py)
 
     def __post_init__(self) -> None:
         self.subscription_id = self.subscription_id.lower()
-        if not MACHINE_NAME.match(self.name):
+        if not MACHINE_NAME.fullmatch(self.name):
             raise ValueError(f"machine name {self.name!r} does not match {MACHINE_NAME.pattern}")
-        if not RESOURCE_GROUP_NAME.match(self.resource_group) or self.resource_group.endswith("."):
+        if not RESOURCE_GROUP_NAME.fullmatch(self.resource_group) or self.resource_group.endswith("."):
             raise ValueError(f"invalid resource group name {self.resource_group!r}")
         check_tags(self.tags)
         if not self.principal_id:
@@ -203,7 +214,7 @@ class Machine:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.subscription_id, self.resource_group.lower(), self.name.lower())
+        return (self.subscription_id, name_key(self.resource_group), name_key(self.name))
 
     @property
     def os_type(self) -> str:
@@ -316,13 +327,13 @@ class Fleet:
             self._machines[machine.key] = machine
             self._rgs.add(machine.key[:2])
         for sub in self.subscriptions:
-            self._rgs.update((sub.subscription_id, rg.lower()) for rg in sub.locked_resource_groups)
+            self._rgs.update((sub.subscription_id, name_key(rg)) for rg in sub.locked_resource_groups)
 
     def subscription(self, subscription_id: str) -> Optional[Subscription]:
         return self._subs.get(subscription_id.lower())
 
     def find_machine(self, subscription_id: str, resource_group: str, name: str) -> Optional[Machine]:
-        return self._machines.get((subscription_id.lower(), resource_group.lower(), name.lower()))
+        return self._machines.get((subscription_id.lower(), name_key(resource_group), name_key(name)))
 
     def machine_by_id(self, machine_id: str) -> Optional[Machine]:
         parts = machine_id.strip("/").split("/")
@@ -331,13 +342,13 @@ class Fleet:
         return self.find_machine(parts[1], parts[3], parts[7])
 
     def has_resource_group(self, subscription_id: str, resource_group: str) -> bool:
-        return (subscription_id.lower(), resource_group.lower()) in self._rgs
+        return (subscription_id.lower(), name_key(resource_group)) in self._rgs
 
     def resource_groups(self, subscription_id: str) -> list[str]:
         seen: dict[str, str] = {}
         for m in self.machines:
             if m.subscription_id == subscription_id.lower():
-                seen.setdefault(m.resource_group.lower(), m.resource_group)
+                seen.setdefault(name_key(m.resource_group), m.resource_group)
         return sorted(seen.values(), key=str.lower)
 
 
@@ -490,9 +501,9 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         sub, rg, location = rgs[rng.randrange(len(rgs))]
         os_type = os_types[i]
         name = _machine_name(rng, i, os_type)
-        while (sub.subscription_id, rg.lower(), name.lower()) in used:
+        while (sub.subscription_id, name_key(rg), name_key(name)) in used:
             name = _machine_name(rng, i, os_type)
-        used.add((sub.subscription_id, rg.lower(), name.lower()))
+        used.add((sub.subscription_id, name_key(rg), name_key(name)))
 
         minor = {"recent": lambda: rng.choice(range(56, 68)), "old": lambda: rng.randint(40, 55),
                  "ancient": lambda: rng.randint(20, 39)}[bands[i]]()

@@ -150,7 +150,7 @@ def machine_rows(machine: Machine, fleet: Fleet) -> list[tuple]:
     identity = {"type": "SystemAssigned", "principalId": machine.principal_id, "tenantId": fleet.tenant_id}
     common = (fleet.tenant_id, "", machine.location, machine.resource_group.lower(), machine.subscription_id, "",
               None, None)
-    rows = [(key, machine.id, machine.name, MACHINE_TYPE) + common
+    rows = [(key, machine.arg_id or machine.id, machine.name, MACHINE_TYPE) + common
             + (_json(machine.properties), _json(machine.tags), _json(identity), None, None)]
     for ext in machine.extensions:
         rows.append((key, f"{machine.id}/extensions/{ext.name}", ext.name, EXTENSION_TYPE) + common

@@ -18,11 +18,11 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local_stack.clock import Clock, VirtualClock
-from local_stack.simulator import agents, arm, resource_graph
+from local_stack.simulator import agents, arm, malformed, resource_graph
 from local_stack.simulator.agents import MISSING
 from local_stack.simulator.faults import FaultInjector, FaultSettings
 from local_stack.simulator.fleet import Fleet, Machine
@@ -180,6 +180,11 @@ class FleetSimulator:
         with self._lock:
             base = settings or self._faults.settings
             self._faults.settings = replace(base, **rates) if rates else base
+
+    def corrupt_arg_ids(self, kinds: Iterable[str] = tuple(malformed.KINDS), *, seed: int = 0) -> dict[str, Machine]:
+        """Resource Graph reports a malformed id for one machine per kind (see malformed.py)."""
+        with self._lock:
+            return malformed.corrupt_arg_ids(self.fleet, kinds, seed=seed)
 
     def set_throttling(self, settings: Optional[ThrottleSettings] = None, *, scale: Optional[float] = None) -> None:
         """New limits, with full buckets and fresh quota windows."""

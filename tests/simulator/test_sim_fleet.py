@@ -72,7 +72,7 @@ def test_mix_covers_every_category(big_sim, big_fleet_spec):
     assert Counter(m.behaviour.outcome for m in machines).keys() == {"succeed", "recover", "stuck", "stuck-no-retry"}
     assert any(m.extensions for m in machines) and any(not m.extensions for m in machines)
     assert any(m.disconnect_at for m in machines) and any(m.delete_at for m in machines)
-    assert all(MACHINE_NAME.match(m.name) for m in machines)
+    assert all(MACHINE_NAME.fullmatch(m.name) for m in machines)
     assert all(re.fullmatch(r"[-\w._()]{1,90}", m.resource_group) for m in machines)
     assert len({m.id.lower() for m in machines}) == len(machines)
 

@@ -7,6 +7,8 @@ import pytest
 
 from sim_support import HC_API, PRODUCT_QUERY, SUB_A, Api, small_fleet
 from local_stack.simulator import Machine
+from local_stack.simulator.fleet import name_key
+from local_stack.simulator.malformed import KINDS, corrupt_arg_ids, malformed_id
 
 ENABLE = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
 TAGGED = {
@@ -56,3 +58,109 @@ def test_tags_at_the_limits_are_accepted():
     tags = {f"t{i}": "x" for i in range(49)}
     tags["n" * 512] = " " + "v" * 254 + " "
     assert len(Machine.build(SUB_A, "rg", "m", tags=tags).tags) == 50
+
+
+# --- names and percent-encoded paths -----------------------------------------------------------------
+
+ACCENTED = ("ÀÉÎÕÜåçñøß" * 9)                 # 90 letters, the longest legal name
+CJK = "東京本社サーバー群" * 5 + "資源組(本番)"      # ~50 CJK characters with parentheses
+ODD_GROUPS = (ACCENTED, CJK, "rg_(prod)-eu.west.1", "Ресурсы-Прод", "x", "1234")
+LONGEST_MACHINE = ("srv-01.corp_contoso.com-" * 3)[:54]
+
+
+def _encoded(machine_id: str) -> str:
+    """What a careful client sends: each path segment percent-encoded on its own."""
+    return "/".join(quote(segment, safe="") for segment in machine_id.split("/"))
+
+
+@pytest.fixture
+def odd_names(make_sim):
+    extra = [Machine.build(SUB_A, rg, f"m-{i}") for i, rg in enumerate(ODD_GROUPS)]
+    extra.append(Machine.build(SUB_A, "rg-one", LONGEST_MACHINE))
+    sim = make_sim(small_fleet(extra))
+    return sim, Api(sim.base_url), extra
+
+
+def test_odd_names_are_legal():
+    assert len(ACCENTED) == 90 and 45 <= len(CJK) <= 55 and len(LONGEST_MACHINE) == 54
+
+
+@pytest.mark.parametrize("rg", [ACCENTED + "a", "rg.", "rg/x", "rg x", "rg\n", "", "a#b"])
+def test_illegal_resource_groups_are_refused(rg):
+    with pytest.raises(ValueError):
+        Machine.build(SUB_A, rg, "m")
+
+
+@pytest.mark.parametrize("name", ["m" * 55, "web\n", "wéb", "a b", "a(b)", ""])
+def test_illegal_machine_names_are_refused(name):
+    with pytest.raises(ValueError):
+        Machine.build(SUB_A, "rg", name)
+
+
+def test_percent_encoded_paths_reach_unicode_resource_groups(odd_names):
+    sim, api, machines = odd_names
+    for machine in machines:
+        url = f"{_encoded(machine.id)}?api-version={HC_API}"
+        r = api.get(url)
+        assert r.status_code == 200, (machine.resource_group, r.text)
+        assert r.json()["id"] == machine.id
+        assert api.patch(url, ENABLE).status_code == 200
+        assert sim.requests[-1].path == machine.id                   # logged decoded
+    assert len(sim.patches()) == len(machines)
+
+
+def test_resource_group_names_compare_case_insensitively(odd_names):
+    _, api, machines = odd_names
+    cased = [m for m in machines if name_key(m.resource_group) != m.resource_group]
+    assert len(cased) == len(machines) - 2                   # all but CJK and digits
+    for machine in cased:
+        shouted = machine.id.replace(machine.resource_group, name_key(machine.resource_group))
+        r = api.get(f"{_encoded(shouted)}?api-version={HC_API}")
+        assert r.status_code == 200 and r.json()["id"] == machine.id
+    # one-to-one case mapping, as .NET's OrdinalIgnoreCase: "ß" is not "SS"
+    assert name_key(ACCENTED).count("ß") == 9 and "SS" in ACCENTED.upper()
+    full_upper = machines[0].id.replace(ACCENTED, ACCENTED.upper())
+    assert api.get(f"{_encoded(full_upper)}?api-version={HC_API}").status_code == 404
+
+
+def test_lists_and_resource_graph_carry_unicode_names(odd_names):
+    sim, api, machines = odd_names
+    accented = machines[0]
+    r = api.get(f"{_encoded(accented.id.rsplit('/', 1)[0])}?api-version={HC_API}")
+    assert [m["id"] for m in r.json()["value"]] == [accented.id]
+    rows = {r["id"]: r for r in api.query(PRODUCT_QUERY, subscriptions=[SUB_A], **{"$top": 1000}).json()["data"]}
+    for machine in machines:
+        assert rows[machine.id]["resourceGroup"] == machine.resource_group.lower()
+
+
+# --- malformed ids from Resource Graph (a fault) ------------------------------------------------------
+
+def test_malformed_ids_in_resource_graph(make_sim):
+    sim = make_sim(small_fleet([Machine.build(SUB_A, "rg-many", f"many-{i}") for i in range(10)]))
+    corrupted = sim.corrupt_arg_ids(seed=3)
+    assert set(corrupted) == set(KINDS) and len({m.id for m in corrupted.values()}) == len(KINDS)
+    api = Api(sim.base_url)
+    rows = api.query(PRODUCT_QUERY, **{"$top": 1000}).json()["data"]
+    reported = {r["name"]: r["id"] for r in rows}
+    for kind, machine in corrupted.items():
+        bad = reported[machine.name]
+        assert bad != machine.id and bad == malformed_id(machine, kind), kind
+        assert api.get(f"{_encoded(machine.id)}?api-version={HC_API}").json()["id"] == machine.id  # ARM unchanged
+    foreign = corrupted["foreign-subscription"]
+    assert reported[foreign.name].split("/")[2] not in {s.subscription_id for s in sim.fleet.subscriptions}
+    assert reported[corrupted["control-character"].name].count("\x07") == 1
+    assert reported[corrupted["whitespace"].name] != reported[corrupted["whitespace"].name].strip()
+    assert reported[corrupted["dot-dot"].name].count("/../") == 1
+    assert "/./providers/" in reported[corrupted["dot-segment"].name]
+    assert "/Microsoft.Compute/virtualMachines/" in reported[corrupted["other-type"].name]
+    assert [r for r in rows if r["id"] == reported[foreign.name]]    # still in the answer, though out of scope
+
+
+def test_malformed_ids_are_seeded_and_checked(make_sim):
+    def pick(seed):
+        return {k: m.name for k, m in corrupt_arg_ids(small_fleet(), ["fragment", "other-type"], seed=seed).items()}
+    assert pick(1) == pick(1)
+    with pytest.raises(ValueError):
+        corrupt_arg_ids(small_fleet(), ["nonsense"])
+    with pytest.raises(ValueError):
+        corrupt_arg_ids(small_fleet(), list(KINDS) * 2)              # more kinds than machines

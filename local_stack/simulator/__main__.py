@@ -7,20 +7,24 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from dataclasses import fields
 from datetime import datetime, timezone
 
 from local_stack.clock import RealClock, VirtualClock
-from local_stack.simulator.faults import KINDS, FaultSettings
+from local_stack.simulator.faults import FaultSettings
 from local_stack.simulator.fleet import FleetSpec, generate_fleet
 from local_stack.simulator.server import FleetSimulator
+
+
+FAULTS = tuple(f.name for f in fields(FaultSettings))
 
 
 def _faults(text: str) -> FaultSettings:
     rates = {}
     for part in filter(None, text.split(",")):
         kind, _, rate = part.partition("=")
-        if kind not in KINDS:
-            raise argparse.ArgumentTypeError(f"unknown fault kind {kind!r}; use {', '.join(KINDS)}")
+        if kind not in FAULTS:
+            raise argparse.ArgumentTypeError(f"unknown fault kind {kind!r}; use {', '.join(FAULTS)}")
         rates[kind] = float(rate)
     return FaultSettings(**rates)
 
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=_moment, default=None,
                         help="simulated start time (ISO 8601); default: now, on the real clock")
     parser.add_argument("--faults", type=_faults, default=FaultSettings(),
-                        help="5xx rates, e.g. arg=0.05,patch=0.02 (kinds: %s)" % ", ".join(KINDS))
+                        help="fault rates, e.g. arg=0.05,patch=0.02 (kinds: %s)" % ", ".join(FAULTS))
     parser.add_argument("--throttle-scale", type=float, default=1.0, help="< 1 shrinks quotas and buckets")
     args = parser.parse_args(argv)
 

@@ -175,6 +175,10 @@ class FleetSimulator:
     def faults(self) -> FaultSettings:
         return self._faults.settings
 
+    def fault_strikes(self, name: str) -> bool:
+        """For handlers: whether a data-loss fault (a FaultSettings field) strikes this request."""
+        return self._faults.chance(name)
+
     def set_faults(self, settings: Optional[FaultSettings] = None, **rates: float) -> None:
         """``set_faults(patch=0.2)`` changes one kind; ``set_faults(FaultSettings())`` replaces all."""
         with self._lock:

@@ -206,6 +206,11 @@ def patch_machine(sim: "FleetSimulator", request: Request, params: dict[str, str
     patch_props = body.get("properties", {})
     tags = body.get("tags", MISSING)
     _validate_patch(patch_props, tags)
+    if machine.write_conflicts > 0:   # transient, unlike a lock: the writer retries and gets through
+        machine.write_conflicts -= 1
+        raise ArmError(409, machine.conflict_code,
+                       f"The resource '{machine.id}' is being updated by another operation (for example a "
+                       f"policy remediation task). Retry the request after that operation completes.")
     now = sim.clock.now()
     legacy = request.api_version in LEGACY_API_VERSIONS
     record = sim.record_change

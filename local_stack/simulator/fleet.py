@@ -185,8 +185,10 @@ class Machine:
     location: str = "eastus"
     tags: dict[str, str] = field(default_factory=dict)
     extensions: list[Extension] = field(default_factory=list)
-    locked: bool = False              # ReadOnly lock on the machine itself: PATCH 409
+    locked: bool = False              # ReadOnly lock on the machine itself: PATCH 409 ScopeLocked, forever
     write_forbidden: bool = False     # no write permission on this machine: PATCH 403
+    write_conflicts: int = 0          # another writer (e.g. a policy remediation): the next N PATCHes 409
+    conflict_code: str = "Conflict"   # their error code, e.g. AnotherOperationInProgress (never ScopeLocked)
     behaviour: UpgradeBehaviour = field(default_factory=UpgradeBehaviour)
     enabled_at: Optional[datetime] = None   # when the flag last went to true
     attempts: int = 0                 # upgrade attempts since enabled_at
@@ -204,6 +206,8 @@ class Machine:
         if not RESOURCE_GROUP_NAME.fullmatch(self.resource_group) or self.resource_group.endswith("."):
             raise ValueError(f"invalid resource group name {self.resource_group!r}")
         check_tags(self.tags)
+        if self.conflict_code == "ScopeLocked":
+            raise ValueError("a lock is `locked=True`; write conflicts are transient and need another code")
         if not self.principal_id:
             self.principal_id = str(uuid.uuid5(uuid.NAMESPACE_URL, self.id.lower()))
 
@@ -387,6 +391,8 @@ class FleetSpec:
     write_forbidden_subscriptions: int = 1          # readable, PATCH 403
     unreadable_subscriptions: int = 1               # known here, 403 on GET, invisible to ARG
     locked_machine_share: float = 0.01
+    conflict_share: float = 0.0                      # machines another writer holds: 409 for a few PATCHes
+    conflict_attempts: tuple[int, int] = (1, 3)      # how many PATCHes each of them refuses
     locked_resource_groups: int = 1
     write_forbidden_machine_share: float = 0.005
     # upgrade behaviour, drawn for every machine (it matters once the flag is on)
@@ -490,6 +496,8 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         agents.STUCK_NO_RETRY: fail_share * (1 - spec.recover_share) * spec.stuck_no_retry_share,
     })
     disconnects = _flags(rng, n, spec.disconnect_share)
+    conflict_rng = random.Random(f"conflicts:{spec.seed}")   # its own stream: the default fleet is unchanged
+    conflicts = _flags(conflict_rng, n, spec.conflict_share)
     deletes = _flags(rng, n, spec.delete_share)
     odd_slots = rng.sample(range(n), min(n, len(spec.odd_versions))) if n >= 4 * len(spec.odd_versions) else []
     odd_of = {slot: spec.odd_versions[k] for k, slot in enumerate(odd_slots)}
@@ -553,6 +561,9 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
             machine.disconnect_at = now + spec.dynamics_horizon * rng.random()
         if deletes[i]:
             machine.delete_at = now + spec.dynamics_horizon * rng.random()
+        if conflicts[i]:
+            machine.write_conflicts = conflict_rng.randint(*spec.conflict_attempts)
+            machine.conflict_code = conflict_rng.choice(("Conflict", "AnotherOperationInProgress"))
         # Bring pre-enabled machines up to `now`, so the fleet starts consistent (no log).
         agents.settle(machine, now, model)
         machines.append(machine)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from local_stack.clock import RealClock, VirtualClock
 from local_stack.simulator.faults import FaultSettings
-from local_stack.simulator.fleet import FleetSpec, generate_fleet
+from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.server import FleetSimulator
 
 

@@ -9,12 +9,14 @@ or as a process: ``python -m local_stack.simulator --machines 2000 --seed 7 --po
 """
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 from local_stack.simulator.faults import FaultSettings
+from local_stack.simulator.fates import Fate, FateLedger, FateRules
 from local_stack.simulator.fleet import Extension, Fleet, Machine, Subscription
 from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.server import ChangeRecord, FleetSimulator, RequestRecord
 from local_stack.simulator.throttling import ThrottleSettings
 
 __all__ = [
-    "AgentModel", "ChangeRecord", "Extension", "FaultSettings", "Fleet", "FleetSimulator", "FleetSpec", "Machine",
-    "RequestRecord", "Subscription", "ThrottleSettings", "UpgradeBehaviour", "generate_fleet",
+    "AgentModel", "ChangeRecord", "Extension", "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
+    "FleetSimulator", "FleetSpec", "Machine", "RequestRecord", "Subscription", "ThrottleSettings", "UpgradeBehaviour",
+    "generate_fleet",
 ]

@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", type=_faults, default=FaultSettings(),
                         help="fault rates, e.g. arg=0.05,patch=0.02 (kinds: %s)" % ", ".join(FAULTS))
     parser.add_argument("--throttle-scale", type=float, default=1.0, help="< 1 shrinks quotas and buckets")
+    parser.add_argument("--odd-but-legal", action="store_true",
+                        help="add the odd-but-legal estate (Unicode resource groups, every subscription state, ...)")
     args = parser.parse_args(argv)
 
     if args.start is None:
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         start = args.start
         clock = VirtualClock(start)
     fleet = generate_fleet(FleetSpec(seed=args.seed, subscriptions=args.subscriptions, machines=args.machines,
-                                     now=start))
+                                     now=start, odd_but_legal=args.odd_but_legal))
     sim = FleetSimulator(fleet, clock, faults=args.faults, throttle_scale=args.throttle_scale,
                          host=args.host, port=args.port, max_log_entries=100_000)
     with sim:

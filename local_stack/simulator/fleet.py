@@ -12,10 +12,13 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from local_stack.simulator import agents
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
+
+if TYPE_CHECKING:
+    from local_stack.simulator.fates import FateLedger
 
 #: ARM name grammar (reference §1, §13a); use ``fullmatch`` (``$`` would let a trailing newline in).
 #: Resource groups: 1-90 Unicode letters and digits, ``_ ( ) - .``, not ending in ``.``.
@@ -39,6 +42,10 @@ KNOWN_BUILDS = {
     58: ("03224", "2567", "693"), 57: ("03197", "2516", "640"), 56: ("03167", "2465", "593"),
 }
 LINUX_1_61 = "1.61.03310848"  # sic, as published
+
+
+def seeded_guid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def full_version(minor: int, os_type: str) -> str:
@@ -198,6 +205,7 @@ class Machine:
     principal_id: str = ""
     revision: int = 0                 # bumped on every change; the ARG index syncs on it
     arg_id: Optional[str] = None      # a fault: the id Resource Graph reports instead (see malformed.py)
+    oddity: str = ""                  # what is odd about it, for the odd-but-legal estate (odd_estate.py)
 
     def __post_init__(self) -> None:
         self.subscription_id = self.subscription_id.lower()
@@ -318,6 +326,7 @@ class Fleet:
     tenant_id: str = DEFAULT_TENANT_ID
     model: AgentModel = field(default_factory=AgentModel)
     created_at: datetime = DEFAULT_NOW
+    fates: Optional["FateLedger"] = None   # what a sweep must do with each machine (fates.py)
 
     def __post_init__(self) -> None:
         self._subs = {s.subscription_id: s for s in self.subscriptions}

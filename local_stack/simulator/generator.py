@@ -7,16 +7,16 @@ streams, so switching one on leaves the rest of the fleet as it was.
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Optional, Sequence
 
-from local_stack.simulator import agents
+from local_stack.simulator import agents, odd_estate
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
+from local_stack.simulator.fates import FateLedger, FateRules
 from local_stack.simulator.fleet import (
     DELETED, DEFAULT_NOW, EXTENSION_CATALOG, Fleet, Machine, Subscription, base_properties, copy_extension,
-    full_version, name_key,
+    full_version, name_key, seeded_guid,
 )
 
 
@@ -74,15 +74,13 @@ class FleetSpec:
     delete_share: float = 0.01
     dynamics_horizon: timedelta = timedelta(days=14)
     extensions_per_machine: tuple[int, int] = (0, 3)
+    # on top of `machines`: the odd-but-legal block of odd_estate.py (about 50 machines, 6 subscriptions)
+    odd_but_legal: bool = False
 
     def agent_model(self) -> AgentModel:
         return AgentModel(latest_versions=dict(self.latest_versions), min_version=self.min_auto_upgrade_version,
                           window_start=self.window_start, window_length=self.window_length,
                           retry_interval=self.retry_interval)
-
-
-def _guid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def _allocate(rng: random.Random, n: int, weights: dict[str, float]) -> list[str]:
@@ -112,13 +110,13 @@ _HOST_PREFIXES = ("SRV", "srv", "app", "web", "db", "WIN", "lnx", "fs", "dc", "k
 def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
     """A deterministic, realistic fleet: same spec (seed and ``now``), same fleet."""
     rng = random.Random(spec.seed)
-    tenant_id = spec.tenant_id or _guid(rng)
+    tenant_id = spec.tenant_id or seeded_guid(rng)
     model = spec.agent_model()
     now = spec.now
 
     subs: list[Subscription] = []
     for i in range(spec.subscriptions):
-        subs.append(Subscription(_guid(rng), f"{rng.choice(['Contoso', 'Fabrikam', 'Northwind'])}-"
+        subs.append(Subscription(seeded_guid(rng), f"{rng.choice(['Contoso', 'Fabrikam', 'Northwind'])}-"
                                              f"{rng.choice(['Prod', 'Dev', 'Shared', 'Retail', 'Plant'])}-{i + 1:02d}"))
     # Special subscriptions take distinct slots from the end so the first ones stay plain.
     special = list(range(len(subs) - 1, -1, -1))
@@ -160,11 +158,11 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         agents.STUCK_NO_RETRY: fail_share * (1 - spec.recover_share) * spec.stuck_no_retry_share,
     })
     disconnects = _flags(rng, n, spec.disconnect_share)
-    conflict_rng = random.Random(f"conflicts:{spec.seed}")   # its own stream: the default fleet is unchanged
-    conflicts = _flags(conflict_rng, n, spec.conflict_share)
     deletes = _flags(rng, n, spec.delete_share)
     odd_slots = rng.sample(range(n), min(n, len(spec.odd_versions))) if n >= 4 * len(spec.odd_versions) else []
     odd_of = {slot: spec.odd_versions[k] for k, slot in enumerate(odd_slots)}
+    conflict_rng = random.Random(f"conflicts:{spec.seed}")   # its own stream: the default fleet is unchanged
+    conflicts = _flags(conflict_rng, n, spec.conflict_share)
 
     machines: list[Machine] = []
     used: set[tuple[str, str, str]] = set()
@@ -232,7 +230,14 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         agents.settle(machine, now, model)
         machines.append(machine)
 
-    return Fleet(subs, machines, tenant_id=tenant_id, model=model, created_at=now)
+    if spec.odd_but_legal:
+        odd_subs, odd_machines = odd_estate.odd_but_legal(spec, model)
+        subs += odd_subs
+        machines += odd_machines
+    fleet = Fleet(subs, machines, tenant_id=tenant_id, model=model, created_at=now)
+    fleet.fates = FateLedger.of(fleet, FateRules(exclusion_tag=(spec.exclusion_tag, spec.exclusion_value),
+                                                 min_version=spec.min_auto_upgrade_version))
+    return fleet
 
 
 def _machine_name(rng: random.Random, i: int, os_type: str) -> str:

@@ -227,6 +227,17 @@ class FleetSimulator:
         with self._lock:
             return [r for r in self.requests if r.method == "PATCH" and r.status == 200]
 
+    def patch_targets(self, *, succeeded: bool = False) -> set[str]:
+        """Ids PATCHes were sent to (``succeeded``: answered 2xx), spelled as the fleet does when it
+        knows the machine; the path as sent otherwise."""
+        with self._lock:
+            targets = set()
+            for r in self.requests:
+                if r.method == "PATCH" and (not succeeded or 200 <= r.status < 300):
+                    machine = self.fleet.machine_by_id(r.path)
+                    targets.add(machine.id if machine is not None else r.path)
+            return targets
+
     def changes_for(self, machine_id: str) -> list[ChangeRecord]:
         with self._lock:
             return [c for c in self.changes if c.machine_id.lower() == machine_id.lower()]

@@ -1,14 +1,13 @@
 """Odd but legal: tag name casing, tag values as written, Unicode resource groups, percent-encoded paths."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pytest
 
-from sim_support import HC_API, PRODUCT_QUERY, SUB_A, Api, small_fleet
+from sim_support import HC_API, PRODUCT_QUERY, SUB_A, Api, encoded, small_fleet
 from local_stack.simulator import Machine
 from local_stack.simulator.fleet import name_key
 from local_stack.simulator.malformed import KINDS, corrupt_arg_ids, malformed_id
+from local_stack.simulator.odd_estate import ACCENTED_GROUP, CJK_GROUP, MACHINE_NAMES
 
 ENABLE = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
 TAGGED = {
@@ -62,15 +61,9 @@ def test_tags_at_the_limits_are_accepted():
 
 # --- names and percent-encoded paths -----------------------------------------------------------------
 
-ACCENTED = ("ÀÉÎÕÜåçñøß" * 9)                 # 90 letters, the longest legal name
-CJK = "東京本社サーバー群" * 5 + "資源組(本番)"      # ~50 CJK characters with parentheses
+ACCENTED, CJK = ACCENTED_GROUP, CJK_GROUP
 ODD_GROUPS = (ACCENTED, CJK, "rg_(prod)-eu.west.1", "Ресурсы-Прод", "x", "1234")
-LONGEST_MACHINE = ("srv-01.corp_contoso.com-" * 3)[:54]
-
-
-def _encoded(machine_id: str) -> str:
-    """What a careful client sends: each path segment percent-encoded on its own."""
-    return "/".join(quote(segment, safe="") for segment in machine_id.split("/"))
+LONGEST_MACHINE = MACHINE_NAMES[0]
 
 
 @pytest.fixture
@@ -100,7 +93,7 @@ def test_illegal_machine_names_are_refused(name):
 def test_percent_encoded_paths_reach_unicode_resource_groups(odd_names):
     sim, api, machines = odd_names
     for machine in machines:
-        url = f"{_encoded(machine.id)}?api-version={HC_API}"
+        url = f"{encoded(machine.id)}?api-version={HC_API}"
         r = api.get(url)
         assert r.status_code == 200, (machine.resource_group, r.text)
         assert r.json()["id"] == machine.id
@@ -115,18 +108,18 @@ def test_resource_group_names_compare_case_insensitively(odd_names):
     assert len(cased) == len(machines) - 2                   # all but CJK and digits
     for machine in cased:
         shouted = machine.id.replace(machine.resource_group, name_key(machine.resource_group))
-        r = api.get(f"{_encoded(shouted)}?api-version={HC_API}")
+        r = api.get(f"{encoded(shouted)}?api-version={HC_API}")
         assert r.status_code == 200 and r.json()["id"] == machine.id
     # one-to-one case mapping, as .NET's OrdinalIgnoreCase: "ß" is not "SS"
     assert name_key(ACCENTED).count("ß") == 9 and "SS" in ACCENTED.upper()
     full_upper = machines[0].id.replace(ACCENTED, ACCENTED.upper())
-    assert api.get(f"{_encoded(full_upper)}?api-version={HC_API}").status_code == 404
+    assert api.get(f"{encoded(full_upper)}?api-version={HC_API}").status_code == 404
 
 
 def test_lists_and_resource_graph_carry_unicode_names(odd_names):
     sim, api, machines = odd_names
     accented = machines[0]
-    r = api.get(f"{_encoded(accented.id.rsplit('/', 1)[0])}?api-version={HC_API}")
+    r = api.get(f"{encoded(accented.id.rsplit('/', 1)[0])}?api-version={HC_API}")
     assert [m["id"] for m in r.json()["value"]] == [accented.id]
     rows = {r["id"]: r for r in api.query(PRODUCT_QUERY, subscriptions=[SUB_A], **{"$top": 1000}).json()["data"]}
     for machine in machines:
@@ -145,7 +138,7 @@ def test_malformed_ids_in_resource_graph(make_sim):
     for kind, machine in corrupted.items():
         bad = reported[machine.name]
         assert bad != machine.id and bad == malformed_id(machine, kind), kind
-        assert api.get(f"{_encoded(machine.id)}?api-version={HC_API}").json()["id"] == machine.id  # ARM unchanged
+        assert api.get(f"{encoded(machine.id)}?api-version={HC_API}").json()["id"] == machine.id  # ARM unchanged
     foreign = corrupted["foreign-subscription"]
     assert reported[foreign.name].split("/")[2] not in {s.subscription_id for s in sim.fleet.subscriptions}
     assert reported[corrupted["control-character"].name].count("\x07") == 1

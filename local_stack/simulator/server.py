@@ -2,7 +2,8 @@
 
 Pipeline, in ARM's order: authentication (401) -> route (404/405) -> api-version
 (400) -> throttling (429) -> injected fault (5xx) -> the operation. One lock
-serialises requests: the fleet and the DuckDB connection are shared state.
+serialises requests: the fleet and the DuckDB connection are shared state. The
+configured service latency (timing.py) is slept after the lock is released.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from local_stack.simulator.agents import MISSING
 from local_stack.simulator.faults import FaultInjector, FaultSettings
 from local_stack.simulator.fleet import Fleet, Machine
 from local_stack.simulator.throttling import ThrottleSettings, Throttles, format_resets_after
+from local_stack.simulator.timing import Latency, RetryAfterWatch, retry_scope
 from local_stack.simulator.wire import ArmError, Request, Response, require_api_version
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class RequestRecord:
     at: datetime               # simulated time
     wall_time: float           # time.time(), for throttling assertions
     caller: str                # hash of the bearer token (never the token itself)
+    early_after_retry_after: bool = False   # sent before a Retry-After given to its caller and scope passed
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class FleetSimulator:
         machine_page_size: int = 100,
         max_log_entries: Optional[int] = None,
         list_deleted_subscriptions: bool = False,
+        latency: Optional[Latency] = None,
     ):
         self.fleet = fleet
         self.clock: Clock = clock or VirtualClock(fleet.created_at)
@@ -128,6 +132,9 @@ class FleetSimulator:
         self.list_deleted_subscriptions = list_deleted_subscriptions
         self.max_log_entries = max_log_entries
         self.caller_object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"caller:{fleet.tenant_id}"))
+        self.latency = latency or Latency()
+        self._retry_after = RetryAfterWatch()
+        self.early_after_retry_after = 0   # requests sent before their scope's Retry-After passed
         self.requests: list[RequestRecord] = []
         self.changes: list[ChangeRecord] = []
         self._lock = threading.RLock()
@@ -190,11 +197,19 @@ class FleetSimulator:
         with self._lock:
             return malformed.corrupt_arg_ids(self.fleet, kinds, seed=seed)
 
+    @property
+    def throttling(self) -> ThrottleSettings:
+        """The limits in force (a benchmark's throttle floor: ``arm_floor_seconds``, ``arg_floor_seconds``)."""
+        return self.throttles.settings
+
     def set_throttling(self, settings: Optional[ThrottleSettings] = None, *, scale: Optional[float] = None) -> None:
         """New limits, with full buckets and fresh quota windows."""
         with self._lock:
             settings = settings or ThrottleSettings()
             self.throttles.reconfigure(settings.scaled(scale) if scale is not None else settings)
+
+    def set_latency(self, latency: Latency) -> None:
+        self.latency = latency
 
     # --- state and logs -----------------------------------------------------------------------------
 
@@ -243,9 +258,12 @@ class FleetSimulator:
             return [c for c in self.changes if c.machine_id.lower() == machine_id.lower()]
 
     def reset_log(self) -> None:
+        """Forget requests, changes and Retry-After deadlines (and the early count)."""
         with self._lock:
             self.requests.clear()
             self.changes.clear()
+            self._retry_after.clear()
+            self.early_after_retry_after = 0
 
     def _trim(self, entries: list) -> None:
         if self.max_log_entries and len(entries) > self.max_log_entries:
@@ -258,6 +276,8 @@ class FleetSimulator:
         with self._lock:
             at = self.clock.now()
             extra: dict[str, str] = {}
+            retry_key = (request.caller, retry_scope(request))
+            early = bool(request.caller) and self._retry_after.early(retry_key)
             try:
                 response = self._dispatch(request, extra)
             except ArmError as exc:
@@ -270,9 +290,13 @@ class FleetSimulator:
             request_id = str(uuid.uuid4())
             response.headers.setdefault("x-ms-request-id", request_id)
             response.headers.setdefault("x-ms-correlation-request-id", request_id)
+            retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+            if retry_after is not None and request.caller:
+                self._retry_after.note(retry_key, retry_after)
+            self.early_after_retry_after += early
             self.requests.append(RequestRecord(
                 request.method, request.path, dict(request.query), _logged_body(request.body), response.status,
-                response.error_code, at, time.time(), request.caller))
+                response.error_code, at, time.time(), request.caller, early))
             self._trim(self.requests)
             return response
 
@@ -366,6 +390,9 @@ def _handler_for(sim: FleetSimulator) -> type[BaseHTTPRequestHandler]:
             request = Request(self.command, unquote(split.path), segments, query, headers, self._body(),
                               caller_of(headers.get("authorization", "")))
             response = sim.handle(request)
+            delay = sim.latency.seconds(request.method, response.status)
+            if delay > 0:
+                time.sleep(delay)   # this thread only: other requests go on meanwhile
             payload = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
             for key, value in response.headers.items():

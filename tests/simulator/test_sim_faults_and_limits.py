@@ -15,8 +15,9 @@ from azure.mgmt.resourcegraph.models import QueryRequest
 
 from sim_support import HC_API, MACHINES_QUERY, Api, StaticCredential, new_token
 from local_stack.simulator import FaultSettings, ThrottleSettings
-from local_stack.simulator.__main__ import _faults
+from local_stack.simulator.__main__ import _faults, _latency
 from local_stack.simulator.throttling import QuotaWindow, TokenBucket, format_resets_after
+from local_stack.simulator.timing import Latency
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,6 +95,9 @@ def test_command_line_fault_names():
     assert _faults("arg=0.1,arg_truncated=0.5") == FaultSettings(arg=0.1, arg_truncated=0.5)
     with pytest.raises(Exception, match="unknown fault kind"):
         _faults("nonsense=1")
+    assert _latency("read=0.02,write=0.05") == Latency(read_s=0.02, write_s=0.05)
+    with pytest.raises(Exception, match="unknown latency kind"):
+        _latency("delete=1")
 
 
 class FakeTime:

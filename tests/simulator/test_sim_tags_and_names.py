@@ -126,6 +126,19 @@ def test_lists_and_resource_graph_carry_unicode_names(odd_names):
         assert rows[machine.id]["resourceGroup"] == machine.resource_group.lower()
 
 
+def test_next_links_of_unicode_resource_groups_work(make_sim):
+    machines = [Machine.build(SUB_A, CJK, f"m-{i}") for i in range(3)]
+    sim = make_sim(small_fleet(machines), machine_page_size=1)
+    api = Api(sim.base_url)
+    url, names = f"{encoded(machines[0].id.rsplit('/', 1)[0])}?api-version={HC_API}", []
+    while url:
+        body = api.get(url).json()
+        names += [m["name"] for m in body["value"]]
+        url = body.get("nextLink")
+        assert url is None or url.isascii()
+    assert names == ["m-0", "m-1", "m-2"]
+
+
 # --- malformed ids from Resource Graph (a fault) ------------------------------------------------------
 
 def test_malformed_ids_in_resource_graph(make_sim):

@@ -107,7 +107,8 @@ def decide(machine: "Machine", fleet: "Fleet", rules: FateRules) -> Fate:
 
 
 class FateLedger:
-    """Every machine's fate, by id, fixed when the ledger is made."""
+    """Every machine's fate, by id, fixed when the ledger is made (a fault that hides a machine from
+    the product, such as a malformed Resource Graph id, may later :meth:`overrule` one)."""
 
     def __init__(self, fates: dict[str, Fate], rules: FateRules):
         self.rules = rules
@@ -125,6 +126,9 @@ class FateLedger:
 
     def __len__(self) -> int:
         return len(self._fates)
+
+    def overrule(self, machine_id: str, fate: Fate) -> None:
+        self._fates[machine_id] = fate
 
     def ids(self, *expects: str) -> set[str]:
         return {mid for mid, fate in self._fates.items() if fate.expect in expects}

@@ -4,14 +4,20 @@ Azure is not expected to send these. They exist because the product builds ARM r
 paths from the ``id`` column: an id that would steer a PATCH somewhere else (another
 resource type, a child resource, a subscription outside the query's scope, a path that
 normalises differently, a query string or fragment smuggled in) must be refused, not
-followed or "cleaned up". ARM itself still knows each machine by its real id, so a
-product that refuses the row and one that follows it can be told apart in ``sim.requests``.
+followed or "cleaned up". ARM itself still knows each machine by its real id.
+
+The fleet's fate ledger marks such a machine ``leave``, so ``fates.check`` reports a
+product that follows the row: a PATCH to a path that is no machine, or to the machine
+itself, since HTTP clients rewrite some of these ids before sending (``requests`` drops
+``#...`` and resolves ``/../`` and ``/./``) and ARM ignores a trailing ``/``.
 """
 from __future__ import annotations
 
 import random
 import uuid
 from typing import TYPE_CHECKING, Callable, Iterable, Optional
+
+from local_stack.simulator.fates import LEAVE, Fate
 
 if TYPE_CHECKING:
     from local_stack.simulator.fleet import Fleet, Machine
@@ -64,4 +70,6 @@ def corrupt_arg_ids(fleet: "Fleet", kinds: Iterable[str] = tuple(KINDS), *, seed
     for kind, machine in zip(kinds, chosen):
         machine.arg_id = malformed_id(machine, kind)
         machine.revision += 1
+        if fleet.fates is not None:   # the product only knows it by a bad id: it must leave it alone
+            fleet.fates.overrule(machine.id, Fate(LEAVE, f"Resource Graph reports a malformed id ({kind})"))
     return dict(zip(kinds, chosen))

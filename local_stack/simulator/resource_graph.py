@@ -335,7 +335,9 @@ def handle_query(sim: "FleetSimulator", request: Request, params: dict[str, str]
     top = top if top is not None else DEFAULT_TOP
     page = rows[skip:skip + top]
     more = skip + len(page) < len(rows)
-    pageable = "id" in columns and not _TRUNCATING.search(query) and not (more and sim.fault_strikes("arg_truncated"))
+    pageable = "id" in columns and not _TRUNCATING.search(query)
+    if more and pageable and sim.fault_strikes("arg_truncated"):
+        pageable = False   # a fault: "truncated", no $skipToken, the rest of the rows lost
     if result_format == "table":
         data: Any = {"columns": [{"name": c, "type": column_type(t)} for c, t in zip(columns, types)],
                      "rows": [[to_json_value(v, t) for v, t in zip(row, types)] for row in page]}

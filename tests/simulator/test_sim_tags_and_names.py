@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
-from sim_support import HC_API, PRODUCT_QUERY, SUB_A, Api, encoded, small_fleet
-from local_stack.simulator import Machine
+from sim_support import HC_API, PRODUCT_QUERY, SUB_A, T0, Api, all_pages, encoded, small_fleet
+from local_stack.simulator import FleetSpec, Machine, generate_fleet
+from local_stack.simulator.fates import LEAVE, PATCH
 from local_stack.simulator.fleet import name_key
 from local_stack.simulator.malformed import KINDS, corrupt_arg_ids, malformed_id
 from local_stack.simulator.odd_estate import ACCENTED_GROUP, CJK_GROUP, MACHINE_NAMES
@@ -170,3 +172,26 @@ def test_malformed_ids_are_seeded_and_checked(make_sim):
         corrupt_arg_ids(small_fleet(), ["nonsense"])
     with pytest.raises(ValueError):
         corrupt_arg_ids(small_fleet(), list(KINDS) * 2)              # more kinds than machines
+
+
+def test_the_fate_ledger_catches_a_sweep_that_follows_malformed_ids(make_sim):
+    fleet = generate_fleet(FleetSpec(seed=3, subscriptions=3, machines=300, now=T0))
+    due = [m for m in fleet.machines if fleet.fates[m.id].expect == PATCH]
+    corrupted = corrupt_arg_ids(fleet, candidates=due, seed=1)
+    assert all(fleet.fates[m.id].expect == LEAVE and "malformed" in fleet.fates[m.id].reason
+               for m in corrupted.values())
+    sim = make_sim(fleet)
+    api = Api(sim.base_url)
+    reported = {r["name"]: r["id"] for r in all_pages(api, PRODUCT_QUERY, top=1000)[0]}
+    sent = 0
+    for machine in corrupted.values():            # a naive sweep: the row's id, pasted into the URL
+        try:
+            api.patch(f"{reported[machine.name]}?api-version={HC_API}", ENABLE)
+            sent += 1
+        except requests.RequestException:        # " id\t" is not even a URL
+            pass
+    problems = [p for p in fleet.fates.check(sent=sim.patch_targets(), succeeded=sim.patch_targets(succeeded=True))
+                if not p.startswith("not patched")]      # this sweep patched nothing else
+    assert sent >= len(KINDS) - 1 and len(problems) == sent
+    followed = {p.split(": ", 1)[1].split(" (")[0] for p in problems if p.startswith("patched but must not be")}
+    assert {corrupted[k].id for k in ("fragment", "dot-dot", "dot-segment", "trailing-slash")} <= followed

@@ -9,11 +9,15 @@ or as a process: ``python -m local_stack.simulator --machines 2000 --seed 7 --po
 """
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 from local_stack.simulator.faults import FaultSettings
-from local_stack.simulator.fleet import Extension, Fleet, FleetSpec, Machine, Subscription, generate_fleet
+from local_stack.simulator.fates import Fate, FateLedger, FateRules
+from local_stack.simulator.fleet import Extension, Fleet, Machine, Subscription
+from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.server import ChangeRecord, FleetSimulator, RequestRecord
 from local_stack.simulator.throttling import ThrottleSettings
+from local_stack.simulator.timing import Latency
 
 __all__ = [
-    "AgentModel", "ChangeRecord", "Extension", "FaultSettings", "Fleet", "FleetSimulator", "FleetSpec", "Machine",
-    "RequestRecord", "Subscription", "ThrottleSettings", "UpgradeBehaviour", "generate_fleet",
+    "AgentModel", "ChangeRecord", "Extension", "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
+    "FleetSimulator", "FleetSpec", "Latency", "Machine", "RequestRecord", "Subscription", "ThrottleSettings",
+    "UpgradeBehaviour", "generate_fleet",
 ]

@@ -7,22 +7,36 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from dataclasses import fields
 from datetime import datetime, timezone
 
 from local_stack.clock import RealClock, VirtualClock
-from local_stack.simulator.faults import KINDS, FaultSettings
-from local_stack.simulator.fleet import FleetSpec, generate_fleet
+from local_stack.simulator.faults import FaultSettings
+from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.server import FleetSimulator
+from local_stack.simulator.timing import Latency
+
+
+FAULTS = tuple(f.name for f in fields(FaultSettings))
+
+
+def _pairs(text: str, names: tuple[str, ...], what: str) -> dict[str, float]:
+    """``a=0.1,b=2`` -> {"a": 0.1, "b": 2.0}, each name one of ``names``."""
+    values = {}
+    for part in filter(None, text.split(",")):
+        name, _, value = part.partition("=")
+        if name not in names:
+            raise argparse.ArgumentTypeError(f"unknown {what} {name!r}; use {', '.join(names)}")
+        values[name] = float(value)
+    return values
 
 
 def _faults(text: str) -> FaultSettings:
-    rates = {}
-    for part in filter(None, text.split(",")):
-        kind, _, rate = part.partition("=")
-        if kind not in KINDS:
-            raise argparse.ArgumentTypeError(f"unknown fault kind {kind!r}; use {', '.join(KINDS)}")
-        rates[kind] = float(rate)
-    return FaultSettings(**rates)
+    return FaultSettings(**_pairs(text, FAULTS, "fault kind"))
+
+
+def _latency(text: str) -> Latency:
+    return Latency(**{f"{k}_s": v for k, v in _pairs(text, ("read", "write"), "latency kind").items()})
 
 
 def _moment(text: str) -> datetime:
@@ -40,8 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=_moment, default=None,
                         help="simulated start time (ISO 8601); default: now, on the real clock")
     parser.add_argument("--faults", type=_faults, default=FaultSettings(),
-                        help="5xx rates, e.g. arg=0.05,patch=0.02 (kinds: %s)" % ", ".join(KINDS))
+                        help="fault rates, e.g. arg=0.05,patch=0.02 (kinds: %s)" % ", ".join(FAULTS))
     parser.add_argument("--throttle-scale", type=float, default=1.0, help="< 1 shrinks quotas and buckets")
+    parser.add_argument("--latency", type=_latency, default=Latency(),
+                        help="service time in seconds per request, e.g. read=0.02,write=0.05 (default 0)")
+    parser.add_argument("--odd-but-legal", action="store_true",
+                        help="add the odd-but-legal estate (Unicode resource groups, every subscription state, ...)")
     args = parser.parse_args(argv)
 
     if args.start is None:
@@ -51,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         start = args.start
         clock = VirtualClock(start)
     fleet = generate_fleet(FleetSpec(seed=args.seed, subscriptions=args.subscriptions, machines=args.machines,
-                                     now=start))
+                                     now=start, odd_but_legal=args.odd_but_legal))
     sim = FleetSimulator(fleet, clock, faults=args.faults, throttle_scale=args.throttle_scale,
-                         host=args.host, port=args.port, max_log_entries=100_000)
+                         host=args.host, port=args.port, max_log_entries=100_000, latency=args.latency)
     with sim:
         print(sim.base_url, flush=True)
         print(f"{len(fleet.machines)} machines in {len(fleet.subscriptions)} subscriptions, tenant "

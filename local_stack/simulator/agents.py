@@ -8,7 +8,9 @@ the fleet is still exactly where it would be.
 The model follows reference §6: the flag only matters on Connected agents >= 1.57;
 after a propagation delay the agent upgrades in a daily off-peak window; a failure
 is retried every ``retry_interval`` (3 days, as the seed article's check script
-assumes; the docs only say "periodically").
+assumes; the docs only say "periodically"). The docs promise only "within one version
+of the latest", so an agent one release behind may fail every attempt (``STUCK``) or
+make none (``NEVER_ATTEMPTS``) and still be where Azure means it to be.
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ SUCCEED = "succeed"            # first attempt succeeds
 RECOVER = "recover"            # fails `failures` times, then succeeds on a retry
 STUCK = "stuck"                # every retry fails again
 STUCK_NO_RETRY = "stuck-no-retry"  # fails once and never tries again
-OUTCOMES = (SUCCEED, RECOVER, STUCK, STUCK_NO_RETRY)
+NEVER_ATTEMPTS = "never-attempts"  # counts itself current ("within one version of the latest"): no
+                                   # attempt, so lastAttempt* never appear
+OUTCOMES = (SUCCEED, RECOVER, STUCK, STUCK_NO_RETRY, NEVER_ATTEMPTS)
 
 LATEST_VERSIONS = {"windows": "1.67.03504.3207", "linux": "1.67.03504.1320"}
 
@@ -120,7 +124,7 @@ def next_attempt_at(machine: "Machine", model: AgentModel) -> Optional[datetime]
     if not wants_upgrade(machine, model):
         return None
     behaviour = machine.behaviour
-    if behaviour.outcome == STUCK_NO_RETRY and machine.attempts >= 1:
+    if behaviour.outcome == NEVER_ATTEMPTS or (behaviour.outcome == STUCK_NO_RETRY and machine.attempts >= 1):
         return None
     assert machine.enabled_at is not None
     first = model.first_slot(machine.enabled_at + behaviour.propagation_delay, behaviour.window_offset)

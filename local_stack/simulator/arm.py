@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
 from local_stack.simulator.agents import MISSING, set_property
-from local_stack.simulator.fleet import Machine, Subscription
+from local_stack.simulator.fleet import Machine, Subscription, name_key
 from local_stack.simulator.wire import ArmError, Request, Response
 
 if TYPE_CHECKING:
@@ -93,8 +93,13 @@ def _paged(sim: "FleetSimulator", request: Request, items: list[Any], page_size:
     return Response(200, body)
 
 
+def _listed(sim: "FleetSimulator", sub: Subscription) -> bool:
+    """Deleted subscriptions are gone from the list unless the simulator keeps them (a lagging list)."""
+    return sub.readable and (not sub.deleted or sim.list_deleted_subscriptions)
+
+
 def list_subscriptions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
-    items = [subscription_json(sim, s) for s in sim.fleet.subscriptions if s.readable]
+    items = [subscription_json(sim, s) for s in sim.fleet.subscriptions if _listed(sim, s)]
     response = _paged(sim, request, items, sim.subscription_page_size, "/subscriptions")
     if request.api_version == "2022-12-01":
         response.body["count"] = {"type": "Total", "value": len(items)}
@@ -102,13 +107,17 @@ def list_subscriptions(sim: "FleetSimulator", request: Request, params: dict[str
 
 
 def get_subscription(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    sub = sim.fleet.subscription(params["subscription"])
+    if sub is not None and sub.deleted and _listed(sim, sub):
+        return Response(200, subscription_json(sim, sub))
     sub = _readable_subscription(sim, params["subscription"])
     return Response(200, subscription_json(sim, sub))
 
 
 def _readable_subscription(sim: "FleetSimulator", subscription_id: str) -> Subscription:
+    """The subscription if the caller may read inside it; a Deleted one is not found (no operations)."""
     sub = sim.fleet.subscription(subscription_id)
-    if sub is None:
+    if sub is None or sub.deleted:
         raise _subscription_not_found(subscription_id)
     if not sub.readable:
         raise _forbidden(sim, "Microsoft.Resources/subscriptions/read", f"/subscriptions/{subscription_id}")
@@ -138,9 +147,10 @@ def _lookup(sim: "FleetSimulator", params: dict[str, str], action: str, write: b
     sub_id, rg, name = params["subscription"], params["resource_group"], params["machine"]
     scope = (f"/subscriptions/{sub_id}/resourceGroups/{rg}/providers/{MACHINE_TYPE}/{name}")
     sub = sim.fleet.subscription(sub_id)
-    if sub is None:
+    if sub is None or sub.deleted:
         raise _subscription_not_found(sub_id)
-    if write and sub.state == "Disabled":
+    if write and sub.read_only:
+        # ARM's answer for PUT/PATCH/POST in a Disabled (or Expired) subscription: 409, whatever the RBAC.
         raise ArmError(409, "ReadOnlyDisabledSubscription",
                        f"The subscription '{sub.subscription_id}' is disabled and therefore marked as read only. "
                        f"You cannot perform any write actions on this subscription until it is re-enabled.")
@@ -177,7 +187,7 @@ def list_machines(sim: "FleetSimulator", request: Request, params: dict[str, str
     for machine in sim.fleet.machines:
         if machine.subscription_id != sub.subscription_id:
             continue
-        if rg is not None and machine.resource_group.lower() != rg.lower():
+        if rg is not None and name_key(machine.resource_group) != name_key(rg):
             continue
         sim.settle(machine)
         if not machine.deleted:
@@ -196,6 +206,11 @@ def patch_machine(sim: "FleetSimulator", request: Request, params: dict[str, str
     patch_props = body.get("properties", {})
     tags = body.get("tags", MISSING)
     _validate_patch(patch_props, tags)
+    if machine.write_conflicts > 0:   # transient, unlike a lock: the writer retries and gets through
+        machine.write_conflicts -= 1
+        raise ArmError(409, machine.conflict_code,
+                       f"The resource '{machine.id}' is being updated by another operation (for example a "
+                       f"policy remediation task). Retry the request after that operation completes.")
     now = sim.clock.now()
     legacy = request.api_version in LEGACY_API_VERSIONS
     record = sim.record_change

@@ -1,4 +1,9 @@
-"""Seeded 5xx injection per operation kind, so retry paths can be exercised repeatably."""
+"""Seeded fault injection, so retry and data-loss paths can be exercised repeatably.
+
+Two sorts: 5xx answers per operation kind (``KINDS``), and answers that are well formed
+but lose data (``arg_truncated``: a Resource Graph page marked ``resultTruncated`` with
+no ``$skipToken``, which Azure documents for queries it cannot page).
+"""
 from __future__ import annotations
 
 import random
@@ -10,12 +15,13 @@ KINDS = ("arg", "subscriptions", "machine_get", "patch")
 
 @dataclass
 class FaultSettings:
-    """Probability (0..1) that a request of each kind fails with 500 or 503."""
+    """Probabilities (0..1): of a 500/503 for each kind in ``KINDS``, and of the data-loss faults."""
 
     arg: float = 0.0
     subscriptions: float = 0.0
     machine_get: float = 0.0   # machine and extension GETs, machine lists
     patch: float = 0.0
+    arg_truncated: float = 0.0  # a page with more rows to come says resultTruncated "true", no $skipToken
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -37,10 +43,14 @@ class FaultInjector:
         self.settings = settings or FaultSettings()
         self._rng = random.Random(seed)
 
+    def chance(self, name: str) -> bool:
+        """Whether the fault ``name`` (a FaultSettings field) strikes this time."""
+        rate = getattr(self.settings, name)
+        return rate > 0 and self._rng.random() < rate
+
     def draw(self, kind: str) -> Optional[Fault]:
         """A fault for this request, or None. Faults happen before any state changes."""
-        rate = getattr(self.settings, kind)
-        if rate <= 0 or self._rng.random() >= rate:
+        if not self.chance(kind):
             return None
         roll = self._rng.random()
         if roll < 0.5:

@@ -150,7 +150,7 @@ def machine_rows(machine: Machine, fleet: Fleet) -> list[tuple]:
     identity = {"type": "SystemAssigned", "principalId": machine.principal_id, "tenantId": fleet.tenant_id}
     common = (fleet.tenant_id, "", machine.location, machine.resource_group.lower(), machine.subscription_id, "",
               None, None)
-    rows = [(key, machine.id, machine.name, MACHINE_TYPE) + common
+    rows = [(key, machine.arg_id or machine.id, machine.name, MACHINE_TYPE) + common
             + (_json(machine.properties), _json(machine.tags), _json(identity), None, None)]
     for ext in machine.extensions:
         rows.append((key, f"{machine.id}/extensions/{ext.name}", ext.name, EXTENSION_TYPE) + common
@@ -322,7 +322,9 @@ def handle_query(sim: "FleetSimulator", request: Request, params: dict[str, str]
             raise _bad("The 'subscriptions' property must be an array of subscription ids.")
         if len(requested) > MAX_SUBSCRIPTIONS:
             raise _bad(f"The number of subscriptions ({len(requested)}) exceeds the limit of {MAX_SUBSCRIPTIONS}.")
-    readable = {s.subscription_id for s in sim.fleet.subscriptions if s.readable}
+    # Readable includes Disabled, Expired, Warned and PastDue subscriptions (their resources can be read);
+    # Deleted ones have no resources left to show.
+    readable = {s.subscription_id for s in sim.fleet.subscriptions if s.visible}
     # No subscriptions (or only management groups): everything the caller can read.
     scope = readable if not requested else readable & {s.lower() for s in requested}
 
@@ -334,6 +336,8 @@ def handle_query(sim: "FleetSimulator", request: Request, params: dict[str, str]
     page = rows[skip:skip + top]
     more = skip + len(page) < len(rows)
     pageable = "id" in columns and not _TRUNCATING.search(query)
+    if more and pageable and sim.fault_strikes("arg_truncated"):
+        pageable = False   # a fault: "truncated", no $skipToken, the rest of the rows lost
     if result_format == "table":
         data: Any = {"columns": [{"name": c, "type": column_type(t)} for c, t in zip(columns, types)],
                      "rows": [[to_json_value(v, t) for v, t in zip(row, types)] for row in page]}

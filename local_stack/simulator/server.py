@@ -2,7 +2,8 @@
 
 Pipeline, in ARM's order: authentication (401) -> route (404/405) -> api-version
 (400) -> throttling (429) -> injected fault (5xx) -> the operation. One lock
-serialises requests: the fleet and the DuckDB connection are shared state.
+serialises requests: the fleet and the DuckDB connection are shared state. The
+configured service latency (timing.py) is slept after the lock is released.
 """
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local_stack.clock import Clock, VirtualClock
-from local_stack.simulator import agents, arm, resource_graph
+from local_stack.simulator import agents, arm, malformed, resource_graph
 from local_stack.simulator.agents import MISSING
 from local_stack.simulator.faults import FaultInjector, FaultSettings
 from local_stack.simulator.fleet import Fleet, Machine
 from local_stack.simulator.throttling import ThrottleSettings, Throttles, format_resets_after
+from local_stack.simulator.timing import Latency, RetryAfterWatch, retry_scope
 from local_stack.simulator.wire import ArmError, Request, Response, require_api_version
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class RequestRecord:
     at: datetime               # simulated time
     wall_time: float           # time.time(), for throttling assertions
     caller: str                # hash of the bearer token (never the token itself)
+    early_after_retry_after: bool = False   # sent before a Retry-After given to its caller and scope passed
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class FleetSimulator:
         subscription_page_size: int = 50,
         machine_page_size: int = 100,
         max_log_entries: Optional[int] = None,
+        list_deleted_subscriptions: bool = False,
+        latency: Optional[Latency] = None,
     ):
         self.fleet = fleet
         self.clock: Clock = clock or VirtualClock(fleet.created_at)
@@ -122,8 +127,14 @@ class FleetSimulator:
         self._faults = FaultInjector(faults or FaultSettings(), seed=fault_seed)
         self.subscription_page_size = subscription_page_size
         self.machine_page_size = machine_page_size
+        # True: GET /subscriptions still lists Deleted subscriptions (state "Deleted"), as a lagging
+        # list might; everything inside them is gone either way.
+        self.list_deleted_subscriptions = list_deleted_subscriptions
         self.max_log_entries = max_log_entries
         self.caller_object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"caller:{fleet.tenant_id}"))
+        self.latency = latency or Latency()
+        self._retry_after = RetryAfterWatch()
+        self.early_after_retry_after = 0   # requests sent before their scope's Retry-After passed
         self.requests: list[RequestRecord] = []
         self.changes: list[ChangeRecord] = []
         self._lock = threading.RLock()
@@ -171,17 +182,34 @@ class FleetSimulator:
     def faults(self) -> FaultSettings:
         return self._faults.settings
 
+    def fault_strikes(self, name: str) -> bool:
+        """For handlers: whether a data-loss fault (a FaultSettings field) strikes this request."""
+        return self._faults.chance(name)
+
     def set_faults(self, settings: Optional[FaultSettings] = None, **rates: float) -> None:
         """``set_faults(patch=0.2)`` changes one kind; ``set_faults(FaultSettings())`` replaces all."""
         with self._lock:
             base = settings or self._faults.settings
             self._faults.settings = replace(base, **rates) if rates else base
 
+    def corrupt_arg_ids(self, kinds: Iterable[str] = tuple(malformed.KINDS), *, seed: int = 0) -> dict[str, Machine]:
+        """Resource Graph reports a malformed id for one machine per kind (see malformed.py)."""
+        with self._lock:
+            return malformed.corrupt_arg_ids(self.fleet, kinds, seed=seed)
+
+    @property
+    def throttling(self) -> ThrottleSettings:
+        """The limits in force (a benchmark's throttle floor: ``arm_floor_seconds``, ``arg_floor_seconds``)."""
+        return self.throttles.settings
+
     def set_throttling(self, settings: Optional[ThrottleSettings] = None, *, scale: Optional[float] = None) -> None:
         """New limits, with full buckets and fresh quota windows."""
         with self._lock:
             settings = settings or ThrottleSettings()
             self.throttles.reconfigure(settings.scaled(scale) if scale is not None else settings)
+
+    def set_latency(self, latency: Latency) -> None:
+        self.latency = latency
 
     # --- state and logs -----------------------------------------------------------------------------
 
@@ -214,14 +242,28 @@ class FleetSimulator:
         with self._lock:
             return [r for r in self.requests if r.method == "PATCH" and r.status == 200]
 
+    def patch_targets(self, *, succeeded: bool = False) -> set[str]:
+        """Ids PATCHes were sent to (``succeeded``: answered 2xx), spelled as the fleet does when it
+        knows the machine; the path as sent otherwise."""
+        with self._lock:
+            targets = set()
+            for r in self.requests:
+                if r.method == "PATCH" and (not succeeded or 200 <= r.status < 300):
+                    machine = self.fleet.machine_by_id(r.path)
+                    targets.add(machine.id if machine is not None else r.path)
+            return targets
+
     def changes_for(self, machine_id: str) -> list[ChangeRecord]:
         with self._lock:
             return [c for c in self.changes if c.machine_id.lower() == machine_id.lower()]
 
     def reset_log(self) -> None:
+        """Forget requests, changes and Retry-After deadlines (and the early count)."""
         with self._lock:
             self.requests.clear()
             self.changes.clear()
+            self._retry_after.clear()
+            self.early_after_retry_after = 0
 
     def _trim(self, entries: list) -> None:
         if self.max_log_entries and len(entries) > self.max_log_entries:
@@ -234,6 +276,8 @@ class FleetSimulator:
         with self._lock:
             at = self.clock.now()
             extra: dict[str, str] = {}
+            retry_key = (request.caller, retry_scope(request))
+            early = bool(request.caller) and self._retry_after.early(retry_key)
             try:
                 response = self._dispatch(request, extra)
             except ArmError as exc:
@@ -246,9 +290,13 @@ class FleetSimulator:
             request_id = str(uuid.uuid4())
             response.headers.setdefault("x-ms-request-id", request_id)
             response.headers.setdefault("x-ms-correlation-request-id", request_id)
+            retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+            if retry_after is not None and request.caller:
+                self._retry_after.note(retry_key, retry_after)
+            self.early_after_retry_after += early
             self.requests.append(RequestRecord(
                 request.method, request.path, dict(request.query), _logged_body(request.body), response.status,
-                response.error_code, at, time.time(), request.caller))
+                response.error_code, at, time.time(), request.caller, early))
             self._trim(self.requests)
             return response
 
@@ -342,6 +390,9 @@ def _handler_for(sim: FleetSimulator) -> type[BaseHTTPRequestHandler]:
             request = Request(self.command, unquote(split.path), segments, query, headers, self._body(),
                               caller_of(headers.get("authorization", "")))
             response = sim.handle(request)
+            delay = sim.latency.seconds(request.method, response.status)
+            if delay > 0:
+                time.sleep(delay)   # this thread only: other requests go on meanwhile
             payload = b"" if response.body is None else json.dumps(response.body).encode()
             self.send_response(response.status)
             for key, value in response.headers.items():

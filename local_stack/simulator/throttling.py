@@ -14,7 +14,11 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class ThrottleSettings:
-    """Limits per caller token: ARG per window; ARM buckets per subscription as well."""
+    """Limits per caller token: ARG per window; ARM buckets per subscription as well.
+
+    ``write_burst``/``read_burst`` are the buckets' capacities; the ``*_floor_seconds``
+    methods turn the limits into the least time a workload needs without a 429.
+    """
 
     arg_quota: int = 15
     arg_window_seconds: float = 5.0
@@ -22,6 +26,23 @@ class ThrottleSettings:
     write_refill_per_second: float = 10.0
     read_burst: int = 250
     read_refill_per_second: float = 25.0
+
+    def bucket(self, kind: str) -> tuple[int, float]:
+        """(capacity, refill per second) of the ARM bucket for ``kind`` "read" or "write"."""
+        if kind == "write":
+            return self.write_burst, self.write_refill_per_second
+        return self.read_burst, self.read_refill_per_second
+
+    def arm_floor_seconds(self, requests: int, kind: str = "write") -> float:
+        """Least time one caller needs for ``requests`` ARM calls of ``kind`` to one subscription
+        without a 429: the burst goes at once, the rest at the refill rate."""
+        capacity, refill = self.bucket(kind)
+        return max(0, requests - capacity) / refill
+
+    def arg_floor_seconds(self, queries: int) -> float:
+        """Least time one caller needs for ``queries`` Resource Graph queries (pages) without a
+        429: a window starts with its first query, so the last one opens window ceil(n/quota)."""
+        return max(0, math.ceil(queries / self.arg_quota) - 1) * self.arg_window_seconds
 
     def scaled(self, scale: float) -> "ThrottleSettings":
         """Smaller (scale < 1) limits for tests; the ARG window length is kept."""
@@ -113,8 +134,5 @@ class Throttles:
         key = (caller, scope.lower(), kind)
         bucket = self._buckets.get(key)
         if bucket is None:
-            s = self.settings
-            capacity, refill = ((s.write_burst, s.write_refill_per_second) if kind == "write"
-                                else (s.read_burst, s.read_refill_per_second))
-            bucket = self._buckets[key] = TokenBucket(capacity, refill)
+            bucket = self._buckets[key] = TokenBucket(*self.settings.bucket(kind))
         return bucket.take()

@@ -6,6 +6,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -27,6 +28,7 @@ SUB_C = "00000000-0000-4000-8000-00000000000c"   # Disabled
 SUB_D = "00000000-0000-4000-8000-00000000000d"   # unreadable
 SUB_E = "00000000-0000-4000-8000-00000000000e"   # has a locked resource group
 
+MACHINES_QUERY = "resources | where type =~ 'microsoft.hybridcompute/machines' | project id, name | order by id asc"
 PRODUCT_QUERY = """resources
 | where type =~ 'microsoft.hybridcompute/machines'
 | extend agentVersion = tostring(properties.agentVersion), status = tostring(properties.status),
@@ -84,6 +86,28 @@ class Api:
 
     def machine_url(self, machine: Machine, api_version: str = HC_API) -> str:
         return f"{machine.id}?api-version={api_version}"
+
+
+def all_pages(api: Api, query: str, top: int | None, subscriptions=None) -> tuple[list[dict], list[dict]]:
+    """Every row of a Resource Graph query, following $skipToken: (rows, response bodies)."""
+    rows, bodies, token = [], [], None
+    while True:
+        options = {} if top is None else {"$top": top}
+        if token:
+            options["$skipToken"] = token
+        r = api.query(query, subscriptions=subscriptions, **options)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        bodies.append(body)
+        rows.extend(body["data"])
+        token = body.get("$skipToken")
+        if not token:
+            return rows, bodies
+
+
+def encoded(resource_id: str) -> str:
+    """What a careful client sends: each path segment percent-encoded on its own."""
+    return "/".join(quote(segment, safe="") for segment in resource_id.split("/"))
 
 
 def small_fleet(extra: list[Machine] | None = None) -> Fleet:

@@ -8,6 +8,7 @@ import pytest
 from sim_support import HC_API, PRODUCT_QUERY, SUB_A, T0, Api, behaviour, small_fleet
 from local_stack.simulator import Machine
 from local_stack.simulator.agents import AgentModel
+from local_stack.simulator.fleet import one_release_behind
 
 ENABLE = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
 WIN_LATEST, LINUX_LATEST = "1.67.03504.3207", "1.67.03504.1320"
@@ -160,3 +161,45 @@ def test_first_slot():
     at = datetime(2026, 8, 18, 2, 0, tzinfo=timezone.utc)
     assert model.first_slot(at, timedelta(minutes=30)) == datetime(2026, 8, 19, 1, 30, tzinfo=timezone.utc)
     assert model.first_slot(at, timedelta(minutes=90)) == datetime(2026, 8, 18, 2, 30, tzinfo=timezone.utc)
+
+
+def test_one_release_behind_helper():
+    model = AgentModel()
+    assert one_release_behind(model, "windows").startswith("1.66.") and one_release_behind(model, "linux") != (
+        one_release_behind(model, "windows"))
+    with pytest.raises(ValueError):
+        one_release_behind(model, "aix")
+
+
+def test_one_release_behind_fails_every_attempt_and_stays_behind(make_sim):
+    n_1 = one_release_behind(AgentModel(), "linux")
+    machine = Machine.build(SUB_A, "rg-agents", "behind-fails", agent_version=n_1, auto_upgrade=False,
+                            behaviour=behaviour("stuck", delay_days=1, offset_minutes=20))
+    sim = make_sim(small_fleet([machine]))
+    api = Api(sim.base_url)
+    assert api.patch(f"{machine.id}?api-version={HC_API}", ENABLE).status_code == 200
+    stamps = []
+    for day in (1, 4, 7, 10):        # first attempt on the 17th, then every 3 days
+        sim.clock.advance_to(datetime(2026, 8, 16 + day, 3, 0, tzinfo=timezone.utc))
+        row = _by_name(api)["behind-fails"]
+        assert row["agentVersion"] == n_1 and row["autoUpgrade"] is True
+        assert row["lastAttemptStatus"] == "Failed" and row["lastAttemptMessage"].startswith("AZCM")
+        assert row["lastAttemptDesiredVersion"] == LINUX_LATEST
+        stamps.append(row["lastAttemptTimestamp"])
+    assert stamps == ["2026-08-17T01:20:00.0000000Z", "2026-08-20T01:20:00.0000000Z",
+                      "2026-08-23T01:20:00.0000000Z", "2026-08-26T01:20:00.0000000Z"]
+
+
+@pytest.mark.parametrize("version", [one_release_behind(AgentModel(), "linux"), LINUX_LATEST])
+def test_an_agent_that_counts_itself_current_makes_no_attempt(make_sim, version):
+    machine = Machine.build(SUB_A, "rg-agents", "quiet", agent_version=version, auto_upgrade=False,
+                            behaviour=behaviour("never-attempts", delay_days=1))
+    sim = make_sim(small_fleet([machine]))
+    api = Api(sim.base_url)
+    assert api.patch(f"{machine.id}?api-version={HC_API}", ENABLE).status_code == 200
+    sim.clock.advance_to(T0 + timedelta(days=30))
+    assert api.get(f"{machine.id}?api-version={HC_API}").json()["properties"]["agentUpgrade"] == {
+        "enableAutomaticUpgrade": True}
+    row = _by_name(api)["quiet"]
+    assert row["agentVersion"] == version and row["lastAttemptStatus"] == row["lastAttemptTimestamp"] == ""
+    assert [c.cause for c in sim.changes_for(machine.id)] == ["patch"]

@@ -294,3 +294,32 @@ def test_small_fleet_rejects_bad_names():
         Machine.build(SUB_A, "rg", "x" * 55)
     with pytest.raises(ValueError):
         small_fleet([Machine.build(SUB_A, "RG-ONE", "WEB-01")])   # duplicate, ARM names are case-insensitive
+
+
+# --- transient conflicts (another writer) ------------------------------------------------------------
+
+@pytest.mark.parametrize("code", ["Conflict", "AnotherOperationInProgress"])
+def test_conflicts_pass_after_k_attempts(make_sim, code):
+    busy = Machine.build(SUB_A, "rg-one", "busy-01", write_conflicts=2, conflict_code=code)
+    sim = make_sim(small_fleet([busy]))
+    api = Api(sim.base_url)
+    url = f"{busy.id}?api-version={HC_API}"
+    first, second, third = (api.patch(url, ENABLE) for _ in range(3))
+    assert [(r.status_code, r.status_code == 409 and error(r)) for r in (first, second)] == [(409, code)] * 2
+    assert "another operation" in first.json()["error"]["message"]
+    assert third.status_code == 200 and third.json()["properties"]["agentUpgrade"]["enableAutomaticUpgrade"]
+    assert len(sim.patches()) == 1 and len(sim.changes) == 1
+    assert api.patch(url, ENABLE).status_code == 200                     # and stays writable
+
+
+def test_locks_stay_locked_whatever_the_conflicts(make_sim):
+    held = Machine.build(SUB_A, "rg-one", "held-01", locked=True, write_conflicts=1)
+    sim = make_sim(small_fleet([held]))
+    api = Api(sim.base_url)
+    codes = [error(api.patch(f"{held.id}?api-version={HC_API}", ENABLE)) for _ in range(4)]
+    assert codes == ["ScopeLocked"] * 4 and sim.changes == []
+
+
+def test_a_conflict_is_not_a_lock():
+    with pytest.raises(ValueError):
+        Machine.build(SUB_A, "rg-one", "x", write_conflicts=1, conflict_code="ScopeLocked")

@@ -13,9 +13,11 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest
 
-from sim_support import HC_API, Api, StaticCredential, new_token
+from sim_support import HC_API, MACHINES_QUERY, Api, StaticCredential, new_token
 from local_stack.simulator import FaultSettings, ThrottleSettings
+from local_stack.simulator.__main__ import _faults, _latency
 from local_stack.simulator.throttling import QuotaWindow, TokenBucket, format_resets_after
+from local_stack.simulator.timing import Latency
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,6 +62,19 @@ def test_arg_and_subscription_faults(make_sim):
     assert info.value.status_code in (500, 503)
 
 
+def test_truncated_resource_graph_page_loses_rows(make_sim):
+    sim = make_sim(faults=FaultSettings(arg_truncated=1.0))
+    api = Api(sim.base_url)
+    body = api.query(MACHINES_QUERY, **{"$top": 3}).json()
+    assert body["resultTruncated"] == "true" and "$skipToken" not in body
+    assert body["count"] == len(body["data"]) == 3 and body["totalRecords"] > 3       # the rest is lost
+    whole = api.query(MACHINES_QUERY, **{"$top": 1000}).json()                         # one page: nothing to lose
+    assert whole["resultTruncated"] == "false" and whole["count"] == whole["totalRecords"]
+    sim.set_faults(arg_truncated=0.0)
+    body = api.query(MACHINES_QUERY, **{"$top": 3}).json()
+    assert body["resultTruncated"] == "false" and body["$skipToken"]
+
+
 def test_faults_are_seeded(make_sim):
     def pattern(seed):
         sim = make_sim(faults=FaultSettings(machine_get=0.5), fault_seed=seed)
@@ -72,6 +87,17 @@ def test_faults_are_seeded(make_sim):
 def test_invalid_fault_rate():
     with pytest.raises(ValueError):
         FaultSettings(arg=1.5)
+    with pytest.raises(ValueError):
+        FaultSettings(arg_truncated=-0.1)
+
+
+def test_command_line_fault_names():
+    assert _faults("arg=0.1,arg_truncated=0.5") == FaultSettings(arg=0.1, arg_truncated=0.5)
+    with pytest.raises(Exception, match="unknown fault kind"):
+        _faults("nonsense=1")
+    assert _latency("read=0.02,write=0.05") == Latency(read_s=0.02, write_s=0.05)
+    with pytest.raises(Exception, match="unknown latency kind"):
+        _latency("delete=1")
 
 
 class FakeTime:

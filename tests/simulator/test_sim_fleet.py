@@ -72,7 +72,7 @@ def test_mix_covers_every_category(big_sim, big_fleet_spec):
     assert Counter(m.behaviour.outcome for m in machines).keys() == {"succeed", "recover", "stuck", "stuck-no-retry"}
     assert any(m.extensions for m in machines) and any(not m.extensions for m in machines)
     assert any(m.disconnect_at for m in machines) and any(m.delete_at for m in machines)
-    assert all(MACHINE_NAME.match(m.name) for m in machines)
+    assert all(MACHINE_NAME.fullmatch(m.name) for m in machines)
     assert all(re.fullmatch(r"[-\w._()]{1,90}", m.resource_group) for m in machines)
     assert len({m.id.lower() for m in machines}) == len(machines)
 
@@ -81,3 +81,13 @@ def test_small_generated_fleet_works():
     fleet = generate_fleet(FleetSpec(seed=1, subscriptions=1, machines=5))
     assert len(fleet.machines) == 5 and len(fleet.subscriptions) == 1
     assert fleet.subscriptions[0].readable and fleet.subscriptions[0].state == "Enabled"
+
+
+def test_conflicts_are_opt_in_and_leave_the_rest_of_the_fleet_alone():
+    plain = generate_fleet(FleetSpec(seed=5, subscriptions=4, machines=400))
+    busy = generate_fleet(FleetSpec(seed=5, subscriptions=4, machines=400, conflict_share=0.05))
+    assert not any(m.write_conflicts for m in plain.machines)
+    held = [m for m in busy.machines if m.write_conflicts]
+    assert len(held) == 20 and all(1 <= m.write_conflicts <= 3 for m in held)
+    assert {m.conflict_code for m in held} == {"Conflict", "AnotherOperationInProgress"}
+    assert _snapshot(plain) == _snapshot(busy)                 # every other draw is the same

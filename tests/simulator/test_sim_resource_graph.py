@@ -11,33 +11,17 @@ from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from sim_support import (
-    ARG_PATH, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, behaviour, new_token,
-    small_fleet,
+    ARG_PATH, MACHINES_QUERY, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, all_pages,
+    behaviour, new_token, small_fleet,
 )
 from local_stack.simulator import Machine, ThrottleSettings
 
-MACHINES = "resources | where type =~ 'microsoft.hybridcompute/machines' | project id, name | order by id asc"
-
-
-def _all_pages(api: Api, query: str, top: int | None, subscriptions=None) -> tuple[list[dict], list[dict]]:
-    rows, bodies, token = [], [], None
-    while True:
-        options = {} if top is None else {"$top": top}
-        if token:
-            options["$skipToken"] = token
-        r = api.query(query, subscriptions=subscriptions, **options)
-        assert r.status_code == 200, r.text
-        body = r.json()
-        bodies.append(body)
-        rows.extend(body["data"])
-        token = body.get("$skipToken")
-        if not token:
-            return rows, bodies
+MACHINES = MACHINES_QUERY
 
 
 def test_paging_returns_every_row_once_in_id_order(big_sim):
     api = Api(big_sim.base_url)
-    rows, bodies = _all_pages(api, MACHINES, top=700)
+    rows, bodies = all_pages(api, MACHINES, top=700)
     visible = sorted(m.id for m in big_sim.fleet.machines
                      if not m.deleted and big_sim.fleet.subscription(m.subscription_id).readable)
     assert [r["id"] for r in rows] == visible          # every row once, id order

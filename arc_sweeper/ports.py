@@ -8,8 +8,9 @@ and arc_sweeper.logic_app (AlertSender).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from arc_sweeper.machine import MachineSnapshot
@@ -83,6 +84,17 @@ class MachineWriter(Protocol):
 
 class AlertSender(Protocol):
     def deliver(self, payload: dict[str, Any]) -> DeliveryResult: ...
+
+
+class ScopeLeases(Protocol):
+    """One enabling sweep per overlapping scope (arc_sweeper.leases)."""
+
+    def acquire(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta,
+                evict: Iterable[str] = ()) -> str | None: ...
+
+    def release(self, run_id: str) -> None: ...
+
+    def holds(self, run_id: str, now: datetime) -> bool: ...
 
 
 class RunStore(Protocol):

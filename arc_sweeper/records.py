@@ -22,10 +22,11 @@ class RunRecord:
     run_id: str
     trigger: Trigger
     dry_run: bool
-    scope: tuple[str, ...]
-    status: RunStatus
+    scope_count: int                  # subscriptions asked for (0: every visible one); the list is in the
+    status: RunStatus                 # subscriptions table, so a scope of 1,000 fits
     phase: RunPhase
     started_at: str
+    scope_digest: str = ""        # sha256 of the sorted requested subscription ids (first 16 hex digits)
     dry_run_reason: str = ""      # why no PATCH is sent: the request, DRY_RUN, or PUBLIC_CLOUD_ONLY
     follow_up_window: str = ""
     poll_interval: str = ""

@@ -55,10 +55,10 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
     return Steps(
         settings=settings,
         store=store,
-        scope=ScopeStep(settings, store, arm),
+        scope=ScopeStep(settings, store, arm, store.leases),
         discovery=DiscoveryStep(settings, store, graph, fleet),
         enabling=EnablingStep(settings, store, arm, fleet),
         follow_up=FollowUpStep(settings, store, graph, fleet),
-        closing=ClosingStep(store, LogicAppWebhook(settings.webhook_url),
+        closing=ClosingStep(store, LogicAppWebhook(settings.webhook_url), store.leases,
                             app_url=f"{scheme}://{hostname}" if hostname else ""),
     )

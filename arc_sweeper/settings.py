@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+from azure.data.tables import TableServiceClient
+
 from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.endpoints import is_loopback_url
@@ -298,6 +300,17 @@ def _parse_table_prefix(text: str) -> str:
     return text
 
 
+def _parse_storage_connection(text: str) -> str:
+    """A connection string azure-data-tables can use, or blank (identity-based settings in Azure)."""
+    if text:
+        try:
+            TableServiceClient.from_connection_string(text)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise ValueError("not a storage connection string (expected UseDevelopmentStorage=true or"
+                             " DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...)") from None
+    return text
+
+
 def _load_catalogue(path: str) -> ReleaseCatalogue:
     try:
         return ReleaseCatalogue.load(path or None)
@@ -466,7 +479,7 @@ _SETTINGS: tuple[_Setting, ...] = (
         "Secret. Storage connection string of the Functions host, also used for the sweeper's tables "
         "(locally UseDevelopmentStorage=true). In Azure leave it unset: the deployment sets identity-based "
         "AzureWebJobsStorage__tableServiceUri and friends, which take precedence.",
-        "storage_connection", str, show=lambda _: "(hidden)",
+        "storage_connection", _parse_storage_connection, show=lambda _: "(hidden)",
     ),
 )
 

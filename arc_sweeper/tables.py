@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
 
+from arc_sweeper.leases import EnablingLeases
 from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord, machine_partition
 from arc_sweeper.serialization import from_entity, to_entity
 from arc_sweeper.text import MAX_TEXT
@@ -50,13 +51,15 @@ class SweepStore:
         self._subscriptions = service.get_table_client(f"{prefix}subscriptions")
         self._machines = service.get_table_client(f"{prefix}machines")
         self._fleet = service.get_table_client(f"{prefix}fleet")
+        self._leases = service.get_table_client(f"{prefix}leases")
+        self.leases = EnablingLeases(self._leases)
 
     @classmethod
     def from_connection_string(cls, connection: str, prefix: str) -> "SweepStore":
         return cls(TableServiceClient.from_connection_string(connection), prefix)
 
     def create_tables(self) -> None:
-        for table in (self._runs, self._subscriptions, self._machines, self._fleet):
+        for table in (self._runs, self._subscriptions, self._machines, self._fleet, self._leases):
             try:
                 table.create_table()
             except ResourceExistsError:

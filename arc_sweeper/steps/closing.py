@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from arc_sweeper.messages import PhaseEnd
-from arc_sweeper.ports import AlertSender, MachineStore, RunStore, SubscriptionStore
+from arc_sweeper.ports import AlertSender, MachineStore, RunStore, ScopeLeases, SubscriptionStore
 from arc_sweeper.records import MachineRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.reporting.alerts import build_alert
 from arc_sweeper.reporting.report import build_report
@@ -31,6 +31,7 @@ class ClosingStore(RunStore, SubscriptionStore, MachineStore, Protocol):
 class ClosingStep:
     store: ClosingStore
     alerts: AlertSender
+    leases: ScopeLeases
     app_url: str = ""
 
     def finish_enabling(self, end: PhaseEnd) -> int:
@@ -44,6 +45,7 @@ class ClosingStep:
                            ended_at="" if following else end.as_of, error=clip(end.error))
 
         run = self._close_phase(end, AlertKind.SWEEP_COMPLETED, close, summary="sweep done")
+        self.leases.release(end.run_id)  # enabling is over: an overlapping sweep may start
         return run.cohort_size if run.status == RunStatus.FOLLOWING else 0
 
     def finish_run(self, end: PhaseEnd) -> None:
@@ -53,6 +55,7 @@ class ClosingStep:
     def record_failure(self, end: PhaseEnd) -> None:
         self._close_phase(end, AlertKind.SWEEP_FAILED, lambda run, rows: replace(
             run, status=RunStatus.FAILED, phase=RunPhase.DONE, ended_at=end.as_of, error=clip(end.error)))
+        self.leases.release(end.run_id)
 
     def _close_phase(self, end: PhaseEnd, kind: AlertKind,
                      close: Callable[[RunRecord, list[MachineRecord]], RunRecord], summary: str = "") -> RunRecord:
@@ -60,7 +63,7 @@ class ClosingStep:
         run = self.store.get_run(end.run_id)
         if run is None:  # the run failed before its row was written (and perhaps before any table was made)
             self.store.create_tables()
-            run = RunRecord(end.run_id, Trigger.UNKNOWN, False, (), RunStatus.FAILED, RunPhase.DONE, end.as_of)
+            run = RunRecord(end.run_id, Trigger.UNKNOWN, False, 0, RunStatus.FAILED, RunPhase.DONE, end.as_of)
         subscriptions = self.store.subscriptions(end.run_id)
         rows = [row for s in subscriptions if s.in_scope
                 for row in self.store.machines(end.run_id, s.subscription_id)]

@@ -18,7 +18,9 @@ def patch_attempts(sim) -> Counter:
 
 
 def test_a_second_timer_firing_the_same_day_starts_nothing(make_stack):
-    stack, sim, receiver = make_stack(simple_fleet({SUB_A: 3, SUB_B: 2}), env=QUICK_FOLLOW_UP)
+    # Machines that never settle and a follow-up that ends the same (virtual) day: 09:00 to 15:00.
+    fleet = simple_fleet({SUB_A: 3, SUB_B: 2})
+    stack, sim, receiver = make_stack(fleet, env={"FOLLOW_UP_WINDOW": "PT6H", "POLL_INTERVAL": "PT3H"})
     stack.fire_timer()
     stack.fire_timer()  # while the first is still pending
     [first] = sweep_instances(stack)

@@ -12,14 +12,15 @@ SOVEREIGN = "https://management.usgovcloudapi.net"
 
 
 def reason(env: dict, dry_run: bool | None) -> str:
-    step = ScopeStep(settings=Settings.from_env(env), store=None, directory=None)  # type: ignore[arg-type]
+    step = ScopeStep(settings=Settings.from_env(env), store=None, directory=None, leases=None)  # type: ignore[arg-type]
     return step.dry_run_reason(SweepRequest("http-x", "http", dry_run=dry_run))
 
 
 @pytest.mark.parametrize("env, requested, expected", [
     ({}, None, ""),
     ({"DRY_RUN": "true"}, None, "DRY_RUN setting"),
-    ({"DRY_RUN": "true"}, False, ""),
+    ({"DRY_RUN": "true"}, False, "DRY_RUN setting"),  # the kill switch wins over a request for writes
+    ({}, False, ""),
     ({}, True, "dryRun requested"),
     ({"ARM_ENDPOINT": SOVEREIGN}, None, "PUBLIC_CLOUD_ONLY"),
     ({"ARM_ENDPOINT": SOVEREIGN}, False, "PUBLIC_CLOUD_ONLY"),

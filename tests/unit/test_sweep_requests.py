@@ -6,8 +6,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from arc_sweeper.leases import overlaps
 from arc_sweeper.sweep_requests import (
-    BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body, scopes_overlap,
+    BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body,
 )
 
 SUB = "0B1F6471-1BF0-4DDA-AEC3-CB9272F09590"
@@ -38,6 +39,8 @@ def test_full_body_is_normalised():
     (b'{"followUpWindow": 7}', "duration string"),
     (b"\xff\xfe", "not valid JSON"),
     (json.dumps({"subscriptions": [SUB] * 1001}).encode(), "at most 1000 subscriptions"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"subscriptions": [' + b" " * 300_000 + b"]}", "larger than 256 KiB"),
 ])
 def test_bad_bodies_say_why(body, reason):
     with pytest.raises(BadSweepRequest) as error:
@@ -51,6 +54,7 @@ def test_run_ids():
     assert run_id == "http-20261126T100507Z-a1b2c3d4"
     assert is_run_id(run_id) and is_run_id("daily-2026-11-26")
     assert not is_run_id("../etc") and not is_run_id("x/y") and not is_run_id("")
+    assert not is_run_id(run_id + "\n") and not is_run_id(" " + run_id)  # matched in full
 
 
 @pytest.mark.parametrize("a, b, overlap", [
@@ -58,4 +62,4 @@ def test_run_ids():
     ((SUB,), ("11111111-1111-1111-1111-111111111111",), False),
 ])
 def test_scope_overlap(a, b, overlap):
-    assert scopes_overlap(a, b) is overlap
+    assert overlaps(a, b) is overlap

@@ -55,6 +55,7 @@ class SubscriptionRecord:
     in_scope: bool = True
     skip_reason: str = ""
     not_swept: bool = False           # meant to be swept, but Resource Graph could not be read (see skip_reason)
+    note: str = ""                    # something odd but not blocking, e.g. a subscription state we do not know
     batch_index: int = -1
     machines: int = 0
     to_enable: int = 0

@@ -29,6 +29,14 @@ MAX_TABLE_NAME = 63
 MAX_POLL_INTERVAL = timedelta(days=6)
 """The longest durable timer the Azure Storage provider takes in one piece."""
 FIRST_API_VERSION_WITH_AGENT_UPGRADE = date(2022, 12, 27)
+KNOWN_API_VERSIONS = ("2022-12-27", "2024-07-10", "2025-01-13", "2026-07-15")
+"""The GA api-versions of Microsoft.HybridCompute that carry agentUpgrade (reference §2). Others,
+previews included, only with ALLOW_UNLISTED_API_VERSION=true: ARM would refuse an unknown one
+only after the first PATCH of a run, and a preview may change shape."""
+MAX_FOLLOW_UP_WINDOW = timedelta(days=30)
+MIN_POLL_INTERVAL = timedelta(minutes=15)
+"""Resource Graph re-reads the cohort each poll; more often than this spends quota for nothing
+(the agents check once a day). Shorter only against a loopback endpoint, for tests."""
 
 
 class SettingsError(ValueError):
@@ -52,6 +60,7 @@ class Settings:
     support_window_months: int
     arm_endpoint: str
     hybridcompute_api_version: str
+    allow_unlisted_api_version: bool
     dry_run: bool
     public_cloud_only: bool
     follow_up_window: timedelta
@@ -255,6 +264,31 @@ def _parse_api_version(text: str) -> str:
     return text
 
 
+def follow_up_timing_problems(window: timedelta, interval: timedelta | None, *, loopback: bool,
+                              names: tuple[str, str] = ("FOLLOW_UP_WINDOW", "POLL_INTERVAL")) -> list[str]:
+    """The bounds on following a cohort, shared by the settings and the HTTP API (which names them its way).
+
+    Without an interval (an HTTP request that gives only a window) only the window is checked:
+    the default interval is then capped at the window.
+    """
+    window_name, interval_name = names
+    problems = []
+    if window > MAX_FOLLOW_UP_WINDOW:
+        problems.append(f"{window_name}={format_duration(window)}: must be at most {format_duration(MAX_FOLLOW_UP_WINDOW)}")
+    if interval is None:
+        return problems
+    if interval > MAX_POLL_INTERVAL:
+        problems.append(f"{interval_name}={format_duration(interval)}: must be at most {format_duration(MAX_POLL_INTERVAL)},"
+                        " the longest single durable timer")
+    if interval < MIN_POLL_INTERVAL and not loopback:
+        problems.append(f"{interval_name}={format_duration(interval)}: must be at least {format_duration(MIN_POLL_INTERVAL)}"
+                        " (shorter only against a loopback ARM_ENDPOINT)")
+    if interval >= window:
+        problems.append(f"{interval_name}={format_duration(interval)}: must be shorter than"
+                        f" {window_name}={format_duration(window)}, or the upgrade is never checked")
+    return problems
+
+
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
@@ -320,13 +354,15 @@ def _load_catalogue(path: str) -> ReleaseCatalogue:
 
 def _check_together(values: Mapping[str, Any]) -> list[str]:
     """Rules between settings, checked only when each setting on its own was valid."""
-    window, interval = values.get("follow_up_window"), values.get("poll_interval")
-    if window is not None and interval is not None and interval >= window:
-        return [
-            f"POLL_INTERVAL={format_duration(interval)}: must be shorter than"
-            f" FOLLOW_UP_WINDOW={format_duration(window)}, or the upgrade is never checked"
-        ]
-    return []
+    problems = []
+    window, interval, endpoint = values.get("follow_up_window"), values.get("poll_interval"), values.get("arm_endpoint")
+    if window is not None and interval is not None and endpoint is not None:
+        problems += follow_up_timing_problems(window, interval, loopback=is_loopback_url(endpoint))
+    version, unlisted = values.get("hybridcompute_api_version"), values.get("allow_unlisted_api_version")
+    if version is not None and unlisted is not True and version not in KNOWN_API_VERSIONS:
+        problems.append(f"HYBRIDCOMPUTE_API_VERSION={version!r}: not one of the known GA versions"
+                        f" ({', '.join(KNOWN_API_VERSIONS)}); set ALLOW_UNLISTED_API_VERSION=true to use it anyway")
+    return problems
 
 
 # --- The table of settings: name, default, meaning, and how each is read. ---
@@ -364,8 +400,9 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "EXCLUSION_TAG", "arc-sweeper=exclude",
-        "Tag name=value: machines carrying it are reported but never changed. The name compares"
-        " case-insensitively, the value exactly. Blank disables exclusion.",
+        "Tag name=value: machines carrying it are reported but never changed. Name and value both compare"
+        " case-insensitively and ignoring surrounding spaces (Exclude, exclude and ' exclude ' all"
+        " exclude). Blank disables exclusion.",
         "exclusion_tag", _parse_exclusion_tag, blank_means_default=False,
     ),
     _Setting(
@@ -386,9 +423,16 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "HYBRIDCOMPUTE_API_VERSION", "2025-01-13",
-        "api-version for Microsoft.HybridCompute calls: YYYY-MM-DD[-preview], 2022-12-27 or later"
-        " (earlier ones lack agentUpgrade).",
+        "api-version for Microsoft.HybridCompute calls: one of the GA versions 2022-12-27, 2024-07-10,"
+        " 2025-01-13, 2026-07-15 (any other YYYY-MM-DD[-preview] from 2022-12-27 on only with"
+        " ALLOW_UNLISTED_API_VERSION=true).",
         "hybridcompute_api_version", _parse_api_version,
+    ),
+    _Setting(
+        "ALLOW_UNLISTED_API_VERSION", "false",
+        "true: accept a HYBRIDCOMPUTE_API_VERSION that is not in the known GA list (a newer GA version, or a"
+        " preview), with a warning in the logs at start-up.",
+        "allow_unlisted_api_version", _parse_bool,
     ),
     _Setting(
         "DRY_RUN", "false",
@@ -404,12 +448,14 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "FOLLOW_UP_WINDOW", "P7D",
-        "How long to follow a machine after enabling automatic upgrade (ISO 8601 or 7d-style duration).",
-        "follow_up_window", parse_duration,
+        "How long to follow a machine after enabling automatic upgrade (ISO 8601 or 7d-style duration),"
+        " at most P30D.",
+        "follow_up_window", _duration_between(timedelta(seconds=1), MAX_FOLLOW_UP_WINDOW),
     ),
     _Setting(
         "POLL_INTERVAL", "PT12H",
-        "How often a followed machine is checked; shorter than FOLLOW_UP_WINDOW and at most 6 days.",
+        "How often a followed machine is checked: from PT15M (shorter only against a loopback ARM_ENDPOINT) to"
+        " P6D, and shorter than FOLLOW_UP_WINDOW.",
         "poll_interval", _parse_poll_interval,
     ),
     _Setting(

@@ -7,7 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 from arc_sweeper.durations import format_duration, parse_duration
+from arc_sweeper.endpoints import is_loopback_url
 from arc_sweeper.messages import SweepRequest
+from arc_sweeper.settings import Settings, follow_up_timing_problems
 from arc_sweeper.text import clip, is_guid
 from arc_sweeper.vocabulary import Trigger
 
@@ -37,7 +39,7 @@ def is_run_id(text: str) -> bool:
 
 
 def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
-    """Validate the body of `POST /api/sweeps`; every field is optional."""
+    """Validate the body of `POST /api/sweeps`; every field is optional (see also `check_timing`)."""
     if len(body) > MAX_BODY_BYTES:
         raise BadSweepRequest(f"body is larger than {MAX_BODY_BYTES // 1024} KiB")
     if not body.strip():
@@ -84,3 +86,14 @@ def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
         follow_up_window=durations.get("followUpWindow"),
         poll_interval=durations.get("pollInterval"),
     )
+
+
+def check_timing(request: SweepRequest, settings: Settings) -> None:
+    """The request's durations within the bounds the settings have: a follow-up window of at most
+    P30D, a poll interval from PT15M (shorter only against a loopback endpoint) to P6D."""
+    window = parse_duration(request.follow_up_window) if request.follow_up_window else settings.follow_up_window
+    interval = parse_duration(request.poll_interval) if request.poll_interval else None
+    problems = follow_up_timing_problems(window, interval, loopback=is_loopback_url(settings.arm_endpoint),
+                                         names=("followUpWindow", "pollInterval"))
+    if problems:
+        raise BadSweepRequest("; ".join(problems))

@@ -24,7 +24,9 @@ from arc_sweeper.messages import SweepRequest
 from arc_sweeper.runtime import Steps, steps
 from arc_sweeper.serialization import to_json
 from arc_sweeper.settings import SettingsError
-from arc_sweeper.sweep_requests import BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body
+from arc_sweeper.sweep_requests import (
+    BadSweepRequest, check_timing, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body,
+)
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import iso
 from arc_sweeper.vocabulary import RunPhase, RunStatus, Trigger
@@ -151,6 +153,10 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
     if app is None:
         assert refusal is not None
         return refusal
+    try:
+        check_timing(request, app.settings)
+    except BadSweepRequest as error:
+        return _json({"error": "BadRequest", "reason": str(error)}, 400)
     try:
         if not app.scope.dry_run_reason(request):
             holder = await _take_lease(client, app, request, now)

@@ -20,7 +20,7 @@ from arc_sweeper.vocabulary import (
     Action, AlertKind, AttentionKind, EnableResult, Finding, Outcome, RunStatus, Severity, Trigger,
 )
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 DEFAULT_MAX_ITEMS = 50
 MAX_ALERT_BYTES = 48 * 1024
 """Encoded size the payload never exceeds, whatever the estate; well under what Logic Apps and chat take."""

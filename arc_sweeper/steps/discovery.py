@@ -15,6 +15,7 @@ from arc_sweeper.messages import BatchFailure, DiscoverBatch, DiscoveryResult, S
 from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
 from arc_sweeper.resource_graph import GraphQueryError
+from arc_sweeper.resource_ids import parse_machine_id
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
 from arc_sweeper.throttling import GraphQuota, QuotaGate
@@ -55,6 +56,10 @@ class DiscoveryStep:
                 raise
             self.mark_not_swept(BatchFailure(work.run_id, work.batch_index, describe(error), work.as_of))
             return DiscoveryResult(work.run_id, work.batch_index, 0, (), gate.state())
+        machines, dropped = within_scope(machines, {s.subscription_id for s in subscriptions})
+        if dropped:
+            log.warning("run %s batch %d: %d Resource Graph rows outside the batch's subscriptions dropped, e.g. %r",
+                        work.run_id, work.batch_index, len(dropped), dropped[0].id[:200])
         rows = self._in_chunks([machine_row(work.run_id, m, policy, work.as_of) for m in machines])
         self.store.put_machines(rows)
         self.fleet.record_discovery(rows, work.as_of)
@@ -68,6 +73,7 @@ class DiscoveryStep:
         return DiscoveryResult(
             work.run_id, work.batch_index, len(rows),
             tuple(SubscriptionWork(sub, n, -(-n // size)) for sub, n in sorted(to_enable.items())), gate.state(),
+            dropped=len(dropped),
         )
 
     def mark_not_swept(self, failure: BatchFailure) -> None:
@@ -92,6 +98,24 @@ class DiscoveryStep:
                 position[row.subscription_id] += 1
             numbered.append(row)
         return numbered
+
+
+def within_scope(machines: list[MachineSnapshot], subscriptions: set[str]) -> tuple[list[MachineSnapshot],
+                                                                                   list[MachineSnapshot]]:
+    """Rows of the batch's subscriptions, and the others (outside the scope, or on the deny list).
+
+    A row counts by the subscription in its id, which is where a PATCH would go, and must agree
+    with its subscriptionId column; a row whose id does not parse counts by the column (it is
+    recorded and never acted on).
+    """
+    kept: list[MachineSnapshot] = []
+    dropped: list[MachineSnapshot] = []
+    for machine in machines:
+        parsed = parse_machine_id(machine.id)
+        column = machine.subscription_id.lower()
+        inside = column in subscriptions and (parsed is None or parsed.subscription_id == column)
+        (kept if inside else dropped).append(machine)
+    return kept, dropped
 
 
 def is_permanent(error: Exception) -> bool:

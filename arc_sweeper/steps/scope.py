@@ -18,7 +18,10 @@ from arc_sweeper.vocabulary import RunPhase, RunStatus
 
 log = logging.getLogger(__name__)
 
-SWEEPABLE_SUBSCRIPTION_STATES = frozenset({"enabled"})
+UNSWEEPABLE_STATES = frozenset({"disabled", "expired", "deleted"})
+"""Subscription states that refuse writes (reference §13a): Disabled and Expired are read-only, Deleted is gone.
+Enabled, Warned and PastDue are active; their machines run agents that need upgrading."""
+KNOWN_STATES = UNSWEEPABLE_STATES | {"enabled", "warned", "pastdue"}
 
 
 class LeaseRefused(Exception):
@@ -106,7 +109,8 @@ class ScopeStep:
         return "dryRun requested" if request.dry_run else ""
 
     def _resolve_scope(self, run_id: str, requested: Iterable[str]) -> list[SubscriptionRecord]:
-        """Allow-list (request, else setting) or every visible subscription; minus the deny-list."""
+        """Allow-list (request, else setting) or every visible subscription; minus the deny-list and
+        the subscriptions whose state refuses writes."""
         wanted = [s.lower() for s in requested] or list(self.settings.subscription_allow_list)
         denied = set(self.settings.subscription_deny_list)
         records: list[SubscriptionRecord] = []
@@ -126,8 +130,13 @@ class ScopeStep:
         for record in records:
             if record.in_scope and record.subscription_id in denied:
                 record = replace(record, in_scope=False, skip_reason="on SUBSCRIPTION_DENY_LIST")
-            elif record.in_scope and record.state.lower() not in SWEEPABLE_SUBSCRIPTION_STATES:
-                record = replace(record, in_scope=False, skip_reason=f"subscription state is {record.state}")
+            elif record.in_scope and record.state.lower() in UNSWEEPABLE_STATES:
+                record = replace(record, in_scope=False,
+                                 skip_reason=f"subscription state is {record.state}: it takes no writes")
+            elif record.in_scope and record.state.lower() not in KNOWN_STATES:
+                log.warning("run %s: subscription %s has an unknown state %r; swept as active",
+                            run_id, record.subscription_id, record.state)
+                record = replace(record, note=clip(f"unknown subscription state {record.state!r}: swept as active"))
             resolved.append(record)
         in_scope = sorted(r.subscription_id for r in resolved if r.in_scope)
         size = self.settings.resource_graph_batch_size

@@ -95,7 +95,8 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ARM_ENDPOINT", "http://localhost:7071", "arm_endpoint", "http://localhost:7071"),
         ("ARM_ENDPOINT", "http://[::1]:8080", "arm_endpoint", "http://[::1]:8080"),
         ("HYBRIDCOMPUTE_API_VERSION", "2022-12-27", "hybridcompute_api_version", "2022-12-27"),
-        ("HYBRIDCOMPUTE_API_VERSION", "2024-05-20-preview", "hybridcompute_api_version", "2024-05-20-preview"),
+        ("HYBRIDCOMPUTE_API_VERSION", "2026-07-15", "hybridcompute_api_version", "2026-07-15"),
+        ("ALLOW_UNLISTED_API_VERSION", "yes", "allow_unlisted_api_version", True),
         ("DRY_RUN", "TRUE", "dry_run", True),
         ("DRY_RUN", "1", "dry_run", True),
         ("DRY_RUN", "Yes", "dry_run", True),
@@ -160,6 +161,9 @@ BAD_VALUES = [
     ("HYBRIDCOMPUTE_API_VERSION", "2025-01-13-beta", "YYYY-MM-DD or YYYY-MM-DD-preview"),
     ("HYBRIDCOMPUTE_API_VERSION", "2025-02-30", "with a real date"),
     ("HYBRIDCOMPUTE_API_VERSION", "latest", "YYYY-MM-DD or YYYY-MM-DD-preview"),
+    ("HYBRIDCOMPUTE_API_VERSION", "2024-05-20-preview", "set ALLOW_UNLISTED_API_VERSION=true"),
+    ("ALLOW_UNLISTED_API_VERSION", "maybe", "expected true or false"),
+    ("FOLLOW_UP_WINDOW", "P45D", "must be from PT1S to P30D"),
     ("DRY_RUN", "maybe", "expected true or false"),
     ("DRY_RUN", "on", "expected true or false"),
     ("PUBLIC_CLOUD_ONLY", "sometimes", "expected true or false"),
@@ -339,3 +343,14 @@ def test_rejects_invalid_ncrontab_naming_the_field(schedule: str, message: str) 
     with pytest.raises(ValueError) as raised:
         parse_ncrontab(schedule)
     assert message in str(raised.value)
+
+
+def test_an_unlisted_api_version_is_accepted_only_when_allowed() -> None:
+    settings = Settings.from_env({"HYBRIDCOMPUTE_API_VERSION": "2024-05-20-preview", "ALLOW_UNLISTED_API_VERSION": "true"})
+    assert settings.hybridcompute_api_version == "2024-05-20-preview"
+
+
+def test_a_poll_interval_below_fifteen_minutes_needs_a_loopback_endpoint() -> None:
+    (problem,) = problems_for({"POLL_INTERVAL": "PT1M"})
+    assert problem.startswith("POLL_INTERVAL=PT1M: must be at least PT15M")
+    assert Settings.from_env({"POLL_INTERVAL": "PT1M", "ARM_ENDPOINT": "http://127.0.0.1:8080"}).poll_interval.seconds == 60

@@ -120,9 +120,22 @@ class ReleaseCatalogue:
         released = next(entry.month for entry in self.releases if entry.release >= version.release)
         return _month_index(released) >= _month_index(sweep_date) - window_months
 
-    def latest(self, fleet_versions: Iterable[AgentVersion]) -> Release:
-        """The newest release known: the catalogue's, or a newer one a machine already reports."""
-        return max([self.newest(), *(version.release for version in fleet_versions)])
+    def latest(self, fleet_versions: Iterable[AgentVersion], on: date) -> Release:
+        """The newest release known on `on`: the catalogue's, or a newer one machines already report.
+
+        A reported release counts only if it is plausible (see :meth:`plausible`): one odd agent
+        claiming 1.100 must not make every current agent look many releases behind.
+        """
+        return max([self.newest(), *(v.release for v in fleet_versions if self.plausible(v.release, on))])
+
+    def plausible(self, release: Release, on: date) -> bool:
+        """Whether `release` could exist on `on`: Microsoft ships about one release a month, so
+        at most one per month since the catalogue's newest, plus one for a month in progress."""
+        newest = self.releases[-1]
+        if release <= newest.release:
+            return True
+        months = max(0, _month_index(on) - _month_index(newest.month))
+        return release[0] == newest.release[0] and release[1] <= newest.release[1] + months + 1
 
     def releases_behind(self, version: AgentVersion, latest: Release) -> int:
         """How many releases came out after `version`, up to and including `latest`.

@@ -49,10 +49,11 @@ class FollowUpStep:
         machines = list(self.graph.find_machines({r.subscription_id for r in open_rows}, gate))
         seen = {m.id.lower(): m for m in machines}
         versions = (parse_agent_version(m.agent_version) for m in seen.values())
-        rules = FollowUpRules(self.settings.catalogue, self.settings.catalogue.latest(v for v in versions if v),
-                              self.settings.stuck_after)
         now = parse_timestamp(check.checked_at)
         assert now is not None, "checked_at comes from the orchestration clock"
+        rules = FollowUpRules(self.settings.catalogue,
+                              self.settings.catalogue.latest((v for v in versions if v), now.date()),
+                              self.settings.stuck_after)
         checked = [checked_row(r, seen.get(r.resource_id.lower()), rules, check.checked_at) for r in open_rows]
         self.store.put_machines(checked)
         self.fleet.record_outcomes(checked, check.checked_at)

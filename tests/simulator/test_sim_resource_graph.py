@@ -124,8 +124,7 @@ def test_product_query_through_the_sdk_returns_typed_values(sim):
         "id": f"/subscriptions/{SUB_A}/resourceGroups/rg-one/providers/Microsoft.HybridCompute/machines/web-01",
         "name": "web-01", "subscriptionId": SUB_A, "resourceGroup": "rg-one", "location": "eastus",
         "agentVersion": "1.60.03293.2680", "status": "Connected", "autoUpgrade": None,
-        "lastAttemptStatus": "", "lastAttemptTimestamp": "", "lastAttemptMessage": "",
-        "lastAttemptDesiredVersion": "", "osType": "windows",
+        "lastAttemptStatus": "", "lastAttemptTimestamp": "", "lastAttemptMessage": "", "osType": "windows",
         "lastStatusChange": "2026-08-01T09:12:44.1234560Z", "tags": {"environment": "prod"},
     }
     assert rows["db-01"]["autoUpgrade"] is False

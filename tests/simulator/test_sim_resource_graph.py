@@ -11,7 +11,7 @@ from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from sim_support import (
-    ARG_PATH, MACHINES_QUERY, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, all_pages,
+    AGENT_QUERY, ARG_PATH, MACHINES_QUERY, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, all_pages,
     behaviour, new_token, small_fleet,
 )
 from local_stack.simulator import Machine, ThrottleSettings
@@ -141,7 +141,7 @@ def test_product_query_sees_patch_and_failed_attempts(make_sim):
     assert api.patch(f"{failing.id}?api-version=2025-01-13",
                      {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}).status_code == 200
     sim.clock.advance_to(T0 + timedelta(days=2))
-    rows = {r["name"]: r for r in api.query(PRODUCT_QUERY, **{"$top": 1000}).json()["data"]}
+    rows = {r["name"]: r for r in api.query(AGENT_QUERY, **{"$top": 1000}).json()["data"]}
     row = rows["fail-01"]
     assert row["autoUpgrade"] is True
     assert row["lastAttemptStatus"] == "Failed"

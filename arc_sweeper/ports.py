@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from arc_sweeper.machine import MachineSnapshot
-from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus
 
@@ -126,7 +126,16 @@ class FleetStore(Protocol):
     def merge_fleet(self, subscription_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None: ...
 
 
-class ScopeStore(RunStore, SubscriptionStore, Protocol):
+class ReleaseStore(Protocol):
+    """Releases the estate ran before the catalogue listed them (the `releases` table)."""
+
+    def observed_releases(self) -> list[ObservedRelease]: ...
+
+    def record_release(self, release: ObservedRelease) -> None:
+        """Record it unless it is already recorded: the first sighting's date and machine stay."""
+
+
+class ScopeStore(RunStore, SubscriptionStore, ReleaseStore, Protocol):
     """What starting a run touches."""
 
 

@@ -44,6 +44,10 @@ class RunRecord:
     outcome_counts: dict[str, int] = field(default_factory=dict)
     alerts: dict[str, str] = field(default_factory=dict)  # alert kind -> delivery status and detail
     error: str = ""
+    catalogue: dict[str, str] = field(default_factory=dict)   # release -> YYYY-MM: what this run classifies by
+    catalogue_origin: str = ""        # bundled, a file, a URL (scheme and host only), plus observed releases
+    catalogue_base_newest: str = ""   # the configured catalogue's newest release (what goes stale)
+    notices: tuple[str, ...] = ()     # things an operator should know that are not failures (a stale catalogue)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,17 @@ class MachineRecord:
     @property
     def row_key(self) -> str:
         return machine_key(self.resource_id)
+
+
+@dataclass(frozen=True)
+class ObservedRelease:
+    """An agent release the estate ran before the configured catalogue listed it (the `releases` table)."""
+
+    release: str                # MAJOR.MINOR
+    first_seen_at: str          # when a sweep first saw an agent report it
+    first_seen_on: str          # the machine that reported it
+    run_id: str
+    source: str = "observed"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from arc_sweeper.arm import Arm
+from arc_sweeper.catalogue_feed import fetch_catalogue
 from arc_sweeper.credentials import credential_for
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.logic_app import LogicAppWebhook
@@ -62,7 +63,7 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
     return Steps(
         settings=settings,
         store=store,
-        scope=ScopeStep(settings, store, arm, store.leases),
+        scope=ScopeStep(settings, store, arm, store.leases, fetch_catalogue),
         discovery=DiscoveryStep(settings, store, graph, fleet),
         enabling=EnablingStep(settings, store, arm, fleet),
         follow_up=FollowUpStep(settings, store, graph, fleet),

@@ -69,7 +69,7 @@ class Settings:
     table_prefix: str
     webhook_url: str = field(repr=False)
     max_parallel_writes_per_subscription: int
-    catalogue: ReleaseCatalogue = field(repr=False)
+    releases: ReleaseSource = field(repr=False)
     resource_graph_batch_size: int
     enable_batch_size: int
     history_retention: timedelta
@@ -83,11 +83,12 @@ class Settings:
         """Scheme and host only, safe for logs; empty when alerts are off."""
         return redact_url(self.webhook_url) if self.webhook_url else ""
 
-    def classification_policy(self, sweep_date: date) -> ClassificationPolicy:
-        """The classification rules these settings describe, for a sweep on `sweep_date`."""
+    def classification_policy(self, sweep_date: date, catalogue: ReleaseCatalogue) -> ClassificationPolicy:
+        """The classification rules these settings describe, for a sweep on `sweep_date` by `catalogue`
+        (the run's: the configured one plus the releases the estate has shown)."""
         return ClassificationPolicy(
             sweep_date=sweep_date,
-            catalogue=self.catalogue,
+            catalogue=catalogue,
             minimum_auto_upgrade_version=self.minimum_auto_upgrade_version,
             support_window_months=self.support_window_months,
             exclusion_tag=self.exclusion_tag,
@@ -345,9 +346,25 @@ def _parse_storage_connection(text: str) -> str:
     return text
 
 
-def _load_catalogue(path: str) -> ReleaseCatalogue:
+@dataclass(frozen=True)
+class ReleaseSource:
+    """Where a run's release catalogue comes from.
+
+    `catalogue` is the bundled one or the file's, read and checked at start-up. With an https
+    `url`, each run fetches the catalogue there once; `catalogue` (the bundled one) is the fallback
+    when the fetch or its validation fails. The URL may carry a SAS token: it is never shown.
+    """
+
+    catalogue: ReleaseCatalogue
+    url: str = field(default="", repr=False)
+
+
+def _release_source(text: str) -> ReleaseSource:
+    if text.lower().startswith(("https://", "http://")):
+        _split_service_url(text)
+        return ReleaseSource(ReleaseCatalogue.load(), text)
     try:
-        return ReleaseCatalogue.load(path or None)
+        return ReleaseSource(ReleaseCatalogue.load(text or None))
     except CatalogueError as error:
         raise ValueError(error.problem) from None
 
@@ -481,8 +498,12 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "AGENT_RELEASES_FILE", "",
-        "Path to a release catalogue JSON file replacing the bundled one; blank uses the bundled one.",
-        "catalogue", _load_catalogue, blank_means_default=False,
+        "Release catalogue replacing the bundled one: a JSON file path (checked at start-up), or an https URL"
+        " of such a file (e.g. a blob you keep current; a SAS token in it is kept secret), fetched once per run"
+        " with a timeout; if the fetch or its check fails the run uses the bundled one and says so. Blank: the"
+        " bundled one. Releases the estate runs that the catalogue lacks are learned either way.",
+        "releases", _release_source, show=lambda text: redact_url(text) if "://" in text else repr(text),
+        blank_means_default=False,
     ),
     _Setting(
         "RESOURCE_GRAPH_BATCH_SIZE", "200",

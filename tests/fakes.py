@@ -14,7 +14,7 @@ from typing import Any
 from arc_sweeper.leases import overlaps
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.ports import ArmError, DeliveryResult, PatchOutcome, Subscription
-from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus, EnableResult, RunStatus
 
@@ -27,6 +27,7 @@ class InMemoryTables:
     subscription_rows: dict[tuple[str, str], SubscriptionRecord] = field(default_factory=dict)
     machine_rows: dict[tuple[str, str], MachineRecord] = field(default_factory=dict)
     fleet_rows: dict[tuple[str, str], FleetRecord] = field(default_factory=dict)
+    release_rows: dict[str, ObservedRelease] = field(default_factory=dict)
     writes: int = 0
 
     def create_tables(self) -> None:
@@ -70,6 +71,12 @@ class InMemoryTables:
         for s in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if s.in_scope:
                 yield from self.machines(run_id, s.subscription_id)
+
+    def observed_releases(self) -> list[ObservedRelease]:
+        return list(self.release_rows.values())
+
+    def record_release(self, release: ObservedRelease) -> None:
+        self.release_rows.setdefault(release.release, release)
 
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]:
         return {key: r for (sub, key), r in self.fleet_rows.items() if sub == subscription_id.lower()}

@@ -33,6 +33,8 @@ _ITEM_FIELD_LIMITS = {
     "portalUrl": 2048,
 }
 _SUMMARY_LIMIT = 300
+_NOTICE_LIMIT = 500
+_MAX_NOTICES = 5
 _ERROR_LIMIT = 2000
 _TIMESTAMP_LIMIT = 64
 _RUN_ID_LIMIT = 128
@@ -132,6 +134,7 @@ def build_alert(
         "links": {"runStatusUrl": clip(f"{redact_url(app_url)}/api/sweeps/{quote(report.run_id)}" if app_url else "",
                                        2048)},
         "error": clip(_error_text(kind, report), _ERROR_LIMIT),
+        "notices": [clip(notice, _NOTICE_LIMIT) for notice in report.notices[:_MAX_NOTICES]],
     }
     items = _fit(candidates, MAX_ALERT_BYTES - len(encode_alert(payload)))
     payload["attention"].update(items=items, returned=len(items), truncated=len(items) < len(report.attention))

@@ -32,6 +32,7 @@ class RunReport:
     outcome_counts: dict[str, int] = field(default_factory=dict)
     attention: tuple[AttentionItem, ...] = ()
     error: str = ""
+    notices: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         converted: dict[str, Any] = serialization.to_json(self)
@@ -48,5 +49,5 @@ def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: I
         started_at=run.started_at, ended_at=run.ended_at, subscriptions_in_scope=run.subscriptions_in_scope,
         machines_seen=run.machines_seen, finding_counts=run.finding_counts, action_counts=run.action_counts,
         result_counts=run.result_counts, outcome_counts=run.outcome_counts,
-        attention=tuple(attention_items(rows, skipped)), error=run.error,
+        attention=tuple(attention_items(rows, skipped)), error=run.error, notices=run.notices,
     )

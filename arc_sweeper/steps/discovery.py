@@ -12,8 +12,9 @@ from arc_sweeper.findings import ClassificationPolicy, classify
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import BatchFailure, DiscoverBatch, DiscoveryResult, SubscriptionWork
-from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
+from arc_sweeper.ports import MachineReader, MachineStore, ReleaseStore, RunStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
+from arc_sweeper.releases import catalogue_of, unlisted_releases
 from arc_sweeper.resource_graph import GraphQueryError
 from arc_sweeper.resource_ids import parse_machine_id
 from arc_sweeper.settings import Settings
@@ -25,8 +26,8 @@ from arc_sweeper.vocabulary import Action, EnableResult
 log = logging.getLogger(__name__)
 
 
-class DiscoveryStore(SubscriptionStore, MachineStore, Protocol):
-    """What discovery writes: the batch's subscription rows and machine rows."""
+class DiscoveryStore(RunStore, SubscriptionStore, MachineStore, ReleaseStore, Protocol):
+    """What discovery reads (the run's catalogue) and writes: subscription and machine rows, new releases."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ class DiscoveryStep:
         subscriptions = [s for s in self.store.subscriptions(work.run_id, work.batch_index) if s.in_scope]
         as_of = parse_timestamp(work.as_of)
         assert as_of is not None, "as_of comes from the orchestration clock"
-        policy = self.settings.classification_policy(as_of.date())
+        catalogue = catalogue_of(self.store.get_run(work.run_id), self.settings.releases.catalogue)
+        policy = self.settings.classification_policy(as_of.date(), catalogue)
         gate = QuotaGate(work.quota or GraphQuota(), max_wait_s=self.settings.max_retry_wait.total_seconds())
         try:
             machines = list(self.graph.find_machines((s.subscription_id for s in subscriptions), gate))
@@ -63,6 +65,10 @@ class DiscoveryStep:
         rows = self._in_chunks([machine_row(work.run_id, m, policy, work.as_of) for m in machines])
         self.store.put_machines(rows)
         self.fleet.record_discovery(rows, work.as_of)
+        for release in unlisted_releases(rows, catalogue, as_of.date(), work.as_of):
+            log.info("run %s: agent release %s seen for the first time, on %s", work.run_id, release.release,
+                     release.first_seen_on)
+            self.store.record_release(release)
         per_subscription = Counter(r.subscription_id for r in rows)
         to_enable = Counter(r.subscription_id for r in rows if r.enable_chunk >= 0)
         self.store.put_subscriptions(

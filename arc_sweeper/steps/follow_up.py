@@ -10,8 +10,9 @@ from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import CheckCohort, CohortResult, Tally
 from arc_sweeper.outcomes import Followed, FollowUpRules, follow_up_outcome
-from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
+from arc_sweeper.ports import MachineReader, MachineStore, RunStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
+from arc_sweeper.releases import catalogue_of
 from arc_sweeper.settings import Settings
 from arc_sweeper.throttling import GraphQuota, QuotaGate
 from arc_sweeper.timefmt import parse_timestamp
@@ -21,7 +22,7 @@ from arc_sweeper.vocabulary import SETTLED_OUTCOMES
 log = logging.getLogger(__name__)
 
 
-class FollowUpStore(SubscriptionStore, MachineStore, Protocol):
+class FollowUpStore(RunStore, SubscriptionStore, MachineStore, Protocol):
     """What the follow-up reads (the batch's subscriptions and cohort) and writes (outcomes)."""
 
 
@@ -51,8 +52,8 @@ class FollowUpStep:
         versions = (parse_agent_version(m.agent_version) for m in seen.values())
         now = parse_timestamp(check.checked_at)
         assert now is not None, "checked_at comes from the orchestration clock"
-        rules = FollowUpRules(self.settings.catalogue,
-                              self.settings.catalogue.latest((v for v in versions if v), now.date()),
+        catalogue = catalogue_of(self.store.get_run(check.run_id), self.settings.releases.catalogue)
+        rules = FollowUpRules(catalogue, catalogue.latest((v for v in versions if v), now.date()),
                               self.settings.stuck_after)
         checked = [checked_row(r, seen.get(r.resource_id.lower()), rules, check.checked_at) for r in open_rows]
         self.store.put_machines(checked)

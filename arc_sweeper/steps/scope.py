@@ -11,7 +11,9 @@ from arc_sweeper.endpoints import is_public_cloud
 from arc_sweeper.messages import RunPlan, StartRun, SweepRequest
 from arc_sweeper.ports import ArmError, ScopeLeases, ScopeStore, SubscriptionDirectory
 from arc_sweeper.records import RunRecord, SubscriptionRecord
+from arc_sweeper.releases import Fetch, as_row, resolve_catalogue
 from arc_sweeper.settings import Settings
+from arc_sweeper.versions import format_release
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.vocabulary import RunPhase, RunStatus
@@ -34,6 +36,7 @@ class ScopeStep:
     store: ScopeStore
     directory: SubscriptionDirectory
     leases: ScopeLeases
+    fetch_catalogue: Fetch
 
     def start_run(self, start: StartRun) -> RunPlan:
         """Record the run and fix its scope; a retried call returns the plan already made."""
@@ -47,8 +50,11 @@ class ScopeStep:
         subscriptions = self._resolve_scope(request.run_id, request.subscriptions)
         self.store.put_subscriptions(subscriptions)
         in_scope = [s for s in subscriptions if s.in_scope]
+        resolved = resolve_catalogue(self.settings.releases, self.store.observed_releases(), self.fetch_catalogue)
         run = replace(
-            run, phase=RunPhase.SWEEPING,
+            run, phase=RunPhase.SWEEPING, catalogue=as_row(resolved.catalogue),
+            catalogue_origin=resolved.catalogue.origin, catalogue_base_newest=format_release(resolved.base.newest()),
+            notices=(resolved.notice,) if resolved.notice else (),
             subscriptions_in_scope=len(in_scope),
             subscriptions_skipped=len(subscriptions) - len(in_scope),
             batch_count=max((s.batch_index for s in in_scope), default=-1) + 1,
@@ -94,19 +100,7 @@ class ScopeStep:
         return tuple(dict.fromkeys(s.lower() for s in request.subscriptions)) or self.settings.subscription_allow_list
 
     def dry_run_reason(self, request: SweepRequest) -> str:
-        """Why this run must not write, or "" when it may.
-
-        The settings win over any request: a request may ask for a dry run, never for writes
-        that DRY_RUN (the documented rollback) or PUBLIC_CLOUD_ONLY forbid.
-        """
-        if self.settings.public_cloud_only and not is_public_cloud(self.settings.arm_endpoint):
-            log.warning("run %s: %s is not the Azure public cloud, where automatic agent upgrade is offered: "
-                        "reporting only (PUBLIC_CLOUD_ONLY)", request.run_id, self.settings.arm_endpoint)
-            return "PUBLIC_CLOUD_ONLY: automatic agent upgrade is documented for the Azure public cloud only"
-        if self.settings.dry_run:
-            return "DRY_RUN setting" + (" (the request's dryRun=false cannot turn writes on)"
-                                        if request.dry_run is False else "")
-        return "dryRun requested" if request.dry_run else ""
+        return dry_run_reason(self.settings, request)
 
     def _resolve_scope(self, run_id: str, requested: Iterable[str]) -> list[SubscriptionRecord]:
         """Allow-list (request, else setting) or every visible subscription; minus the deny-list and
@@ -142,6 +136,22 @@ class ScopeStep:
         size = self.settings.resource_graph_batch_size
         batch_of = {sub: index // size for index, sub in enumerate(in_scope)}
         return [replace(r, batch_index=batch_of[r.subscription_id]) if r.in_scope else r for r in resolved]
+
+
+def dry_run_reason(settings: Settings, request: SweepRequest) -> str:
+    """Why this run must not write, or "" when it may.
+
+    The settings win over any request: a request may ask for a dry run, never for writes
+    that DRY_RUN (the documented rollback) or PUBLIC_CLOUD_ONLY forbid.
+    """
+    if settings.public_cloud_only and not is_public_cloud(settings.arm_endpoint):
+        log.warning("run %s: %s is not the Azure public cloud, where automatic agent upgrade is offered: "
+                    "reporting only (PUBLIC_CLOUD_ONLY)", request.run_id, settings.arm_endpoint)
+        return "PUBLIC_CLOUD_ONLY: automatic agent upgrade is documented for the Azure public cloud only"
+    if settings.dry_run:
+        return "DRY_RUN setting" + (" (the request's dryRun=false cannot turn writes on)"
+                                    if request.dry_run is False else "")
+    return "dryRun requested" if request.dry_run else ""
 
 
 def scope_digest(scope: Iterable[str]) -> str:

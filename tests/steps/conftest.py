@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import DiscoverBatch, StartRun, SweepRequest
@@ -45,6 +46,12 @@ class World:
     arm: FakeArm = field(default_factory=FakeArm)
     alerts: FakeAlerts = field(default_factory=FakeAlerts)
     leases: InMemoryLeases = field(default_factory=InMemoryLeases)
+    feed: dict[str, ReleaseCatalogue] = field(default_factory=dict)   # catalogues served by URL
+
+    def fetch(self, url: str) -> ReleaseCatalogue:
+        if url not in self.feed:
+            raise CatalogueError("https://feed.example", "answered HTTP 404")
+        return self.feed[url]
 
     @property
     def settings(self) -> Settings:
@@ -52,7 +59,7 @@ class World:
 
     @property
     def scope(self) -> ScopeStep:
-        return ScopeStep(self.settings, self.tables, self.directory, self.leases)
+        return ScopeStep(self.settings, self.tables, self.directory, self.leases, self.fetch)
 
     @property
     def discovery(self) -> DiscoveryStep:

@@ -42,7 +42,7 @@ def test_defaults_produce_valid_settings() -> None:
     assert settings.webhook_url == ""
     assert settings.redacted_webhook_url == ""
     assert settings.max_parallel_writes_per_subscription == 4
-    assert settings.catalogue == ReleaseCatalogue.load()
+    assert settings.releases.catalogue == ReleaseCatalogue.load()
     assert settings.resource_graph_batch_size == 200
     assert settings.enable_batch_size == 100
     assert settings.storage_connection == ""  # in Azure the identity-based settings are used
@@ -52,9 +52,9 @@ def test_classification_policy_carries_the_classification_settings() -> None:
     settings = Settings.from_env(
         {"MIN_AUTO_UPGRADE_VERSION": "1.60", "SUPPORT_WINDOW_MONTHS": "6", "EXCLUSION_TAG": "keep=yes"}
     )
-    assert settings.classification_policy(date(2026, 8, 15)) == ClassificationPolicy(
+    assert settings.classification_policy(date(2026, 8, 15), settings.releases.catalogue) == ClassificationPolicy(
         sweep_date=date(2026, 8, 15),
-        catalogue=settings.catalogue,
+        catalogue=settings.releases.catalogue,
         minimum_auto_upgrade_version=(1, 60),
         support_window_months=6,
         exclusion_tag=("keep", "yes"),
@@ -236,7 +236,7 @@ def test_blank_means_none_where_blank_has_a_meaning() -> None:
     settings = Settings.from_env({"EXCLUSION_TAG": "", "LOGIC_APP_WEBHOOK_URL": "", "AGENT_RELEASES_FILE": ""})
     assert settings.exclusion_tag is None
     assert settings.webhook_url == ""
-    assert settings.catalogue == ReleaseCatalogue.load()
+    assert settings.releases.catalogue == ReleaseCatalogue.load()
 
 
 @pytest.mark.parametrize(
@@ -278,7 +278,7 @@ def test_the_storage_connection_string_stays_out_of_repr() -> None:
 def test_a_release_catalogue_file_overrides_the_bundled_one(tmp_path: Path) -> None:
     path = tmp_path / "releases.json"
     path.write_text(json.dumps({"releases": [{"version": "1.70", "released": "2026-11"}]}), encoding="utf-8")
-    assert Settings.from_env({"AGENT_RELEASES_FILE": str(path)}).catalogue.newest() == (1, 70)
+    assert Settings.from_env({"AGENT_RELEASES_FILE": str(path)}).releases.catalogue.newest() == (1, 70)
 
 
 def test_a_malformed_release_catalogue_file_is_reported_with_its_problem(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ def record_batch_not_swept(message: dict) -> None:
 
 @bp.activity_trigger(input_name="message")
 def enable_machines(message: dict) -> dict:
+    """One chunk of machines or of extensions (EnableChunk.target); the name stays for running histories."""
     return steps().enabling.enable_chunk(EnableChunk.from_json(message)).to_json()
 
 

@@ -23,7 +23,7 @@ from arc_sweeper.credentials import token_scope
 from arc_sweeper.endpoints import is_loopback_url, require_safe_endpoint
 from arc_sweeper.http_pipeline import HttpLimits, arm_error, pipeline_client
 from arc_sweeper.ports import ArmError, PatchOutcome, Subscription
-from arc_sweeper.resource_ids import parse_machine_id
+from arc_sweeper.resource_ids import parse_extension_id, parse_machine_id
 from arc_sweeper.text import clip
 from arc_sweeper.throttling import BudgetExhausted, Gate
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 ENABLE_AUTOMATIC_UPGRADE_BODY = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
+ENABLE_EXTENSION_UPGRADE_BODY = {"properties": {"enableAutomaticUpgrade": True}}
 MAX_SUBSCRIPTION_PAGES = 1000
 """The subscription list is paged by ARM; a tenant with more pages than this is not believed."""
 
@@ -97,9 +98,15 @@ class Arm:
             raise ArmError(None, "UnrecognisedId", "not a Microsoft.HybridCompute/machines id; not read")
         body = self._read_json(f"{self._endpoint}{machine.path}?api-version={self._api_version}")
         properties = body.get("properties")
-        upgrade = properties.get("agentUpgrade") if isinstance(properties, dict) else None
-        flag = upgrade.get("enableAutomaticUpgrade") if isinstance(upgrade, dict) else None
-        return flag if isinstance(flag, bool) else None
+        return _flag(properties.get("agentUpgrade") if isinstance(properties, dict) else None)
+
+    def extension_upgrade_enabled(self, extension_id: str) -> bool | None:
+        """What ARM says now about the extension's flag (None: not set, which means opted in)."""
+        extension = parse_extension_id(extension_id)
+        if extension is None:
+            raise ArmError(None, "UnrecognisedId", "not a machine extension id; not read")
+        return _flag(self._read_json(f"{self._endpoint}{extension.path}?api-version={self._api_version}")
+                     .get("properties"))
 
     def enable_automatic_upgrade(self, machine_id: str, gate: Gate | None = None) -> PatchOutcome:
         """PATCH the one property. `http_status` None means no answer: the outcome is unknown."""
@@ -107,9 +114,19 @@ class Arm:
         if machine is None:
             return PatchOutcome(False, None, "UnrecognisedId", "not a Microsoft.HybridCompute/machines id; not sent",
                                 sent=False)
-        url = f"{self._endpoint}{machine.path}?api-version={self._api_version}"
+        return self._patch(machine.path, ENABLE_AUTOMATIC_UPGRADE_BODY, gate, machine.name)
+
+    def enable_extension_upgrade(self, extension_id: str, gate: Gate | None = None) -> PatchOutcome:
+        """PATCH exactly `{"properties":{"enableAutomaticUpgrade":true}}` onto one extension."""
+        extension = parse_extension_id(extension_id)
+        if extension is None:
+            return PatchOutcome(False, None, "UnrecognisedId", "not a machine extension id; not sent", sent=False)
+        return self._patch(extension.path, ENABLE_EXTENSION_UPGRADE_BODY, gate, f"{extension.machine.name}/{extension.name}")
+
+    def _patch(self, path: str, body: dict[str, Any], gate: Gate | None, what: str) -> PatchOutcome:
+        url = f"{self._endpoint}{path}?api-version={self._api_version}"
         try:
-            response = self._send("PATCH", url, body=ENABLE_AUTOMATIC_UPGRADE_BODY, gate=gate)
+            response = self._send("PATCH", url, body=body, gate=gate)
         except BudgetExhausted as error:
             return PatchOutcome(False, None, "WriteBudgetExhausted", str(error), sent=False)
         except ClientAuthenticationError as error:  # no token: nothing was sent
@@ -121,8 +138,13 @@ class Arm:
         if 200 <= response.status_code < 300:  # 200 per the spec; accept any success an implementation sends
             return PatchOutcome(True, response.status_code)
         code, message = arm_error(response)
-        log.info("PATCH %s refused: %s %s", machine.name, response.status_code, code)
+        log.info("PATCH %s refused: %s %s", what, response.status_code, code)
         return PatchOutcome(False, response.status_code, code, message)
+
+
+def _flag(properties: Any) -> bool | None:
+    flag = properties.get("enableAutomaticUpgrade") if isinstance(properties, dict) else None
+    return flag if isinstance(flag, bool) else None
 
 
 def _origin(url: str) -> str:

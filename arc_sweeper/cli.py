@@ -34,7 +34,7 @@ from arc_sweeper.settings import SettingsError
 from arc_sweeper.sweep_requests import on_demand_run_id
 from arc_sweeper.text import is_guid
 from arc_sweeper.timefmt import iso, parse_timestamp
-from arc_sweeper.vocabulary import RunStatus, Trigger
+from arc_sweeper.vocabulary import RunStatus, Target, Trigger
 
 Clock = Callable[[], datetime]
 
@@ -51,6 +51,9 @@ def sweep_now(app: Steps, request: SweepRequest, now: str) -> RunRecord:
         for work in result.work:
             for chunk in range(work.chunks):
                 app.enabling.enable_chunk(EnableChunk(plan.run_id, work.subscription_id, chunk, plan.dry_run, now))
+            for chunk in range(work.extension_chunks):
+                app.enabling.enable_chunk(EnableChunk(plan.run_id, work.subscription_id, chunk, plan.dry_run, now,
+                                                      target=Target.EXTENSIONS))
     app.closing.finish_enabling(PhaseEnd(plan.run_id, now))
     return _run(app, plan.run_id)
 
@@ -58,7 +61,8 @@ def sweep_now(app: Steps, request: SweepRequest, now: str) -> RunRecord:
 def check_once(app: Steps, run_id: str, now: datetime) -> Tally:
     """One follow-up check of the run's cohort; closes the run when nothing is left to wait for."""
     run = _run(app, run_id)
-    batches = sorted({s.batch_index for s in app.store.subscriptions(run_id) if s.in_scope and s.to_enable})
+    batches = sorted({s.batch_index for s in app.store.subscriptions(run_id)
+                      if s.in_scope and (s.to_enable or s.extensions_to_enable)})
     tally = Tally.merged([app.follow_up.check_cohort(CheckCohort(run_id, b, iso(now))).tally for b in batches])
     ended = parse_timestamp(run.enabling_ended_at)
     deadline = ended + parse_duration(run.follow_up_window) if ended and run.follow_up_window else now

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from arc_sweeper.extensions import extension_attention, fleet_state
 from arc_sweeper.ports import FleetStore
-from arc_sweeper.records import FleetRecord, MachineRecord
+from arc_sweeper.records import ExtensionRecord, FleetRecord, MachineRecord
+from arc_sweeper.resource_ids import machine_key
 from arc_sweeper.vocabulary import EnableResult, Finding
 
 
@@ -49,6 +51,37 @@ class FleetLedger:
                         before, last_outcome=row.outcome, updated_at=as_of,
                         agent_version=row.agent_version_now or before.agent_version,
                         failing_since=_failing_since(before, row, as_of)))
+            self.store.put_fleet(updated)
+
+    def record_extensions(self, rows: Iterable[ExtensionRecord], as_of: str, *,
+                          machines: Iterable[MachineRecord] = ()) -> None:
+        """Each machine's extensions as the run saw them.
+
+        `machines` are the run's machines: their extension lists are replaced whole (one that
+        lost every extension shows none). Otherwise (the follow-up) the rows are merged in.
+        """
+        rows = list(rows)
+        complete = {(m.subscription_id, m.row_key) for m in machines}
+        per_machine: dict[tuple[str, str], list[ExtensionRecord]] = {key: [] for key in complete}
+        for row in rows:
+            per_machine.setdefault((row.subscription_id, machine_key(row.machine_id)), []).append(row)
+        by_subscription: dict[str, dict[str, list[ExtensionRecord]]] = {}
+        for (subscription_id, key), members in per_machine.items():
+            by_subscription.setdefault(subscription_id, {})[key] = members
+        for subscription_id, machines_rows in by_subscription.items():
+            known = self.store.fleet(subscription_id)
+            updated = []
+            for key, members in machines_rows.items():
+                before = known.get(key)
+                if before is None:
+                    continue
+                whole = (subscription_id, key) in complete
+                states = {r.name: fleet_state(r) for r in members}
+                attention = {r.name for r in members if extension_attention(r)}
+                kept = set() if whole else set(before.extensions_needing_attention) - set(states)
+                updated.append(replace(before, extensions=states if whole else {**before.extensions, **states},
+                                       extensions_needing_attention=tuple(sorted(kept | attention)),
+                                       updated_at=as_of))
             self.store.put_fleet(updated)
 
     @staticmethod

@@ -6,12 +6,13 @@ Table Storage and are found again by run id, batch index and chunk index.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from arc_sweeper import serialization
 from arc_sweeper.throttling import GraphQuota, WriteBudget
-from arc_sweeper.vocabulary import Trigger
+from arc_sweeper.vocabulary import Target, Trigger
 
 M = TypeVar("M", bound="Message")
 
@@ -95,9 +96,12 @@ class BatchFailure(Message):
 
 @dataclass(frozen=True)
 class SubscriptionWork(Message):
+    """One per subscription with work: the one list that grows with a batch (299 must fit in 45 KB)."""
+
     subscription_id: str
     machines_to_enable: int
     chunks: int                   # enabling chunks, numbered 0..chunks-1 on the machine rows
+    extension_chunks: int = 0     # numbered 0..extension_chunks-1 on the extension rows
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class DiscoveryResult(Message):
     work: tuple[SubscriptionWork, ...] = ()
     quota: GraphQuota | None = None
     dropped: int = 0              # rows outside the batch's subscriptions: never recorded, never acted on
+    extensions: int = 0
+    extension_error: str = ""     # why the batch's extensions could not be read (its machines were)
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ class EnableSubscription(Message):
     chunks: int
     dry_run: bool
     as_of: str
+    extension_chunks: int = 0      # after the machines' chunks, on the same write budget
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class EnableChunk(Message):
     as_of: str
     budget: WriteBudget | None = None
     continuation: int = 0          # how many calls for this chunk came before (a time budget ran out)
+    target: Target = Target.MACHINES
 
 
 @dataclass(frozen=True)
@@ -153,22 +161,29 @@ class ChunkFailure(Message):
     chunk_index: int
     error: str
     as_of: str
+    target: Target = Target.MACHINES
 
 
 @dataclass(frozen=True)
 class Tally(Message):
-    """Counts by name (enable results, or follow-up outcomes) plus what is still open."""
+    """Counts by name (enable results, or follow-up outcomes) plus what is still open; extensions' apart."""
 
     counts: dict[str, int] = field(default_factory=dict)
     unsettled: int = 0
+    extension_counts: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
     def merged(tallies: list[Tally]) -> Tally:
-        counts: dict[str, int] = {}
-        for tally in tallies:
-            for name, count in tally.counts.items():
-                counts[name] = counts.get(name, 0) + count
-        return Tally(counts, sum(tally.unsettled for tally in tallies))
+        return Tally(_summed(t.counts for t in tallies), sum(t.unsettled for t in tallies),
+                     _summed(t.extension_counts for t in tallies))
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for each in counts:
+        for name, count in each.items():
+            total[name] = total.get(name, 0) + count
+    return total
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The steps (arc_sweeper.steps) take these protocols rather than the concrete clients, so
 each step can be read, and unit-tested with in-memory fakes, without Azure or Azurite.
-The concrete implementations are arc_sweeper.resource_graph (MachineReader),
-arc_sweeper.arm (SubscriptionDirectory, MachineWriter), arc_sweeper.tables (the stores)
+The concrete implementations are arc_sweeper.resource_graph (FleetReader),
+arc_sweeper.arm (SubscriptionDirectory, FleetWriter), arc_sweeper.tables (the stores)
 and arc_sweeper.logic_app (AlertSender).
 """
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from arc_sweeper.extensions import ExtensionSnapshot
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.records import (
-    FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
+    ExtensionRecord, FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
 )
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus
@@ -78,10 +79,29 @@ class MachineReader(Protocol):
     def find_machines(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[MachineSnapshot]: ...
 
 
+class ExtensionReader(Protocol):
+    def find_extensions(self, subscription_ids: Iterable[str],
+                        gate: Gate | None = None) -> Iterator[ExtensionSnapshot]: ...
+
+
+class FleetReader(MachineReader, ExtensionReader, Protocol):
+    """Resource Graph, as discovery and follow-up read it."""
+
+
 class MachineWriter(Protocol):
     def enable_automatic_upgrade(self, machine_id: str, gate: Gate | None = None) -> PatchOutcome: ...
 
     def automatic_upgrade_enabled(self, machine_id: str) -> bool | None: ...
+
+
+class ExtensionWriter(Protocol):
+    def enable_extension_upgrade(self, extension_id: str, gate: Gate | None = None) -> PatchOutcome: ...
+
+    def extension_upgrade_enabled(self, extension_id: str) -> bool | None: ...
+
+
+class FleetWriter(MachineWriter, ExtensionWriter, Protocol):
+    """ARM, as enabling writes to it."""
 
 
 class AlertSender(Protocol):
@@ -120,6 +140,13 @@ class MachineStore(Protocol):
                  enabled_only: bool = False) -> list[MachineRecord]: ...
 
 
+class ExtensionStore(Protocol):
+    def put_extensions(self, records: Iterable[ExtensionRecord]) -> None: ...
+
+    def extensions(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
+                   followed_only: bool = False) -> list[ExtensionRecord]: ...
+
+
 class FleetStore(Protocol):
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]: ...
 
@@ -149,7 +176,3 @@ class RingStore(Protocol):
 
 class ScopeStore(RunStore, SubscriptionStore, ReleaseStore, Protocol):
     """What starting a run touches."""
-
-
-class RunTables(RunStore, SubscriptionStore, MachineStore, Protocol):
-    """Every table of a run (the fleet table is arc_sweeper.fleet's)."""

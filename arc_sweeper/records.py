@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from arc_sweeper.resource_ids import machine_key
-from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome, RingState, RunPhase, RunStatus, Trigger
+from arc_sweeper.resource_ids import extension_key, machine_key
+from arc_sweeper.vocabulary import (
+    Action, EnableResult, ExtensionFinding, ExtensionOutcome, Finding, Outcome, RingState, RunPhase, RunStatus, Trigger,
+)
 
 
 def machine_partition(run_id: str, subscription_id: str) -> str:
@@ -48,6 +50,10 @@ class RunRecord:
     catalogue_origin: str = ""        # bundled, a file, a URL (scheme and host only), plus observed releases
     catalogue_base_newest: str = ""   # the configured catalogue's newest release (what goes stale)
     notices: tuple[str, ...] = ()     # things an operator should know that are not failures (a stale catalogue)
+    extensions_seen: int = 0          # machine extensions (EXTENSION_UPGRADE_MODE report or enable)
+    extension_finding_counts: dict[str, int] = field(default_factory=dict)
+    extension_result_counts: dict[str, int] = field(default_factory=dict)
+    extension_outcome_counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class SubscriptionRecord:
     batch_index: int = -1
     machines: int = 0
     to_enable: int = 0
+    extensions: int = 0
+    extensions_to_enable: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,48 @@ class MachineRecord:
 
 
 @dataclass(frozen=True)
+class ExtensionRecord:
+    """One machine extension as one run saw it, what it did about it, and what became of it."""
+
+    run_id: str
+    resource_id: str                  # the extension's id
+    machine_id: str
+    subscription_id: str
+    machine_name: str
+    name: str
+    publisher: str = ""
+    extension_type: str = ""
+    version_seen: str = ""
+    auto_upgrade_before: str = ""     # "true", "false" (an explicit opt-out) or "missing" (opted in by default)
+    provisioning_state: str = ""
+    status_level: str = ""
+    status_message: str = ""
+    findings: tuple[ExtensionFinding, ...] = ()
+    versions_behind: int = 0          # newer versions of the same publisher/type the estate runs
+    action: Action = Action.NONE
+    action_result: EnableResult = EnableResult.NOT_ATTEMPTED
+    enable_chunk: int = -1
+    defer_reason: str = ""            # why its enabling waits for a later run (its machine's ring is not open)
+    followed: bool = False            # the follow-up re-reads it: this run enables it, or its machine's agent
+    arm_http_status: int = 0
+    arm_error_code: str = ""
+    arm_error_message: str = ""
+    enabled_at: str = ""
+    outcome: ExtensionOutcome | None = None
+    outcome_detail: str = ""
+    version_now: str = ""
+    updated_at: str = ""
+
+    @property
+    def partition_key(self) -> str:
+        return machine_partition(self.run_id, self.subscription_id)
+
+    @property
+    def row_key(self) -> str:
+        return extension_key(self.resource_id)
+
+
+@dataclass(frozen=True)
 class ObservedRelease:
     """An agent release the estate ran before the configured catalogue listed it (the `releases` table)."""
 
@@ -138,6 +188,8 @@ class FleetRecord:
     failing_since: str = ""           # first failed upgrade attempt not yet followed by a success
     ring: int = -1                    # staged-rollout ring it belongs to (-1: rings not configured)
     enabled_at: str = ""              # when the sweeper last enabled its automatic upgrade
+    extensions: dict[str, str] = field(default_factory=dict)   # extension name -> version; what needs attention
+    extensions_needing_attention: tuple[str, ...] = ()         # names of those extensions
     updated_at: str = ""
 
     @property

@@ -22,6 +22,7 @@ from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from arc_sweeper.credentials import token_scope
 from arc_sweeper.endpoints import is_loopback_url, require_safe_endpoint
+from arc_sweeper.extensions import ExtensionSnapshot, extension_from_row
 from arc_sweeper.http_pipeline import DeadlineTransport, HttpLimits, policies
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.throttling import Gate
@@ -35,6 +36,8 @@ MAX_PAGES = 2000
 
 MACHINES_QUERY = resources.files("arc_sweeper").joinpath("queries/machines.kql").read_text("utf-8")
 """Every Arc machine with what classification and follow-up read; ordered by id for stable paging."""
+EXTENSIONS_QUERY = resources.files("arc_sweeper").joinpath("queries/extensions.kql").read_text("utf-8")
+"""Every Arc machine extension, with its machine's id (lowercase) to join it to the machine in the product."""
 
 
 class GraphQueryError(Exception):
@@ -57,11 +60,16 @@ class ResourceGraph:
 
     def find_machines(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[MachineSnapshot]:
         """Every Arc machine in these subscriptions, in id order within each batch."""
+        return (machine_from_row(row) for row in self._batched(MACHINES_QUERY, subscription_ids, gate))
+
+    def find_extensions(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[ExtensionSnapshot]:
+        """Every extension of every Arc machine in these subscriptions: one query, paged and batched."""
+        return (extension_from_row(row) for row in self._batched(EXTENSIONS_QUERY, subscription_ids, gate))
+
+    def _batched(self, query: str, subscription_ids: Iterable[str], gate: Gate | None) -> Iterator[dict[str, Any]]:
         subscriptions = sorted(set(subscription_ids))
         for start in range(0, len(subscriptions), self._subscriptions_per_query):
-            batch = subscriptions[start:start + self._subscriptions_per_query]
-            for row in self._rows(MACHINES_QUERY, batch, gate):
-                yield machine_from_row(row)
+            yield from self._rows(query, subscriptions[start:start + self._subscriptions_per_query], gate)
 
     def _rows(self, query: str, subscriptions: list[str], gate: Gate | None) -> Iterator[dict[str, Any]]:
         skip_token: str | None = None

@@ -19,6 +19,7 @@ from arc_sweeper.text import is_guid
 
 MACHINE_TYPE_PATH = "providers/Microsoft.HybridCompute/machines"
 _MACHINE_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,54}")
+_EXTENSION_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 _RESOURCE_GROUP_PUNCTUATION = frozenset("_()-.")
 MAX_RESOURCE_GROUP = 90
 _KEY_FORBIDDEN = re.compile(r"[%/\\#?|\x00-\x1f\x7f-\x9f]")
@@ -54,6 +55,25 @@ def parse_machine_id(resource_id: str) -> MachineId | None:
     return MachineId(subscription.lower(), group, name)
 
 
+@dataclass(frozen=True)
+class ExtensionId:
+    machine: MachineId
+    name: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.machine.path}/extensions/{quote(self.name, safe='')}"
+
+
+def parse_extension_id(resource_id: str) -> ExtensionId | None:
+    """The parts of a well-formed machine extension id (`<machine id>/extensions/<name>`), or None."""
+    machine_part, separator, name = resource_id.rpartition("/extensions/")
+    machine = parse_machine_id(machine_part) if separator else None
+    if machine is None or _EXTENSION_NAME.fullmatch(name) is None or not name.strip("."):
+        return None
+    return ExtensionId(machine, name)
+
+
 def is_resource_group_name(name: str) -> bool:
     return (0 < len(name) <= MAX_RESOURCE_GROUP and not name.endswith(".")
             and all(c.isalnum() or c in _RESOURCE_GROUP_PUNCTUATION for c in name))
@@ -74,6 +94,14 @@ def machine_key(resource_id: str) -> str:
     if machine is None:
         return "id-" + hashlib.sha256(resource_id.encode("utf-8", "surrogatepass")).hexdigest()
     return f"{_key_part(machine.resource_group)}|{_key_part(machine.name)}"
+
+
+def extension_key(resource_id: str) -> str:
+    """Table row key of an extension: its machine's key, `|`, its name (same rules as machine_key)."""
+    extension = parse_extension_id(resource_id)
+    if extension is None:
+        return "id-" + hashlib.sha256(resource_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{machine_key(resource_id.rpartition('/extensions/')[0])}|{_key_part(extension.name)}"
 
 
 def _key_part(text: str) -> str:

@@ -70,6 +70,6 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
         discovery=DiscoveryStep(settings, store, graph, fleet),
         enabling=EnablingStep(settings, store, arm, fleet),
         follow_up=FollowUpStep(settings, store, graph, fleet),
-        closing=ClosingStep(store, LogicAppWebhook(settings.webhook_url), store.leases,
+        closing=ClosingStep(store, LogicAppWebhook(settings.webhook_url), store.leases, fleet,
                             app_url=f"{scheme}://{hostname}" if hostname else ""),
     )

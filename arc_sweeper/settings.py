@@ -20,6 +20,8 @@ from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.endpoints import is_loopback_url
 from arc_sweeper.text import GUID, redact_url
+from arc_sweeper.vocabulary import ExtensionMode
+from arc_sweeper.extensions import ExtensionPolicy, SupportedExtensions, SupportedExtensionsError
 from arc_sweeper.findings import ClassificationPolicy
 from arc_sweeper.rings import RingPolicy
 from arc_sweeper.versions import Release, parse_release
@@ -83,7 +85,17 @@ class Settings:
     ring_min_success: float
     ring_max_failure: float
     ring_min_sample: int
+    extension_upgrade_mode: ExtensionMode
+    extension_deny_list: frozenset[str]
+    supported_extensions: SupportedExtensions = field(repr=False)
     storage_connection: str = field(repr=False)
+
+    @property
+    def extension_policy(self) -> ExtensionPolicy | None:
+        """How the sweep treats machine extensions; None when EXTENSION_UPGRADE_MODE is off."""
+        if self.extension_upgrade_mode == ExtensionMode.OFF:
+            return None
+        return ExtensionPolicy(self.extension_upgrade_mode, self.supported_extensions, self.extension_deny_list)
 
     @property
     def ring_policy(self) -> RingPolicy | None:
@@ -321,6 +333,29 @@ def _parse_retention(text: str) -> timedelta:
     if retention < timedelta(days=1):
         raise ValueError("must be at least one day (P1D): a run can follow its machines for days")
     return retention
+
+
+def _extension_mode(text: str) -> ExtensionMode:
+    try:
+        return ExtensionMode(text.strip().lower())
+    except ValueError:
+        raise ValueError(f"expected one of {', '.join(ExtensionMode)}") from None
+
+
+def _extension_deny_list(text: str) -> frozenset[str]:
+    """Extension types never to change: `type` or `publisher.type`, separated by commas, semicolons or spaces."""
+    entries = [entry for entry in re.split(r"[,;\s]+", text) if entry]
+    odd = [entry for entry in entries if not re.fullmatch(r"[A-Za-z0-9_.-]+", entry)]
+    if odd:
+        raise ValueError(f"not extension types (type or publisher.type): {', '.join(repr(e) for e in odd)}")
+    return frozenset(entry.lower() for entry in entries)
+
+
+def _supported_extensions(path: str) -> SupportedExtensions:
+    try:
+        return SupportedExtensions.load(path or None)
+    except SupportedExtensionsError as error:
+        raise ValueError(error.problem) from None
 
 
 def _share(text: str) -> float:
@@ -618,6 +653,25 @@ _SETTINGS: tuple[_Setting, ...] = (
         "... and at least this many of its machines settled (1-10000); a smaller ring is judged on its own"
         " numbers once every machine it enabled settled.",
         "ring_min_sample", _whole_number(1, 10000),
+    ),
+    _Setting(
+        "EXTENSION_UPGRADE_MODE", "report",
+        "Machine extensions: off (not read), report (read, classified, followed and reported; never written) or"
+        " enable (also PATCH supported extensions whose automatic upgrade is off, except on excluded machines and"
+        " for types on EXTENSION_DENY_LIST; needs the extensions read/write role).",
+        "extension_upgrade_mode", _extension_mode,
+    ),
+    _Setting(
+        "EXTENSION_DENY_LIST", "",
+        "Extension types never changed, as type or publisher.type (e.g. AzureMonitorWindowsAgent), separated by"
+        " commas; blank means none.",
+        "extension_deny_list", _extension_deny_list, blank_means_default=False,
+    ),
+    _Setting(
+        "SUPPORTED_EXTENSIONS_FILE", "",
+        "Path to a JSON list of the extension types automatic extension upgrade supports, replacing the bundled"
+        " data/auto_upgrade_extensions.json; blank uses the bundled one.",
+        "supported_extensions", _supported_extensions, blank_means_default=False,
     ),
     _Setting(
         "AzureWebJobsStorage", "",

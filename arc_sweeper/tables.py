@@ -16,7 +16,7 @@ from azure.data.tables import TableServiceClient, UpdateMode
 
 from arc_sweeper.leases import EnablingLeases
 from arc_sweeper.records import (
-    FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord, machine_partition,
+    ExtensionRecord, FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord, machine_partition,
 )
 from arc_sweeper.serialization import from_entity, to_entity
 from arc_sweeper.text import MAX_TEXT
@@ -54,6 +54,7 @@ class SweepStore:
         self._runs = service.get_table_client(f"{prefix}runs")
         self._subscriptions = service.get_table_client(f"{prefix}subscriptions")
         self._machines = service.get_table_client(f"{prefix}machines")
+        self._extensions = service.get_table_client(f"{prefix}extensions")
         self._fleet = service.get_table_client(f"{prefix}fleet")
         self._leases = service.get_table_client(f"{prefix}leases")
         self._releases = service.get_table_client(f"{prefix}releases")
@@ -65,8 +66,8 @@ class SweepStore:
         return cls(TableServiceClient.from_connection_string(connection), prefix)
 
     def create_tables(self) -> None:
-        for table in (self._runs, self._subscriptions, self._machines, self._fleet, self._leases, self._releases,
-                      self._rings):
+        for table in (self._runs, self._subscriptions, self._machines, self._extensions, self._fleet, self._leases,
+                      self._releases, self._rings):
             try:
                 table.create_table()
             except ResourceExistsError:
@@ -117,9 +118,7 @@ class SweepStore:
     def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
                  enabled_only: bool = False) -> list[MachineRecord]:
         """One subscription's rows of a run (optionally one enabling chunk, or the enabled cohort), by row key."""
-        query = f"PartitionKey eq {_odata_literal(machine_partition(run_id, subscription_id))}"
-        if enable_chunk is not None:
-            query += f" and enable_chunk eq {int(enable_chunk)}"
+        query = _run_rows_query(run_id, subscription_id, enable_chunk)
         if enabled_only:
             query += f" and action_result eq {_odata_literal(EnableResult.ENABLED)}"
         rows = [from_entity(MachineRecord, e) for e in self._machines.query_entities(query)]
@@ -131,6 +130,19 @@ class SweepStore:
         for subscription in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if subscription.in_scope:
                 yield from self.machines(run_id, subscription.subscription_id)
+
+    # extensions ---------------------------------------------------------------------------
+    def put_extensions(self, records: Iterable[ExtensionRecord]) -> None:
+        self._upsert(self._extensions, (_entity(r, r.partition_key, r.row_key) for r in records))
+
+    def extensions(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
+                   followed_only: bool = False) -> list[ExtensionRecord]:
+        """One subscription's extension rows of a run (optionally one enabling chunk, or the followed ones)."""
+        query = _run_rows_query(run_id, subscription_id, enable_chunk)
+        if followed_only:
+            query += " and followed eq true"
+        rows = [from_entity(ExtensionRecord, e) for e in self._extensions.query_entities(query)]
+        return sorted(rows, key=lambda r: r.row_key)
 
     # releases -----------------------------------------------------------------------------
     def observed_releases(self) -> list[ObservedRelease]:
@@ -187,6 +199,11 @@ class SweepStore:
                 table.submit_transaction(
                     [("upsert", e, {"mode": mode}) for e in batch[start:start + TRANSACTION_LIMIT]]
                 )
+
+
+def _run_rows_query(run_id: str, subscription_id: str, enable_chunk: int | None) -> str:
+    query = f"PartitionKey eq {_odata_literal(machine_partition(run_id, subscription_id))}"
+    return query if enable_chunk is None else f"{query} and enable_chunk eq {int(enable_chunk)}"
 
 
 def _entity(record: Any, partition_key: str, row_key: str) -> dict[str, Any]:

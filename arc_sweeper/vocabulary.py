@@ -46,6 +46,60 @@ class Finding(StrEnum):
                        " sweeper never builds a request from it.")
 
 
+class ExtensionFinding(StrEnum):
+    """What is wrong (or right) with one machine extension; an extension may have several."""
+
+    explanation: str
+
+    def __new__(cls, value: str, explanation: str) -> ExtensionFinding:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.explanation = explanation
+        return member
+
+    OK = ("ok", "Supported by automatic extension upgrade, opted in, provisioned: nothing to do.")
+    AUTO_UPGRADE_OFF = ("ext_auto_upgrade_off",
+                        "Someone opted this supported extension out of automatic upgrade (enableAutomaticUpgrade"
+                        " false): it stays on its version forever.")
+    PROVISIONING_FAILED = ("ext_provisioning_failed", "The extension failed to provision; see its status message.")
+    BEHIND = ("ext_behind", "Older than the newest version of the same extension seen in the estate.")
+    UNSUPPORTED = ("ext_unsupported",
+                   "Not supported by automatic extension upgrade: only reported, upgraded by its owner.")
+    MACHINE_NOT_CONNECTED = ("ext_machine_not_connected",
+                             "Its machine is not connected, so the extension cannot be upgraded now.")
+    EXCLUDED = ("ext_excluded", "Its machine carries the exclusion tag: reported, never changed.")
+    DENIED = ("ext_denied", "Its type is on EXTENSION_DENY_LIST: reported, never changed.")
+
+
+class ExtensionOutcome(StrEnum):
+    """What became of an extension the follow-up watched."""
+
+    UPGRADED = "ext_upgraded"      # a newer version than when the run saw it
+    CURRENT = "ext_current"        # still the newest version of its type in the estate, and healthy
+    FAILING = "ext_failing"        # provisioning failed or its status is an error (a failed upgrade rolls back)
+    UNCHANGED = "ext_unchanged"    # still the version the run saw, which is behind (or not yet checked)
+    GONE = "ext_gone"
+
+
+SETTLED_EXTENSION_OUTCOMES = frozenset({ExtensionOutcome.UPGRADED, ExtensionOutcome.CURRENT, ExtensionOutcome.GONE})
+"""Extension outcomes no later poll is waited for."""
+
+
+class Target(StrEnum):
+    """What an enabling chunk PATCHes: machines (the agent's flag) or machine extensions (theirs)."""
+
+    MACHINES = "machines"
+    EXTENSIONS = "extensions"
+
+
+class ExtensionMode(StrEnum):
+    """EXTENSION_UPGRADE_MODE: how far the sweeper goes with machine extensions."""
+
+    OFF = "off"            # extensions are not read
+    REPORT = "report"      # read, classified, followed, reported; never written
+    ENABLE = "enable"      # also PATCH supported extensions whose automatic upgrade is off
+
+
 class Action(StrEnum):
     """The one thing the sweeper does about a machine."""
 
@@ -125,6 +179,9 @@ class AttentionKind(StrEnum):
     UNKNOWN_VERSION = ("unknown_version", Severity.INFO)
     SUBSCRIPTION_SKIPPED = ("subscription_skipped", Severity.WARNING)
     RING_HELD = ("ring_held", Severity.WARNING)                          # a ring's gate failed: its machines wait
+    EXTENSION_FAILED = ("extension_failed", Severity.WARNING)            # provisioning failed, or its upgrade failed
+    EXTENSION_OPTED_OUT = ("extension_opted_out", Severity.INFO)         # a supported extension opted out
+    EXTENSION_FAR_BEHIND = ("extension_far_behind", Severity.INFO)       # two or more versions behind the estate
 
 
 class AlertKind(StrEnum):

@@ -62,6 +62,17 @@ param taskHubName string = 'ArcSweeper'
 @description('MAX_PARALLEL_WRITES_PER_SUBSCRIPTION: PATCH calls in flight per subscription (1-50).')
 param maxParallelWritesPerSubscription string = '4'
 
+@description('EXTENSION_UPGRADE_MODE: off, report (read and report machine extensions) or enable (also PATCH supported extensions whose automatic upgrade is off; the custom role then gains machines/extensions read and write).')
+@allowed([
+  'off'
+  'report'
+  'enable'
+])
+param extensionUpgradeMode string = 'report'
+
+@description('EXTENSION_DENY_LIST: extension types never changed (type or publisher.type, comma-separated).')
+param extensionDenyList string = ''
+
 // --- alerts ---
 
 @description('Alerts below this severity are not forwarded by the Logic App.')
@@ -118,6 +129,8 @@ var sweeperSettings = {
   TABLE_PREFIX: tablePrefix
   TASKHUB_NAME: checkedTaskHubName
   MAX_PARALLEL_WRITES_PER_SUBSCRIPTION: maxParallelWritesPerSubscription
+  EXTENSION_UPGRADE_MODE: extensionUpgradeMode
+  EXTENSION_DENY_LIST: extensionDenyList
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -249,6 +262,7 @@ module subscriptionRoles 'scope-roles/subscription.bicep' = if (roleAssignmentSc
   params: {
     principalId: identity.outputs.principalId
     environmentName: environmentName
+    extensionUpgradeMode: extensionUpgradeMode
   }
 }
 

@@ -4,9 +4,9 @@ sweep_orchestrator            start -> discover (one activity per batch of subsc
                               turn, handing on the Resource Graph quota) -> enable (one
                               sub-orchestration per subscription, all in parallel) -> digest
                               alert -> follow up -> final alert
-enable_subscription_orchestrator   the subscription's chunks one after another, handing on its
-                              ARM write budget; a chunk continues in a new call when an
-                              activity's time budget ran out
+enable_subscription_orchestrator   the subscription's chunks (machines, then extensions) one
+                              after another, handing on its ARM write budget; a chunk continues
+                              in a new call when an activity's time budget ran out
 follow_up_orchestrator        sleep one poll interval, re-read the cohort, continue as new
                               (fresh, small history) until settled or out of time
 
@@ -35,6 +35,7 @@ from arc_sweeper.messages import (
 )
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import iso, parse_timestamp
+from arc_sweeper.vocabulary import Target
 
 bp = df.Blueprint()
 
@@ -80,6 +81,8 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
                 if result.dropped:
                     problems.append(f"discovery batch {index}: {result.dropped} Resource Graph rows outside the"
                                     " requested subscriptions were dropped")
+                if result.extension_error:
+                    problems.append(f"discovery batch {index}: {result.extension_error}")
             except Exception as error:  # noqa: BLE001 - recorded; the other batches go on
                 problems.append(clip(f"discovery batch {index} failed: {_reason(error)}", 500))
                 yield context.call_activity_with_retry(record_batch_not_swept, ACTIVITY_RETRY, BatchFailure(
@@ -89,23 +92,26 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
         context.set_custom_status({"runId": run_id, "phase": "enabling", "subscriptions": len(work),
                                    "machines": sum(w.machines_to_enable for w in work)})
         enable_counts: dict[str, int] = {}
+        extension_counts: dict[str, int] = {}
         try:
             enabled = yield context.task_all([
                 context.call_sub_orchestrator(
                     enable_subscription_orchestrator,
                     EnableSubscription(run_id, w.subscription_id, w.machines_to_enable, w.chunks,
-                                       plan.dry_run, _now(context)).to_json(),
+                                       plan.dry_run, _now(context), w.extension_chunks).to_json(),
                     instance_id=f"{run_id}:enable:{w.subscription_id}", expected_type=dict,
                 )
                 for w in work
             ])
-            enable_counts = Tally.merged([Tally.from_json(t) for t in enabled or []]).counts
+            enable_tally = Tally.merged([Tally.from_json(t) for t in enabled or []])
+            enable_counts, extension_counts = enable_tally.counts, enable_tally.extension_counts
         except Exception as error:  # noqa: BLE001 - the rows say what was done; finish_enabling recounts
             problems.append(clip(f"enabling failed in a subscription: {_reason(error)}", 500))
 
         cohort = yield context.call_activity_with_retry(finish_enabling, ACTIVITY_RETRY, PhaseEnd(
             run_id, _now(context), "; ".join(problems)).to_json())
         outcome_counts: dict[str, int] = {}
+        extension_outcomes: dict[str, int] = {}
         if cohort:
             context.set_custom_status({"runId": run_id, "phase": "following", "cohort": cohort,
                                        "enableResults": enable_counts})
@@ -117,8 +123,11 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
                 instance_id=f"{run_id}:follow-up", expected_type=dict,
             )
             yield context.call_activity_with_retry(finish_run, ACTIVITY_RETRY, PhaseEnd(run_id, _now(context)).to_json())
-            outcome_counts = Tally.from_json(outcome).counts
-        summary = {"runId": run_id, "phase": "done", "enableResults": enable_counts, "outcomes": outcome_counts}
+            followed = Tally.from_json(outcome)
+            outcome_counts, extension_outcomes = followed.counts, followed.extension_counts
+        summary = {"runId": run_id, "phase": "done", "enableResults": enable_counts, "outcomes": outcome_counts,
+                   **({"extensionResults": extension_counts, "extensionOutcomes": extension_outcomes}
+                      if extension_counts or extension_outcomes else {})}
         context.set_custom_status(summary)
         return summary
     except Exception as error:
@@ -133,34 +142,39 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
 
 @bp.orchestration_trigger(context_name="context")
 def enable_subscription_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
-    """Never fails for a failed chunk: the chunk's open rows are recorded as failed and the next one goes."""
+    """The machines' chunks, then the extensions', on one write budget.
+
+    Never fails for a failed chunk: the chunk's open rows are recorded as failed and the next one goes.
+    """
     work = EnableSubscription.from_json(context.get_input())
     tallies: list[Tally] = []
     budget = None
-    for chunk_index in range(work.chunks):
+    chunks = [(Target.MACHINES, index) for index in range(work.chunks)] + [
+        (Target.EXTENSIONS, index) for index in range(work.extension_chunks)]
+    for target, chunk_index in chunks:
         result = ChunkResult({})
         for continuation in range(MAX_CALLS_PER_CHUNK):
             try:
                 result = ChunkResult.from_json((yield context.call_activity_with_retry(
                     enable_machines, ACTIVITY_RETRY,
                     EnableChunk(work.run_id, work.subscription_id, chunk_index, work.dry_run, _now(context),
-                                budget, continuation).to_json())))
+                                budget, continuation, target).to_json())))
             except Exception as error:  # noqa: BLE001 - recorded on the rows, the subscription goes on
-                result = yield from _abandoned(context, work, chunk_index, _reason(error))
+                result = yield from _abandoned(context, work, target, chunk_index, _reason(error))
                 break
             budget = result.budget or budget
             if result.remaining == 0:
                 break
         else:
-            result = yield from _abandoned(context, work, chunk_index,
+            result = yield from _abandoned(context, work, target, chunk_index,
                                            f"still unfinished after {MAX_CALLS_PER_CHUNK} calls")
-        tallies.append(Tally(result.counts))
+        tallies.append(Tally(result.counts) if target == Target.MACHINES else Tally(extension_counts=result.counts))
     return Tally.merged(tallies).to_json()
 
 
-def _abandoned(context: df.DurableOrchestrationContext, work: EnableSubscription, chunk_index: int,
+def _abandoned(context: df.DurableOrchestrationContext, work: EnableSubscription, target: Target, chunk_index: int,
                reason: str) -> Any:
-    failure = ChunkFailure(work.run_id, work.subscription_id, chunk_index, clip(reason, 1000), _now(context))
+    failure = ChunkFailure(work.run_id, work.subscription_id, chunk_index, clip(reason, 1000), _now(context), target)
     return ChunkResult.from_json((yield context.call_activity_with_retry(abandon_chunk, ACTIVITY_RETRY,
                                                                          failure.to_json())))
 
@@ -183,7 +197,8 @@ def follow_up_orchestrator(context: df.DurableOrchestrationContext):  # type: ig
         quota = checked.quota or quota
         tallies.append(checked.tally)
     tally = Tally.merged(tallies)
-    context.set_custom_status({"runId": state.run_id, "poll": state.polls_done + 1, "outcomes": tally.counts})
+    context.set_custom_status({"runId": state.run_id, "poll": state.polls_done + 1, "outcomes": tally.counts,
+                               **({"extensionOutcomes": tally.extension_counts} if tally.extension_counts else {})})
     if (tally.unsettled == 0 and len(tallies) == len(state.batch_indices)) or final:
         return tally.to_json()
     context.continue_as_new(FollowUpState(

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from arc_sweeper.extensions import ExtensionSnapshot
 from arc_sweeper.leases import overlaps
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.ports import ArmError, DeliveryResult, PatchOutcome, Subscription
 from arc_sweeper.records import (
-    FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
+    ExtensionRecord, FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
 )
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus, EnableResult, RunStatus
@@ -28,6 +29,7 @@ class InMemoryTables:
     runs: dict[str, RunRecord] = field(default_factory=dict)
     subscription_rows: dict[tuple[str, str], SubscriptionRecord] = field(default_factory=dict)
     machine_rows: dict[tuple[str, str], MachineRecord] = field(default_factory=dict)
+    extension_rows: dict[tuple[str, str], ExtensionRecord] = field(default_factory=dict)
     fleet_rows: dict[tuple[str, str], FleetRecord] = field(default_factory=dict)
     release_rows: dict[str, ObservedRelease] = field(default_factory=dict)
     ring_rows: dict[int, RingRecord] = field(default_factory=dict)
@@ -69,6 +71,17 @@ class InMemoryTables:
         if enabled_only:
             rows = [r for r in rows if r.action_result == EnableResult.ENABLED]
         return rows
+
+    def put_extensions(self, records: Iterable[ExtensionRecord]) -> None:
+        for record in records:
+            self.writes += 1
+            self.extension_rows[(record.partition_key, record.row_key)] = record
+
+    def extensions(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
+                   followed_only: bool = False) -> list[ExtensionRecord]:
+        partition = MachineRecord(run_id, "", subscription_id, "", "").partition_key
+        return [r for (p, _), r in sorted(self.extension_rows.items()) if p == partition
+                and (enable_chunk is None or r.enable_chunk == enable_chunk) and (r.followed or not followed_only)]
 
     def all_machines(self, run_id: str, subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]:
         for s in self.subscriptions(run_id) if subscriptions is None else subscriptions:
@@ -154,7 +167,9 @@ class FakeGraph:
     """Resource Graph over a list of snapshots; `fail` makes the next queries raise."""
 
     machines: list[MachineSnapshot] = field(default_factory=list)
+    extensions: list[ExtensionSnapshot] = field(default_factory=list)
     fail: Exception | None = None
+    fail_extensions: Exception | None = None
     queries: int = 0
 
     def find_machines(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[MachineSnapshot]:
@@ -163,6 +178,14 @@ class FakeGraph:
             raise self.fail
         wanted = set(subscription_ids)
         return iter(sorted((m for m in self.machines if m.subscription_id in wanted), key=lambda m: m.id))
+
+    def find_extensions(self, subscription_ids: Iterable[str],
+                        gate: Gate | None = None) -> Iterator[ExtensionSnapshot]:
+        self.queries += 1
+        if self.fail_extensions is not None:
+            raise self.fail_extensions
+        wanted = set(subscription_ids)
+        return iter(sorted((e for e in self.extensions if e.subscription_id in wanted), key=lambda e: e.id))
 
 
 @dataclass
@@ -190,6 +213,10 @@ class FakeArm:
     def automatic_upgrade_enabled(self, machine_id: str) -> bool | None:
         self.reads.append(machine_id)
         return True if machine_id in self.enabled else None
+
+    # An extension is written and read like a machine: its id is what is recorded.
+    enable_extension_upgrade = enable_automatic_upgrade
+    extension_upgrade_enabled = automatic_upgrade_enabled
 
 
 @dataclass

@@ -17,10 +17,11 @@ from arc_sweeper.reporting.attention import AttentionItem
 from arc_sweeper.reporting.report import RunReport
 from arc_sweeper.text import clip, redact_url
 from arc_sweeper.vocabulary import (
-    Action, AlertKind, AttentionKind, EnableResult, Finding, Outcome, RunStatus, Severity, Trigger,
+    Action, AlertKind, AttentionKind, EnableResult, ExtensionFinding, ExtensionOutcome, Finding, Outcome, RunStatus,
+    Severity, Trigger,
 )
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 DEFAULT_MAX_ITEMS = 50
 MAX_ALERT_BYTES = 48 * 1024
 """Encoded size the payload never exceeds, whatever the estate; well under what Logic Apps and chat take."""
@@ -44,6 +45,10 @@ KNOWN_COUNT_NAMES: dict[str, tuple[str, ...]] = {
     "findings": tuple(Finding), "actions": tuple(Action), "results": tuple(EnableResult), "outcomes": tuple(Outcome),
 }
 """Names always present in `counts` (zero when absent), so Logic App expressions can rely on them."""
+EXTENSION_COUNT_NAMES: dict[str, tuple[str, ...]] = {
+    "findings": tuple(ExtensionFinding), "results": tuple(EnableResult), "outcomes": tuple(ExtensionOutcome),
+}
+"""The same for `counts.extensions` (all zero when EXTENSION_UPGRADE_MODE is off)."""
 
 
 def severity_for(kind: AlertKind, report: RunReport) -> Severity:
@@ -122,6 +127,12 @@ def build_alert(
             "actions": _counts(report.action_counts, KNOWN_COUNT_NAMES["actions"]),
             "results": _counts(report.result_counts, KNOWN_COUNT_NAMES["results"]),
             "outcomes": _counts(report.outcome_counts, KNOWN_COUNT_NAMES["outcomes"]),
+            "extensions": {
+                "seen": report.extensions_seen,
+                "findings": _counts(report.extension_finding_counts, EXTENSION_COUNT_NAMES["findings"]),
+                "results": _counts(report.extension_result_counts, EXTENSION_COUNT_NAMES["results"]),
+                "outcomes": _counts(report.extension_outcome_counts, EXTENSION_COUNT_NAMES["outcomes"]),
+            },
         },
         "attention": {
             "total": len(report.attention),
@@ -209,11 +220,13 @@ def _summary(kind: str, report: RunReport) -> str:
             f" {outcomes.get(Outcome.PENDING, 0)} still pending, {attention} needing attention"
         )
     results = report.result_counts
-    enabled = results.get(EnableResult.DRY_RUN if report.dry_run else EnableResult.ENABLED, 0)
+    done = EnableResult.DRY_RUN if report.dry_run else EnableResult.ENABLED
     verb = "would enable" if report.dry_run else "enabled"
+    extensions = (f", {report.extensions_seen} extensions ({verb} {report.extension_result_counts.get(done, 0)})"
+                  if report.extensions_seen else "")
     return (
-        f"Sweep {report.run_id}{dry}: {report.machines_seen} machines seen, {verb} {enabled},"
-        f" {results.get(EnableResult.FAILED, 0)} failed, {attention} needing attention"
+        f"Sweep {report.run_id}{dry}: {report.machines_seen} machines seen, {verb} {results.get(done, 0)},"
+        f" {results.get(EnableResult.FAILED, 0)} failed{extensions}, {attention} needing attention"
     )
 
 

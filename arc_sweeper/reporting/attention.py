@@ -4,14 +4,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from arc_sweeper.records import MachineRecord, RingRecord, SubscriptionRecord
+from arc_sweeper.extensions import extension_attention
+from arc_sweeper.records import ExtensionRecord, MachineRecord, RingRecord, SubscriptionRecord
 from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome, RingState
 
 
 @dataclass(frozen=True)
 class AttentionItem:
     kind: AttentionKind
-    resource_id: str        # machine resource id, or /subscriptions/{id} for a skipped subscription
+    resource_id: str        # machine or extension resource id, /subscriptions/{id}, or /rings/{n}
     subscription_id: str
     name: str
     code: str = ""          # ARM error code, lastAttemptStatus or connection status
@@ -20,11 +21,13 @@ class AttentionItem:
 
 
 def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord],
-                    rings: Iterable[RingRecord] = ()) -> list[AttentionItem]:
+                    rings: Iterable[RingRecord] = (), extensions: Iterable[ExtensionRecord] = ()) -> list[AttentionItem]:
     """Everything an operator should look at, most urgent kinds first (AttentionKind's order)."""
     items: list[AttentionItem] = []
     for row in rows:
         items.extend(_machine_items(row))
+    for ext in extensions:
+        items.extend(_extension_items(ext))
     for ring in rings:
         if ring.state == RingState.HELD:
             items.append(AttentionItem(AttentionKind.RING_HELD, f"/rings/{ring.ring}", "", f"ring {ring.ring}",
@@ -35,6 +38,16 @@ def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[Subscriptio
                                    s.subscription_id, s.display_name or s.subscription_id, s.state, s.skip_reason))
     order = {kind: index for index, kind in enumerate(AttentionKind)}
     return sorted(items, key=lambda i: (order.get(i.kind, len(order)), i.resource_id))
+
+
+def _extension_items(r: ExtensionRecord) -> Iterable[AttentionItem]:
+    name = f"{r.machine_name}/{r.name}"
+    if r.action_result == EnableResult.FAILED:
+        yield AttentionItem(AttentionKind.ENABLE_FAILED, r.resource_id, r.subscription_id, name, r.arm_error_code,
+                            r.arm_error_message, r.updated_at)
+    for kind, message in extension_attention(r):
+        yield AttentionItem(kind, r.resource_id, r.subscription_id, name, f"{r.extension_type} {r.version_seen}".strip(),
+                            message)
 
 
 def _machine_items(r: MachineRecord) -> Iterable[AttentionItem]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arc_sweeper import serialization
-from arc_sweeper.records import MachineRecord, RingRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import ExtensionRecord, MachineRecord, RingRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.reporting.attention import AttentionItem, attention_items
 from arc_sweeper.vocabulary import RunStatus, Trigger
 
@@ -33,6 +33,10 @@ class RunReport:
     attention: tuple[AttentionItem, ...] = ()
     error: str = ""
     notices: tuple[str, ...] = ()
+    extensions_seen: int = 0
+    extension_finding_counts: dict[str, int] = field(default_factory=dict)
+    extension_result_counts: dict[str, int] = field(default_factory=dict)
+    extension_outcome_counts: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         converted: dict[str, Any] = serialization.to_json(self)
@@ -40,7 +44,7 @@ class RunReport:
 
 
 def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: Iterable[SubscriptionRecord],
-                 rings: Iterable[RingRecord] = ()) -> RunReport:
+                 rings: Iterable[RingRecord] = (), extensions: Iterable[ExtensionRecord] = ()) -> RunReport:
     """The report of a run; with a requested scope, every subscription row is one that was asked for."""
     subscriptions = list(subscriptions)
     skipped = [s for s in subscriptions if not s.in_scope]
@@ -50,5 +54,7 @@ def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: I
         started_at=run.started_at, ended_at=run.ended_at, subscriptions_in_scope=run.subscriptions_in_scope,
         machines_seen=run.machines_seen, finding_counts=run.finding_counts, action_counts=run.action_counts,
         result_counts=run.result_counts, outcome_counts=run.outcome_counts,
-        attention=tuple(attention_items(rows, skipped, rings)), error=run.error, notices=run.notices,
+        attention=tuple(attention_items(rows, skipped, rings, extensions)), error=run.error, notices=run.notices,
+        extensions_seen=run.extensions_seen, extension_finding_counts=run.extension_finding_counts,
+        extension_result_counts=run.extension_result_counts, extension_outcome_counts=run.extension_outcome_counts,
     )

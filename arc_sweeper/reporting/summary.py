@@ -7,7 +7,7 @@ from typing import Any
 
 from arc_sweeper.records import RunRecord
 from arc_sweeper.reporting.attention import AttentionItem
-from arc_sweeper.vocabulary import Finding, Outcome
+from arc_sweeper.vocabulary import ExtensionFinding, ExtensionOutcome, Finding, Outcome
 
 
 def _table(title: str, counts: Mapping[str, int], order: Iterable[str] = ()) -> list[str]:
@@ -35,6 +35,12 @@ def summary_lines(run: RunRecord, polls_by_day: Mapping[str, Mapping[str, int]] 
         lines.append("  day         " + " ".join(f"{n:>14}" for n in Outcome))
         for day, counts in polls_by_day.items():
             lines.append(f"  {day}  " + " ".join(f"{counts.get(n, 0):>14}" for n in Outcome))
+    if run.extensions_seen:
+        lines.append(f"Extensions: {run.extensions_seen} on the machines seen")
+        lines += _table("  Extension findings (an extension may have several)", run.extension_finding_counts,
+                        ExtensionFinding)
+        lines += _table("  Extension enable results", run.extension_result_counts)
+        lines += _table("  Extension follow-up outcomes", run.extension_outcome_counts, ExtensionOutcome)
     if run.alerts:
         lines.append("Alerts:")
         lines += [f"  {kind}: {status}" for kind, status in run.alerts.items()]

@@ -2,7 +2,7 @@
 // A subscription-scope deployment (azd up) cannot reach a management group, so deploy this
 // file on its own, as someone allowed to assign roles there (see docs/deployment.md):
 //   az deployment mg create --management-group-id <mg> --location <region> \
-//     --template-file infra/scope-roles/management-group.bicep --parameters principalId=<id> environmentName=<azd env>
+//     --template-file infra/scope-roles/management-group.bicep --parameters principalId=<id> environmentName=<azd env> [extensionUpgradeMode=enable]
 targetScope = 'managementGroup'
 
 @description('Object id of the sweeper\'s user-assigned managed identity (azd env get-value SWEEPER_IDENTITY_PRINCIPAL_ID).')
@@ -13,7 +13,16 @@ param principalId string
 @maxLength(64)
 param environmentName string
 
+@description('EXTENSION_UPGRADE_MODE of the app: only enable adds machines/extensions read and write to the custom role.')
+@allowed([
+  'off'
+  'report'
+  'enable'
+])
+param extensionUpgradeMode string = 'report'
+
 var sweeperRole = loadJsonContent('../sweeper-role.json')
+var sweeperActions = extensionUpgradeMode == 'enable' ? concat(sweeperRole.actions, sweeperRole.extensionActions) : sweeperRole.actions
 var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 resource machineWriterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
@@ -24,7 +33,7 @@ resource machineWriterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' 
     type: 'CustomRole'
     permissions: [
       {
-        actions: sweeperRole.actions
+        actions: sweeperActions
         notActions: []
       }
     ]

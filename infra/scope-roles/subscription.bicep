@@ -11,7 +11,16 @@ param principalId string
 @maxLength(64)
 param environmentName string
 
+@description('EXTENSION_UPGRADE_MODE of the app: only enable adds machines/extensions read and write to the custom role.')
+@allowed([
+  'off'
+  'report'
+  'enable'
+])
+param extensionUpgradeMode string = 'report'
+
 var sweeperRole = loadJsonContent('../sweeper-role.json')
+var sweeperActions = extensionUpgradeMode == 'enable' ? concat(sweeperRole.actions, sweeperRole.extensionActions) : sweeperRole.actions
 var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 resource machineWriterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
@@ -22,7 +31,7 @@ resource machineWriterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' 
     type: 'CustomRole'
     permissions: [
       {
-        actions: sweeperRole.actions
+        actions: sweeperActions
         notActions: []
       }
     ]

@@ -70,7 +70,7 @@ def test_every_kind_matches_the_schema(kind, assert_valid):
     payload = alert(kind, run)
     assert_valid(payload)
     assert payload["kind"] == kind
-    assert payload["schemaVersion"] == "1.1"
+    assert payload["schemaVersion"] == "1.2"
     assert payload["runId"] == run.run_id
     assert payload["links"]["runStatusUrl"] == STATUS_URL
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from arc_sweeper.resource_graph import EXTENSIONS_QUERY, MACHINES_QUERY
 from local_stack.simulator.fleet import Fleet, Subscription
 from local_stack.simulator.resource_graph import read_skip_token
 from tests.e2e.fleets import START
@@ -52,9 +53,13 @@ def test_every_page_of_every_batch_is_read(make_stack):
     assert sorted(r.path.rsplit("/", 1)[1] for r in sim.patches()) == sorted(f"m-{i:04d}" for _, i in picks)
     assert store.get_run(run.instance_id).outcome_counts == {"upgraded": 4}
 
-    # Discovery: three batches (2 + 2 + 1 subscriptions); the first read in three pages.
+    # Discovery: three batches (2 + 2 + 1 subscriptions); the first read in three pages. Each batch's
+    # extensions (none here) take one more query over the same subscriptions.
     requests = discovery_requests(sim)
     assert all(r.status == 200 for r in requests)
+    extension_queries = [r for r in requests if r.body["query"] == EXTENSIONS_QUERY]
+    assert [r.body["subscriptions"] for r in extension_queries] == [subs[0:2], subs[2:4], subs[4:]]
+    requests = [r for r in requests if r.body["query"] == MACHINES_QUERY]
     by_batch: dict[tuple, list] = {}
     for r in requests:
         assert r.body["options"]["$top"] == 1000
@@ -93,10 +98,11 @@ def test_many_subscriptions_stay_within_durable_limits(make_stack):
     assert run_row.outcome_counts == {"upgraded": cohort}
     assert len(sim.patches()) == cohort == len({r.path for r in sim.patches()})
 
-    # Resource Graph: one request per batch for discovery (each batch < 1,000 machines).
+    # Resource Graph: per batch one request for the machines and one for their extensions (each < 1,000 rows).
     discovery = discovery_requests(sim)
-    assert len(discovery) == 3 <= math.ceil(n_subs * per_sub / 1000) + 3
-    assert sorted(len(r.body["subscriptions"]) for r in discovery) == [10, 25, 25]
+    assert len(discovery) == 6 <= 2 * (math.ceil(n_subs * per_sub / 1000) + 3)
+    assert sorted(len(r.body["subscriptions"]) for r in discovery) == [10, 10, 25, 25, 25, 25]
+    assert sorted(r.body["query"] == EXTENSIONS_QUERY for r in discovery) == [False] * 3 + [True] * 3
 
     # History: no per-machine events anywhere; per-subscription cost small enough for 500.
     instances = stack.host.instances()

@@ -28,7 +28,7 @@ SCHEMA_FILE = ROOT / "schemas" / "alert-payload.v1.schema.json"
 SWEEPER_SETTINGS = {
     "SWEEP_SCHEDULE", "SUBSCRIPTION_ALLOW_LIST", "SUBSCRIPTION_DENY_LIST", "EXCLUSION_TAG", "DRY_RUN",
     "FOLLOW_UP_WINDOW", "POLL_INTERVAL", "HYBRIDCOMPUTE_API_VERSION", "TABLE_PREFIX", "TASKHUB_NAME",
-    "MAX_PARALLEL_WRITES_PER_SUBSCRIPTION",
+    "MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "EXTENSION_UPGRADE_MODE", "EXTENSION_DENY_LIST",
 }
 PLATFORM_SETTINGS = {
     "AZURE_CLIENT_ID", "LOGIC_APP_WEBHOOK_URL", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
@@ -154,10 +154,12 @@ def test_no_template_grants_a_broad_role():
         assert not broad, f"{path.name}: {[TOO_BROAD_ROLES[r] for r in broad]}"
 
 
-def test_custom_role_allows_exactly_machines_read_and_write():
+def test_custom_role_allows_exactly_machines_read_and_write_plus_extensions_for_enable():
     role = json.loads((INFRA / "sweeper-role.json").read_text())
     assert role["actions"] == ["Microsoft.HybridCompute/machines/read", "Microsoft.HybridCompute/machines/write"]
-    assert set(role) == {"roleName", "description", "actions"}
+    assert role["extensionActions"] == ["Microsoft.HybridCompute/machines/extensions/read",
+                                        "Microsoft.HybridCompute/machines/extensions/write"]
+    assert set(role) == {"roleName", "description", "actions", "extensionActions"}
 
 
 @pytest.mark.parametrize("scope", SCOPE_ROLE_FILES)
@@ -171,7 +173,13 @@ def test_scope_roles_use_the_custom_role_and_reader(scope):
     permissions = get(definition, "properties", "permissions")
     [permission] = [node for node in permissions.children if node.type == "object"]
     assert set(properties(permission)) == {"actions", "notActions"}, "no dataActions, no wildcard"
-    assert text(get(permission, "actions")) == "sweeperRole.actions"
+    assert text(get(permission, "actions")) == "sweeperActions"
+    actions = text(declarations(tree, "variable")["sweeperActions"])
+    assert re.sub(r"\s+", " ", actions).endswith(
+        "extensionUpgradeMode == 'enable' ? concat(sweeperRole.actions, sweeperRole.extensionActions)"
+        " : sweeperRole.actions"), "extensions only when the mode is enable"
+    allowed = text(declarations(tree, "parameter")["extensionUpgradeMode"].prev_sibling)
+    assert all(f"'{value}'" in allowed for value in ("off", "report", "enable"))
     assignments = [body(r) for r in resources.values() if "roleAssignments@" in resource_type(r)]
     assigned = sorted(text(get(a, "properties", "roleDefinitionId")) for a in assignments)
     assert len(assigned) == 2 and "machineWriterRole.id" in assigned
@@ -207,6 +215,7 @@ def test_main_assigns_scope_roles_only_when_asked_for_the_subscription():
     module = declarations(MAIN, "module")["subscriptionRoles"]
     assert "roleAssignmentScope == 'subscription'" in text(module)
     assert "environmentName: environmentName" in text(module)
+    assert "extensionUpgradeMode: extensionUpgradeMode" in text(module)
     allowed = text(declarations(MAIN, "parameter")["roleAssignmentScope"].prev_sibling)
     assert all(f"'{value}'" in allowed for value in ("subscription", "managementGroup", "none"))
 

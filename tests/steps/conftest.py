@@ -80,7 +80,8 @@ class World:
 
     @property
     def closing(self) -> ClosingStep:
-        return ClosingStep(self.tables, self.alerts, self.leases, app_url="https://func.example")
+        return ClosingStep(self.tables, self.alerts, self.leases, FleetLedger(self.tables),
+                           app_url="https://func.example")
 
     def started(self, run_id: str = "daily-2026-11-20", **request) -> str:
         self.scope.start_run(StartRun(SweepRequest(run_id, Trigger.TIMER, **request), AS_OF))

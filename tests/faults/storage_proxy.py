@@ -77,11 +77,14 @@ def table_write(table_suffix: str, *, containing: str = "") -> Callable[[ProxyRe
     return match
 
 
-def machine_rows(action_result: str, subscription: str = "") -> Callable[[ProxyRequest], bool]:
-    """Writes of machine rows with this action result (in `subscription`, when given)."""
-    result = rf'"action_result":\s*"{action_result}"'
-    return table_write("machines", containing=rf"{result}[\s\S]*{subscription}|{subscription}[\s\S]*{result}"
-                       if subscription else result)
+def machine_rows(action_result: str, subscription: str = "",
+                 chunk: int | None = None) -> Callable[[ProxyRequest], bool]:
+    """Writes of machine rows with this action result (in `subscription`, in enabling `chunk`, when given)."""
+    wanted = [rf'"action_result":\s*"{action_result}"']
+    wanted += [re.escape(subscription)] if subscription else []
+    wanted += [rf'"enable_chunk":\s*{chunk}\b'] if chunk is not None else []
+    tests = [table_write("machines", containing=pattern) for pattern in wanted]
+    return lambda request: all(test(request) for test in tests)
 
 
 def anything(request: ProxyRequest) -> bool:

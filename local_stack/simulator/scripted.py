@@ -71,3 +71,9 @@ def resource_graph(*, subscription: str = "") -> Callable[[Request], bool]:
 def patches(subscription: str = "") -> Callable[[Request], bool]:
     """A matcher for machine PATCHes (in `subscription`, when given)."""
     return requests_to("PATCH", f"/subscriptions/{subscription}", "/microsoft.hybridcompute/machines/")
+
+
+def subscription_reads(subscription: str = "") -> Callable[[Request], bool]:
+    """A matcher for the subscription list (or one subscription's GET), nothing below them."""
+    wanted = f"/subscriptions/{subscription}".rstrip("/").lower()
+    return lambda request: request.method == "GET" and request.path.rstrip("/").lower() == wanted

@@ -1,12 +1,18 @@
 """One bad part of the estate or of the day must not sink the run: the rest is swept, the bad part reported."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+from local_stack.simulator import FleetSpec, generate_fleet
+from local_stack.simulator.agents import UpgradeBehaviour
+from local_stack.simulator.odd_estate import ACCENTED_GROUP, CJK_GROUP
 from tests.e2e.fleets import SUB_A, SUB_B
 from tests.e2e.support import simple_fleet
 from tests.faults.storage_proxy import Rule, machine_rows
 from tests.faults.support import Expect
 
 OUT_OF_RANGE = "0001-01-01T00:00:00+01:00"  # before year 1 once in UTC: no Python datetime holds it
+QUICK_DELAY = timedelta(hours=1)
 
 
 def test_one_subscription_whose_enabling_fails_while_another_is_still_enabling(make_trial):
@@ -27,3 +33,36 @@ def test_one_subscription_whose_enabling_fails_while_another_is_still_enabling(m
     assert trial.stack.host.status(f"{run_id}:enable:{SUB_B}").runtime_status == "Failed"
     sub_b = {m.id for m in trial.fleet.machines if m.subscription_id == SUB_B}
     trial.check(run_id, Expect(unpatched=frozenset(sub_b), names=(SUB_B,)))
+
+
+def test_an_estate_with_odd_but_legal_names(make_trial):
+    """Resource groups of 90 accented letters and of ~50 CJK characters, names at ARM's limits, every state."""
+    fleet = generate_fleet(FleetSpec(seed=11, subscriptions=2, machines=12, odd_but_legal=True, failure_share=0.0,
+                                     propagation_delay=(QUICK_DELAY, QUICK_DELAY)))
+    groups = {m.resource_group for m in fleet.machines}
+    assert {ACCENTED_GROUP, CJK_GROUP} <= groups
+    trial = make_trial(fleet)
+    trial.check(trial.run_daily())
+
+
+def test_an_agent_timestamp_outside_pythons_datetime_range(make_trial):
+    """One cohort machine reports a failed attempt at 0001-01-01T00:00:00+01:00 and changed status then."""
+    fleet = simple_fleet({SUB_A: 4})
+    odd = fleet.machines[0]
+    odd.behaviour = UpgradeBehaviour("never-attempts")  # keeps the odd values: the agent never overwrites them
+    odd.properties["agentUpgrade"].update(lastAttemptStatus="Failed", lastAttemptTimestamp=OUT_OF_RANGE,
+                                          lastAttemptMessage="AZCM0165: odd clock")
+    odd.properties["lastStatusChange"] = OUT_OF_RANGE
+    odd.revision += 1
+    trial = make_trial(fleet)
+    run_id = trial.run_daily()
+    trial.check(run_id)
+    assert trial.store.get_run(run_id).outcome_counts.get("upgraded") == 3  # the others were followed to the end
+
+
+def test_malformed_resource_graph_ids_are_never_followed(make_trial):
+    fleet = simple_fleet({SUB_A: 6, SUB_B: 6})
+    trial = make_trial(fleet)
+    corrupted = trial.sim.corrupt_arg_ids(("dot-dot", "other-type", "query-string", "foreign-subscription"))
+    assert all(fleet.fates[m.id].expect == "leave" for m in corrupted.values())
+    trial.check(trial.run_daily())

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from local_stack.simulator import FleetSpec, generate_fleet
 from local_stack.simulator.agents import UpgradeBehaviour
 from local_stack.simulator.odd_estate import ACCENTED_GROUP, CJK_GROUP
+from local_stack.simulator.scripted import Script, subscription_reads
 from tests.e2e.fleets import SUB_A, SUB_B
 from tests.e2e.support import simple_fleet
 from tests.faults.storage_proxy import Rule, machine_rows
@@ -58,6 +61,23 @@ def test_an_agent_timestamp_outside_pythons_datetime_range(make_trial):
     run_id = trial.run_daily()
     trial.check(run_id)
     assert trial.store.get_run(run_id).outcome_counts.get("upgraded") == 3  # the others were followed to the end
+
+
+@pytest.mark.parametrize("read", ["one subscription", "the subscription list"])
+def test_malformed_json_from_arm_in_a_subscription_read(make_trial, read):
+    trial = make_trial(simple_fleet({SUB_A: 3, SUB_B: 2}),
+                       env={"SUBSCRIPTION_ALLOW_LIST": f"{SUB_A},{SUB_B}" if read == "one subscription" else ""})
+    subscription = SUB_B if read == "one subscription" else ""
+    trial.sim.script(Script(when=subscription_reads(subscription), raw_body=b'{"value": [{"subscriptionId": "'))
+
+    run_id = trial.run_daily()
+
+    if read == "one subscription":  # SUB_B is skipped with the reason; SUB_A is swept
+        [skipped] = [s for s in trial.store.subscriptions(run_id) if s.subscription_id == SUB_B]
+        assert not skipped.in_scope and "InvalidResponse" in skipped.skip_reason
+        trial.check(run_id, Expect(scope=frozenset({SUB_A}), names=(SUB_B, "InvalidResponse")))
+    else:  # nothing can be swept without the list: the run fails and says why
+        trial.check(run_id, Expect(status="failed", names=("InvalidResponse",)))
 
 
 def test_malformed_resource_graph_ids_are_never_followed(make_trial):

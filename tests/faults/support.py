@@ -114,7 +114,7 @@ def assert_campaign_invariants(trial: Trial, run_id: str, expect: Expect = Expec
 
     # 1. exactly once, and never where a machine must be left
     applied = applied_patches(sim)
-    in_scope = set(sweepable_machines(fleet, Expect(scope=expect.scope)))
+    in_scope = set(sweepable_machines(fleet, expect))
     must = (fates.must_patch() & in_scope) - expect.unpatched if expect.writes and expect.status == "completed" \
         else set()
     duplicates = sum(n - 1 for n in applied.values() if n > 1)

@@ -1,12 +1,14 @@
 """Throttling and slow or endless answers: every wait bounded, nothing lost in silence."""
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 
 import pytest
 
 from arc_sweeper import runtime
+from arc_sweeper.http_pipeline import HttpLimits
 from local_stack.simulator import ThrottleSettings
 from local_stack.simulator.scripted import Script, patches, resource_graph
 from local_stack.simulator.wire import ArmError, Response
@@ -53,7 +55,7 @@ def test_resource_graph_throttling_or_failing_a_discovery_batch(make_trial, stat
         trial.check(run_id, Expect(not_swept=frozenset({SUB_A}), names=(CODES[status],)))
 
 
-@pytest.mark.parametrize("retry_after_s", [86_400])
+@pytest.mark.parametrize("retry_after_s", [86_400, 30])
 def test_a_patch_throttled_with_a_retry_after_past_max_retry_wait(make_trial, retry_after_s):
     """MAX_RETRY_WAIT is 5 s: neither a day nor 30 s is waited; that machine is refused and reported,
     the others of its subscription are sent by the retried activity."""
@@ -84,6 +86,21 @@ def test_a_resource_graph_quota_that_resets_only_tomorrow(make_trial):
 
     assert time.monotonic() - started < 30
     trial.check(run_id, Expect(not_swept=frozenset({SUB_B}), names=("Resource Graph quota",)))
+
+
+@pytest.mark.parametrize("answer", ["PATCH", "Resource Graph"])
+def test_an_answer_trickling_one_byte_at_a_time(make_trial, monkeypatch, answer):
+    """Each byte comes well within the read timeout, the whole never: the call's deadline (3 s here) ends it."""
+    monkeypatch.setattr(runtime, "HttpLimits", functools.partial(HttpLimits, deadline_s=3.0))
+    trial = make_trial(simple_fleet({SUB_A: 3, SUB_B: 2}), env=ONE_SUBSCRIPTION_PER_QUERY)
+    when = patches(SUB_A) if answer == "PATCH" else resource_graph(subscription=SUB_A)
+    trickle = trial.sim.script(Script(when=when, times=1, trickle_s=0.05))
+    started = time.monotonic()
+
+    run_id = trial.run_daily()
+
+    assert trickle.cut_off == 1 and time.monotonic() - started < 30
+    trial.check(run_id)  # the PATCH whose answer never came was read back, not sent again
 
 
 def test_an_enabling_chunk_under_heavy_throttling_keeps_within_its_time_budget(make_trial):

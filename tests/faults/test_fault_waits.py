@@ -10,6 +10,7 @@ import pytest
 from arc_sweeper import runtime
 from arc_sweeper.http_pipeline import HttpLimits
 from local_stack.simulator import ThrottleSettings
+from local_stack.simulator.resource_graph import make_skip_token
 from local_stack.simulator.scripted import Script, patches, resource_graph
 from local_stack.simulator.wire import ArmError, Response
 from tests.e2e.fleets import SUB_A, SUB_B
@@ -101,6 +102,22 @@ def test_an_answer_trickling_one_byte_at_a_time(make_trial, monkeypatch, answer)
 
     assert trickle.cut_off == 1 and time.monotonic() - started < 30
     trial.check(run_id)  # the PATCH whose answer never came was read back, not sent again
+
+
+def test_a_resource_graph_that_hands_out_new_skip_tokens_forever(make_trial):
+    def endless(request, response: Response) -> Response:
+        query = request.json_body()["query"]
+        offset = int(time.monotonic() * 1000)  # a token never seen before, for an offset past every row
+        return replace(response, body={**response.body, "$skipToken": make_skip_token(offset, query)})
+
+    trial = make_trial(simple_fleet({SUB_A: 3, SUB_B: 2}), env=ONE_SUBSCRIPTION_PER_QUERY)
+    trial.sim.script(Script(when=resource_graph(subscription=SUB_A), transform=endless))
+    started = time.monotonic()
+
+    run_id = trial.run_daily()
+
+    assert time.monotonic() - started < 30
+    trial.check(run_id, Expect(not_swept=frozenset({SUB_A}), names=("skipToken",)))
 
 
 def test_an_enabling_chunk_under_heavy_throttling_keeps_within_its_time_budget(make_trial):

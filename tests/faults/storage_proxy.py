@@ -101,23 +101,15 @@ class StorageProxy:
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="storage-proxy", daemon=True)
-
-    def start(self) -> StorageProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def __enter__(self) -> StorageProxy:
-        return self.start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="storage-proxy",
+                         daemon=True).start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._server.shutdown()  # serve_forever returns
+        self._server.server_close()
 
     @property
     def port(self) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError, ClientAuthenticationError, ServiceRequestError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, DecodeError, ServiceRequestError
 from azure.core.rest import HttpRequest, HttpResponse
 
 from arc_sweeper.credentials import token_scope
@@ -55,6 +55,8 @@ class Arm:
         """A GET that must answer 200 with a JSON object; anything else is an ArmError."""
         try:
             response = self._send("GET", url)
+        except DecodeError:  # the pipeline decodes JSON bodies as they arrive
+            raise ArmError(200, "InvalidResponse", "ARM answered with a body that is not JSON") from None
         except AzureError as error:
             raise ArmError(None, "ConnectionFailed", clip(f"{type(error).__name__}: {error}", 300)) from None
         if response.status_code != 200:

@@ -69,7 +69,8 @@ def classify(machine: MachineSnapshot, policy: ClassificationPolicy) -> Classifi
         found.add(Finding.EXCLUDED)
     if version is None:
         found.add(Finding.UNKNOWN_VERSION)
-    recognised = parse_machine_id(machine.id) is not None
+    parsed = parse_machine_id(machine.id)
+    recognised = parsed is not None and parsed.subscription_id == machine.subscription_id.strip().lower()
     if not recognised:
         found.add(Finding.UNRECOGNISED_ID)
     findings = tuple(finding for finding in Finding if finding in found) or (Finding.COMPLIANT,)

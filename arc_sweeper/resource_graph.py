@@ -6,8 +6,9 @@ documented maximum page size of 1,000 and orders by id so pages are stable. It g
 through the one HTTP stack (arc_sweeper.http_pipeline): 429 and 5xx are retried with a
 bounded wait, and the identity's quota is spent through a :class:`QuotaGate` that the
 caller hands from one activity to the next. Paging is bounded too: a `$skipToken` that
-repeats, more than MAX_PAGES pages, or a page that says rows were cut off without a
-token to the rest fails the query instead of passing off a partial estate as complete.
+repeats, one offered on an empty page or after every row the query reported
+(`totalRecords`), more than MAX_PAGES pages, or a page that says rows were cut off without
+a token to the rest fails the query instead of passing off a partial estate as complete.
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ class ResourceGraph:
     def _rows(self, query: str, subscriptions: list[str], gate: Gate | None) -> Iterator[dict[str, Any]]:
         skip_token: str | None = None
         tokens_seen: set[str] = set()
+        read = total = 0
         for _ in range(MAX_PAGES):
             request = QueryRequest(
                 subscriptions=subscriptions,
@@ -84,6 +86,7 @@ class ResourceGraph:
             raw: Any = response.data  # objectArray: a list of rows; anything else is no rows
             data = raw if isinstance(raw, list) else []
             yield from (row for row in data if isinstance(row, dict))
+            read, total = read + len(data), max(total, response.total_records or 0)
             skip_token = response.skip_token
             if not skip_token:
                 if _truthy(response.result_truncated):
@@ -92,6 +95,9 @@ class ResourceGraph:
                 return
             if skip_token in tokens_seen:  # a token that repeats itself would page forever
                 raise GraphQueryError("Resource Graph returned the same $skipToken twice; paging stopped")
+            if not data or read >= total:  # so would one that leads past every row there is
+                raise GraphQueryError(f"Resource Graph offered a $skipToken after {read} of its {total} rows"
+                                      f"{'' if data else ' on an empty page'}; paging stopped")
             tokens_seen.add(skip_token)
         raise GraphQueryError(f"Resource Graph paging went on for more than {MAX_PAGES} pages; stopped")
 

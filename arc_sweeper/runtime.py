@@ -15,6 +15,7 @@ from arc_sweeper.arm import Arm
 from arc_sweeper.catalogue_feed import fetch_catalogue
 from arc_sweeper.credentials import credential_for
 from arc_sweeper.fleet import FleetLedger
+from arc_sweeper.http_pipeline import HttpLimits
 from arc_sweeper.logic_app import LogicAppWebhook
 from arc_sweeper.resource_graph import ResourceGraph
 from arc_sweeper.settings import KNOWN_API_VERSIONS, Settings
@@ -57,8 +58,11 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
                     "ALLOW_UNLISTED_API_VERSION=true", settings.hybridcompute_api_version, ", ".join(KNOWN_API_VERSIONS))
     credential = credential_for(settings.arm_endpoint)
     store = SweepStore(table_service_from_settings(settings.storage_connection, env), settings.table_prefix)
-    graph = ResourceGraph(settings.arm_endpoint, credential, subscriptions_per_query=settings.resource_graph_batch_size)
-    arm = Arm(settings.arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version)
+    limits = HttpLimits(max_retry_after_s=settings.max_retry_wait.total_seconds())  # MAX_RETRY_WAIT bounds every wait
+    graph = ResourceGraph(settings.arm_endpoint, credential, subscriptions_per_query=settings.resource_graph_batch_size,
+                          limits=limits)
+    arm = Arm(settings.arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version,
+              limits=limits)
     fleet = FleetLedger(store)
     hostname = env.get("WEBSITE_HOSTNAME", "")
     scheme = "http" if hostname.startswith(("localhost", "127.")) else "https"

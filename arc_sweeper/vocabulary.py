@@ -42,8 +42,8 @@ class Finding(StrEnum):
     UNKNOWN_VERSION = ("unknown_version",
                        "Agent version is missing or unreadable, so its age and support cannot be judged.")
     UNRECOGNISED_ID = ("unrecognised_id",
-                       "Resource Graph returned an id that is not a Microsoft.HybridCompute/machines id: the"
-                       " sweeper never builds a request from it.")
+                       "Resource Graph returned an id that is not a Microsoft.HybridCompute/machines id of the"
+                       " subscription it reported: the sweeper never builds a request from it.")
 
 
 class ExtensionFinding(StrEnum):

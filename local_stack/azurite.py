@@ -33,6 +33,7 @@ class Azurite:
     process: subprocess.Popen
     ports: dict[str, int]
     workdir: str
+    location: str | None = None    # where its data lives on disk (None: in memory, lost on a restart)
 
     @property
     def connection_string(self) -> str:
@@ -45,6 +46,11 @@ class Azurite:
         )
 
     def stop(self) -> None:
+        self.halt()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the process and keep its data: `restart` brings it back on the same ports."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -52,7 +58,12 @@ class Azurite:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Start the process again (after `halt`) on the same ports, over the same data."""
+        again = start_azurite(in_memory=self.location is None, location=self.location, ports=self.ports,
+                              workdir=self.workdir)
+        self.process = again.process
 
     def __enter__(self) -> "Azurite":
         return self
@@ -68,15 +79,19 @@ def azurite_binary() -> Path:
     return binary
 
 
-def start_azurite(*, in_memory: bool = True, location: str | None = None, timeout_s: float = 30) -> Azurite:
-    """Start blob, queue and table services on free loopback ports and wait until they listen."""
-    workdir = tempfile.mkdtemp(prefix="azurite-")
+def start_azurite(*, in_memory: bool = True, location: str | None = None, timeout_s: float = 30,
+                  ports: dict[str, int] | None = None, workdir: str | None = None) -> Azurite:
+    """Start blob, queue and table services on loopback ports (free ones unless given) and wait until they listen."""
+    workdir = workdir or tempfile.mkdtemp(prefix="azurite-")
+    location = None if in_memory else location or workdir
+    wanted = ports or {}
     args = [str(azurite_binary()), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
             "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-            "--blobPort", "0", "--queuePort", "0", "--tablePort", "0"]
-    args += ["--inMemoryPersistence"] if in_memory else ["--location", location or workdir]
+            "--blobPort", str(wanted.get("Blob", 0)), "--queuePort", str(wanted.get("Queue", 0)),
+            "--tablePort", str(wanted.get("Table", 0))]
+    args += ["--inMemoryPersistence"] if location is None else ["--location", location]
     process = subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ports: dict[str, int] = {}
+    listening: dict[str, int] = {}
     ready = threading.Event()
     output: list[str] = []
 
@@ -85,14 +100,14 @@ def start_azurite(*, in_memory: bool = True, location: str | None = None, timeou
             output.append(line)
             match = _LISTENING.search(line)
             if match:
-                ports[match.group(1)] = int(match.group(2))
-                if len(ports) == 3:
+                listening[match.group(1)] = int(match.group(2))
+                if len(listening) == 3:
                     ready.set()
         ready.set()
 
     threading.Thread(target=read_output, daemon=True).start()
-    if not ready.wait(timeout_s) or len(ports) < 3:
+    if not ready.wait(timeout_s) or len(listening) < 3:
         process.kill()
         shutil.rmtree(workdir, ignore_errors=True)
         raise RuntimeError("Azurite did not start:\n" + "".join(output[-20:]))
-    return Azurite(process, ports, workdir)
+    return Azurite(process, listening, workdir, location)

@@ -91,22 +91,27 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
 
         context.set_custom_status({"runId": run_id, "phase": "enabling", "subscriptions": len(work),
                                    "machines": sum(w.machines_to_enable for w in work)})
-        enable_counts: dict[str, int] = {}
-        extension_counts: dict[str, int] = {}
+        enabling = [
+            context.call_sub_orchestrator(
+                enable_subscription_orchestrator,
+                EnableSubscription(run_id, w.subscription_id, w.machines_to_enable, w.chunks,
+                                   plan.dry_run, _now(context), w.extension_chunks).to_json(),
+                instance_id=f"{run_id}:enable:{w.subscription_id}", expected_type=dict,
+            )
+            for w in work
+        ]
+        enabled: list[Any] = []
         try:
-            enabled = yield context.task_all([
-                context.call_sub_orchestrator(
-                    enable_subscription_orchestrator,
-                    EnableSubscription(run_id, w.subscription_id, w.machines_to_enable, w.chunks,
-                                       plan.dry_run, _now(context), w.extension_chunks).to_json(),
-                    instance_id=f"{run_id}:enable:{w.subscription_id}", expected_type=dict,
-                )
-                for w in work
-            ])
-            enable_tally = Tally.merged([Tally.from_json(t) for t in enabled or []])
-            enable_counts, extension_counts = enable_tally.counts, enable_tally.extension_counts
-        except Exception as error:  # noqa: BLE001 - the rows say what was done; finish_enabling recounts
-            problems.append(clip(f"enabling failed in a subscription: {_reason(error)}", 500))
+            enabled = yield context.task_all(enabling)
+        except Exception:  # noqa: BLE001 - the first failure; wait for every subscription, name each that failed
+            for w, task in zip(work, enabling):
+                try:
+                    enabled.append((yield task))
+                except Exception as error:  # noqa: BLE001 - the rows say what was done; finish_enabling recounts
+                    problems.append(clip(f"enabling failed in subscription {w.subscription_id}: {_reason(error)}",
+                                         500))
+        enable_tally = Tally.merged([Tally.from_json(t) for t in enabled or []])
+        enable_counts, extension_counts = enable_tally.counts, enable_tally.extension_counts
 
         cohort = yield context.call_activity_with_retry(finish_enabling, ACTIVITY_RETRY, PhaseEnd(
             run_id, _now(context), "; ".join(problems)).to_json())

@@ -36,6 +36,8 @@ bp = df.Blueprint()
 
 ORCHESTRATOR = "sweep_orchestrator"
 LIVE_STATES = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending}
+ENDED_STATES = {df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
+                df.OrchestrationRuntimeStatus.Terminated}
 STORAGE_ERRORS = (AzureError, LeaseContended)
 
 
@@ -65,20 +67,27 @@ async def _is_live(client: df.DurableOrchestrationClient, instance_id: str) -> b
     return bool(status) and status.runtime_status in LIVE_STATES
 
 
+async def _has_ended(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
+    status = await client.get_status(instance_id)
+    return bool(status) and status.runtime_status in ENDED_STATES
+
+
 async def _take_lease(client: df.DurableOrchestrationClient, app: Steps, request: SweepRequest,
                       now: datetime) -> str | None:
-    """Take the enabling lease for the request's scope; the run id of a live holder in the way, or None.
+    """Take the enabling lease for the request's scope; the run id of a holder in the way, or None.
 
-    A holder whose orchestration is no longer running (it crashed or was terminated) is evicted.
+    A holder whose orchestration has ended (it failed or was terminated before releasing) is
+    evicted. One with no orchestration yet is not: its starter took the lease a moment ago and
+    is about to start it (were that starter to die, the lease runs out after ENABLING_LEASE).
     """
     scope, ttl = app.scope.requested_scope(request), app.settings.enabling_lease
     await asyncio.to_thread(app.store.create_tables)  # the very first sweep finds no tables yet
     evicted: set[str] = set()
     for _ in range(3):
         holder = await asyncio.to_thread(app.store.leases.acquire, request.run_id, scope, now, ttl, evicted)
-        if holder is None or await _is_live(client, holder):
+        if holder is None or not await _has_ended(client, holder):
             return holder
-        log.warning("run %s held the enabling lease but its orchestration is not running: evicted", holder)
+        log.warning("run %s held the enabling lease but its orchestration has ended: evicted", holder)
         evicted.add(holder)
     return holder
 

@@ -21,11 +21,10 @@ from arc_sweeper.ports import ExtensionStore, FleetReader, MachineStore, Release
 from arc_sweeper.records import ExtensionRecord, MachineRecord
 from arc_sweeper.releases import catalogue_of, unlisted_releases
 from arc_sweeper.resource_graph import GraphQueryError
-from arc_sweeper.resource_ids import parse_machine_id
 from arc_sweeper.rings import RingPolicy
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
-from arc_sweeper.throttling import GraphQuota, QuotaGate
+from arc_sweeper.throttling import BudgetExhausted, GraphQuota, QuotaGate
 from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.vocabulary import Action, EnableResult
 
@@ -105,11 +104,12 @@ class DiscoveryStep:
         )
 
     def _read_extensions(self, subscription_ids: list[str], gate: QuotaGate) -> tuple[list[ExtensionSnapshot], str]:
-        """The batch's extensions; a refusal a retry cannot change costs the extensions only, and is said."""
+        """The batch's extensions; a refusal a retry cannot change, or a quota the machines' query just
+        spent, costs the extensions only (the machines are recorded), and is said."""
         try:
             return list(self.graph.find_extensions(subscription_ids, gate)), ""
         except Exception as error:
-            if not is_permanent(error):
+            if not (is_permanent(error) or isinstance(error, BudgetExhausted)):
                 raise
             return [], clip(f"extensions not read: {describe(error)}", 500)
 
@@ -178,19 +178,17 @@ def extensions_of(rows: list[MachineRecord], extensions: list[ExtensionSnapshot]
 
 def within_scope(machines: list[MachineSnapshot], subscriptions: set[str]) -> tuple[list[MachineSnapshot],
                                                                                    list[MachineSnapshot]]:
-    """Rows of the batch's subscriptions, and the others (outside the scope, or on the deny list).
+    """Rows of the batch's subscriptions (by their subscriptionId column), and the others
+    (outside the scope, or on the deny list), which are never recorded.
 
-    A row counts by the subscription in its id, which is where a PATCH would go, and must agree
-    with its subscriptionId column; a row whose id does not parse counts by the column (it is
-    recorded and never acted on).
+    A kept row whose id does not parse, or names another subscription than its column, is
+    recorded as `unrecognised_id` and never acted on (arc_sweeper.findings): the machine has a
+    row that says so, and no request is ever built from the id.
     """
     kept: list[MachineSnapshot] = []
     dropped: list[MachineSnapshot] = []
     for machine in machines:
-        parsed = parse_machine_id(machine.id)
-        column = machine.subscription_id.lower()
-        inside = column in subscriptions and (parsed is None or parsed.subscription_id == column)
-        (kept if inside else dropped).append(machine)
+        (kept if machine.subscription_id.lower() in subscriptions else dropped).append(machine)
     return kept, dropped
 
 

@@ -12,12 +12,13 @@ from local_stack.simulator.faults import FaultSettings
 from local_stack.simulator.fates import Fate, FateLedger, FateRules
 from local_stack.simulator.fleet import Extension, Fleet, Machine, Subscription
 from local_stack.simulator.generator import FleetSpec, generate_fleet
+from local_stack.simulator.scripted import Script
 from local_stack.simulator.server import ChangeRecord, FleetSimulator, RequestRecord
 from local_stack.simulator.throttling import ThrottleSettings
 from local_stack.simulator.timing import Latency
 
 __all__ = [
     "AgentModel", "ChangeRecord", "Extension", "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
-    "FleetSimulator", "FleetSpec", "Latency", "Machine", "RequestRecord", "Subscription", "ThrottleSettings",
+    "FleetSimulator", "FleetSpec", "Latency", "Machine", "RequestRecord", "Script", "Subscription", "ThrottleSettings",
     "UpgradeBehaviour", "generate_fleet",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ from local_stack.simulator import agents, arm, malformed, resource_graph
 from local_stack.simulator.agents import MISSING
 from local_stack.simulator.faults import FaultInjector, FaultSettings
 from local_stack.simulator.fleet import Fleet, Machine
+from local_stack.simulator.scripted import Script
 from local_stack.simulator.throttling import ThrottleSettings, Throttles, format_resets_after
 from local_stack.simulator.timing import Latency, RetryAfterWatch, retry_scope
 from local_stack.simulator.wire import ArmError, Request, Response, require_api_version
@@ -137,6 +139,7 @@ class FleetSimulator:
         self.early_after_retry_after = 0   # requests sent before their scope's Retry-After passed
         self.requests: list[RequestRecord] = []
         self.changes: list[ChangeRecord] = []
+        self._scripts: list[Script] = []
         self._lock = threading.RLock()
         self._host, self._port = host, port
         self._server: Optional[ThreadingHTTPServer] = None
@@ -196,6 +199,22 @@ class FleetSimulator:
         """Resource Graph reports a malformed id for one machine per kind (see malformed.py)."""
         with self._lock:
             return malformed.corrupt_arg_ids(self.fleet, kinds, seed=seed)
+
+    def script(self, script: Script) -> Script:
+        """Answer the requests it matches as it says (scripted.py); returns it, to read its counts."""
+        with self._lock:
+            self._scripts.append(script)
+        return script
+
+    def unscript(self, script: Script) -> None:
+        with self._lock:
+            self._scripts.remove(script)
+
+    def scripted(self, request: Request) -> Optional[Script]:
+        """The first script that takes this request, if any."""
+        with self._lock:
+            scripts = list(self._scripts)
+        return next((s for s in scripts if s.take(request)), None)
 
     @property
     def throttling(self) -> ThrottleSettings:
@@ -271,15 +290,15 @@ class FleetSimulator:
 
     # --- the pipeline -------------------------------------------------------------------------------
 
-    def handle(self, request: Request) -> Response:
-        """Serve one request and log it. Public so it can be driven without sockets."""
+    def handle(self, request: Request, script: Optional[Script] = None) -> Response:
+        """Serve one request (as `script` says, if given) and log it. Public so it can be driven without sockets."""
         with self._lock:
             at = self.clock.now()
             extra: dict[str, str] = {}
             retry_key = (request.caller, retry_scope(request))
             early = bool(request.caller) and self._retry_after.early(retry_key)
             try:
-                response = self._dispatch(request, extra)
+                response = self._dispatch(request, extra, script)
             except ArmError as exc:
                 response = exc.response()
             except Exception:  # a simulator bug must still answer in ARM's shape
@@ -300,7 +319,7 @@ class FleetSimulator:
             self._trim(self.requests)
             return response
 
-    def _dispatch(self, request: Request, extra: dict[str, str]) -> Response:
+    def _dispatch(self, request: Request, extra: dict[str, str], script: Optional[Script] = None) -> Response:
         if not request.caller:
             raise ArmError(401, "AuthenticationFailed",
                            "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
@@ -324,11 +343,14 @@ class FleetSimulator:
         self._throttle(route, request, params, extra)
         kind = {"arg": "arg", "subscriptions": "subscriptions"}.get(route.family) or (
             "patch" if request.method == "PATCH" else "machine_get")
+        if script is not None and script.refuse is not None:
+            raise script.refuse
         fault = self._faults.draw(kind)
         if fault is not None:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
             raise ArmError(fault.status, fault.code, fault.message, headers=headers)
-        return handler(self, request, params)
+        response = handler(self, request, params)
+        return script.transform(request, response) if script is not None and script.transform else response
 
     def _throttle(self, route: _Route, request: Request, params: dict[str, str], extra: dict[str, str]) -> None:
         if route.family == "arg":
@@ -389,19 +411,44 @@ def _handler_for(sim: FleetSimulator) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             request = Request(self.command, unquote(split.path), segments, query, headers, self._body(),
                               caller_of(headers.get("authorization", "")))
-            response = sim.handle(request)
+            script = sim.scripted(request)
+            if script is not None and script.before is not None:
+                script.before(request)
+            response = sim.handle(request, script)
             delay = sim.latency.seconds(request.method, response.status)
             if delay > 0:
                 time.sleep(delay)   # this thread only: other requests go on meanwhile
             payload = b"" if response.body is None else json.dumps(response.body).encode()
-            self.send_response(response.status)
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            if response.body is not None:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            if script is not None and script.raw_body is not None:
+                payload = script.raw_body
+            wire, self.wfile = self.wfile, io.BytesIO()   # the whole answer, then out at once or trickled
+            try:
+                self.send_response(response.status)
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                if response.body is not None:
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                answer = self.wfile.getvalue()
+            finally:
+                self.wfile = wire
+            if script is not None and script.trickle_s > 0:
+                self._trickle(answer, script)
+            else:
+                self.wfile.write(answer)
+
+        def _trickle(self, answer: bytes, script: Script) -> None:
+            """One byte at a time until the client hangs up (a scripted slow answer)."""
+            try:
+                for index in range(len(answer)):
+                    self.wfile.write(answer[index:index + 1])
+                    self.wfile.flush()
+                    time.sleep(script.trickle_s)
+            except OSError:
+                script.cut_off += 1
+                self.close_connection = True
 
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

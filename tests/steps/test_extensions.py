@@ -10,6 +10,7 @@ from azure.core.exceptions import HttpResponseError
 from arc_sweeper.extensions import ExtensionSnapshot
 from arc_sweeper.reporting.summary import summary_lines
 from arc_sweeper.messages import CheckCohort, DiscoverBatch, EnableChunk, EvaluateRings, PhaseEnd
+from arc_sweeper.throttling import BudgetExhausted
 from arc_sweeper.vocabulary import EnableResult, ExtensionFinding, ExtensionOutcome, Target
 from tests.steps.conftest import AS_OF, SUB_A, SUB_B, snapshot
 
@@ -143,6 +144,13 @@ def test_a_refused_extension_query_costs_the_extensions_only_and_is_said(world):
     assert result.machines == 4 and result.extensions == 0
     assert result.extension_error.startswith("extensions not read: HttpResponseError")
     assert world.tables.machines(RUN, SUB_A)
+
+
+def test_a_quota_the_machines_query_spent_costs_the_extensions_only(world):
+    estate(world, "report")
+    world.graph.fail_extensions = BudgetExhausted("Resource Graph quota: resets in 86400s, more than 120s")
+    result = world.discovered(RUN)
+    assert result.machines == 4 and "Resource Graph quota" in result.extension_error
 
 
 def test_a_transient_extension_query_failure_retries_the_batch_before_anything_is_written(world):

@@ -11,8 +11,9 @@ import json
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
-from local_stack.simulator.agents import MISSING, set_property
+from local_stack.simulator.extensions import Extension
 from local_stack.simulator.fleet import Machine, Subscription, name_key
+from local_stack.simulator.props import MISSING, set_property
 from local_stack.simulator.wire import ArmError, Request, Response
 
 if TYPE_CHECKING:
@@ -292,9 +293,14 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 
 # --- extensions -------------------------------------------------------------------------------------
 
-def extension_json(machine: Machine, ext) -> dict[str, Any]:
-    return {"id": f"{machine.id}/extensions/{ext.name}", "name": ext.name, "type": EXTENSION_TYPE,
-            "location": machine.location, "properties": ext.properties()}
+def extension_json(machine: Machine, ext: Extension) -> dict[str, Any]:
+    """The full ``MachineExtension`` as GET and PATCH return it (never its protected settings)."""
+    body: dict[str, Any] = {"id": machine.extension_id(ext), "name": ext.name, "type": EXTENSION_TYPE,
+                            "location": machine.location}
+    if ext.tags:
+        body["tags"] = dict(ext.tags)
+    body["properties"] = copy.deepcopy(ext.properties)
+    return body
 
 
 def list_extensions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
@@ -302,13 +308,16 @@ def list_extensions(sim: "FleetSimulator", request: Request, params: dict[str, s
     return Response(200, {"value": [extension_json(machine, e) for e in machine.extensions]})
 
 
+def _find_extension(machine: Machine, name: str) -> Extension:
+    ext = machine.find_extension(name)
+    if ext is None:
+        raise ArmError(404, "ResourceNotFound",
+                       f"The Resource '{MACHINE_TYPE}/{machine.name}/extensions/{name}' under resource "
+                       f"group '{machine.resource_group}' was not found. "
+                       f"For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+    return ext
+
+
 def get_extension(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
     machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/read")
-    for ext in machine.extensions:
-        if ext.name.lower() == params["extension"].lower():
-            return Response(200, extension_json(machine, ext))
-    raise ArmError(404, "ResourceNotFound",
-                   f"The Resource '{MACHINE_TYPE}/{machine.name}/extensions/{params['extension']}' under resource "
-                   f"group '{machine.resource_group}' was not found. "
-                   f"For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-
+    return Response(200, extension_json(machine, _find_extension(machine, params["extension"])))

@@ -24,9 +24,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local_stack.clock import Clock, VirtualClock
 from local_stack.simulator import agents, arm, malformed, resource_graph
-from local_stack.simulator.agents import MISSING
 from local_stack.simulator.faults import FaultInjector, FaultSettings
 from local_stack.simulator.fleet import Fleet, Machine
+from local_stack.simulator.props import MISSING
 from local_stack.simulator.throttling import ThrottleSettings, Throttles, format_resets_after
 from local_stack.simulator.timing import Latency, RetryAfterWatch, retry_scope
 from local_stack.simulator.wire import ArmError, Request, Response, require_api_version
@@ -55,7 +55,13 @@ class ChangeRecord:
     old: Any                   # None when the key was absent
     new: Any                   # None when the key was removed
     at: datetime               # simulated time the change took effect
-    cause: str                 # patch | agent-upgrade | disconnect | delete
+    cause: str                 # patch | agent-upgrade | disconnect | delete | extension-upgrade | extension-rollback
+    extension: str = ""        # the extension's name when it changed, not the machine (field "extensions/{name}....")
+
+    @property
+    def resource_id(self) -> str:
+        """The resource that changed: the machine, or one of its extensions."""
+        return f"{self.machine_id}/extensions/{self.extension}" if self.extension else self.machine_id
 
 
 @dataclass(frozen=True)
@@ -215,17 +221,18 @@ class FleetSimulator:
 
     def settle(self, machine: Machine) -> None:
         """Bring one machine's agent up to the clock (lazily, whenever it is read)."""
-        agents.settle(machine, self.clock.now(), self.fleet.model, self.record_change)
+        agents.settle(machine, self.clock.now(), self.fleet.model, self.record_change, self.fleet.extension_model)
 
     def settle_all(self) -> None:
         now = self.clock.now()
         for machine in self.fleet.machines:
-            agents.settle(machine, now, self.fleet.model, self.record_change)
+            agents.settle(machine, now, self.fleet.model, self.record_change, self.fleet.extension_model)
 
-    def record_change(self, machine: Machine, field: str, old: Any, new: Any, at: datetime, cause: str) -> None:
+    def record_change(self, machine: Machine, field: str, old: Any, new: Any, at: datetime, cause: str,
+                      extension: str = "") -> None:
         def clean(value: Any) -> Any:
             return None if value is MISSING else copy.deepcopy(value)
-        self.changes.append(ChangeRecord(machine.id, field, clean(old), clean(new), at, cause))
+        self.changes.append(ChangeRecord(machine.id, field, clean(old), clean(new), at, cause, extension))
         self._trim(self.changes)
 
     def machine(self, machine_id: str, api_version: str = "2025-01-13") -> Optional[dict[str, Any]]:
@@ -253,9 +260,13 @@ class FleetSimulator:
                     targets.add(machine.id if machine is not None else r.path)
             return targets
 
-    def changes_for(self, machine_id: str) -> list[ChangeRecord]:
+    def changes_for(self, resource_id: str, *, include_extensions: bool = False) -> list[ChangeRecord]:
+        """Changes of one resource: a machine (with its extensions' too if ``include_extensions``) or
+        one extension (``.../machines/{m}/extensions/{e}``)."""
+        wanted = resource_id.lower()
         with self._lock:
-            return [c for c in self.changes if c.machine_id.lower() == machine_id.lower()]
+            return [c for c in self.changes if c.resource_id.lower() == wanted
+                    or (include_extensions and c.machine_id.lower() == wanted)]
 
     def reset_log(self) -> None:
         """Forget requests, changes and Retry-After deadlines (and the early count)."""

@@ -11,7 +11,7 @@ from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 from local_stack.simulator.extension_catalog import SUPPORTED_EXTENSION_TYPES
 from local_stack.simulator.extensions import Extension, ExtensionBehaviour, ExtensionModel
 from local_stack.simulator.faults import FaultSettings
-from local_stack.simulator.fates import Fate, FateLedger, FateRules
+from local_stack.simulator.fates import ExtensionFateRules, Fate, FateLedger, FateRules
 from local_stack.simulator.fleet import Fleet, Machine, Subscription
 from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.server import ChangeRecord, FleetSimulator, RequestRecord
@@ -20,7 +20,7 @@ from local_stack.simulator.timing import Latency
 
 __all__ = [
     "SUPPORTED_EXTENSION_TYPES", "AgentModel", "ChangeRecord", "Extension", "ExtensionBehaviour", "ExtensionModel",
-    "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
+    "ExtensionFateRules", "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
     "FleetSimulator", "FleetSpec", "Latency", "Machine", "RequestRecord", "Subscription", "ThrottleSettings",
     "UpgradeBehaviour", "generate_fleet",
 ]

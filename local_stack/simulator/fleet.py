@@ -327,6 +327,7 @@ class Fleet:
     created_at: datetime = DEFAULT_NOW
     fates: Optional["FateLedger"] = None   # what a sweep must do with each machine (fates.py)
     extension_model: ExtensionModel = field(default_factory=ExtensionModel)
+    extension_fates: Optional["FateLedger"] = None   # what an enabling sweep must do with each extension
 
     def __post_init__(self) -> None:
         self._subs = {s.subscription_id: s for s in self.subscriptions}

@@ -18,7 +18,7 @@ from local_stack.simulator.extensions import (
     FAILS_AND_ROLLS_BACK, INSTALL_FAILURE_MESSAGES, UPGRADE_FAILURE_MESSAGES, UPGRADES, Extension, ExtensionBehaviour,
     ExtensionModel,
 )
-from local_stack.simulator.fates import FateLedger, FateRules
+from local_stack.simulator.fates import ExtensionFateRules, FateLedger, FateRules
 from local_stack.simulator.fleet import (
     DELETED, DEFAULT_NOW, Fleet, Machine, Subscription, base_properties, full_version, name_key, seeded_guid,
 )
@@ -288,8 +288,10 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         machines += odd_machines
     fleet = Fleet(subs, machines, tenant_id=tenant_id, model=model, created_at=now,
                   extension_model=extension_model)
-    fleet.fates = FateLedger.of(fleet, FateRules(exclusion_tag=(spec.exclusion_tag, spec.exclusion_value),
-                                                 min_version=spec.min_auto_upgrade_version))
+    rules = FateRules(exclusion_tag=(spec.exclusion_tag, spec.exclusion_value),
+                      min_version=spec.min_auto_upgrade_version)
+    fleet.fates = FateLedger.of(fleet, rules)
+    fleet.extension_fates = FateLedger.of_extensions(fleet, ExtensionFateRules(scope=rules))
     return fleet
 
 

@@ -8,9 +8,11 @@ Start it in-process::
 or as a process: ``python -m local_stack.simulator --machines 2000 --seed 7 --port 0``.
 """
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
+from local_stack.simulator.extension_catalog import SUPPORTED_EXTENSION_TYPES
+from local_stack.simulator.extensions import Extension, ExtensionBehaviour, ExtensionModel
 from local_stack.simulator.faults import FaultSettings
-from local_stack.simulator.fates import Fate, FateLedger, FateRules
-from local_stack.simulator.fleet import Extension, Fleet, Machine, Subscription
+from local_stack.simulator.fates import ExtensionFateRules, Fate, FateLedger, FateRules
+from local_stack.simulator.fleet import Fleet, Machine, Subscription
 from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.scripted import Script
 from local_stack.simulator.server import ChangeRecord, FleetSimulator, RequestRecord
@@ -18,7 +20,8 @@ from local_stack.simulator.throttling import ThrottleSettings
 from local_stack.simulator.timing import Latency
 
 __all__ = [
-    "AgentModel", "ChangeRecord", "Extension", "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
+    "SUPPORTED_EXTENSION_TYPES", "AgentModel", "ChangeRecord", "Extension", "ExtensionBehaviour", "ExtensionModel",
+    "ExtensionFateRules", "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
     "FleetSimulator", "FleetSpec", "Latency", "Machine", "RequestRecord", "Script", "Subscription", "ThrottleSettings",
     "UpgradeBehaviour", "generate_fleet",
 ]

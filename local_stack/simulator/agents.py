@@ -1,7 +1,8 @@
 """How Connected Machine agents behave over time once automatic upgrade is on.
 
 Nothing runs in the background: :func:`settle` replays, in time order, every event a
-machine would have seen up to ``now`` (disconnect, delete, upgrade attempts). The
+machine would have seen up to ``now`` (disconnect, delete, upgrade attempts, and its
+extensions' upgrades and rollbacks from extensions.py). The
 simulator calls it whenever a machine is read, so a virtual clock may jump days and
 the fleet is still exactly where it would be.
 
@@ -17,7 +18,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+from local_stack.simulator import extensions
+from local_stack.simulator.extensions import Extension, ExtensionModel
+from local_stack.simulator.props import MISSING, Recorder, format_timestamp, set_property
 
 if TYPE_CHECKING:
     from local_stack.simulator.fleet import Machine
@@ -45,17 +50,6 @@ FAILURE_MESSAGES = (
 #: ``status`` value the agent must have to act on the flag.
 CONNECTED = "Connected"
 
-#: Record sink: (machine, field, old, new, at, cause). ``MISSING`` marks absent keys.
-Recorder = Callable[["Machine", str, Any, Any, datetime, str], None]
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-
 
 def parse_version(value: Any) -> Optional[tuple[int, int]]:
     """``(major, minor)`` compared as integers (reference §5.1), or None if unreadable."""
@@ -63,12 +57,6 @@ def parse_version(value: Any) -> Optional[tuple[int, int]]:
         return None
     match = re.match(r"^\s*(\d+)\.(\d+)", value)
     return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def format_timestamp(moment: datetime) -> str:
-    """ARM style: UTC, seven fractional digits, ``Z`` (e.g. ``2025-11-19T23:34:02.9794112Z``)."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
 
 
 @dataclass
@@ -131,49 +119,35 @@ def next_attempt_at(machine: "Machine", model: AgentModel) -> Optional[datetime]
     return first + machine.attempts * model.retry_interval
 
 
-def _next_event(machine: "Machine", model: AgentModel) -> Optional[tuple[datetime, int, str]]:
-    candidates = []
+def _next_event(machine: "Machine", model: AgentModel, extension_model: Optional[ExtensionModel]
+                ) -> Optional[tuple[datetime, int, str, Optional[Extension]]]:
+    """The machine's earliest event; at the same moment a disconnect comes first, then a delete,
+    then the agent's upgrade, then its extensions' (which need the machine Connected)."""
+    candidates: list[tuple[datetime, int, str, Optional[Extension]]] = []
     if machine.disconnect_at is not None:
-        candidates.append((machine.disconnect_at, 0, "disconnect"))
+        candidates.append((machine.disconnect_at, 0, "disconnect", None))
     if machine.delete_at is not None:
-        candidates.append((machine.delete_at, 1, "delete"))
+        candidates.append((machine.delete_at, 1, "delete", None))
     attempt = next_attempt_at(machine, model)
     if attempt is not None:
-        candidates.append((attempt, 2, "agent-upgrade"))
-    return min(candidates) if candidates else None
+        candidates.append((attempt, 2, "agent-upgrade", None))
+    if extension_model is not None:
+        due = extensions.next_event(machine, extension_model, machine.properties.get("status") == CONNECTED)
+        if due is not None:
+            candidates.append((due[0], 3, due[1], due[2]))
+    return min(candidates, key=lambda c: (c[0], c[1])) if candidates else None
 
 
-def set_property(machine: "Machine", path: tuple[str, ...], value: Any, at: datetime, cause: str,
-                 record: Optional[Recorder]) -> None:
-    """Set (or with ``MISSING`` remove) ``properties.<path>`` and record the change."""
-    node = machine.properties
-    for key in path[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            if value is MISSING:
-                return
-            child = node[key] = {}
-        node = child
-    old = node.get(path[-1], MISSING)
-    if old == value and type(old) is type(value):
-        return
-    if value is MISSING:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    machine.revision += 1
-    if record is not None:
-        record(machine, "properties." + ".".join(path), old, value, at, cause)
-
-
-def settle(machine: "Machine", now: datetime, model: AgentModel, record: Optional[Recorder] = None) -> bool:
-    """Apply every event due up to ``now``; True if anything changed."""
+def settle(machine: "Machine", now: datetime, model: AgentModel, record: Optional[Recorder] = None,
+           extension_model: Optional[ExtensionModel] = None) -> bool:
+    """Apply every event due up to ``now`` (the extensions' too, given their model); True if anything
+    changed."""
     changed = False
     while not machine.deleted:
-        event = _next_event(machine, model)
+        event = _next_event(machine, model, extension_model)
         if event is None or event[0] > now:
             break
-        at, _, kind = event
+        at, _, kind, ext = event
         changed = True
         if kind == "disconnect":
             machine.disconnect_at = None
@@ -186,8 +160,11 @@ def settle(machine: "Machine", now: datetime, model: AgentModel, record: Optiona
             machine.revision += 1
             if record is not None:
                 record(machine, "deleted", False, True, at, "delete")
-        else:
+        elif kind == "agent-upgrade":
             _attempt(machine, at, model, record)
+        else:
+            assert ext is not None and extension_model is not None
+            extensions.apply_event(machine, ext, kind, at, extension_model, record)
     return changed
 
 

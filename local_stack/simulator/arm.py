@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote
 
-from local_stack.simulator.agents import MISSING, set_property
+from local_stack.simulator.extensions import Extension
 from local_stack.simulator.fleet import Machine, Subscription, name_key
+from local_stack.simulator.props import MISSING, Recorder, set_property
 from local_stack.simulator.wire import ArmError, Request, Response
 
 if TYPE_CHECKING:
@@ -51,6 +53,25 @@ def _machine_not_found(resource_group: str, name: str) -> ArmError:
     return ArmError(404, "ResourceNotFound",
                     f"The Resource '{MACHINE_TYPE}/{name}' under resource group '{resource_group}' was not found. "
                     f"For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+
+
+def _parent_not_found(name: str) -> ArmError:
+    """ARM's answer for a child resource (an extension) of a machine that is not there."""
+    return ArmError(404, "ParentResourceNotFound",
+                    f"Can not perform requested operation on nested resource. Parent resource '{name}' not found.")
+
+
+def _invalid(message: str) -> ArmError:
+    """A body the RP cannot deserialize into its update model (MachineUpdate, MachineExtensionUpdate)."""
+    return ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be "
+                                                  f"deserialized: {message}")
+
+
+def _check_type(value: Any, expected: type, path: str) -> None:
+    """Null (a merge-patch removal) or a value of the model's type, as Newtonsoft reports a mismatch."""
+    names = {bool: "System.Boolean", str: "System.String", dict: "System.Collections.Generic.Dictionary"}
+    if value is not None and not isinstance(value, expected):
+        raise _invalid(f"Error converting value {json.dumps(value)} to type '{names[expected]}'. Path '{path}'.")
 
 
 # --- subscriptions ----------------------------------------------------------------------------------
@@ -143,9 +164,14 @@ def machine_json(sim: "FleetSimulator", machine: Machine, api_version: str) -> d
 
 
 def _lookup(sim: "FleetSimulator", params: dict[str, str], action: str, write: bool = False) -> Machine:
-    """Resolve the machine the way ARM does, raising its errors in its order."""
+    """Resolve the machine the way ARM does, raising its errors in its order. On an extension's route
+    the scope is the extension (a lock on the machine or its group covers it) and a missing machine is
+    its missing parent."""
     sub_id, rg, name = params["subscription"], params["resource_group"], params["machine"]
     scope = (f"/subscriptions/{sub_id}/resourceGroups/{rg}/providers/{MACHINE_TYPE}/{name}")
+    machine_scope = scope
+    if "extension" in params:
+        scope += f"/extensions/{params['extension']}"
     sub = sim.fleet.subscription(sub_id)
     if sub is None or sub.deleted:
         raise _subscription_not_found(sub_id)
@@ -164,12 +190,13 @@ def _lookup(sim: "FleetSimulator", params: dict[str, str], action: str, write: b
     if write and machine is not None and not machine.deleted and machine.write_forbidden:
         raise _forbidden(sim, action, scope)
     if write and (sub.rg_locked(rg) or (machine is not None and not machine.deleted and machine.locked)):
-        lock_scope = scope if machine is not None and machine.locked else f"/subscriptions/{sub_id}/resourceGroups/{rg}"
+        lock_scope = (machine_scope if machine is not None and machine.locked
+                      else f"/subscriptions/{sub_id}/resourceGroups/{rg}")
         raise ArmError(409, "ScopeLocked",
                        f"The scope '{scope}' cannot perform write operation because following scope(s) are locked: "
                        f"'{lock_scope}'. Please remove the lock and try again.")
     if machine is None or machine.deleted:
-        raise _machine_not_found(rg, name)
+        raise _parent_not_found(name) if "extension" in params else _machine_not_found(rg, name)
     return machine
 
 
@@ -215,47 +242,58 @@ def patch_machine(sim: "FleetSimulator", request: Request, params: dict[str, str
     legacy = request.api_version in LEGACY_API_VERSIONS
     record = sim.record_change
 
-    if tags is not MISSING:
-        new_tags = dict(tags or {})
-        if new_tags != machine.tags:
-            record(machine, "tags", dict(machine.tags), new_tags, now, "patch")
-            machine.tags = new_tags
-            machine.revision += 1
-
+    _replace_tags(machine, machine, tags, now, record)
     for key, value in (patch_props or {}).items():
         if key not in WRITABLE_PROPERTIES or (legacy and key == "agentUpgrade"):
             continue  # read-only or unknown to this api-version: ignored, as the RP does
         if key == "agentUpgrade":
             _patch_agent_upgrade(machine, value, now, record)
         else:
-            old = machine.properties.get(key, MISSING)
-            merged = _merge_patch(copy.deepcopy(old) if old is not MISSING else MISSING, value)
-            set_property(machine, (key,), merged, now, "patch", record)
+            _merge_property(machine, key, value, now, record)
 
     return Response(200, machine_json(sim, machine, request.api_version or ""))
 
 
 def _validate_patch(props: Any, tags: Any) -> None:
-    def invalid(message: str) -> ArmError:
-        return ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be "
-                                                      f"deserialized: {message}")
-    if props is not None and not isinstance(props, dict):
-        raise invalid("'properties' must be an object.")
-    if tags is not MISSING and tags is not None:
-        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-            raise invalid("'tags' must be an object of strings.")
+    _validate_bag(props, tags)
     upgrade = (props or {}).get("agentUpgrade")
     if upgrade is None:
         return
     if not isinstance(upgrade, dict):
-        raise invalid("'properties.agentUpgrade' must be an object.")
-    flag = upgrade.get("enableAutomaticUpgrade")
-    if flag is not None and not isinstance(flag, bool):
-        raise invalid(f"Error converting value {json.dumps(flag)} to type 'System.Boolean'. "
-                      f"Path 'properties.agentUpgrade.enableAutomaticUpgrade'.")
+        raise _invalid("'properties.agentUpgrade' must be an object.")
+    _check_type(upgrade.get("enableAutomaticUpgrade"), bool, "properties.agentUpgrade.enableAutomaticUpgrade")
     for key in ("desiredVersion", "correlationId"):
-        if upgrade.get(key) is not None and not isinstance(upgrade[key], str):
-            raise invalid(f"'properties.agentUpgrade.{key}' must be a string.")
+        _check_type(upgrade.get(key), str, f"properties.agentUpgrade.{key}")
+
+
+def _validate_bag(props: Any, tags: Any) -> None:
+    """What every update model (MachineUpdate, MachineExtensionUpdate) needs of ``properties`` and ``tags``."""
+    if props is not None and not isinstance(props, dict):
+        raise _invalid("'properties' must be an object.")
+    if tags is not MISSING and tags is not None:
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise _invalid("'tags' must be an object of strings.")
+
+
+def _replace_tags(machine: Machine, owner: Machine | Extension, tags: Any, now: datetime,
+                  record: Recorder) -> None:
+    """PATCH replaces the tags of the machine or extension (``owner``) as a whole (``MISSING``: left alone)."""
+    if tags is MISSING:
+        return
+    new_tags = dict(tags or {})
+    if new_tags != owner.tags:
+        field = "tags" if owner is machine else f"extensions/{owner.name}.tags"
+        record(machine, field, dict(owner.tags), new_tags, now, "patch", "" if owner is machine else owner.name)
+        owner.tags = new_tags
+        machine.revision += 1
+
+
+def _merge_property(machine: Machine, key: str, value: Any, now: datetime, record: Recorder,
+                    extension: Optional[Extension] = None) -> None:
+    """Merge-patch one top-level property of the machine or of one of its extensions."""
+    old = (extension or machine).properties.get(key, MISSING)
+    merged = _merge_patch(copy.deepcopy(old) if old is not MISSING else MISSING, value)
+    set_property(machine, (key,), merged, now, "patch", record, extension=extension)
 
 
 def _patch_agent_upgrade(machine: Machine, value: Any, now, record) -> None:
@@ -292,9 +330,14 @@ def _merge_patch(target: Any, patch: Any) -> Any:
 
 # --- extensions -------------------------------------------------------------------------------------
 
-def extension_json(machine: Machine, ext) -> dict[str, Any]:
-    return {"id": f"{machine.id}/extensions/{ext.name}", "name": ext.name, "type": EXTENSION_TYPE,
-            "location": machine.location, "properties": ext.properties()}
+def extension_json(machine: Machine, ext: Extension) -> dict[str, Any]:
+    """The full ``MachineExtension`` as GET and PATCH return it (never its protected settings)."""
+    body: dict[str, Any] = {"id": machine.extension_id(ext), "name": ext.name, "type": EXTENSION_TYPE,
+                            "location": machine.location}
+    if ext.tags:
+        body["tags"] = dict(ext.tags)
+    body["properties"] = copy.deepcopy(ext.properties)
+    return body
 
 
 def list_extensions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
@@ -302,13 +345,76 @@ def list_extensions(sim: "FleetSimulator", request: Request, params: dict[str, s
     return Response(200, {"value": [extension_json(machine, e) for e in machine.extensions]})
 
 
+def _find_extension(machine: Machine, name: str) -> Extension:
+    ext = machine.find_extension(name)
+    if ext is None:
+        raise ArmError(404, "ResourceNotFound",
+                       f"The Resource '{MACHINE_TYPE}/{machine.name}/extensions/{name}' under resource "
+                       f"group '{machine.resource_group}' was not found. "
+                       f"For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+    return ext
+
+
 def get_extension(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
     machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/read")
-    for ext in machine.extensions:
-        if ext.name.lower() == params["extension"].lower():
-            return Response(200, extension_json(machine, ext))
-    raise ArmError(404, "ResourceNotFound",
-                   f"The Resource '{MACHINE_TYPE}/{machine.name}/extensions/{params['extension']}' under resource "
-                   f"group '{machine.resource_group}' was not found. "
-                   f"For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+    return Response(200, extension_json(machine, _find_extension(machine, params["extension"])))
 
+
+#: ``MachineExtensionUpdateProperties`` (REST spec 2024-07-10, 2025-01-13): everything a PATCH may set.
+#: ``provisioningState`` and ``instanceView`` are not members of it: a body naming them is refused.
+EXTENSION_UPDATE_PROPERTIES: dict[str, type] = {
+    "forceUpdateTag": str, "publisher": str, "type": str, "typeHandlerVersion": str,
+    "enableAutomaticUpgrade": bool, "autoUpgradeMinorVersion": bool, "settings": dict, "protectedSettings": dict,
+}
+#: What names the extension handler: fixed once installed.
+EXTENSION_IDENTITY = ("publisher", "type")
+
+
+def patch_extension(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+    """PATCH an extension (``MachineExtensionUpdate``): merge-patch into ``properties``, 200 with the
+    whole extension. Azure may run this as a long-running operation; the simulator answers at once."""
+    machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/write", write=True)
+    ext = _find_extension(machine, params["extension"])
+    body = request.json_body()
+    if not isinstance(body, dict):
+        raise ArmError(400, "InvalidRequestContent",
+                       "The request content must be a JSON object (MachineExtensionUpdate).")
+    props, tags = body.get("properties") or {}, body.get("tags", MISSING)
+    _validate_extension_patch(ext, props, tags)
+    now = sim.clock.now()
+    record = sim.record_change
+    was_opted_in = ext.opted_in
+
+    _replace_tags(machine, ext, tags, now, record)
+    for key, value in props.items():
+        if key in EXTENSION_IDENTITY:      # validated as the same handler: kept as first written
+            continue
+        if key == "protectedSettings":   # write-only: kept, never served, never logged in clear
+            ext.protected_settings = dict(value or {})
+            record(machine, f"extensions/{ext.name}.properties.protectedSettings", None, "(protected)", now,
+                   "patch", ext.name)
+            continue
+        _merge_property(machine, key, value, now, record, ext)
+        if key == "typeHandlerVersion":   # a version asked for by hand is installed straight away
+            set_property(machine, ("instanceView", "typeHandlerVersion"), value, now, "patch", record,
+                         extension=ext)
+
+    if ext.opted_in and not was_opted_in:
+        ext.schedule_from(now)           # the platform's rollout reaches it from now on
+    elif was_opted_in and not ext.opted_in:
+        ext.unschedule()
+    return Response(200, extension_json(machine, ext))
+
+
+def _validate_extension_patch(ext: Extension, props: Any, tags: Any) -> None:
+    _validate_bag(props, tags)
+    for key, value in props.items():
+        expected = EXTENSION_UPDATE_PROPERTIES.get(key)
+        if expected is None:
+            raise _invalid(f"Could not find member '{key}' on object of type 'MachineExtensionUpdateProperties'. "
+                           f"Path 'properties.{key}'.")
+        _check_type(value, expected, f"properties.{key}")
+        if key in EXTENSION_IDENTITY + ("typeHandlerVersion",) and value is None:
+            raise _invalid(f"'properties.{key}' cannot be null.")
+        if key in EXTENSION_IDENTITY and value.casefold() != str(ext.properties.get(key, "")).casefold():
+            raise ArmError(400, "PropertyChangeNotAllowed", f"Changing property '{key}' is not allowed.")

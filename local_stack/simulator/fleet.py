@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from local_stack.simulator import agents
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
+from local_stack.simulator.extension_catalog import type_key
+from local_stack.simulator.extensions import Extension, ExtensionModel
+from local_stack.simulator.props import format_timestamp
 
 if TYPE_CHECKING:
     from local_stack.simulator.fates import FateLedger
@@ -29,6 +32,8 @@ RESOURCE_GROUP_NAME = re.compile(r"[-\w._()]{1,90}")
 def name_key(name: str) -> str:
     """How ARM compares names: ignoring case with simple (one-to-one) case mapping, as .NET's
     OrdinalIgnoreCase does, so "ß" matches itself but not "SS"."""
+    if name.isascii():   # the common case, and a fast one: every ASCII letter maps to one letter
+        return name.upper()
     return "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
 
 
@@ -69,50 +74,19 @@ def one_release_behind(model: AgentModel, os_type: str) -> str:
     return full_version(latest[1] - 1, os_type)
 
 
-@dataclass
-class Extension:
-    """A ``Microsoft.HybridCompute/machines/extensions`` child resource."""
-
-    name: str
-    publisher: str
-    type: str
-    type_handler_version: str
-    enable_automatic_upgrade: bool = True
-    provisioning_state: str = "Succeeded"
-
-    def properties(self) -> dict[str, Any]:
-        return {
-            "publisher": self.publisher,
-            "type": self.type,
-            "typeHandlerVersion": self.type_handler_version,
-            "enableAutomaticUpgrade": self.enable_automatic_upgrade,
-            "autoUpgradeMinorVersion": False,
-            "settings": {},
-            "provisioningState": self.provisioning_state,
-            "instanceView": {
-                "name": self.name, "type": self.type, "typeHandlerVersion": self.type_handler_version,
-                "status": {"code": "0", "level": "Information",
-                           "message": f"Extension Message: {self.type} is running"},
-            },
-        }
-
-
-EXTENSION_CATALOG = {
-    "windows": (
-        Extension("AzureMonitorWindowsAgent", "Microsoft.Azure.Monitor", "AzureMonitorWindowsAgent", "1.30.0.0"),
-        Extension("MDE.Windows", "Microsoft.Azure.AzureDefenderForServers", "MDE.Windows", "1.0.11.4"),
-        Extension("WindowsPatchExtension", "Microsoft.CPlat.Core", "WindowsPatchExtension", "1.5.64", False),
-        Extension("ChangeTracking-Windows", "Microsoft.Azure.ChangeTrackingAndInventory",
-                  "ChangeTracking-Windows", "2.24.0.0"),
-    ),
-    "linux": (
-        Extension("AzureMonitorLinuxAgent", "Microsoft.Azure.Monitor", "AzureMonitorLinuxAgent", "1.33.2"),
-        Extension("MDE.Linux", "Microsoft.Azure.AzureDefenderForServers", "MDE.Linux", "1.0.6.2"),
-        Extension("LinuxPatchExtension", "Microsoft.CPlat.Core", "LinuxPatchExtension", "1.6.52", False),
-        Extension("ChangeTracking-Linux", "Microsoft.Azure.ChangeTrackingAndInventory",
-                  "ChangeTracking-Linux", "2.24.0.0"),
-    ),
+#: What :meth:`Machine.build` installs unless told otherwise: Azure Monitor Agent (supported) and
+#: Defender for Endpoint (not), both at their latest version, so a hand-written fleet sees no
+#: extension upgrade unless a test asks for one.
+DEFAULT_EXTENSIONS = {
+    "windows": (("Microsoft.Azure.Monitor", "AzureMonitorWindowsAgent"),
+                ("Microsoft.Azure.AzureDefenderForServers", "MDE.Windows")),
+    "linux": (("Microsoft.Azure.Monitor", "AzureMonitorLinuxAgent"),
+              ("Microsoft.Azure.AzureDefenderForServers", "MDE.Linux")),
 }
+
+
+def default_extensions(os_type: str) -> list[Extension]:
+    return [Extension.build(publisher, ext_type) for publisher, ext_type in DEFAULT_EXTENSIONS.get(os_type, ())]
 
 
 #: Subscription states (reference §13a, Microsoft Learn "Azure subscription states"). ARM's enum has
@@ -181,6 +155,20 @@ def check_tags(tags: dict[str, str]) -> None:
         seen[name_key(name)] = name
 
 
+def check_extensions(extensions: list[Extension]) -> None:
+    """A machine holds one extension of a name, and one of a publisher/type pair (as a VM does: a second
+    of the same type is refused rather than installed beside the first)."""
+    names: set[str] = set()
+    types: set[tuple[str, str]] = set()
+    for ext in extensions:
+        if name_key(ext.name) in names:
+            raise ValueError(f"two extensions named {ext.name!r} on one machine")
+        if type_key(ext.publisher, ext.type) in types:
+            raise ValueError(f"two {ext.publisher}/{ext.type} extensions on one machine")
+        names.add(name_key(ext.name))
+        types.add(type_key(ext.publisher, ext.type))
+
+
 @dataclass(eq=False)
 class Machine:
     """One Arc server. ``properties`` is the ARM bag; the rest drives the simulation."""
@@ -218,6 +206,7 @@ class Machine:
             raise ValueError("a lock is `locked=True`; write conflicts are transient and need another code")
         if not self.principal_id:
             self.principal_id = str(uuid.uuid5(uuid.NAMESPACE_URL, self.id.lower()))
+        check_extensions(self.extensions)
 
     @property
     def id(self) -> str:
@@ -231,6 +220,13 @@ class Machine:
     @property
     def os_type(self) -> str:
         return str(self.properties.get("osType", ""))
+
+    def extension_id(self, ext: Extension) -> str:
+        return f"{self.id}/extensions/{ext.name}"
+
+    def find_extension(self, name: str) -> Optional[Extension]:
+        """The extension called ``name``, compared as ARM compares names."""
+        return next((e for e in self.extensions if name_key(e.name) == name_key(name)), None)
 
     @classmethod
     def build(
@@ -258,14 +254,9 @@ class Machine:
             if auto_upgrade and enabled_at is None:
                 enabled_at = changed
         if extensions is None:
-            extensions = [copy_extension(e) for e in EXTENSION_CATALOG.get(os_type, ())[:2]]
+            extensions = default_extensions(os_type)
         return cls(subscription_id, resource_group, name, props, extensions=extensions,
                    enabled_at=enabled_at, **kwargs)
-
-
-def copy_extension(ext: Extension) -> Extension:
-    return Extension(ext.name, ext.publisher, ext.type, ext.type_handler_version,
-                     ext.enable_automatic_upgrade, ext.provisioning_state)
 
 
 OS_DETAILS = {
@@ -289,7 +280,7 @@ def base_properties(name: str, os_type: str, agent_version: Optional[str], statu
     props: dict[str, Any] = {
         "provisioningState": "Succeeded",
         "status": status,
-        "lastStatusChange": agents.format_timestamp(last_status_change),
+        "lastStatusChange": format_timestamp(last_status_change),
         "agentConfiguration": {
             "proxyUrl": "", "incomingConnectionsPorts": [], "extensionsAllowList": [],
             "extensionsBlockList": [], "proxyBypass": [], "extensionsEnabled": "true",
@@ -317,6 +308,14 @@ def base_properties(name: str, os_type: str, agent_version: Optional[str], statu
     return props
 
 
+def split_extension_id(resource_id: str) -> Optional[tuple[str, str]]:
+    """(machine id, extension name) of a path shaped ``/subscriptions/.../machines/{m}/extensions/{e}``."""
+    parts = resource_id.strip("/").split("/")
+    if len(parts) != 10 or parts[8].lower() != "extensions":
+        return None
+    return "/" + "/".join(parts[:8]), parts[9]
+
+
 @dataclass
 class Fleet:
     """Everything the simulator serves. Build by hand or with :func:`generate_fleet`."""
@@ -327,6 +326,8 @@ class Fleet:
     model: AgentModel = field(default_factory=AgentModel)
     created_at: datetime = DEFAULT_NOW
     fates: Optional["FateLedger"] = None   # what a sweep must do with each machine (fates.py)
+    extension_model: ExtensionModel = field(default_factory=ExtensionModel)
+    extension_fates: Optional["FateLedger"] = None   # what an enabling sweep must do with each extension
 
     def __post_init__(self) -> None:
         self._subs = {s.subscription_id: s for s in self.subscriptions}
@@ -341,6 +342,11 @@ class Fleet:
             self._rgs.add(machine.key[:2])
         for sub in self.subscriptions:
             self._rgs.update((sub.subscription_id, name_key(rg)) for rg in sub.locked_resource_groups)
+        # The latest versions are rolling out as the fleet begins: opted-in extensions wait from here.
+        for machine in self.machines:
+            for ext in machine.extensions:
+                if ext.due_at is None and ext.rollback_at is None and ext.opted_in:
+                    ext.schedule_from(self.created_at)
 
     def subscription(self, subscription_id: str) -> Optional[Subscription]:
         return self._subs.get(subscription_id.lower())
@@ -353,6 +359,13 @@ class Fleet:
         if len(parts) != 8:
             return None
         return self.find_machine(parts[1], parts[3], parts[7])
+
+    def extension_by_id(self, extension_id: str) -> Optional[tuple[Machine, Extension]]:
+        """The machine and extension an id names (``.../machines/{m}/extensions/{e}``), if both exist."""
+        split = split_extension_id(extension_id)
+        machine = self.machine_by_id(split[0]) if split is not None else None
+        ext = machine.find_extension(split[1]) if machine is not None and split is not None else None
+        return (machine, ext) if machine is not None and ext is not None else None
 
     def has_resource_group(self, subscription_id: str, resource_group: str) -> bool:
         return (subscription_id.lower(), name_key(resource_group)) in self._rgs

@@ -13,10 +13,14 @@ from typing import Optional, Sequence
 
 from local_stack.simulator import agents, odd_estate
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
-from local_stack.simulator.fates import FateLedger, FateRules
+from local_stack.simulator.extension_catalog import for_os
+from local_stack.simulator.extensions import (
+    FAILS_AND_ROLLS_BACK, INSTALL_FAILURE_MESSAGES, UPGRADE_FAILURE_MESSAGES, UPGRADES, Extension, ExtensionBehaviour,
+    ExtensionModel,
+)
+from local_stack.simulator.fates import ExtensionFateRules, FateLedger, FateRules
 from local_stack.simulator.fleet import (
-    DELETED, DEFAULT_NOW, EXTENSION_CATALOG, Fleet, Machine, Subscription, base_properties, copy_extension,
-    full_version, name_key, seeded_guid,
+    DELETED, DEFAULT_NOW, Fleet, Machine, Subscription, base_properties, full_version, name_key, seeded_guid,
 )
 
 
@@ -73,9 +77,22 @@ class FleetSpec:
     disconnect_share: float = 0.02
     delete_share: float = 0.01
     dynamics_horizon: timedelta = timedelta(days=14)
-    extensions_per_machine: tuple[int, int] = (0, 3)
+    # extensions (their own random stream): how many a machine has, how they stand, how upgrades go
+    extensions_per_machine: tuple[int, int] = (0, 5)
+    extension_auto_upgrade_weights: dict[str, float] = field(default_factory=lambda: {
+        "absent": 0.35, "enabled": 0.40, "disabled": 0.25})   # enableAutomaticUpgrade missing / true / false
+    extension_latest_share: float = 0.5              # at their type's latest version; the rest at older ones
+    extension_failed_share: float = 0.03             # failed installs: provisioningState Failed, status Error
+    extension_rollback_share: float = 0.1            # upgrades that fail (once or twice) and are rolled back first
+    extension_upgrade_delay: tuple[timedelta, timedelta] = (timedelta(days=1), timedelta(days=3))
+    extension_rollback_after: tuple[timedelta, timedelta] = (timedelta(minutes=30), timedelta(hours=6))
+    extension_retry_interval: timedelta = timedelta(hours=1)   # after a rollback, to the next attempt's slot
+    sql_server_share: float = 0.15                   # machines running SQL Server, if Windows (SQL extensions)
     # on top of `machines`: the odd-but-legal block of odd_estate.py (about 50 machines, 6 subscriptions)
     odd_but_legal: bool = False
+
+    def extension_model(self) -> ExtensionModel:
+        return ExtensionModel(retry_interval=self.extension_retry_interval)
 
     def agent_model(self) -> AgentModel:
         return AgentModel(latest_versions=dict(self.latest_versions), min_version=self.min_auto_upgrade_version,
@@ -101,6 +118,37 @@ def _allocate(rng: random.Random, n: int, weights: dict[str, float]) -> list[str
 def _flags(rng: random.Random, n: int, share: float) -> list[bool]:
     chosen = set(rng.sample(range(n), min(n, round(n * share)))) if share > 0 else set()
     return [i in chosen for i in range(n)]
+
+
+def _between(rng: random.Random, bounds: tuple[timedelta, timedelta]) -> timedelta:
+    lo, hi = bounds
+    return lo + (hi - lo) * rng.random()
+
+
+def _extensions(rng: random.Random, spec: FleetSpec, os_type: str, sql_server: bool) -> list[Extension]:
+    """A machine's extensions: the more common types more often (a weighted draw without
+    replacement), at the latest or an older version in use, opted in, out or by default. Where
+    SQL Server runs, its extensions come on top, each with the chance its weight gives."""
+    pool = [t for t in for_os(os_type) if not t.sql]
+    count = min(len(pool), rng.randint(*spec.extensions_per_machine))
+    chosen = sorted(pool, key=lambda t: rng.random() ** (1 / t.weight), reverse=True)[:count]
+    if sql_server:
+        chosen += [t for t in for_os(os_type) if t.sql and rng.random() < t.weight]
+    flags = {"absent": None, "enabled": True, "disabled": False}
+    labels = list(spec.extension_auto_upgrade_weights)
+    exts = []
+    for entry in chosen:
+        version = entry.latest if rng.random() < spec.extension_latest_share else rng.choice(entry.versions[:-1])
+        flag = flags[rng.choices(labels, weights=[spec.extension_auto_upgrade_weights[k] for k in labels])[0]]
+        failed = rng.choice(INSTALL_FAILURE_MESSAGES) if rng.random() < spec.extension_failed_share else None
+        behaviour = ExtensionBehaviour(
+            outcome=FAILS_AND_ROLLS_BACK if rng.random() < spec.extension_rollback_share else UPGRADES,
+            delay=_between(rng, spec.extension_upgrade_delay), failures=rng.choice((1, 2)),
+            rollback_after=_between(rng, spec.extension_rollback_after),
+            failure_message=rng.choice(UPGRADE_FAILURE_MESSAGES))
+        exts.append(Extension.build(entry.publisher, entry.type, version, name=rng.choice(entry.resource_names),
+                                    auto_upgrade=flag, failed=failed, behaviour=behaviour, pending_since=spec.now))
+    return exts
 
 
 _RG_WORDS = ("arc", "servers", "onprem", "datacenter", "branch", "prod", "dev", "sql", "web", "infra")
@@ -163,6 +211,9 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
     odd_of = {slot: spec.odd_versions[k] for k, slot in enumerate(odd_slots)}
     conflict_rng = random.Random(f"conflicts:{spec.seed}")   # its own stream: the default fleet is unchanged
     conflicts = _flags(conflict_rng, n, spec.conflict_share)
+    extension_rng = random.Random(f"extensions:{spec.seed}")   # its own stream too, for the same reason
+    extension_model = spec.extension_model()
+    sql_servers = _flags(extension_rng, n, spec.sql_server_share)   # SQL Server runs on the Windows ones
 
     machines: list[Machine] = []
     used: set[tuple[str, str, str]] = set()
@@ -205,9 +256,10 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         if excluded[i]:
             tags[spec.exclusion_tag] = spec.exclusion_value
 
-        k_lo, k_hi = spec.extensions_per_machine
-        catalog = EXTENSION_CATALOG[os_type]
-        exts = [copy_extension(e) for e in rng.sample(catalog, min(len(catalog), rng.randint(k_lo, k_hi)))]
+        sql_server = os_type == "windows" and sql_servers[i]
+        if sql_server:
+            props["mssqlDiscovered"] = "true"
+        exts = _extensions(extension_rng, spec, os_type, sql_server)
 
         behaviour = UpgradeBehaviour(
             outcome=outcomes[i],
@@ -227,16 +279,19 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
             machine.write_conflicts = conflict_rng.randint(*spec.conflict_attempts)
             machine.conflict_code = conflict_rng.choice(("Conflict", "AnotherOperationInProgress"))
         # Bring pre-enabled machines up to `now`, so the fleet starts consistent (no log).
-        agents.settle(machine, now, model)
+        agents.settle(machine, now, model, extension_model=extension_model)
         machines.append(machine)
 
     if spec.odd_but_legal:
         odd_subs, odd_machines = odd_estate.odd_but_legal(spec, model)
         subs += odd_subs
         machines += odd_machines
-    fleet = Fleet(subs, machines, tenant_id=tenant_id, model=model, created_at=now)
-    fleet.fates = FateLedger.of(fleet, FateRules(exclusion_tag=(spec.exclusion_tag, spec.exclusion_value),
-                                                 min_version=spec.min_auto_upgrade_version))
+    fleet = Fleet(subs, machines, tenant_id=tenant_id, model=model, created_at=now,
+                  extension_model=extension_model)
+    rules = FateRules(exclusion_tag=(spec.exclusion_tag, spec.exclusion_value),
+                      min_version=spec.min_auto_upgrade_version)
+    fleet.fates = FateLedger.of(fleet, rules)
+    fleet.extension_fates = FateLedger.of_extensions(fleet, ExtensionFateRules(scope=rules))
     return fleet
 
 

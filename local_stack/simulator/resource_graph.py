@@ -153,8 +153,8 @@ def machine_rows(machine: Machine, fleet: Fleet) -> list[tuple]:
     rows = [(key, machine.arg_id or machine.id, machine.name, MACHINE_TYPE) + common
             + (_json(machine.properties), _json(machine.tags), _json(identity), None, None)]
     for ext in machine.extensions:
-        rows.append((key, f"{machine.id}/extensions/{ext.name}", ext.name, EXTENSION_TYPE) + common
-                    + (_json(ext.properties()), None, None, None, None))
+        rows.append((key, machine.extension_id(ext), ext.name, EXTENSION_TYPE) + common
+                    + (_json(ext.properties), _json(ext.tags), None, None, None))
     return rows
 
 

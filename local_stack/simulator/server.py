@@ -25,9 +25,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from local_stack.clock import Clock, VirtualClock
 from local_stack.simulator import agents, arm, malformed, resource_graph
-from local_stack.simulator.agents import MISSING
 from local_stack.simulator.faults import FaultInjector, FaultSettings
-from local_stack.simulator.fleet import Fleet, Machine
+from local_stack.simulator.fleet import Fleet, Machine, split_extension_id
+from local_stack.simulator.props import MISSING
 from local_stack.simulator.scripted import Script
 from local_stack.simulator.throttling import ThrottleSettings, Throttles, format_resets_after
 from local_stack.simulator.timing import Latency, RetryAfterWatch, retry_scope
@@ -57,7 +57,13 @@ class ChangeRecord:
     old: Any                   # None when the key was absent
     new: Any                   # None when the key was removed
     at: datetime               # simulated time the change took effect
-    cause: str                 # patch | agent-upgrade | disconnect | delete
+    cause: str                 # patch | agent-upgrade | disconnect | delete | extension-upgrade | extension-rollback
+    extension: str = ""        # the extension's name when it changed, not the machine (field "extensions/{name}....")
+
+    @property
+    def resource_id(self) -> str:
+        """The resource that changed: the machine, or one of its extensions."""
+        return f"{self.machine_id}/extensions/{self.extension}" if self.extension else self.machine_id
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ ROUTES = (
     _Route(_MACHINES, {"GET": arm.list_machines}, *_HC, "machines"),
     _Route(_MACHINES + ("{machine}",), {"GET": arm.get_machine, "PATCH": arm.patch_machine}, *_HC, "machines"),
     _Route(_MACHINES + ("{machine}", "extensions"), {"GET": arm.list_extensions}, *_HC, "machines"),
-    _Route(_MACHINES + ("{machine}", "extensions", "{extension}"), {"GET": arm.get_extension}, *_HC, "machines"),
+    _Route(_MACHINES + ("{machine}", "extensions", "{extension}"),
+           {"GET": arm.get_extension, "PATCH": arm.patch_extension}, *_HC, "machines"),
 )
 
 
@@ -234,17 +241,18 @@ class FleetSimulator:
 
     def settle(self, machine: Machine) -> None:
         """Bring one machine's agent up to the clock (lazily, whenever it is read)."""
-        agents.settle(machine, self.clock.now(), self.fleet.model, self.record_change)
+        agents.settle(machine, self.clock.now(), self.fleet.model, self.record_change, self.fleet.extension_model)
 
     def settle_all(self) -> None:
         now = self.clock.now()
         for machine in self.fleet.machines:
-            agents.settle(machine, now, self.fleet.model, self.record_change)
+            agents.settle(machine, now, self.fleet.model, self.record_change, self.fleet.extension_model)
 
-    def record_change(self, machine: Machine, field: str, old: Any, new: Any, at: datetime, cause: str) -> None:
+    def record_change(self, machine: Machine, field: str, old: Any, new: Any, at: datetime, cause: str,
+                      extension: str = "") -> None:
         def clean(value: Any) -> Any:
             return None if value is MISSING else copy.deepcopy(value)
-        self.changes.append(ChangeRecord(machine.id, field, clean(old), clean(new), at, cause))
+        self.changes.append(ChangeRecord(machine.id, field, clean(old), clean(new), at, cause, extension))
         self._trim(self.changes)
 
     def machine(self, machine_id: str, api_version: str = "2025-01-13") -> Optional[dict[str, Any]]:
@@ -261,20 +269,48 @@ class FleetSimulator:
         with self._lock:
             return [r for r in self.requests if r.method == "PATCH" and r.status == 200]
 
-    def patch_targets(self, *, succeeded: bool = False) -> set[str]:
+    def extension(self, extension_id: str, api_version: str = "2025-01-13") -> Optional[dict[str, Any]]:
+        """Current JSON of an extension as GET would return it (settled); None once its machine is deleted."""
+        with self._lock:
+            found = self.fleet.extension_by_id(extension_id)
+            if found is None:
+                raise KeyError(extension_id)
+            machine, ext = found
+            self.settle(machine)
+            return None if machine.deleted else arm.extension_json(machine, ext)
+
+    def patch_targets(self, *, succeeded: bool = False, resource: str = "any") -> set[str]:
         """Ids PATCHes were sent to (``succeeded``: answered 2xx), spelled as the fleet does when it
-        knows the machine; the path as sent otherwise."""
+        knows the resource; the path as sent otherwise. ``resource``: "extension" keeps the PATCHes to
+        ``.../machines/{m}/extensions/{e}`` paths, "machine" every other one, "any" all of them."""
+        if resource not in ("any", "machine", "extension"):
+            raise ValueError(f"resource must be any, machine or extension, not {resource!r}")
         with self._lock:
             targets = set()
             for r in self.requests:
-                if r.method == "PATCH" and (not succeeded or 200 <= r.status < 300):
-                    machine = self.fleet.machine_by_id(r.path)
-                    targets.add(machine.id if machine is not None else r.path)
+                if r.method != "PATCH" or (succeeded and not 200 <= r.status < 300):
+                    continue
+                is_extension = split_extension_id(r.path) is not None
+                if resource != "any" and is_extension != (resource == "extension"):
+                    continue
+                targets.add(self._spelled(r.path))
             return targets
 
-    def changes_for(self, machine_id: str) -> list[ChangeRecord]:
+    def _spelled(self, path: str) -> str:
+        """A path as the fleet spells the id of the machine or extension it names; as sent if none."""
+        machine = self.fleet.machine_by_id(path)
+        if machine is not None:
+            return machine.id
+        found = self.fleet.extension_by_id(path)
+        return found[0].extension_id(found[1]) if found is not None else path
+
+    def changes_for(self, resource_id: str, *, include_extensions: bool = False) -> list[ChangeRecord]:
+        """Changes of one resource: a machine (with its extensions' too if ``include_extensions``) or
+        one extension (``.../machines/{m}/extensions/{e}``)."""
+        wanted = resource_id.lower()
         with self._lock:
-            return [c for c in self.changes if c.machine_id.lower() == machine_id.lower()]
+            return [c for c in self.changes if c.resource_id.lower() == wanted
+                    or (include_extensions and c.machine_id.lower() == wanted)]
 
     def reset_log(self) -> None:
         """Forget requests, changes and Retry-After deadlines (and the early count)."""

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import requests
 from azure.core.credentials import AccessToken
 
+from arc_sweeper.resource_graph import EXTENSIONS_QUERY as EXTENSIONS_QUERY_OF_THE_PRODUCT
 from arc_sweeper.resource_graph import MACHINES_QUERY as MACHINES_QUERY_OF_THE_PRODUCT
 from local_stack.simulator import Fleet, Machine, Subscription, UpgradeBehaviour
 
@@ -29,6 +30,13 @@ AGENT_QUERY = PRODUCT_QUERY.replace(
     "| extend lastAttemptDesiredVersion = tostring(properties.agentUpgrade.lastAttemptDesiredVersion)\n"
     "| project lastAttemptDesiredVersion, id,")
 """The product's query plus the desired version of the last attempt, which agent tests look at."""
+EXTENSIONS_QUERY = EXTENSIONS_QUERY_OF_THE_PRODUCT.replace(
+    "| project id, name, subscriptionId,",
+    "| extend machineId = tolower(tostring(split(id, '/extensions/')[0])),\n"
+    "         autoUpgradeMinorVersion = tobool(properties.autoUpgradeMinorVersion),\n"
+    "         statusCode = tostring(properties.instanceView.status.code)\n"
+    "| project id, name, subscriptionId, resourceGroup, machineId, autoUpgradeMinorVersion, statusCode,")
+"""The product's extension query plus the columns the simulator's tests also look at."""
 
 _tokens = itertools.count()
 

@@ -122,10 +122,11 @@ class WriteGate:
     """Thread-safe pacing of one subscription's PATCHes, shared by every worker of a chunk.
 
     A PATCH goes out only for a token ARM is known to hold: one it reported in
-    `x-ms-ratelimit-remaining-subscription-writes` and no PATCH in flight has spoken for yet.
-    Only when none is left may a single PATCH go on the estimated refill; it is alone in
-    flight, so if ARM answers 429 no other request of the subscription is already on its way
-    to arrive before the Retry-After has passed. The refill is estimated from below: over a
+    `x-ms-ratelimit-remaining-subscription-writes` and no PATCH in flight has spoken for yet,
+    with one token to spare when another PATCH is in flight (answers can overtake each other,
+    so the latest report may be one behind). Only when none is left may a single PATCH go on
+    the estimated refill; it is alone in flight, so if ARM answers 429 no other request of the
+    subscription is already on its way to arrive before the Retry-After has passed. The refill is estimated from below: over a
     window of at least MIN_EVIDENCE_S, ARM's bucket gained at least (reported now - reported
     then - 1 + writes granted meanwhile) tokens, whether or not it was full at times. A 429
     halves the estimate and pauses the whole subscription for its Retry-After.
@@ -162,7 +163,7 @@ class WriteGate:
                 now = self._clock()
                 b = self._budget
                 spare = self._estimated(now) - self._in_flight
-                if now >= b.paused_until and (b.tokens - self._in_flight >= 1.0
+                if now >= b.paused_until and (b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0)
                                               or (spare >= 1.0 and self._in_flight == 0)):
                     self._in_flight += 1
                     return

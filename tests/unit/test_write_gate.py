@@ -60,10 +60,10 @@ def test_a_429_pauses_the_subscription_for_its_retry_after():
     assert gate.state().throttled == 1
 
 
-def test_tokens_in_flight_are_spoken_for():
-    """Two tokens reported: two PATCHes may go at once; a third waits for an answer."""
+def test_tokens_in_flight_are_spoken_for_with_one_to_spare():
+    """Three tokens reported: two PATCHes may go at once (the second with one to spare); a third waits."""
     time = FakeTime()
-    gate = WriteGate(WriteBudget(tokens=2, reported=True, refill_per_s=0.01), max_wait_s=0.5,
+    gate = WriteGate(WriteBudget(tokens=3, reported=True, refill_per_s=0.01), max_wait_s=0.5,
                      clock=time.clock, sleep=time.sleep)
     gate.before_send()
     gate.before_send()
@@ -72,4 +72,4 @@ def test_tokens_in_flight_are_spoken_for():
     except Exception as error:  # noqa: BLE001 - BudgetExhausted: nothing to spare within the wait allowed
         assert "budget" in str(error)
     else:
-        raise AssertionError("a third PATCH went out on two tokens")
+        raise AssertionError("a third PATCH went out on three tokens")

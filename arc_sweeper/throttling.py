@@ -34,7 +34,6 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
-
 ARM_WRITE_BUCKET = 200
 """Documented ARM write bucket per subscription and principal (reference §9): a first guess only."""
 FIRST_REFILL_GUESS_PER_S = 0.1
@@ -126,10 +125,12 @@ class WriteGate:
     with one token to spare when another PATCH is in flight (answers can overtake each other,
     so the latest report may be one behind). Only when none is left may a single PATCH go on
     the estimated refill; it is alone in flight, so if ARM answers 429 no other request of the
-    subscription is already on its way to arrive before the Retry-After has passed. The refill is estimated from below: over a
-    window of at least MIN_EVIDENCE_S, ARM's bucket gained at least (reported now - reported
-    then - 1 + writes granted meanwhile) tokens, whether or not it was full at times. A 429
-    halves the estimate and pauses the whole subscription for its Retry-After.
+    subscription is already on its way to arrive before the Retry-After has passed.
+
+    The refill is estimated from below: over a window of at least MIN_EVIDENCE_S, ARM's
+    bucket gained at least (reported now - reported then - 1 + writes granted meanwhile)
+    tokens, whether or not it was full at times. A 429 halves the estimate and pauses the
+    whole subscription for its Retry-After.
     """
 
     def __init__(self, budget: WriteBudget, *, max_wait_s: float, max_concurrency: int = MAX_CONCURRENCY,

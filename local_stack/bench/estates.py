@@ -53,7 +53,7 @@ class Floor:
         return self.discovery_s + self.enabling_s
 
     @classmethod
-    def of(cls, fleet: Fleet, limits: ThrottleSettings, latency: Latency) -> "Floor":
+    def of(cls, fleet: Fleet, limits: ThrottleSettings, latency: Latency) -> Floor:
         per_subscription = Counter(m.subscription_id for m in fleet.machines
                                    if fleet.fates[m.id].expect in (PATCH, REFUSED))
         largest = max(per_subscription.values(), default=0)

@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
@@ -28,7 +28,7 @@ from arc_sweeper.timefmt import iso, parse_timestamp
 from local_stack.clock import VirtualClock
 from local_stack.durable_host import LocalDurableHost
 
-START = datetime(2026, 11, 26, 3, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 26, 3, 30, tzinfo=UTC)
 CHUNK = 100
 stubs = df.Blueprint()
 

@@ -30,12 +30,12 @@ class Cost:
     peak_rss_mb: float
 
     @classmethod
-    def of_this_process(cls, cpu_before: float = 0.0) -> "Cost":
+    def of_this_process(cls, cpu_before: float = 0.0) -> Cost:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return cls(usage.ru_utime + usage.ru_stime - cpu_before, usage.ru_maxrss / 1024)
 
     @classmethod
-    def of_pid(cls, pid: int) -> "Cost":
+    def of_pid(cls, pid: int) -> Cost:
         """Another live process (Azurite, a node process), from /proc."""
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
 from local_stack.bench.estates import Estate, Floor
@@ -42,7 +42,7 @@ class SimulatorStats:
 
 def serve(connection: Connection, estate: Estate) -> None:
     """Child process: serve the estate until told to stop; answer STATS on the way."""
-    fleet = estate.fleet(datetime.now(timezone.utc).replace(microsecond=0))
+    fleet = estate.fleet(datetime.now(UTC).replace(microsecond=0))
     simulator = FleetSimulator(fleet, RealClock(), throttling=estate.throttling, latency=estate.latency)
     with simulator:
         cpu_at_start = cpu_now()
@@ -77,7 +77,7 @@ class SimulatorProcess:
     def __init__(self, estate: Estate) -> None:
         self._estate = estate
 
-    def __enter__(self) -> "SimulatorProcess":
+    def __enter__(self) -> SimulatorProcess:
         self._child = Child(serve, self._estate)
         self.ready: Ready = self._child.receive(timeout_s=900)
         return self

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -101,9 +101,10 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
     arm = Arm(arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version)
     graph = ResourceGraph(arm_endpoint, credential)
     cpu_before, started = cpu_now(), time.time()
-    policy = settings.classification_policy(datetime.now(timezone.utc).date())
+    policy = settings.classification_policy(datetime.now(UTC).date())
     subscriptions = [s.subscription_id for s in arm.list_subscriptions() if s.state.lower() == "enabled"]
-    todo = [m.id for m in graph.find_machines(subscriptions) if classify(m, policy).action == Action.ENABLE_AUTO_UPGRADE]
+    todo = [m.id for m in graph.find_machines(subscriptions)
+            if classify(m, policy).action == Action.ENABLE_AUTO_UPGRADE]
     discovered = time.time()
     stop_at = discovered + cap_s if cap_s else float("inf")
 

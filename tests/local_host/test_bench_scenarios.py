@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from local_stack.bench.estates import Estate, Floor
-from local_stack.bench.orchestration import enabling_scenario, follow_up_scenario, measure as measure_orchestration
+from local_stack.bench.orchestration import enabling_scenario, follow_up_scenario
+from local_stack.bench.orchestration import measure as measure_orchestration
 from local_stack.bench.scale import measure
 from local_stack.bench.sweeps import PRODUCT, REMEDIATION, SEQUENTIAL
 from local_stack.simulator import Fleet, Latency, Subscription, ThrottleSettings
@@ -29,9 +30,12 @@ def test_chunked_enabling_replays_far_less_than_one_activity_per_machine():
 
 
 def test_the_floor_is_the_busiest_subscription_at_the_refill_rate_after_pages_at_the_quota_rate():
-    fleet = Fleet([Subscription(guid(n), f"s{n}") for n in range(1, 4)] + [Subscription(guid(9), "off", state="Disabled")],
-                  [to_enable(guid(1), "rg", f"a{i}") for i in range(30)] + [to_enable(guid(2), "rg", f"b{i}") for i in range(8)]
-                  + [compliant(guid(3), "rg", f"c{i}") for i in range(2500)] + [to_enable(guid(9), "rg", "d")])
+    subscriptions = [Subscription(guid(n), f"s{n}") for n in range(1, 4)]
+    subscriptions.append(Subscription(guid(9), "x", state="Disabled"))
+    machines = ([to_enable(guid(1), "rg", f"a{i}") for i in range(30)]
+                + [to_enable(guid(2), "rg", f"b{i}") for i in range(8)]
+                + [compliant(guid(3), "rg", f"c{i}") for i in range(2500)] + [to_enable(guid(9), "rg", "d")])
+    fleet = Fleet(subscriptions, machines)
     fleet.fates = FateLedger.of(fleet)
     limits = ThrottleSettings(arg_quota=2, arg_window_seconds=5.0, write_burst=10, write_refill_per_second=4.0)
     floor = Floor.of(fleet, limits, Latency(read_s=0.5, write_s=0.25))

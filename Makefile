@@ -25,8 +25,8 @@ test: $(STAMP) node_modules/.bin/azurite
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-bench: $(STAMP)
-	$(PY) -m local_stack.bench
+bench: $(STAMP) node_modules/.bin/azurite
+	$(PY) -m local_stack.bench --size $(or $(SIZE),reduced)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -34,14 +34,19 @@ from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import HTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
-
 ARM_WRITE_BUCKET = 200
-"""Documented ARM write bucket per subscription and principal (reference §9)."""
-ARM_WRITE_REFILL_PER_S = 10.0
+"""Documented ARM write bucket per subscription and principal (reference §9): a first guess only."""
+FIRST_REFILL_GUESS_PER_S = 0.1
+"""Deliberately low (the documentation says 10/s). A refill we underestimate costs little:
+ARM keeps the tokens, its header shows them and they are spent at once. One we overestimate
+costs a 429. Evidence from the header raises it (see WriteGate)."""
+MIN_REFILL_PER_S = 0.01
+MIN_EVIDENCE_S = 5.0
+"""The refill is measured over at least this long, so that timing noise hardly matters."""
 GRAPH_QUOTA = 15
 GRAPH_WINDOW_S = 5.0
-MIN_REFILL_PER_S = 0.5
 MAX_CONCURRENCY = 64
+REMAINING_WRITES = "x-ms-ratelimit-remaining-subscription-writes"
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -59,16 +64,25 @@ class Gate(Protocol):
 
 @dataclass(frozen=True)
 class WriteBudget:
-    """One subscription's ARM write budget as last known, at wall-clock time `as_of` (epoch seconds)."""
+    """One subscription's ARM write budget as ARM last reported it, at wall-clock time `as_of` (epoch seconds).
+
+    `tokens` is what ARM said was left; `capacity` the most it has said plus one; `refill_per_s`
+    a cautious estimate of the refill. The `evidence_*` fields are the window the refill is
+    measured over: what ARM reported at its start and how many writes it granted since.
+    """
 
     tokens: float = ARM_WRITE_BUCKET
     capacity: float = ARM_WRITE_BUCKET
-    refill_per_s: float = ARM_WRITE_REFILL_PER_S
+    refill_per_s: float = FIRST_REFILL_GUESS_PER_S
     concurrency: int = 4
     paused_until: float = 0.0
     as_of: float = 0.0
     throttled: int = 0             # 429s drawn so far
     early: int = 0                 # requests sent before a Retry-After had passed (should stay 0)
+    reported: bool = False         # tokens and capacity come from ARM, not from the documentation
+    evidence_at: float = 0.0       # 0: no window yet
+    evidence_tokens: float = 0.0
+    evidence_granted: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,17 +118,28 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
 
 
 class WriteGate:
-    """Thread-safe pacing of one subscription's PATCHes, shared by every worker of a chunk."""
+    """Thread-safe pacing of one subscription's PATCHes, shared by every worker of a chunk.
+
+    A PATCH goes out only for a token ARM is known to hold: one it reported in
+    `x-ms-ratelimit-remaining-subscription-writes` and no PATCH in flight has spoken for yet,
+    with one token to spare when another PATCH is in flight (answers can overtake each other,
+    so the latest report may be one behind). Only when none is left may a single PATCH go on
+    the estimated refill; it is alone in flight, so if ARM answers 429 no other request of the
+    subscription is already on its way to arrive before the Retry-After has passed.
+
+    The refill is estimated from below: over a window of at least MIN_EVIDENCE_S, ARM's
+    bucket gained at least (reported now - reported then - 1 + writes granted meanwhile)
+    tokens, whether or not it was full at times. A 429 halves the estimate and pauses the
+    whole subscription for its Retry-After.
+    """
 
     def __init__(self, budget: WriteBudget, *, max_wait_s: float, max_concurrency: int = MAX_CONCURRENCY,
                  clock: Clock = time.time, sleep: Sleep = time.sleep) -> None:
         self._clock, self._sleep, self._max_wait_s = clock, sleep, max_wait_s
         self._max_concurrency = max_concurrency
         self._lock = threading.Lock()
-        now = clock()
-        elapsed = max(0.0, now - budget.as_of) if budget.as_of else 0.0
-        self._budget = replace(budget, tokens=min(budget.capacity, budget.tokens + elapsed * budget.refill_per_s),
-                               as_of=now)
+        self._budget = budget if budget.as_of else replace(budget, as_of=clock())
+        self._in_flight = 0
         self._clean = 0
 
     @property
@@ -124,56 +149,72 @@ class WriteGate:
 
     def state(self) -> WriteBudget:
         with self._lock:
-            self._refill(self._clock())
             return self._budget
 
-    def _refill(self, now: float) -> None:
+    def _estimated(self, now: float) -> float:
+        """Tokens ARM holds now if it refills at our estimate, before the PATCHes in flight take theirs."""
         b = self._budget
-        tokens = min(b.capacity, b.tokens + max(0.0, now - b.as_of) * b.refill_per_s)
-        self._budget = replace(b, tokens=tokens, as_of=now)
+        return min(b.capacity, b.tokens + max(0.0, now - b.as_of) * b.refill_per_s)
 
     def before_send(self) -> None:
-        """Take one token, waiting (bounded) while the subscription is paused or out of tokens."""
+        """Take a token, waiting (bounded) while the subscription is paused or has none to spare."""
         give_up_at = self._clock() + self._max_wait_s
         while True:
             with self._lock:
                 now = self._clock()
-                self._refill(now)
                 b = self._budget
-                if now >= b.paused_until and b.tokens >= 1.0:
-                    self._budget = replace(b, tokens=b.tokens - 1.0)
+                spare = self._estimated(now) - self._in_flight
+                if now >= b.paused_until and (b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0)
+                                              or (spare >= 1.0 and self._in_flight == 0)):
+                    self._in_flight += 1
                     return
-                wait = max(b.paused_until - now, (1.0 - b.tokens) / b.refill_per_s, 0.01)
+                wait = max(b.paused_until - now, 0.0 if self._in_flight else (1.0 - spare) / b.refill_per_s, 0.01)
             if now + wait > give_up_at:
                 raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
-            self._sleep(min(wait, 1.0))
+            self._sleep(min(wait, 0.05 if self._in_flight else 1.0))
 
     def after_response(self, status: int, headers: Mapping[str, str]) -> None:
         with self._lock:
             now = self._clock()
-            self._refill(now)
+            self._in_flight = max(0, self._in_flight - 1)
             b = self._budget
             if now < b.paused_until:
                 b = replace(b, early=b.early + 1)
-            remaining = headers.get("x-ms-ratelimit-remaining-subscription-writes")
-            if remaining is not None:
-                try:
-                    b = replace(b, tokens=min(b.tokens, float(remaining)))
-                except ValueError:
-                    pass
             if status == 429:
                 wait = retry_after_seconds(headers, now)
-                pause = wait if wait is not None else 1.0 / b.refill_per_s
-                b = replace(b, tokens=0.0, paused_until=max(b.paused_until, now + pause), throttled=b.throttled + 1,
-                            concurrency=max(1, b.concurrency // 2),
-                            refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.7))
+                b = replace(b, tokens=0.0, as_of=now, paused_until=max(b.paused_until, now + (wait or 1.0)),
+                            throttled=b.throttled + 1, concurrency=max(1, b.concurrency // 2),
+                            refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.5), evidence_at=0.0)
                 self._clean = 0
-            elif status < 400:
-                self._clean += 1
+            else:
+                b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)))
+                self._clean += status < 400
                 if self._clean >= b.concurrency and b.concurrency < self._max_concurrency:
                     b = replace(b, concurrency=b.concurrency + 1)
                     self._clean = 0
             self._budget = b
+
+    def _granted(self, b: WriteBudget, now: float, remaining: float | None) -> WriteBudget:
+        """ARM took a token for this request; learn what it says is left, and the refill."""
+        if remaining is None:  # no header: count the token ourselves
+            return replace(b, tokens=max(0.0, self._estimated(now) - 1.0), as_of=now)
+        capacity = max(b.capacity, remaining + 1.0) if b.reported else remaining + 1.0
+        if not b.evidence_at:
+            return replace(b, tokens=remaining, capacity=capacity, as_of=now, reported=True, evidence_at=now,
+                           evidence_tokens=remaining, evidence_granted=-self._in_flight)
+        granted = b.evidence_granted + 1
+        refill = b.refill_per_s
+        if now - b.evidence_at >= MIN_EVIDENCE_S:
+            refill = max(refill, (remaining - b.evidence_tokens - 1.0 + granted) / (now - b.evidence_at))
+        return replace(b, tokens=remaining, capacity=capacity, as_of=now, reported=True, refill_per_s=refill,
+                       evidence_granted=granted)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
 
 
 class QuotaGate:

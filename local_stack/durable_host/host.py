@@ -113,8 +113,15 @@ class LocalDurableHost:
         def done() -> bool:
             inst = self._instances.get(instance_id)
             return inst is None or inst.status in TERMINAL  # None: purged meanwhile
-        self._run(done, timeout_s, stop_when_idle=False)
+        self.run_until(done, timeout_s)
         return self.status(instance_id)
+
+    def run_until(self, condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+        """Work until ``condition()`` holds (checked after every pass, under the host's lock); raises TimeoutError.
+
+        For callers that stop at a point inside a run, such as a benchmark at the end of a phase.
+        """
+        self._run(condition, timeout_s, stop_when_idle=False)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

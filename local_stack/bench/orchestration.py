@@ -1,4 +1,4 @@
-"""`make bench`: what the orchestration design saves, measured side by side in one run.
+"""What the orchestration design saves, measured side by side in one run (`make bench-orchestration`).
 
 Each scenario runs the product's orchestrator and a naive variant of it through the real
 Durable SDK on the local host (virtual clock, activities stubbed so only orchestration
@@ -18,29 +18,29 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 
 import orchestrators
-from arc_sweeper.messages import CheckCohort, EnableSubscription, FollowUpState, Tally
+from arc_sweeper.messages import CheckCohort, ChunkResult, CohortResult, EnableSubscription, FollowUpState, Tally
 from arc_sweeper.timefmt import iso, parse_timestamp
 from local_stack.clock import VirtualClock
 from local_stack.durable_host import LocalDurableHost
 
-START = datetime(2026, 11, 26, 3, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 26, 3, 30, tzinfo=UTC)
 CHUNK = 100
 stubs = df.Blueprint()
 
 
 @stubs.activity_trigger(input_name="message")
 def check_cohort(message: dict) -> dict:
-    return Tally({"pending": 10}, unsettled=10).to_json()  # never settles: every poll runs
+    return CohortResult(Tally({"pending": 10}, unsettled=10)).to_json()  # never settles: every poll runs
 
 
 @stubs.activity_trigger(input_name="message")
 def enable_machines(message: dict) -> dict:
-    return Tally({"enabled": CHUNK}).to_json()
+    return ChunkResult({"enabled": CHUNK}).to_json()
 
 
 @stubs.activity_trigger(input_name="machine")
@@ -112,7 +112,7 @@ def enabling_scenario(machines: int) -> tuple[str, dict, str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m local_stack.bench.orchestration", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--machines", type=int, nargs="+", default=[500, 1000],
                         help="machines in one subscription for the enabling scenarios")

@@ -1,0 +1,75 @@
+"""WriteGate against the simulator's token bucket on a fake clock: ARM's budget, spent without 429s."""
+from __future__ import annotations
+
+from arc_sweeper.throttling import REMAINING_WRITES, WriteBudget, WriteGate
+from local_stack.simulator.throttling import TokenBucket
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def send(gate: WriteGate, bucket: TokenBucket, writes: int) -> int:
+    """One PATCH at a time through the gate into the bucket; the 429s drawn."""
+    throttled = 0
+    for _ in range(writes):
+        while True:
+            gate.before_send()
+            allowed, remaining, retry_after = bucket.take()
+            if allowed:
+                gate.after_response(200, {REMAINING_WRITES: str(remaining)})
+                break
+            throttled += 1
+            gate.after_response(429, {"Retry-After": str(retry_after)})
+    return throttled
+
+
+def test_a_bucket_smaller_and_slower_than_documented_is_learned_from_the_header_without_a_429():
+    time = FakeTime()
+    bucket = TokenBucket(10, 1.0, monotonic=time.clock)
+    gate = WriteGate(WriteBudget(), max_wait_s=120, clock=time.clock, sleep=time.sleep)
+    assert send(gate, bucket, 200) == 0
+    floor = (200 - 10) / 1.0
+    assert time.now - 1_000.0 < 1.15 * floor
+    assert 0.8 < gate.state().refill_per_s <= 1.0
+    assert gate.state().capacity == 10
+
+
+def test_a_refill_slower_than_the_first_guess_costs_a_few_429s_then_none():
+    time = FakeTime()
+    bucket = TokenBucket(5, 0.02, monotonic=time.clock)
+    gate = WriteGate(WriteBudget(), max_wait_s=600, clock=time.clock, sleep=time.sleep)
+    assert send(gate, bucket, 10) <= 3
+    assert send(gate, bucket, 20) == 0
+
+
+def test_a_429_pauses_the_subscription_for_its_retry_after():
+    time = FakeTime()
+    gate = WriteGate(WriteBudget(tokens=5, reported=True), max_wait_s=120, clock=time.clock, sleep=time.sleep)
+    gate.before_send()
+    gate.after_response(429, {"Retry-After": "7"})
+    gate.before_send()
+    assert time.now - 1_000.0 >= 7
+    assert gate.state().throttled == 1
+
+
+def test_tokens_in_flight_are_spoken_for_with_one_to_spare():
+    """Three tokens reported: two PATCHes may go at once (the second with one to spare); a third waits."""
+    time = FakeTime()
+    gate = WriteGate(WriteBudget(tokens=3, reported=True, refill_per_s=0.01), max_wait_s=0.5,
+                     clock=time.clock, sleep=time.sleep)
+    gate.before_send()
+    gate.before_send()
+    try:
+        gate.before_send()
+    except Exception as error:  # noqa: BLE001 - BudgetExhausted: nothing to spare within the wait allowed
+        assert "budget" in str(error)
+    else:
+        raise AssertionError("a third PATCH went out on three tokens")

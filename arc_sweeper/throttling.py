@@ -134,8 +134,10 @@ class WriteGate:
     """
 
     def __init__(self, budget: WriteBudget, *, max_wait_s: float, max_concurrency: int = MAX_CONCURRENCY,
-                 clock: Clock = time.time, sleep: Sleep = time.sleep) -> None:
+                 clock: Clock = time.time, sleep: Sleep = time.sleep,
+                 out_of_time: Callable[[], bool] = lambda: False) -> None:
         self._clock, self._sleep, self._max_wait_s = clock, sleep, max_wait_s
+        self._out_of_time = out_of_time
         self._max_concurrency = max_concurrency
         self._lock = threading.Lock()
         self._budget = budget if budget.as_of else replace(budget, as_of=clock())
@@ -171,6 +173,9 @@ class WriteGate:
                 wait = max(b.paused_until - now, 0.0 if self._in_flight else (1.0 - spare) / b.refill_per_s, 0.01)
             if now + wait > give_up_at:
                 raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
+            if self._out_of_time():
+                raise BudgetExhausted("ARM write budget: the call's time budget ran out while waiting; the next call"
+                                      " sends it")
             self._sleep(min(wait, 0.05 if self._in_flight else 1.0))
 
     def after_response(self, status: int, headers: Mapping[str, str]) -> None:

@@ -12,7 +12,7 @@ Exactly once, by construction, whatever storage, the network or a retry does:
 
 Writes are paced by the subscription's budget (arc_sweeper.throttling.WriteGate): as many
 PATCHes in flight as the budget allows, none while a 429's Retry-After runs. A call stops
-starting PATCHes after ENABLE_TIME_BUDGET, well inside the Functions timeout, and says how
+starting PATCHes (and waiting for the budget) after ENABLE_TIME_BUDGET, well inside the Functions timeout, and says how
 many machines remain, so the orchestration continues the chunk in a new call.
 
 Machine extensions (EXTENSION_UPGRADE_MODE=enable) go through the very same code: a chunk
@@ -102,8 +102,10 @@ class EnablingStep:
 
     def _enable(self, work: EnableChunk, targets: Targets[Row]) -> ChunkResult:
         rows = {r.row_key: r for r in targets.rows(work)}
+        stop_at = self.monotonic() + self.settings.enable_time_budget.total_seconds()
         gate = WriteGate(work.budget or WriteBudget(concurrency=self.settings.max_parallel_writes_per_subscription),
-                         max_wait_s=self.settings.max_retry_wait.total_seconds())
+                         max_wait_s=self.settings.max_retry_wait.total_seconds(),
+                         out_of_time=lambda: self.monotonic() >= stop_at)
         if work.dry_run:
             decided = [replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of)
                        for r in rows.values() if r.action_result in OPEN]
@@ -112,7 +114,7 @@ class EnablingStep:
         else:
             rows.update((r.row_key, r) for r in self._reconcile(
                 targets, [r for r in rows.values() if r.action_result == EnableResult.SENDING], work))
-            sender = _Sender(self, targets, gate, work)
+            sender = _Sender(self, targets, gate, work, stop_at)
             rows.update((r.row_key, r) for r in sender.send([r for r in rows.values()
                                                              if r.action_result == EnableResult.NOT_ATTEMPTED]))
             rows.update((r.row_key, r) for r in self._reconcile(
@@ -170,21 +172,21 @@ class EnablingStep:
 class _Sender(Generic[Row]):
     """Keeps the budget's number of PATCHes in flight; records intents before and results after."""
 
-    def __init__(self, step: EnablingStep, targets: Targets[Row], gate: WriteGate, work: EnableChunk) -> None:
-        self.step, self.gate, self.work = step, gate, work
+    def __init__(self, step: EnablingStep, targets: Targets[Row], gate: WriteGate, work: EnableChunk,
+                 stop_at: float) -> None:
+        self.step, self.gate, self.work, self.stop_at = step, gate, work, stop_at
         self.targets: Targets[Row] = targets
         self.error: Exception | None = None
         self.out_of_time = False
 
     def send(self, todo: list[Row]) -> list[Row]:
-        stop_at = self.step.monotonic() + self.step.settings.enable_time_budget.total_seconds()
         decided: list[Row] = []
         unrecorded: list[Row] = []
         in_flight: dict[Future[PatchOutcome], Row] = {}
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENCY) as pool:
             while todo or in_flight:
                 free = self.gate.concurrency - len(in_flight)
-                self.out_of_time = self.step.monotonic() >= stop_at
+                self.out_of_time = self.step.monotonic() >= self.stop_at
                 if todo and free > 0 and self.error is None and not self.out_of_time:
                     wave, todo = todo[:free], todo[free:]
                     intents = [replace(r, action_result=EnableResult.SENDING, updated_at=self.work.as_of) for r in wave]

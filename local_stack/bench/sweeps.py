@@ -101,7 +101,7 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
     arm = Arm(arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version)
     graph = ResourceGraph(arm_endpoint, credential)
     cpu_before, started = cpu_now(), time.time()
-    policy = settings.classification_policy(datetime.now(UTC).date())
+    policy = settings.classification_policy(datetime.now(UTC).date(), settings.releases.catalogue)
     subscriptions = [s.subscription_id for s in arm.list_subscriptions() if s.state.lower() == "enabled"]
     todo = [m.id for m in graph.find_machines(subscriptions)
             if classify(m, policy).action == Action.ENABLE_AUTO_UPGRADE]

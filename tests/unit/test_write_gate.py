@@ -1,7 +1,9 @@
 """WriteGate against the simulator's token bucket on a fake clock: ARM's budget, spent without 429s."""
 from __future__ import annotations
 
-from arc_sweeper.throttling import REMAINING_WRITES, WriteBudget, WriteGate
+import pytest
+
+from arc_sweeper.throttling import REMAINING_WRITES, BudgetExhausted, WriteBudget, WriteGate
 from local_stack.simulator.throttling import TokenBucket
 
 
@@ -73,3 +75,14 @@ def test_tokens_in_flight_are_spoken_for_with_one_to_spare():
         assert "budget" in str(error)
     else:
         raise AssertionError("a third PATCH went out on three tokens")
+
+
+def test_a_wait_for_the_budget_ends_with_the_calls_time_budget():
+    """No token for a minute, the call's time budget ends in five seconds: the wait stops there, nothing sent."""
+    time = FakeTime()
+    stop_at = time.now + 5
+    gate = WriteGate(WriteBudget(tokens=0, reported=True, refill_per_s=1 / 60), max_wait_s=600,
+                     clock=time.clock, sleep=time.sleep, out_of_time=lambda: time.now >= stop_at)
+    with pytest.raises(BudgetExhausted, match="time budget"):
+        gate.before_send()
+    assert 5 <= time.now - 1_000.0 < 6

@@ -19,10 +19,11 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_sweeper.clock import utc_now
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.messages import CheckCohort, DiscoverBatch, EnableChunk, PhaseEnd, StartRun, SweepRequest, Tally
 from arc_sweeper.records import RunRecord
@@ -37,10 +38,6 @@ from arc_sweeper.timefmt import iso, parse_timestamp
 from arc_sweeper.vocabulary import RunStatus, Trigger
 
 Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def sweep_now(app: Steps, request: SweepRequest, now: str) -> RunRecord:
@@ -111,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None, clock: Clock = _utc_now) -> int:
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> int:
     args = _parser().parse_args(argv)
     try:
         app = steps(os.environ if env is None else env)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
+from arc_sweeper import clock as product_clock
 from local_stack.azurite import start_azurite
 from local_stack.clock import Clock, RealClock
 from local_stack.durable_host import InstanceInfo, LocalDurableHost
@@ -61,6 +62,7 @@ class LocalStack:
             for name, value in settings.items():
                 self._saved_env[name] = os.environ.get(name)
                 os.environ[name] = value
+            product_clock.use_clock(self._clock.now)  # the triggers' "today" is the stack's clock
             import function_app  # after the environment is in place, as in the Functions host
 
             self.host = self._stack.enter_context(LocalDurableHost(
@@ -73,6 +75,7 @@ class LocalStack:
 
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
+        product_clock.use_clock(None)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import azure.durable_functions as df
 import azure.functions as func
 
+from arc_sweeper.clock import utc_now
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.runtime import Steps, steps
 from arc_sweeper.settings import SettingsError
@@ -56,7 +57,7 @@ async def _is_live(client: df.DurableOrchestrationClient, instance_id: str) -> b
 @bp.durable_client_input(client_name="client")
 async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Start today's sweep once: the instance id is the date, so a second firing finds it."""
-    run_id = daily_run_id(datetime.now(timezone.utc).date())
+    run_id = daily_run_id(utc_now().date())
     try:
         app = steps()  # fail here, not in the orchestration, and leave today's run id unused
     except SettingsError as error:
@@ -86,7 +87,7 @@ async def _purge_old_instances(client: df.DurableOrchestrationClient, retention)
     try:
         result = await client.purge_instance_history_by(
             created_time_from=datetime(2000, 1, 1, tzinfo=timezone.utc),
-            created_time_to=datetime.now(timezone.utc) - retention,
+            created_time_to=utc_now() - retention,
             runtime_status=[df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
                             df.OrchestrationRuntimeStatus.Terminated],
         )
@@ -99,7 +100,7 @@ async def _purge_old_instances(client: df.DurableOrchestrationClient, retention)
 @bp.durable_client_input(client_name="client")
 async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Start an on-demand sweep; 409 while an overlapping sweep is still enabling machines."""
-    now = datetime.now(timezone.utc)
+    now = utc_now()
     run_id = on_demand_run_id(now, secrets.token_hex(4))
     try:
         request = parse_sweep_body(req.get_body(), run_id)

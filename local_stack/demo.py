@@ -54,7 +54,7 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
         statuses = Counter(r.status for r in patches)
         arg_requests = sum(1 for r in sim.requests if "resourcegraph" in r.path.lower())
         print()
-        print_lines(summary_lines(run, progress.polls_by_day))
+        print_lines(summary_lines(run))
         print(f"Orchestration: {final.runtime_status}. Azure calls: {arg_requests} Resource Graph queries, "
               f"{len(patches)} PATCHes ({', '.join(f'{n} x {s}' for s, n in sorted(statuses.items()))}).")
         print()

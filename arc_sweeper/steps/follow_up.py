@@ -9,8 +9,9 @@ from typing import Protocol
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import CheckCohort, CohortResult, Tally
+from arc_sweeper.outcome_history import with_check
 from arc_sweeper.outcomes import Followed, FollowUpRules, follow_up_outcome
-from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
+from arc_sweeper.ports import MachineReader, MachineStore, RunStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
 from arc_sweeper.settings import Settings
 from arc_sweeper.throttling import GraphQuota, QuotaGate
@@ -21,8 +22,8 @@ from arc_sweeper.vocabulary import SETTLED_OUTCOMES
 log = logging.getLogger(__name__)
 
 
-class FollowUpStore(SubscriptionStore, MachineStore, Protocol):
-    """What the follow-up reads (the batch's subscriptions and cohort) and writes (outcomes)."""
+class FollowUpStore(RunStore, SubscriptionStore, MachineStore, Protocol):
+    """What the follow-up reads (the batch's subscriptions and cohort) and writes (outcomes, their history)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,20 @@ class FollowUpStep:
         self.store.put_machines(checked)
         self.fleet.record_outcomes(checked, check.checked_at)
         done = {r.row_key: r for r in checked}
-        return CohortResult(tally([done.get(r.row_key, r) for r in cohort]), gate.state())
+        counts = tally([done.get(r.row_key, r) for r in cohort])
+        self._remember(check, counts)
+        return CohortResult(counts, gate.state())
+
+    def _remember(self, check: CheckCohort, counts: Tally) -> None:
+        """Keep the batch's counts of the day on the run row (outcome_history.py).
+
+        Read and replaced whole: the follow-up checks its batches one at a time and nothing
+        else writes the run row while it follows.
+        """
+        run = self.store.get_run(check.run_id)
+        if run is not None:
+            self.store.put_run(replace(run, outcome_history=with_check(
+                run.outcome_history, check.checked_at, check.batch_index, counts.counts)))
 
 
 def checked_row(row: MachineRecord, machine: MachineSnapshot | None, rules: FollowUpRules, checked_at: str) -> MachineRecord:

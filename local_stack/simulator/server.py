@@ -55,7 +55,7 @@ class ChangeRecord:
     old: Any                   # None when the key was absent
     new: Any                   # None when the key was removed
     at: datetime               # simulated time the change took effect
-    cause: str                 # patch | agent-upgrade | disconnect | delete
+    cause: str                 # patch | agent-upgrade | disconnect | reconnect | delete | onboard
 
 
 @dataclass(frozen=True)

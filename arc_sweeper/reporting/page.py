@@ -35,7 +35,7 @@ from arc_sweeper.vocabulary import (
     Severity,
 )
 
-MAX_ROWS_PER_KIND = 50
+MAX_ROWS_PER_KIND = 25
 """Machines listed per attention kind; the rest are counted (all are in the machines table)."""
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"

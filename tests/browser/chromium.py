@@ -94,11 +94,11 @@ class Chromium:
             raise RuntimeError(answer["exceptionDetails"].get("text", "evaluation failed"))
         return answer["result"].get("value")
 
-    def screenshot(self, path: Path) -> bytes:
-        """The whole page as PNG, written to `path`."""
+    def screenshot(self, path: Path, scale: float = 1.0) -> bytes:
+        """The whole page as PNG (`scale` < 1 makes it smaller), written to `path`."""
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
         shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+                         clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": scale})
         data = base64.b64decode(shot["data"])
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -2,7 +2,15 @@
 
 Microsoft supports only agent releases of the last year and publishes release months, not
 days. A new release ships about monthly, so the table is data (`data/agent_releases.json`),
-not code; a deployment can point AGENT_RELEASES_FILE at a newer copy without a code change.
+not code; a deployment can point AGENT_RELEASES_FILE at a newer copy (a file, or an https URL
+fetched once per run) without a code change.
+
+A catalogue is a snapshot and the estate runs ahead of it, so a run classifies by the
+configured catalogue *plus* the releases the estate has shown that it does not list
+(:meth:`ReleaseCatalogue.with_observed`): a release is dated by the catalogue when it knows
+it, else by the month it was first seen running (it cannot have shipped later), which leans
+toward "supported" as the rest of the rules do, and a year on it falls out of support like
+any other. :func:`staleness` says when the catalogue itself needs refreshing.
 """
 from __future__ import annotations
 
@@ -98,6 +106,24 @@ class ReleaseCatalogue:
                 )
         return cls(releases=tuple(releases), origin=origin)
 
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form `from_json` reads (kept on the run row, so every step of a run classifies alike)."""
+        return {"releases": [{"version": format_release(e.release), "released": f"{e.month:%Y-%m}"}
+                             for e in reversed(self.releases)]}
+
+    def with_observed(self, first_seen: Mapping[Release, date]) -> ReleaseCatalogue:
+        """This catalogue plus releases newer than its newest that the estate has shown, each dated by
+        the month it was first seen (never before the catalogue's newest release month)."""
+        newest = self.releases[-1]
+        added, floor = [], newest.month
+        for release, seen in sorted(first_seen.items()):
+            if release > newest.release:
+                floor = max(floor, _first_of_month(seen))  # a release cannot have shipped before an older one
+                added.append(AgentRelease(release, floor))
+        if not added:
+            return self
+        return ReleaseCatalogue(self.releases + tuple(added), f"{self.origin} + {len(added)} observed")
+
     def release_month(self, release: Release) -> date | None:
         """First day of the month `release` shipped in; None if the catalogue does not list it."""
         return next((entry.month for entry in self.releases if entry.release == release), None)
@@ -120,9 +146,22 @@ class ReleaseCatalogue:
         released = next(entry.month for entry in self.releases if entry.release >= version.release)
         return _month_index(released) >= _month_index(sweep_date) - window_months
 
-    def latest(self, fleet_versions: Iterable[AgentVersion]) -> Release:
-        """The newest release known: the catalogue's, or a newer one a machine already reports."""
-        return max([self.newest(), *(version.release for version in fleet_versions)])
+    def latest(self, fleet_versions: Iterable[AgentVersion], on: date) -> Release:
+        """The newest release known on `on`: the catalogue's, or a newer one machines already report.
+
+        A reported release counts only if it is plausible (see :meth:`plausible`): one odd agent
+        claiming 1.100 must not make every current agent look many releases behind.
+        """
+        return max([self.newest(), *(v.release for v in fleet_versions if self.plausible(v.release, on))])
+
+    def plausible(self, release: Release, on: date) -> bool:
+        """Whether `release` could exist on `on`: Microsoft ships about one release a month, so
+        at most one per month since the catalogue's newest, plus one for a month in progress."""
+        newest = self.releases[-1]
+        if release <= newest.release:
+            return True
+        months = max(0, _month_index(on) - _month_index(newest.month))
+        return release[0] == newest.release[0] and release[1] <= newest.release[1] + months + 1
 
     def releases_behind(self, version: AgentVersion, latest: Release) -> int:
         """How many releases came out after `version`, up to and including `latest`.
@@ -157,6 +196,28 @@ def _read_month(text: Any) -> date | None:
         return date(int(match["year"]), int(match["month"]), 1)
     except ValueError:  # month 13, year 0000
         return None
+
+
+def staleness(catalogue: ReleaseCatalogue, newest_seen: Release | None, on: date, max_age_months: int = 2) -> str:
+    """Why `catalogue` is behind, or "": the estate runs a newer release, or its newest release is
+    more than `max_age_months` older than `on` (Microsoft ships about one a month)."""
+    newest = catalogue.releases[-1]
+    reasons = []
+    if newest_seen is not None and newest_seen > newest.release:
+        reasons.append(f"the estate runs agent {format_release(newest_seen)}, newer than the catalogue's newest"
+                       f" {format_release(newest.release)}")
+    age = _month_index(on) - _month_index(newest.month)
+    if age > max_age_months:
+        reasons.append(f"the catalogue's newest release, {format_release(newest.release)} ({newest.month:%Y-%m}),"
+                       f" is {age} months old on {on:%Y-%m-%d}")
+    if not reasons:
+        return ""
+    return ("release catalogue is stale: " + "; ".join(reasons)
+            + ". Update AGENT_RELEASES_FILE (or the bundled data/agent_releases.json) from the agent release notes.")
+
+
+def _first_of_month(day: date) -> date:
+    return date(day.year, day.month, 1)
 
 
 def _month_index(day: date) -> int:

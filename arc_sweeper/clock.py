@@ -1,9 +1,8 @@
-"""The product's one reading of wall-clock time outside orchestrations.
+"""Wall-clock time for the code that runs outside an orchestration (the starters and the CLI).
 
-Orchestrations take time only from `context.current_utc_datetime`; everything else (the
-daily timer's run id, on-demand run ids, the report's "as of") asks :func:`utc_now`. The
-local stack points it at its virtual clock (:func:`use_clock`), so a simulated week of
-daily timers gets the run ids `daily-YYYY-MM-DD` of the simulated days, as in Azure.
+Orchestrations and their activities take time from `context.current_utc_datetime`; the
+timer and HTTP starters read this instead of `datetime.now`, so the local stack can run
+them on its virtual clock as the Functions host would run them on the real one.
 """
 from __future__ import annotations
 
@@ -11,19 +10,18 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 
-def _wall_clock() -> datetime:
+def _system_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-_source: Callable[[], datetime] = _wall_clock
+_source: Callable[[], datetime] = _system_now
 
 
 def utc_now() -> datetime:
-    """Now, timezone-aware UTC."""
     return _source()
 
 
-def use_clock(source: Callable[[], datetime] | None) -> None:
-    """Read time from `source` from now on; None goes back to the wall clock."""
+def use(source: Callable[[], datetime] | None) -> None:
+    """Read time from `source` (the local stack's virtual clock); None goes back to the system clock."""
     global _source
-    _source = source or _wall_clock
+    _source = source or _system_now

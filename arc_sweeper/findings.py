@@ -86,8 +86,14 @@ def classify(machine: MachineSnapshot, policy: ClassificationPolicy) -> Classifi
 
 
 def _carries_tag(tags: dict[str, str], tag: tuple[str, str] | None) -> bool:
-    """Tag names compare case-insensitively, as Azure treats them; values compare exactly."""
+    """Whether the machine carries the exclusion tag.
+
+    Azure compares tag names case-insensitively. The exclusion is a safety switch, so its
+    value is matched generously too: case-insensitively and ignoring surrounding
+    whitespace, so that `Arc-Sweeper: " Exclude "` excludes as surely as `arc-sweeper: exclude`.
+    """
     if tag is None:
         return False
-    name, value = tag
-    return any(key.casefold() == name.casefold() and tag_value == value for key, tag_value in tags.items())
+    name, value = (part.strip().casefold() for part in tag)
+    return any(key.strip().casefold() == name and str(tag_value).strip().casefold() == value
+               for key, tag_value in tags.items())

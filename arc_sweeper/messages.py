@@ -90,6 +90,7 @@ class DiscoveryResult(Message):
     machines: int
     work: tuple[SubscriptionWork, ...] = ()
     quota: GraphQuota | None = None
+    dropped: int = 0              # rows outside the batch's subscriptions: never recorded, never acted on
 
 
 @dataclass(frozen=True)

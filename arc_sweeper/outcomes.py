@@ -59,21 +59,24 @@ def follow_up_outcome(followed: Followed, machine: MachineSnapshot | None, rules
                       now: datetime) -> OutcomeUpdate:
     """The outcome this check's snapshot shows (None: the machine is gone).
 
-    Dates remembered from earlier checks (failing since, disconnected since) carry over
-    unless this check changes them.
+    The latest upgrade attempt after enabling decides: `Success` is upgraded, `Failed` is
+    failing (stuck once it has failed for longer than STUCK_AFTER), whatever the version
+    says. Without an attempt, a version newer than the one seen when enabling is an upgrade
+    (it happened, by whatever path); an agent that was already current and stays so is
+    up to date. Never an upgrade that did not happen. Dates remembered from earlier checks
+    (failing since, disconnected since) carry over unless this check changes them.
     """
     stamp = iso(now)
     remembered = OutcomeUpdate(Outcome.PENDING, "", followed.failed_since, followed.disconnected_since)
     if machine is None:
         return replace(remembered, outcome=Outcome.GONE, detail="machine no longer exists")
-    version = parse_agent_version(machine.agent_version)
+    before, after = parse_agent_version(followed.version_before), parse_agent_version(machine.agent_version)
     recent_attempt = bool(machine.last_attempt_status) and _after(machine.last_attempt_timestamp, followed.enabled_at)
     attempt = machine.last_attempt_status.strip().lower() if recent_attempt else ""
-    current = version is not None and rules.catalogue.releases_behind(version, rules.latest) <= 1
+    change = f"agent {followed.version_before or 'unknown'} -> {machine.agent_version or 'unknown'}"
 
-    if current or attempt == "success":
-        detail = f"agent {followed.version_before or 'unknown'} -> {machine.agent_version or 'unknown'}"
-        return replace(remembered, outcome=Outcome.UPGRADED, detail=detail, recovered=bool(followed.failed_since))
+    if attempt == "success" or (not attempt and before is not None and after is not None and after > before):
+        return replace(remembered, outcome=Outcome.UPGRADED, detail=change, recovered=bool(followed.failed_since))
     if machine.status.strip().lower() != "connected":
         return replace(remembered, outcome=Outcome.DISCONNECTED, detail=f"status {machine.status or 'missing'}",
                        disconnected_since=followed.disconnected_since or machine.last_status_change or stamp)
@@ -86,4 +89,7 @@ def follow_up_outcome(followed: Followed, machine: MachineSnapshot | None, rules
                        detail=machine.last_attempt_message or "upgrade attempt failed")
     if attempt:
         return replace(remembered, detail=f"unrecognised lastAttemptStatus {machine.last_attempt_status!r}")
+    if after is not None and rules.catalogue.releases_behind(after, rules.latest) <= 1:
+        return replace(remembered, outcome=Outcome.UP_TO_DATE,
+                       detail=f"agent {machine.agent_version} is within one release of the latest; no attempt seen")
     return replace(remembered, detail="no upgrade attempt seen yet")

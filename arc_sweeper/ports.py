@@ -8,12 +8,13 @@ and arc_sweeper.logic_app (AlertSender).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from arc_sweeper.machine import MachineSnapshot
-from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus
 
@@ -85,6 +86,17 @@ class AlertSender(Protocol):
     def deliver(self, payload: dict[str, Any]) -> DeliveryResult: ...
 
 
+class ScopeLeases(Protocol):
+    """One enabling sweep per overlapping scope (arc_sweeper.leases)."""
+
+    def acquire(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta,
+                evict: Iterable[str] = ()) -> str | None: ...
+
+    def release(self, run_id: str) -> None: ...
+
+    def holds(self, run_id: str, now: datetime) -> bool: ...
+
+
 class RunStore(Protocol):
     def create_tables(self) -> None: ...
 
@@ -114,7 +126,16 @@ class FleetStore(Protocol):
     def merge_fleet(self, subscription_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None: ...
 
 
-class ScopeStore(RunStore, SubscriptionStore, Protocol):
+class ReleaseStore(Protocol):
+    """Releases the estate ran before the catalogue listed them (the `releases` table)."""
+
+    def observed_releases(self) -> list[ObservedRelease]: ...
+
+    def record_release(self, release: ObservedRelease) -> None:
+        """Record it unless it is already recorded: the first sighting's date and machine stay."""
+
+
+class ScopeStore(RunStore, SubscriptionStore, ReleaseStore, Protocol):
     """What starting a run touches."""
 
 

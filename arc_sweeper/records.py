@@ -22,10 +22,11 @@ class RunRecord:
     run_id: str
     trigger: Trigger
     dry_run: bool
-    scope: tuple[str, ...]
-    status: RunStatus
+    scope_count: int                  # subscriptions asked for (0: every visible one); the list is in the
+    status: RunStatus                 # subscriptions table, so a scope of 1,000 fits
     phase: RunPhase
     started_at: str
+    scope_digest: str = ""        # sha256 of the sorted requested subscription ids (first 16 hex digits)
     dry_run_reason: str = ""      # why no PATCH is sent: the request, DRY_RUN, or PUBLIC_CLOUD_ONLY
     follow_up_window: str = ""
     poll_interval: str = ""
@@ -44,6 +45,10 @@ class RunRecord:
     outcome_history: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # see outcome_history.py
     alerts: dict[str, str] = field(default_factory=dict)  # alert kind -> delivery status and detail
     error: str = ""
+    catalogue: dict[str, str] = field(default_factory=dict)   # release -> YYYY-MM: what this run classifies by
+    catalogue_origin: str = ""        # bundled, a file, a URL (scheme and host only), plus observed releases
+    catalogue_base_newest: str = ""   # the configured catalogue's newest release (what goes stale)
+    notices: tuple[str, ...] = ()     # things an operator should know that are not failures (a stale catalogue)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class SubscriptionRecord:
     in_scope: bool = True
     skip_reason: str = ""
     not_swept: bool = False           # meant to be swept, but Resource Graph could not be read (see skip_reason)
+    note: str = ""                    # something odd but not blocking, e.g. a subscription state we do not know
     batch_index: int = -1
     machines: int = 0
     to_enable: int = 0
@@ -99,6 +105,17 @@ class MachineRecord:
     @property
     def row_key(self) -> str:
         return machine_key(self.resource_id)
+
+
+@dataclass(frozen=True)
+class ObservedRelease:
+    """An agent release the estate ran before the configured catalogue listed it (the `releases` table)."""
+
+    release: str                # MAJOR.MINOR
+    first_seen_at: str          # when a sweep first saw an agent report it
+    first_seen_on: str          # the machine that reported it
+    run_id: str
+    source: str = "observed"
 
 
 @dataclass(frozen=True)

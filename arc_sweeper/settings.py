@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
+from azure.data.tables import TableServiceClient
+
 from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.endpoints import is_loopback_url
@@ -27,6 +29,14 @@ MAX_TABLE_NAME = 63
 MAX_POLL_INTERVAL = timedelta(days=6)
 """The longest durable timer the Azure Storage provider takes in one piece."""
 FIRST_API_VERSION_WITH_AGENT_UPGRADE = date(2022, 12, 27)
+KNOWN_API_VERSIONS = ("2022-12-27", "2024-07-10", "2025-01-13", "2026-07-15")
+"""The GA api-versions of Microsoft.HybridCompute that carry agentUpgrade (reference §2). Others,
+previews included, only with ALLOW_UNLISTED_API_VERSION=true: ARM would refuse an unknown one
+only after the first PATCH of a run, and a preview may change shape."""
+MAX_FOLLOW_UP_WINDOW = timedelta(days=30)
+MIN_POLL_INTERVAL = timedelta(minutes=15)
+"""Resource Graph re-reads the cohort each poll; more often than this spends quota for nothing
+(the agents check once a day). Shorter only against a loopback endpoint, for tests."""
 
 
 class SettingsError(ValueError):
@@ -50,6 +60,7 @@ class Settings:
     support_window_months: int
     arm_endpoint: str
     hybridcompute_api_version: str
+    allow_unlisted_api_version: bool
     dry_run: bool
     public_cloud_only: bool
     follow_up_window: timedelta
@@ -58,7 +69,7 @@ class Settings:
     table_prefix: str
     webhook_url: str = field(repr=False)
     max_parallel_writes_per_subscription: int
-    catalogue: ReleaseCatalogue = field(repr=False)
+    releases: ReleaseSource = field(repr=False)
     resource_graph_batch_size: int
     enable_batch_size: int
     history_retention: timedelta
@@ -72,11 +83,12 @@ class Settings:
         """Scheme and host only, safe for logs; empty when alerts are off."""
         return redact_url(self.webhook_url) if self.webhook_url else ""
 
-    def classification_policy(self, sweep_date: date) -> ClassificationPolicy:
-        """The classification rules these settings describe, for a sweep on `sweep_date`."""
+    def classification_policy(self, sweep_date: date, catalogue: ReleaseCatalogue) -> ClassificationPolicy:
+        """The classification rules these settings describe, for a sweep on `sweep_date` by `catalogue`
+        (the run's: the configured one plus the releases the estate has shown)."""
         return ClassificationPolicy(
             sweep_date=sweep_date,
-            catalogue=self.catalogue,
+            catalogue=catalogue,
             minimum_auto_upgrade_version=self.minimum_auto_upgrade_version,
             support_window_months=self.support_window_months,
             exclusion_tag=self.exclusion_tag,
@@ -253,6 +265,31 @@ def _parse_api_version(text: str) -> str:
     return text
 
 
+def follow_up_timing_problems(window: timedelta, interval: timedelta | None, *, loopback: bool,
+                              names: tuple[str, str] = ("FOLLOW_UP_WINDOW", "POLL_INTERVAL")) -> list[str]:
+    """The bounds on following a cohort, shared by the settings and the HTTP API (which names them its way).
+
+    Without an interval (an HTTP request that gives only a window) only the window is checked:
+    the default interval is then capped at the window.
+    """
+    window_name, interval_name = names
+    problems = []
+    if window > MAX_FOLLOW_UP_WINDOW:
+        problems.append(f"{window_name}={format_duration(window)}: must be at most {format_duration(MAX_FOLLOW_UP_WINDOW)}")
+    if interval is None:
+        return problems
+    if interval > MAX_POLL_INTERVAL:
+        problems.append(f"{interval_name}={format_duration(interval)}: must be at most {format_duration(MAX_POLL_INTERVAL)},"
+                        " the longest single durable timer")
+    if interval < MIN_POLL_INTERVAL and not loopback:
+        problems.append(f"{interval_name}={format_duration(interval)}: must be at least {format_duration(MIN_POLL_INTERVAL)}"
+                        " (shorter only against a loopback ARM_ENDPOINT)")
+    if interval >= window:
+        problems.append(f"{interval_name}={format_duration(interval)}: must be shorter than"
+                        f" {window_name}={format_duration(window)}, or the upgrade is never checked")
+    return problems
+
+
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
@@ -298,22 +335,51 @@ def _parse_table_prefix(text: str) -> str:
     return text
 
 
-def _load_catalogue(path: str) -> ReleaseCatalogue:
+def _parse_storage_connection(text: str) -> str:
+    """A connection string azure-data-tables can use, or blank (identity-based settings in Azure)."""
+    if text:
+        try:
+            TableServiceClient.from_connection_string(text)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise ValueError("not a storage connection string (expected UseDevelopmentStorage=true or"
+                             " DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...)") from None
+    return text
+
+
+@dataclass(frozen=True)
+class ReleaseSource:
+    """Where a run's release catalogue comes from.
+
+    `catalogue` is the bundled one or the file's, read and checked at start-up. With an https
+    `url`, each run fetches the catalogue there once; `catalogue` (the bundled one) is the fallback
+    when the fetch or its validation fails. The URL may carry a SAS token: it is never shown.
+    """
+
+    catalogue: ReleaseCatalogue
+    url: str = field(default="", repr=False)
+
+
+def _release_source(text: str) -> ReleaseSource:
+    if text.lower().startswith(("https://", "http://")):
+        _split_service_url(text)
+        return ReleaseSource(ReleaseCatalogue.load(), text)
     try:
-        return ReleaseCatalogue.load(path or None)
+        return ReleaseSource(ReleaseCatalogue.load(text or None))
     except CatalogueError as error:
         raise ValueError(error.problem) from None
 
 
 def _check_together(values: Mapping[str, Any]) -> list[str]:
     """Rules between settings, checked only when each setting on its own was valid."""
-    window, interval = values.get("follow_up_window"), values.get("poll_interval")
-    if window is not None and interval is not None and interval >= window:
-        return [
-            f"POLL_INTERVAL={format_duration(interval)}: must be shorter than"
-            f" FOLLOW_UP_WINDOW={format_duration(window)}, or the upgrade is never checked"
-        ]
-    return []
+    problems = []
+    window, interval, endpoint = values.get("follow_up_window"), values.get("poll_interval"), values.get("arm_endpoint")
+    if window is not None and interval is not None and endpoint is not None:
+        problems += follow_up_timing_problems(window, interval, loopback=is_loopback_url(endpoint))
+    version, unlisted = values.get("hybridcompute_api_version"), values.get("allow_unlisted_api_version")
+    if version is not None and unlisted is not True and version not in KNOWN_API_VERSIONS:
+        problems.append(f"HYBRIDCOMPUTE_API_VERSION={version!r}: not one of the known GA versions"
+                        f" ({', '.join(KNOWN_API_VERSIONS)}); set ALLOW_UNLISTED_API_VERSION=true to use it anyway")
+    return problems
 
 
 # --- The table of settings: name, default, meaning, and how each is read. ---
@@ -351,8 +417,9 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "EXCLUSION_TAG", "arc-sweeper=exclude",
-        "Tag name=value: machines carrying it are reported but never changed. The name compares"
-        " case-insensitively, the value exactly. Blank disables exclusion.",
+        "Tag name=value: machines carrying it are reported but never changed. Name and value both compare"
+        " case-insensitively and ignoring surrounding spaces (Exclude, exclude and ' exclude ' all"
+        " exclude). Blank disables exclusion.",
         "exclusion_tag", _parse_exclusion_tag, blank_means_default=False,
     ),
     _Setting(
@@ -373,9 +440,16 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "HYBRIDCOMPUTE_API_VERSION", "2025-01-13",
-        "api-version for Microsoft.HybridCompute calls: YYYY-MM-DD[-preview], 2022-12-27 or later"
-        " (earlier ones lack agentUpgrade).",
+        "api-version for Microsoft.HybridCompute calls: one of the GA versions 2022-12-27, 2024-07-10,"
+        " 2025-01-13, 2026-07-15 (any other YYYY-MM-DD[-preview] from 2022-12-27 on only with"
+        " ALLOW_UNLISTED_API_VERSION=true).",
         "hybridcompute_api_version", _parse_api_version,
+    ),
+    _Setting(
+        "ALLOW_UNLISTED_API_VERSION", "false",
+        "true: accept a HYBRIDCOMPUTE_API_VERSION that is not in the known GA list (a newer GA version, or a"
+        " preview), with a warning in the logs at start-up.",
+        "allow_unlisted_api_version", _parse_bool,
     ),
     _Setting(
         "DRY_RUN", "false",
@@ -391,12 +465,14 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "FOLLOW_UP_WINDOW", "P7D",
-        "How long to follow a machine after enabling automatic upgrade (ISO 8601 or 7d-style duration).",
-        "follow_up_window", parse_duration,
+        "How long to follow a machine after enabling automatic upgrade (ISO 8601 or 7d-style duration),"
+        " at most P30D.",
+        "follow_up_window", _duration_between(timedelta(seconds=1), MAX_FOLLOW_UP_WINDOW),
     ),
     _Setting(
         "POLL_INTERVAL", "PT12H",
-        "How often a followed machine is checked; shorter than FOLLOW_UP_WINDOW and at most 6 days.",
+        "How often a followed machine is checked: from PT15M (shorter only against a loopback ARM_ENDPOINT) to"
+        " P6D, and shorter than FOLLOW_UP_WINDOW.",
         "poll_interval", _parse_poll_interval,
     ),
     _Setting(
@@ -422,8 +498,12 @@ _SETTINGS: tuple[_Setting, ...] = (
     ),
     _Setting(
         "AGENT_RELEASES_FILE", "",
-        "Path to a release catalogue JSON file replacing the bundled one; blank uses the bundled one.",
-        "catalogue", _load_catalogue, blank_means_default=False,
+        "Release catalogue replacing the bundled one: a JSON file path (checked at start-up), or an https URL"
+        " of such a file (e.g. a blob you keep current; a SAS token in it is kept secret), fetched once per run"
+        " with a timeout; if the fetch or its check fails the run uses the bundled one and says so. Blank: the"
+        " bundled one. Releases the estate runs that the catalogue lacks are learned either way.",
+        "releases", _release_source, show=lambda text: redact_url(text) if "://" in text else repr(text),
+        blank_means_default=False,
     ),
     _Setting(
         "RESOURCE_GRAPH_BATCH_SIZE", "200",
@@ -466,7 +546,7 @@ _SETTINGS: tuple[_Setting, ...] = (
         "Secret. Storage connection string of the Functions host, also used for the sweeper's tables "
         "(locally UseDevelopmentStorage=true). In Azure leave it unset: the deployment sets identity-based "
         "AzureWebJobsStorage__tableServiceUri and friends, which take precedence.",
-        "storage_connection", str, show=lambda _: "(hidden)",
+        "storage_connection", _parse_storage_connection, show=lambda _: "(hidden)",
     ),
 )
 

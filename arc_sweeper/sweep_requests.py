@@ -1,20 +1,24 @@
-"""Turning triggers into sweep requests: run ids, HTTP body validation, scope overlap."""
+"""Turning triggers into sweep requests: run ids and HTTP body validation."""
 from __future__ import annotations
 
 import json
 import re
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
 from arc_sweeper.durations import format_duration, parse_duration
+from arc_sweeper.endpoints import is_loopback_url
 from arc_sweeper.messages import SweepRequest
-from arc_sweeper.text import is_guid
+from arc_sweeper.settings import Settings, follow_up_timing_problems
+from arc_sweeper.text import clip, is_guid
 from arc_sweeper.vocabulary import Trigger
 
 RUN_ID = re.compile(r"[a-z]+-[0-9A-Za-z-]{1,64}")
 BODY_FIELDS = {"subscriptions", "dryRun", "followUpWindow", "pollInterval"}
-# Keeps the orchestration input under Durable Functions' 45 KB message size; the setting has no such cap.
 MAX_REQUESTED_SUBSCRIPTIONS = 1000
+"""As many as Resource Graph and the Azure CLI take in one request scope."""
+MAX_BODY_BYTES = 256 * 1024
+"""A thousand subscription ids with spaces to spare; anything larger is not a sweep request."""
 
 
 class BadSweepRequest(ValueError):
@@ -35,14 +39,18 @@ def is_run_id(text: str) -> bool:
 
 
 def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
-    """Validate the body of `POST /api/sweeps`; every field is optional."""
+    """Validate the body of `POST /api/sweeps`; every field is optional (see also `check_timing`)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BadSweepRequest(f"body is larger than {MAX_BODY_BYTES // 1024} KiB")
     if not body.strip():
         data: Any = {}
     else:
         try:
             data = json.loads(body)
+        except RecursionError:
+            raise BadSweepRequest("body is nested too deeply to be a sweep request") from None
         except (UnicodeDecodeError, ValueError) as error:
-            raise BadSweepRequest(f"body is not valid JSON: {error}") from None
+            raise BadSweepRequest(f"body is not valid JSON: {clip(str(error), 200)}") from None
     if not isinstance(data, dict):
         raise BadSweepRequest("body must be a JSON object")
     unknown = sorted(set(data) - BODY_FIELDS)
@@ -80,7 +88,12 @@ def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
     )
 
 
-def scopes_overlap(first: Iterable[str], second: Iterable[str]) -> bool:
-    """An empty scope means "every subscription", which overlaps any other scope."""
-    a, b = {s.lower() for s in first}, {s.lower() for s in second}
-    return not a or not b or bool(a & b)
+def check_timing(request: SweepRequest, settings: Settings) -> None:
+    """The request's durations within the bounds the settings have: a follow-up window of at most
+    P30D, a poll interval from PT15M (shorter only against a loopback endpoint) to P6D."""
+    window = parse_duration(request.follow_up_window) if request.follow_up_window else settings.follow_up_window
+    interval = parse_duration(request.poll_interval) if request.poll_interval else None
+    problems = follow_up_timing_problems(window, interval, loopback=is_loopback_url(settings.arm_endpoint),
+                                         names=("followUpWindow", "pollInterval"))
+    if problems:
+        raise BadSweepRequest("; ".join(problems))

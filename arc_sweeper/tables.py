@@ -14,13 +14,17 @@ from typing import Any, Iterable, Iterator, Mapping
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
 
-from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord, machine_partition
+from arc_sweeper.leases import EnablingLeases
+from arc_sweeper.records import (
+    FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord, machine_partition,
+)
 from arc_sweeper.serialization import from_entity, to_entity
 from arc_sweeper.text import MAX_TEXT
 from arc_sweeper.vocabulary import EnableResult, RunStatus
 
 TRANSACTION_LIMIT = 100
 RUN_PARTITION = "run"
+RELEASE_PARTITION = "release"
 
 
 def _odata_literal(value: str) -> str:
@@ -50,13 +54,16 @@ class SweepStore:
         self._subscriptions = service.get_table_client(f"{prefix}subscriptions")
         self._machines = service.get_table_client(f"{prefix}machines")
         self._fleet = service.get_table_client(f"{prefix}fleet")
+        self._leases = service.get_table_client(f"{prefix}leases")
+        self._releases = service.get_table_client(f"{prefix}releases")
+        self.leases = EnablingLeases(self._leases)
 
     @classmethod
     def from_connection_string(cls, connection: str, prefix: str) -> "SweepStore":
         return cls(TableServiceClient.from_connection_string(connection), prefix)
 
     def create_tables(self) -> None:
-        for table in (self._runs, self._subscriptions, self._machines, self._fleet):
+        for table in (self._runs, self._subscriptions, self._machines, self._fleet, self._leases, self._releases):
             try:
                 table.create_table()
             except ResourceExistsError:
@@ -128,6 +135,17 @@ class SweepStore:
         for subscription in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if subscription.in_scope:
                 yield from self.machines(run_id, subscription.subscription_id)
+
+    # releases -----------------------------------------------------------------------------
+    def observed_releases(self) -> list[ObservedRelease]:
+        return [from_entity(ObservedRelease, e) for e in self._releases.query_entities(
+            f"PartitionKey eq {_odata_literal(RELEASE_PARTITION)}")]
+
+    def record_release(self, release: ObservedRelease) -> None:
+        try:
+            self._releases.create_entity(_entity(release, RELEASE_PARTITION, release.release))
+        except ResourceExistsError:
+            pass  # seen before: the first sighting stays
 
     # fleet --------------------------------------------------------------------------------
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]:

@@ -76,7 +76,8 @@ class EnableResult(StrEnum):
 class Outcome(StrEnum):
     """What became of an enabled machine during the follow-up."""
 
-    UPGRADED = "upgraded"
+    UPGRADED = "upgraded"              # the agent reported a newer version, or an upgrade attempt succeeded
+    UP_TO_DATE = "up_to_date"          # already current when enabled, and no attempt seen: nothing to upgrade
     PENDING = "pending"
     UPGRADE_FAILED = "upgrade_failed"
     STUCK = "stuck"
@@ -85,7 +86,8 @@ class Outcome(StrEnum):
 
 
 SETTLED_OUTCOMES = frozenset({Outcome.UPGRADED, Outcome.STUCK, Outcome.GONE})
-"""Outcomes that no later poll will change: the follow-up stops once every machine has one."""
+"""Outcomes that no later poll will change: the follow-up stops once every machine has one.
+UP_TO_DATE is not settled: a current agent may still attempt (and fail) an upgrade within the window."""
 
 
 class Severity(StrEnum):

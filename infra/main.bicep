@@ -54,7 +54,9 @@ param hybridComputeApiVersion string = '2025-01-13'
 @description('TABLE_PREFIX: prefix of the result tables (<prefix>runs, machines, fleet, subscriptions).')
 param tablePrefix string = 'arcsweep'
 
-@description('TASKHUB_NAME: the Durable Functions task hub (host.json reads %TASKHUB_NAME%).')
+@description('TASKHUB_NAME: the Durable Functions task hub (host.json reads %TASKHUB_NAME%): letters and digits, 3-45, starting with a letter.')
+@minLength(3)
+@maxLength(45)
 param taskHubName string = 'ArcSweeper'
 
 @description('MAX_PARALLEL_WRITES_PER_SUBSCRIPTION: PATCH calls in flight per subscription (1-50).')
@@ -90,6 +92,14 @@ param alertTeamsChannelId string = ''
 param roleAssignmentScope string = 'subscription'
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+
+// Bicep has no pattern decorator (Azure/bicep#9229). The Azure Storage backend names queues and
+// tables after the task hub, so it must be letters and digits starting with a letter: anything else
+// stops the deployment here, before a resource is made, with this message.
+var letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+var lettersAndDigits = '${letters}0123456789'
+var taskHubNameIsValid = contains(letters, first(taskHubName)) && empty(filter(range(0, length(taskHubName)), i => !contains(lettersAndDigits, substring(taskHubName, i, 1))))
+var checkedTaskHubName = taskHubNameIsValid ? taskHubName : json('taskHubName must be letters and digits, starting with a letter')
 var tags = {
   'azd-env-name': environmentName
 }
@@ -106,7 +116,7 @@ var sweeperSettings = {
   POLL_INTERVAL: pollInterval
   HYBRIDCOMPUTE_API_VERSION: hybridComputeApiVersion
   TABLE_PREFIX: tablePrefix
-  TASKHUB_NAME: taskHubName
+  TASKHUB_NAME: checkedTaskHubName
   MAX_PARALLEL_WRITES_PER_SUBSCRIPTION: maxParallelWritesPerSubscription
 }
 
@@ -238,6 +248,7 @@ module subscriptionRoles 'scope-roles/subscription.bicep' = if (roleAssignmentSc
   name: 'subscriptionRoles'
   params: {
     principalId: identity.outputs.principalId
+    environmentName: environmentName
   }
 }
 

@@ -7,6 +7,7 @@ own `python -m arc_sweeper show`.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         from local_stack.demo import run_demo
+
+        logging.getLogger("arc_sweeper").setLevel(logging.ERROR)  # the day's refused PATCHes are summed up instead
 
         return run_demo(machines=args.machines, subscriptions=args.subscriptions, seed=args.seed,
                         follow_up=args.follow_up, poll_interval=args.poll_interval, days=args.days)

@@ -13,7 +13,6 @@ Azurite's folder for `show`.
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import time
 from collections import Counter
@@ -52,7 +51,6 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
                                      changes_within=timedelta(days=days), **CHANGES))
     clock = VirtualClock(now)
     progress = ProgressPrinter(clock)
-    logging.getLogger("arc_sweeper").setLevel(logging.ERROR)  # each day's refused PATCHes are summed up below
     arriving = sum(1 for m in fleet.machines if m.onboard_at)
     print(f"Simulated estate: {len(fleet.machines) - arriving} Arc machines in {len(fleet.subscriptions)} "
           f"subscriptions (seed {seed}); during the week {arriving} more are onboarded, "

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
-from arc_sweeper import clock as product_clock
+from arc_sweeper import clock
 from local_stack.azurite import start_azurite
 from local_stack.clock import Clock, RealClock
 from local_stack.durable_host import InstanceInfo, LocalDurableHost
@@ -62,8 +62,9 @@ class LocalStack:
             for name, value in settings.items():
                 self._saved_env[name] = os.environ.get(name)
                 os.environ[name] = value
-            product_clock.use_clock(self._clock.now)  # the triggers' "today" is the stack's clock
             import function_app  # after the environment is in place, as in the Functions host
+
+            clock.use(self._clock.now)  # the starters read the same (possibly virtual) clock as the host
 
             self.host = self._stack.enter_context(LocalDurableHost(
                 function_app.app, clock=self._clock, on_progress=self._on_progress,
@@ -75,7 +76,7 @@ class LocalStack:
 
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
-        product_clock.use_clock(None)
+        clock.use(None)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

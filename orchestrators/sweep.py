@@ -67,6 +67,9 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
                     discover_machines, ACTIVITY_RETRY, DiscoverBatch(run_id, index, _now(context), quota).to_json())))
                 quota = result.quota or quota
                 results.append(result)
+                if result.dropped:
+                    problems.append(f"discovery batch {index}: {result.dropped} Resource Graph rows outside the"
+                                    " requested subscriptions were dropped")
             except Exception as error:  # noqa: BLE001 - recorded; the other batches go on
                 problems.append(clip(f"discovery batch {index} failed: {_reason(error)}", 500))
                 yield context.call_activity_with_retry(record_batch_not_swept, ACTIVITY_RETRY, BatchFailure(

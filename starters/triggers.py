@@ -11,19 +11,23 @@ import asyncio
 import json
 import logging
 import secrets
-from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.core.exceptions import AzureError
 
 from arc_sweeper.clock import utc_now
+from arc_sweeper.leases import LeaseContended
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.runtime import Steps, steps
+from arc_sweeper.serialization import to_json
 from arc_sweeper.settings import SettingsError
 from arc_sweeper.sweep_requests import (
-    BadSweepRequest, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body, scopes_overlap,
+    BadSweepRequest, check_timing, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body,
 )
+from arc_sweeper.text import clip
 from arc_sweeper.timefmt import iso
 from arc_sweeper.vocabulary import RunPhase, RunStatus, Trigger
 
@@ -32,9 +36,10 @@ bp = df.Blueprint()
 
 ORCHESTRATOR = "sweep_orchestrator"
 LIVE_STATES = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending}
+STORAGE_ERRORS = (AzureError, LeaseContended)
 
 
-def _json(body: dict, status: int, headers: dict | None = None) -> func.HttpResponse:
+def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body, default=str), status_code=status,
                              mimetype="application/json", headers=headers)
 
@@ -48,16 +53,42 @@ def _configured() -> tuple[Steps | None, func.HttpResponse | None]:
         return None, _json({"error": "InvalidAppSettings", "reason": str(error)}, 500)
 
 
+def _storage_unavailable(error: Exception) -> func.HttpResponse:
+    """503: Table Storage could not be reached; nothing was started."""
+    reason = clip(f"Table Storage is unavailable ({type(error).__name__}); nothing was started, try again later", 300)
+    log.error("storage unavailable: %s: %s", type(error).__name__, error)
+    return _json({"error": "StorageUnavailable", "reason": reason}, 503, headers={"Retry-After": "60"})
+
+
 async def _is_live(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
     status = await client.get_status(instance_id)
     return bool(status) and status.runtime_status in LIVE_STATES
+
+
+async def _take_lease(client: df.DurableOrchestrationClient, app: Steps, request: SweepRequest,
+                      now: datetime) -> str | None:
+    """Take the enabling lease for the request's scope; the run id of a live holder in the way, or None.
+
+    A holder whose orchestration is no longer running (it crashed or was terminated) is evicted.
+    """
+    scope, ttl = app.scope.requested_scope(request), app.settings.enabling_lease
+    await asyncio.to_thread(app.store.create_tables)  # the very first sweep finds no tables yet
+    evicted: set[str] = set()
+    for _ in range(3):
+        holder = await asyncio.to_thread(app.store.leases.acquire, request.run_id, scope, now, ttl, evicted)
+        if holder is None or await _is_live(client, holder):
+            return holder
+        log.warning("run %s held the enabling lease but its orchestration is not running: evicted", holder)
+        evicted.add(holder)
+    return holder
 
 
 @bp.timer_trigger(schedule="%SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Start today's sweep once: the instance id is the date, so a second firing finds it."""
-    run_id = daily_run_id(utc_now().date())
+    now = utc_now()
+    run_id = daily_run_id(now.date())
     try:
         app = steps()  # fail here, not in the orchestration, and leave today's run id unused
     except SettingsError as error:
@@ -67,18 +98,26 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
     if existing and existing.runtime_status is not None:
         log.info("sweep %s already exists (%s); not starting another", run_id, existing.runtime_status)
         return
+    request = SweepRequest(run_id, Trigger.TIMER)
+    if not app.scope.dry_run_reason(request):
+        holder = await _take_lease(client, app, request, now)
+        if holder is not None:
+            log.error("not starting sweep %s: sweep %s is still enabling an overlapping scope; the next daily "
+                      "sweep covers what it leaves", run_id, holder)
+            return
     try:
-        await client.start_new(ORCHESTRATOR, run_id, SweepRequest(run_id, Trigger.TIMER).to_json())
+        await client.start_new(ORCHESTRATOR, run_id, request.to_json())
     except Exception as error:  # the extension refuses a duplicate id if another firing won the race
         if await _is_live(client, run_id):
             log.info("sweep %s was started concurrently", run_id)
             return
+        await asyncio.to_thread(app.store.leases.release, run_id)
         raise RuntimeError(f"could not start sweep {run_id}: {error}") from error
     log.info("started sweep %s (past due: %s)", run_id, timer.past_due)
-    await _purge_old_instances(client, app.settings.history_retention)
+    await _purge_old_instances(client, app.settings.history_retention, now)
 
 
-async def _purge_old_instances(client: df.DurableOrchestrationClient, retention) -> None:
+async def _purge_old_instances(client: df.DurableOrchestrationClient, retention: timedelta, now: datetime) -> None:
     """Keep the task hub small: finished instances older than HISTORY_RETENTION go.
 
     The runs, machines and fleet tables keep the product's record; this is only the
@@ -87,7 +126,7 @@ async def _purge_old_instances(client: df.DurableOrchestrationClient, retention)
     try:
         result = await client.purge_instance_history_by(
             created_time_from=datetime(2000, 1, 1, tzinfo=timezone.utc),
-            created_time_to=utc_now() - retention,
+            created_time_to=now - retention,
             runtime_status=[df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
                             df.OrchestrationRuntimeStatus.Terminated],
         )
@@ -99,7 +138,11 @@ async def _purge_old_instances(client: df.DurableOrchestrationClient, retention)
 @bp.route(route="sweeps", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Start an on-demand sweep; 409 while an overlapping sweep is still enabling machines."""
+    """Start an on-demand sweep; 409 naming the holder while an overlapping sweep is still enabling.
+
+    The answer carries the run id and its status URL only: the Durable management URLs embed
+    the extension's system key, which would let its holder start, terminate or purge anything.
+    """
     now = utc_now()
     run_id = on_demand_run_id(now, secrets.token_hex(4))
     try:
@@ -108,24 +151,30 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
         return _json({"error": "BadRequest", "reason": str(error)}, 400)
     app, refusal = _configured()
     if app is None:
+        assert refusal is not None
         return refusal
-    scope = request.subscriptions or app.settings.subscription_allow_list
-    for run in await asyncio.to_thread(app.store.runs_with_status, RunStatus.RUNNING):
-        if scopes_overlap(scope, run.scope) and await _is_live(client, run.run_id):
-            return _json({"error": "Conflict", "runId": run.run_id,
-                          "reason": "a sweep over an overlapping scope is still enabling machines"}, 409)
-    # Recorded as running before it starts, so an overlapping request made meanwhile gets 409.
-    await asyncio.to_thread(app.scope.record_request, request, iso(now))
+    try:
+        check_timing(request, app.settings)
+    except BadSweepRequest as error:
+        return _json({"error": "BadRequest", "reason": str(error)}, 400)
+    try:
+        if not app.scope.dry_run_reason(request):
+            holder = await _take_lease(client, app, request, now)
+            if holder is not None:
+                return _json({"error": "Conflict", "runId": holder,
+                              "reason": f"sweep {holder} is still enabling an overlapping scope"}, 409)
+        await asyncio.to_thread(app.scope.record_request, request, iso(now))
+    except STORAGE_ERRORS as error:
+        return _storage_unavailable(error)
     try:
         await client.start_new(ORCHESTRATOR, run_id, request.to_json())
     except Exception:
         await asyncio.to_thread(app.store.update_run, run_id, status=RunStatus.FAILED, phase=RunPhase.DONE,
                                 error="the orchestration could not be started")
+        await asyncio.to_thread(app.store.leases.release, run_id)
         raise
     log.info("started on-demand sweep %s", run_id)
-    management = client.create_check_status_response(req, run_id)
-    urls = json.loads(management.get_body())
-    return _json({"runId": run_id, "statusUrl": f"/api/sweeps/{run_id}", "management": urls}, 202,
+    return _json({"runId": run_id, "statusUrl": f"/api/sweeps/{run_id}"}, 202,
                  headers={"Location": f"/api/sweeps/{run_id}"})
 
 
@@ -138,8 +187,13 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
         return _json({"error": "BadRequest", "reason": "not a run id"}, 400)
     app, refusal = _configured()
     if app is None:
+        assert refusal is not None
         return refusal
-    run = await asyncio.to_thread(app.store.get_run, run_id)
+    try:
+        run = await asyncio.to_thread(app.store.get_run, run_id)
+        subscriptions = await asyncio.to_thread(app.store.subscriptions, run_id) if run and run.scope_count else []
+    except STORAGE_ERRORS as error:
+        return _storage_unavailable(error)
     status = await client.get_status(run_id)
     if run is None and not (status and status.runtime_status):
         return _json({"error": "NotFound", "runId": run_id}, 404)
@@ -150,5 +204,6 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
         "lastUpdatedTime": status.last_updated_time if status else None,
     }
     summary = {"runId": run_id, "status": run.status if run else RunStatus.RUNNING,
-               "run": asdict(run) if run else None, "orchestration": orchestration}
+               "run": to_json(run) if run else None, "orchestration": orchestration,
+               "scope": sorted(s.subscription_id for s in subscriptions)}  # empty: every subscription
     return _json(summary, 200)

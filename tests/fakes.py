@@ -6,13 +6,15 @@ end-to-end suite runs the same steps against the simulator and Azurite.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from arc_sweeper.leases import overlaps
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.ports import ArmError, DeliveryResult, PatchOutcome, Subscription
-from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus, EnableResult, RunStatus
 
@@ -25,6 +27,7 @@ class InMemoryTables:
     subscription_rows: dict[tuple[str, str], SubscriptionRecord] = field(default_factory=dict)
     machine_rows: dict[tuple[str, str], MachineRecord] = field(default_factory=dict)
     fleet_rows: dict[tuple[str, str], FleetRecord] = field(default_factory=dict)
+    release_rows: dict[str, ObservedRelease] = field(default_factory=dict)
     writes: int = 0
 
     def create_tables(self) -> None:
@@ -72,6 +75,12 @@ class InMemoryTables:
             if s.in_scope:
                 yield from self.machines(run_id, s.subscription_id)
 
+    def observed_releases(self) -> list[ObservedRelease]:
+        return list(self.release_rows.values())
+
+    def record_release(self, release: ObservedRelease) -> None:
+        self.release_rows.setdefault(release.release, release)
+
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]:
         return {key: r for (sub, key), r in self.fleet_rows.items() if sub == subscription_id.lower()}
 
@@ -86,6 +95,28 @@ class InMemoryTables:
             if before is not None:
                 self.writes += 1
                 self.fleet_rows[(subscription_id.lower(), key)] = replace(before, **columns)
+
+
+@dataclass
+class InMemoryLeases:
+    """The enabling lease with the same rules as arc_sweeper.leases, without the table."""
+
+    holders: dict[str, tuple[tuple[str, ...], datetime]] = field(default_factory=dict)
+
+    def acquire(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta,
+                evict: Iterable[str] = ()) -> str | None:
+        gone = set(evict)
+        for holder, (their_scope, until) in self.holders.items():
+            if holder != run_id and holder not in gone and until > now and overlaps(scope, their_scope):
+                return holder
+        self.holders[run_id] = (tuple(scope), now + ttl)
+        return None
+
+    def release(self, run_id: str) -> None:
+        self.holders.pop(run_id, None)
+
+    def holds(self, run_id: str, now: datetime) -> bool:
+        return run_id in self.holders and self.holders[run_id][1] > now
 
 
 @dataclass

@@ -54,7 +54,7 @@ HISTORY = {
 
 def run(run_id: str = DAY_1, status: RunStatus = RunStatus.COMPLETED, **fields) -> RunRecord:
     started = f"{run_id[6:]}T03:30:00Z" if run_id.startswith("daily-") else "2026-11-21T10:00:00Z"
-    return RunRecord(run_id, Trigger.TIMER, False, (), status, RunPhase.DONE, started, **fields)
+    return RunRecord(run_id, Trigger.TIMER, False, 0, status, RunPhase.DONE, started, **fields)
 
 
 def recorded_tables() -> InMemoryTables:
@@ -66,7 +66,8 @@ def recorded_tables() -> InMemoryTables:
     t.put_run(run(DAY_2, status=RunStatus.FOLLOWING, machines_seen=10, finding_counts={"compliant": 4},
                   result_counts={"enabled": 1}, outcome_history={"2026-11-21": {"0": {"pending": 1}}}))
     t.put_run(run("daily-2026-11-22", status=RunStatus.FAILED, machines_seen=10))          # failed: not a trend point
-    t.put_run(replace(run("http-20261121T100000Z-a1b2c3d4", machines_seen=2), scope=(SUB_A,)))  # another scope
+    t.put_run(replace(run("http-20261121T100000Z-a1b2c3d4", machines_seen=2), scope_count=1,
+                      scope_digest="5d41402abc4b2a76"))  # another scope
     t.put_subscriptions(SUBSCRIPTIONS)
     t.put_machines(ROWS)
     t.put_fleet([FleetRecord(r.resource_id, SUB_A, r.name, first_seen_at="2026-11-20T03:30:30Z") for r in ROWS])

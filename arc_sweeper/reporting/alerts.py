@@ -20,7 +20,7 @@ from arc_sweeper.vocabulary import (
     Action, AlertKind, AttentionKind, EnableResult, Finding, Outcome, RunStatus, Severity, Trigger,
 )
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 DEFAULT_MAX_ITEMS = 50
 MAX_ALERT_BYTES = 48 * 1024
 """Encoded size the payload never exceeds, whatever the estate; well under what Logic Apps and chat take."""
@@ -33,6 +33,8 @@ _ITEM_FIELD_LIMITS = {
     "portalUrl": 2048,
 }
 _SUMMARY_LIMIT = 300
+_NOTICE_LIMIT = 500
+_MAX_NOTICES = 5
 _ERROR_LIMIT = 2000
 _TIMESTAMP_LIMIT = 64
 _RUN_ID_LIMIT = 128
@@ -131,6 +133,7 @@ def build_alert(
         },
         "links": _links(app_url, report.run_id),
         "error": clip(_error_text(kind, report), _ERROR_LIMIT),
+        "notices": [clip(notice, _NOTICE_LIMIT) for notice in report.notices[:_MAX_NOTICES]],
     }
     items = _fit(candidates, MAX_ALERT_BYTES - len(encode_alert(payload)))
     payload["attention"].update(items=items, returned=len(items), truncated=len(items) < len(report.attention))

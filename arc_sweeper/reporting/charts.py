@@ -21,7 +21,8 @@ from arc_sweeper.vocabulary import Finding, Outcome
 COLOURS: dict[str, str] = {
     "supported": "#2e7d32", Finding.OUT_OF_SUPPORT: "#e65100", Finding.TOO_OLD_FOR_AUTO_UPGRADE: "#b71c1c",
     Finding.UNKNOWN_VERSION: "#757575",
-    Outcome.UPGRADED: "#2e7d32", Outcome.PENDING: "#1565c0", Outcome.UPGRADE_FAILED: "#e65100",
+    Outcome.UPGRADED: "#2e7d32", Outcome.UP_TO_DATE: "#81c784", Outcome.PENDING: "#1565c0",
+    Outcome.UPGRADE_FAILED: "#e65100",
     Outcome.STUCK: "#b71c1c", Outcome.DISCONNECTED: "#9e9e9e", Outcome.GONE: "#424242",
 }
 """Series colours by name; names without one (added later) take the next of OTHER_COLOURS."""

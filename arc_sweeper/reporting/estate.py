@@ -85,7 +85,7 @@ def trend(run: RunRecord, runs: Iterable[RunRecord], fleet: Iterable[FleetRecord
     under way then (its outcome counts at the end of that day); cohorts never overlap, as a
     machine is enabled once. New machines are fleet rows first seen since the run before.
     """
-    comparable = sorted((r for r in runs if r.scope == run.scope and r.status != RunStatus.FAILED
+    comparable = sorted((r for r in runs if r.scope_digest == run.scope_digest and r.status != RunStatus.FAILED
                          and r.machines_seen), key=lambda r: r.started_at)
     starts = [r.started_at for r in comparable]
     first_seen = Counter(bisect.bisect_right(starts, f.first_seen_at) - 1 for f in fleet if f.first_seen_at)

@@ -5,8 +5,8 @@ page asks for nothing: no script, font, image or style sheet from anywhere (its
 Content-Security-Policy tells the browser so), so it opens offline, from a file or from a
 Function response; and it holds nothing secret (no key, no webhook URL). Every list of names
 comes from the vocabulary's enums, so a finding, outcome or attention kind added later
-appears without a template change. `notices` is where other checks put a line for the
-operator (a stale release catalogue, say).
+appears without a template change; the run row's `notices` (a stale release catalogue, say)
+head the page.
 """
 from __future__ import annotations
 
@@ -25,15 +25,7 @@ from arc_sweeper.reporting.attention import AttentionItem, attention_items
 from arc_sweeper.reporting.charts import bar_chart, line_chart
 from arc_sweeper.reporting.estate import SUPPORT_CLASSES, TrendPoint, releases_in_use, trend
 from arc_sweeper.reporting.summary import ordered_names
-from arc_sweeper.vocabulary import (
-    Action,
-    AttentionKind,
-    EnableResult,
-    Finding,
-    Outcome,
-    RunStatus,
-    Severity,
-)
+from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome, RunStatus
 
 MAX_ROWS_PER_KIND = 25
 """Machines listed per attention kind; the rest are counted (all are in the machines table)."""
@@ -74,14 +66,6 @@ class ReportStore(Protocol):
                      subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]: ...
 
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]: ...
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A line for the operator at the top of the page."""
-
-    severity: Severity
-    text: str
 
 
 @dataclass(frozen=True)
@@ -130,12 +114,10 @@ class ReportPage:
     trend: Figure
     attention: tuple[AttentionGroup, ...]
     skipped: tuple[SubscriptionRecord, ...]
-    notices: tuple[Notice, ...] = ()
     content_security_policy: str = CONTENT_SECURITY_POLICY
 
 
-def load_page(store: ReportStore, run_id: str, *, generated_at: str,
-              notices: Sequence[Notice] = ()) -> ReportPage | None:
+def load_page(store: ReportStore, run_id: str, *, generated_at: str) -> ReportPage | None:
     """The report of one run, read from the tables; None for a run the runs table does not know."""
     run = store.get_run(run_id)
     if run is None:
@@ -143,7 +125,7 @@ def load_page(store: ReportStore, run_id: str, *, generated_at: str,
     subscriptions = store.subscriptions(run_id)
     rows = list(store.all_machines(run_id, subscriptions))
     fleet = [f for s in subscriptions if s.in_scope for f in store.fleet(s.subscription_id).values()]
-    return build_page(run, rows, subscriptions, store.all_runs(), fleet, generated_at=generated_at, notices=notices)
+    return build_page(run, rows, subscriptions, store.all_runs(), fleet, generated_at=generated_at)
 
 
 def latest_completed_run(store: ReportStore) -> str | None:
@@ -153,8 +135,7 @@ def latest_completed_run(store: ReportStore) -> str | None:
 
 
 def build_page(run: RunRecord, rows: Sequence[MachineRecord], subscriptions: Sequence[SubscriptionRecord],
-               runs: Iterable[RunRecord], fleet: Iterable[FleetRecord], *, generated_at: str,
-               notices: Sequence[Notice] = ()) -> ReportPage:
+               runs: Iterable[RunRecord], fleet: Iterable[FleetRecord], *, generated_at: str) -> ReportPage:
     skipped = tuple(s for s in subscriptions if not s.in_scope)
     machine_items = attention_items(rows, [])
     return ReportPage(
@@ -163,7 +144,7 @@ def build_page(run: RunRecord, rows: Sequence[MachineRecord], subscriptions: Seq
         versions=_versions(rows), findings=_findings(run),
         actions=_counts(run.action_counts, Action), results=_counts(run.result_counts, EnableResult),
         follow_up=_follow_up(run), trend=_trend(trend(run, runs, fleet)),
-        attention=_attention_groups(machine_items), skipped=skipped, notices=tuple(notices),
+        attention=_attention_groups(machine_items), skipped=skipped,
     )
 
 

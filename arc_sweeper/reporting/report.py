@@ -32,6 +32,7 @@ class RunReport:
     outcome_counts: dict[str, int] = field(default_factory=dict)
     attention: tuple[AttentionItem, ...] = ()
     error: str = ""
+    notices: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         converted: dict[str, Any] = serialization.to_json(self)
@@ -39,11 +40,14 @@ class RunReport:
 
 
 def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: Iterable[SubscriptionRecord]) -> RunReport:
+    """The report of a run; with a requested scope, every subscription row is one that was asked for."""
+    subscriptions = list(subscriptions)
     skipped = [s for s in subscriptions if not s.in_scope]
+    requested = tuple(sorted(s.subscription_id for s in subscriptions)) if run.scope_count else ()
     return RunReport(
-        run_id=run.run_id, trigger=run.trigger, dry_run=run.dry_run, scope=run.scope, status=run.status,
+        run_id=run.run_id, trigger=run.trigger, dry_run=run.dry_run, scope=requested, status=run.status,
         started_at=run.started_at, ended_at=run.ended_at, subscriptions_in_scope=run.subscriptions_in_scope,
         machines_seen=run.machines_seen, finding_counts=run.finding_counts, action_counts=run.action_counts,
         result_counts=run.result_counts, outcome_counts=run.outcome_counts,
-        attention=tuple(attention_items(rows, skipped)), error=run.error,
+        attention=tuple(attention_items(rows, skipped)), error=run.error, notices=run.notices,
     )

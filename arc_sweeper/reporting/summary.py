@@ -49,6 +49,7 @@ def summary_lines(run: RunRecord) -> list[str]:
         lines += [f"  {kind}: {status}" for kind, status in run.alerts.items()]
     if run.error:
         lines.append(f"Error: {run.error}")
+    lines += [f"Notice: {notice}" for notice in run.notices]
     return lines
 
 

@@ -13,17 +13,19 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from arc_sweeper.messages import PhaseEnd
-from arc_sweeper.ports import AlertSender, MachineStore, RunStore, SubscriptionStore
+from arc_sweeper.ports import AlertSender, MachineStore, ReleaseStore, RunStore, ScopeLeases, SubscriptionStore
 from arc_sweeper.records import MachineRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.reporting.alerts import build_alert
 from arc_sweeper.reporting.report import build_report
+from arc_sweeper.releases import stale_notice
 from arc_sweeper.text import clip
+from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.vocabulary import Action, AlertKind, DeliveryStatus, EnableResult, Outcome, RunPhase, RunStatus, Trigger
 
 log = logging.getLogger(__name__)
 
 
-class ClosingStore(RunStore, SubscriptionStore, MachineStore, Protocol):
+class ClosingStore(RunStore, SubscriptionStore, MachineStore, ReleaseStore, Protocol):
     """A run's every table: closing a phase recounts all of it."""
 
 
@@ -31,19 +33,26 @@ class ClosingStore(RunStore, SubscriptionStore, MachineStore, Protocol):
 class ClosingStep:
     store: ClosingStore
     alerts: AlertSender
+    leases: ScopeLeases
     app_url: str = ""
 
     def finish_enabling(self, end: PhaseEnd) -> int:
         """Close the enabling phase, send the day's digest; returns the cohort size to follow."""
+        on = parse_timestamp(end.as_of)
+        assert on is not None, "as_of comes from the orchestration clock"
+        stale = stale_notice(self.store.get_run(end.run_id), self.store.observed_releases(), on.date())
+
         def close(run: RunRecord, rows: list[MachineRecord]) -> RunRecord:
             cohort = sum(1 for r in rows if r.action_result == EnableResult.ENABLED)
             following = cohort > 0 and not run.dry_run
             return replace(run, cohort_size=cohort, enabling_ended_at=end.as_of,
                            status=RunStatus.FOLLOWING if following else RunStatus.COMPLETED,
                            phase=RunPhase.FOLLOWING if following else RunPhase.DONE,
-                           ended_at="" if following else end.as_of, error=clip(end.error))
+                           ended_at="" if following else end.as_of, error=clip(end.error),
+                           notices=tuple(dict.fromkeys([*run.notices, *([stale] if stale else [])])))
 
         run = self._close_phase(end, AlertKind.SWEEP_COMPLETED, close, summary="sweep done")
+        self.leases.release(end.run_id)  # enabling is over: an overlapping sweep may start
         return run.cohort_size if run.status == RunStatus.FOLLOWING else 0
 
     def finish_run(self, end: PhaseEnd) -> None:
@@ -53,6 +62,7 @@ class ClosingStep:
     def record_failure(self, end: PhaseEnd) -> None:
         self._close_phase(end, AlertKind.SWEEP_FAILED, lambda run, rows: replace(
             run, status=RunStatus.FAILED, phase=RunPhase.DONE, ended_at=end.as_of, error=clip(end.error)))
+        self.leases.release(end.run_id)
 
     def _close_phase(self, end: PhaseEnd, kind: AlertKind,
                      close: Callable[[RunRecord, list[MachineRecord]], RunRecord], summary: str = "") -> RunRecord:
@@ -60,7 +70,7 @@ class ClosingStep:
         run = self.store.get_run(end.run_id)
         if run is None:  # the run failed before its row was written (and perhaps before any table was made)
             self.store.create_tables()
-            run = RunRecord(end.run_id, Trigger.UNKNOWN, False, (), RunStatus.FAILED, RunPhase.DONE, end.as_of)
+            run = RunRecord(end.run_id, Trigger.UNKNOWN, False, 0, RunStatus.FAILED, RunPhase.DONE, end.as_of)
         subscriptions = self.store.subscriptions(end.run_id)
         rows = [row for s in subscriptions if s.in_scope
                 for row in self.store.machines(end.run_id, s.subscription_id)]

@@ -12,9 +12,11 @@ from arc_sweeper.findings import ClassificationPolicy, classify
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import BatchFailure, DiscoverBatch, DiscoveryResult, SubscriptionWork
-from arc_sweeper.ports import MachineReader, MachineStore, SubscriptionStore
+from arc_sweeper.ports import MachineReader, MachineStore, ReleaseStore, RunStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
+from arc_sweeper.releases import catalogue_of, unlisted_releases
 from arc_sweeper.resource_graph import GraphQueryError
+from arc_sweeper.resource_ids import parse_machine_id
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
 from arc_sweeper.throttling import GraphQuota, QuotaGate
@@ -24,8 +26,8 @@ from arc_sweeper.vocabulary import Action, EnableResult
 log = logging.getLogger(__name__)
 
 
-class DiscoveryStore(SubscriptionStore, MachineStore, Protocol):
-    """What discovery writes: the batch's subscription rows and machine rows."""
+class DiscoveryStore(RunStore, SubscriptionStore, MachineStore, ReleaseStore, Protocol):
+    """What discovery reads (the run's catalogue) and writes: subscription and machine rows, new releases."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class DiscoveryStep:
         subscriptions = [s for s in self.store.subscriptions(work.run_id, work.batch_index) if s.in_scope]
         as_of = parse_timestamp(work.as_of)
         assert as_of is not None, "as_of comes from the orchestration clock"
-        policy = self.settings.classification_policy(as_of.date())
+        catalogue = catalogue_of(self.store.get_run(work.run_id), self.settings.releases.catalogue)
+        policy = self.settings.classification_policy(as_of.date(), catalogue)
         gate = QuotaGate(work.quota or GraphQuota(), max_wait_s=self.settings.max_retry_wait.total_seconds())
         try:
             machines = list(self.graph.find_machines((s.subscription_id for s in subscriptions), gate))
@@ -55,9 +58,17 @@ class DiscoveryStep:
                 raise
             self.mark_not_swept(BatchFailure(work.run_id, work.batch_index, describe(error), work.as_of))
             return DiscoveryResult(work.run_id, work.batch_index, 0, (), gate.state())
+        machines, dropped = within_scope(machines, {s.subscription_id for s in subscriptions})
+        if dropped:
+            log.warning("run %s batch %d: %d Resource Graph rows outside the batch's subscriptions dropped, e.g. %r",
+                        work.run_id, work.batch_index, len(dropped), dropped[0].id[:200])
         rows = self._in_chunks([machine_row(work.run_id, m, policy, work.as_of) for m in machines])
         self.store.put_machines(rows)
         self.fleet.record_discovery(rows, work.as_of)
+        for release in unlisted_releases(rows, catalogue, as_of.date(), work.as_of):
+            log.info("run %s: agent release %s seen for the first time, on %s", work.run_id, release.release,
+                     release.first_seen_on)
+            self.store.record_release(release)
         per_subscription = Counter(r.subscription_id for r in rows)
         to_enable = Counter(r.subscription_id for r in rows if r.enable_chunk >= 0)
         self.store.put_subscriptions(
@@ -68,6 +79,7 @@ class DiscoveryStep:
         return DiscoveryResult(
             work.run_id, work.batch_index, len(rows),
             tuple(SubscriptionWork(sub, n, -(-n // size)) for sub, n in sorted(to_enable.items())), gate.state(),
+            dropped=len(dropped),
         )
 
     def mark_not_swept(self, failure: BatchFailure) -> None:
@@ -92,6 +104,24 @@ class DiscoveryStep:
                 position[row.subscription_id] += 1
             numbered.append(row)
         return numbered
+
+
+def within_scope(machines: list[MachineSnapshot], subscriptions: set[str]) -> tuple[list[MachineSnapshot],
+                                                                                   list[MachineSnapshot]]:
+    """Rows of the batch's subscriptions, and the others (outside the scope, or on the deny list).
+
+    A row counts by the subscription in its id, which is where a PATCH would go, and must agree
+    with its subscriptionId column; a row whose id does not parse counts by the column (it is
+    recorded and never acted on).
+    """
+    kept: list[MachineSnapshot] = []
+    dropped: list[MachineSnapshot] = []
+    for machine in machines:
+        parsed = parse_machine_id(machine.id)
+        column = machine.subscription_id.lower()
+        inside = column in subscriptions and (parsed is None or parsed.subscription_id == column)
+        (kept if inside else dropped).append(machine)
+    return kept, dropped
 
 
 def is_permanent(error: Exception) -> bool:

@@ -13,6 +13,7 @@ from arc_sweeper.outcome_history import with_check
 from arc_sweeper.outcomes import Followed, FollowUpRules, follow_up_outcome
 from arc_sweeper.ports import MachineReader, MachineStore, RunStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
+from arc_sweeper.releases import catalogue_of
 from arc_sweeper.settings import Settings
 from arc_sweeper.throttling import GraphQuota, QuotaGate
 from arc_sweeper.timefmt import parse_timestamp
@@ -50,10 +51,11 @@ class FollowUpStep:
         machines = list(self.graph.find_machines({r.subscription_id for r in open_rows}, gate))
         seen = {m.id.lower(): m for m in machines}
         versions = (parse_agent_version(m.agent_version) for m in seen.values())
-        rules = FollowUpRules(self.settings.catalogue, self.settings.catalogue.latest(v for v in versions if v),
-                              self.settings.stuck_after)
         now = parse_timestamp(check.checked_at)
         assert now is not None, "checked_at comes from the orchestration clock"
+        catalogue = catalogue_of(self.store.get_run(check.run_id), self.settings.releases.catalogue)
+        rules = FollowUpRules(catalogue, catalogue.latest((v for v in versions if v), now.date()),
+                              self.settings.stuck_after)
         checked = [checked_row(r, seen.get(r.resource_id.lower()), rules, check.checked_at) for r in open_rows]
         self.store.put_machines(checked)
         self.fleet.record_outcomes(checked, check.checked_at)

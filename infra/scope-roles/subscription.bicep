@@ -6,13 +6,18 @@ targetScope = 'subscription'
 @description('Object id of the sweeper\'s user-assigned managed identity.')
 param principalId string
 
+@description('The azd environment: the custom role is named and keyed by it, so removing one environment never removes another\'s role.')
+@minLength(1)
+@maxLength(64)
+param environmentName string
+
 var sweeperRole = loadJsonContent('../sweeper-role.json')
 var readerRoleId = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 resource machineWriterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, sweeperRole.roleName)
+  name: guid(subscription().id, sweeperRole.roleName, environmentName)
   properties: {
-    roleName: '${sweeperRole.roleName} (${subscription().subscriptionId})'
+    roleName: '${sweeperRole.roleName} (${environmentName}, ${subscription().subscriptionId})'
     description: sweeperRole.description
     type: 'CustomRole'
     permissions: [

@@ -3,9 +3,10 @@
 End-to-end tests need more than "the sweep finished": they need to know, machine by
 machine, whether a PATCH had to be sent. The rules below are Azure's facts (subscription
 states, tag name casing, who may write) plus the product's documented contract (sweep
-Enabled subscriptions; enable Connected agents of 1.57 or newer whose flag is off; skip the
-exclusion tag, name compared case-insensitively, value exactly). Where the contract is a
-choice, :class:`FateRules` lets the product team state theirs.
+Enabled, Warned and PastDue subscriptions; enable Connected agents of 1.57 or newer whose
+flag is off; skip the exclusion tag, name and value compared case-insensitively with
+surrounding spaces ignored). Where the contract is a choice, :class:`FateRules` lets a test
+state another one.
 
 A fate is decided on the fleet as it stands (generation time for ``generate_fleet``):
 agents that disconnect or vanish later keep the fate they had at the start.
@@ -40,8 +41,8 @@ class FateRules:
     exclusion_tag: Optional[tuple[str, str]] = ("arc-sweeper", "exclude")
     #: "exact": the value must equal (Azure tag values are case-sensitive strings);
     #: "trimmed-casefold": `` Exclude `` counts too.
-    exclusion_value_match: str = "exact"
-    sweep_states: frozenset[str] = frozenset({"Enabled"})
+    exclusion_value_match: str = "trimmed-casefold"
+    sweep_states: frozenset[str] = frozenset({"Enabled", "Warned", "PastDue"})
     min_version: tuple[int, int] = (1, 57)
 
     def __post_init__(self) -> None:

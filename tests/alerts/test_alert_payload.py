@@ -70,7 +70,7 @@ def test_every_kind_matches_the_schema(kind, assert_valid):
     payload = alert(kind, run)
     assert_valid(payload)
     assert payload["kind"] == kind
-    assert payload["schemaVersion"] == "1.0"
+    assert payload["schemaVersion"] == "1.1"
     assert payload["runId"] == run.run_id
     assert payload["links"]["runStatusUrl"] == STATUS_URL
     assert payload["links"]["reportUrl"] == f"{STATUS_URL}/report"
@@ -98,7 +98,7 @@ def test_follow_up_completed_carries_the_cohort_outcome(assert_valid):
     payload = alert(AlertKind.FOLLOW_UP_COMPLETED, run)
     assert_valid(payload)
     assert payload["counts"]["outcomes"] == {
-        "upgraded": 17, "upgrade_failed": 2, "stuck": 0, "pending": 1, "disconnected": 0, "gone": 0,
+        "upgraded": 17, "up_to_date": 0, "upgrade_failed": 2, "stuck": 0, "pending": 1, "disconnected": 0, "gone": 0,
     }
     assert "17 upgraded" in payload["summary"]
 

@@ -112,7 +112,7 @@ def test_the_daily_timer_purges_finished_orchestrations_past_retention_but_keeps
     stack, sim, receiver = make_stack(mixed_fleet(), env={**ALLOW, "DRY_RUN": "true", "HISTORY_RETENTION": "P1D"})
     old = json_body(stack.post_sweep({}))["runId"]
     assert stack.run_to_completion(old).runtime_status == "Completed"
-    stack.host.clock.advance_to(stack.host.clock.now() + timedelta(days=2))  # the timer reads the same clock
+    stack.host.clock.advance_to(stack.host.clock.now() + timedelta(days=2))  # the old run is now past retention
 
     stack.fire_timer()
 

@@ -21,7 +21,8 @@ def all_table_text(stack) -> str:
     service = TableServiceClient.from_connection_string(stack.storage_connection)
     prefix = os.environ["TABLE_PREFIX"]
     tables = [t.name for t in service.list_tables() if t.name.startswith(prefix)]
-    assert sorted(tables) == sorted(f"{prefix}{s}" for s in ("runs", "subscriptions", "machines", "fleet"))
+    assert sorted(tables) == sorted(f"{prefix}{s}" for s in (
+        "runs", "subscriptions", "machines", "fleet", "leases", "releases"))
     entities = [e for t in tables for e in service.get_table_client(t).list_entities()]
     assert len(entities) > 30
     return json.dumps(entities, default=str)

@@ -33,7 +33,7 @@ def test_daily_sweep_classifies_enables_and_follows_up(make_stack, caplog):
     subscriptions = {s.subscription_id: s for s in store.subscriptions(run_id)}
     assert not subscriptions[SUB_UNREADABLE].in_scope
     assert "AuthorizationFailed" in subscriptions[SUB_UNREADABLE].skip_reason
-    assert subscriptions[SUB_DISABLED].skip_reason == "subscription state is Disabled"
+    assert subscriptions[SUB_DISABLED].skip_reason == "subscription state is Disabled: it takes no writes"
 
     # Findings and actions.
     assert rows["compliant"].findings == ("compliant",) and rows["compliant"].action == "none"

@@ -184,9 +184,29 @@ def target_scope(tree):
     return assignment.children[-1]
 
 
+@pytest.mark.parametrize("scope", SCOPE_ROLE_FILES)
+def test_the_custom_role_is_named_and_keyed_per_environment(scope):
+    """Two azd environments in one subscription each get their own role: removing one keeps the other's."""
+    tree = parse(SCOPE_ROLE_FILES[scope])
+    assert "environmentName" in declarations(tree, "parameter")
+    definition = body(declarations(tree, "resource")["machineWriterRole"])
+    assert "environmentName" in text(get(definition, "name"))
+    assert "${environmentName}" in text(get(definition, "properties", "roleName"))
+
+
+def test_the_task_hub_name_is_checked_before_anything_is_made():
+    parameter = declarations(MAIN, "parameter")["taskHubName"]
+    decorators = text(parameter.prev_sibling)
+    assert "@minLength(3)" in decorators and "@maxLength(45)" in decorators
+    variables = declarations(MAIN, "variable")
+    assert "taskHubNameIsValid" in text(variables["checkedTaskHubName"])
+    assert "TASKHUB_NAME: checkedTaskHubName" in text(variables["sweeperSettings"])
+
+
 def test_main_assigns_scope_roles_only_when_asked_for_the_subscription():
     module = declarations(MAIN, "module")["subscriptionRoles"]
     assert "roleAssignmentScope == 'subscription'" in text(module)
+    assert "environmentName: environmentName" in text(module)
     allowed = text(declarations(MAIN, "parameter")["roleAssignmentScope"].prev_sibling)
     assert all(f"'{value}'" in allowed for value in ("subscription", "managementGroup", "none"))
 

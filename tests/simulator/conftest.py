@@ -1,20 +1,13 @@
 """Fixtures for the fleet simulator tests: simulators on demand and the shared 2,000-machine fleet."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from sim_support import T0, Api, small_fleet
 
-HERE = Path(__file__).resolve().parent
-for path in (HERE.parents[1], HERE):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from local_stack.clock import VirtualClock  # noqa: E402
-from local_stack.simulator import Fleet, FleetSimulator, FleetSpec, generate_fleet  # noqa: E402
-from sim_support import T0, Api, small_fleet  # noqa: E402
+from local_stack.clock import VirtualClock
+from local_stack.simulator import Fleet, FleetSimulator, FleetSpec, generate_fleet
 
 
 @pytest.fixture

@@ -2,21 +2,15 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import requests
+from azure.core.credentials import AccessToken
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from azure.core.credentials import AccessToken  # noqa: E402
-
-from local_stack.simulator import Fleet, Machine, Subscription, UpgradeBehaviour  # noqa: E402
+from arc_sweeper.resource_graph import MACHINES_QUERY as MACHINES_QUERY_OF_THE_PRODUCT
+from local_stack.simulator import Fleet, Machine, Subscription, UpgradeBehaviour
 
 T0 = datetime(2026, 8, 15, 12, 0, tzinfo=timezone.utc)
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01"
@@ -29,18 +23,12 @@ SUB_D = "00000000-0000-4000-8000-00000000000d"   # unreadable
 SUB_E = "00000000-0000-4000-8000-00000000000e"   # has a locked resource group
 
 MACHINES_QUERY = "resources | where type =~ 'microsoft.hybridcompute/machines' | project id, name | order by id asc"
-PRODUCT_QUERY = """resources
-| where type =~ 'microsoft.hybridcompute/machines'
-| extend agentVersion = tostring(properties.agentVersion), status = tostring(properties.status),
-         autoUpgrade = tobool(properties.agentUpgrade.enableAutomaticUpgrade),
-         lastAttemptStatus = tostring(properties.agentUpgrade.lastAttemptStatus),
-         lastAttemptTimestamp = tostring(properties.agentUpgrade.lastAttemptTimestamp),
-         lastAttemptMessage = tostring(properties.agentUpgrade.lastAttemptMessage),
-         lastAttemptDesiredVersion = tostring(properties.agentUpgrade.lastAttemptDesiredVersion),
-         osType = tostring(properties.osType), lastStatusChange = tostring(properties.lastStatusChange)
-| project id, name, subscriptionId, resourceGroup, location, agentVersion, status, autoUpgrade, lastAttemptStatus, lastAttemptTimestamp, lastAttemptMessage, lastAttemptDesiredVersion, osType, lastStatusChange, tags
-| order by id asc
-"""
+PRODUCT_QUERY = MACHINES_QUERY_OF_THE_PRODUCT  # the product's own file, never a copy that can drift
+AGENT_QUERY = PRODUCT_QUERY.replace(
+    "| project id,",
+    "| extend lastAttemptDesiredVersion = tostring(properties.agentUpgrade.lastAttemptDesiredVersion)\n"
+    "| project lastAttemptDesiredVersion, id,")
+"""The product's query plus the desired version of the last attempt, which agent tests look at."""
 
 _tokens = itertools.count()
 

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta, timezone
 
 import pytest
 
-from sim_support import HC_API, PRODUCT_QUERY, SUB_A, T0, Api, behaviour, small_fleet
+from sim_support import AGENT_QUERY, HC_API, SUB_A, T0, Api, behaviour, small_fleet
 from local_stack.simulator import Machine
 from local_stack.simulator.agents import AgentModel
 from local_stack.simulator.fleet import one_release_behind
@@ -32,7 +32,7 @@ def _fleet():
 
 
 def _by_name(api: Api) -> dict[str, dict]:
-    r = api.query(PRODUCT_QUERY, subscriptions=[SUB_A], **{"$top": 1000})
+    r = api.query(AGENT_QUERY, subscriptions=[SUB_A], **{"$top": 1000})
     assert r.status_code == 200, r.text
     return {row["name"]: row for row in r.json()["data"]}
 

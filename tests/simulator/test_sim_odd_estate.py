@@ -77,24 +77,24 @@ def test_fates_follow_the_documented_rules(odd_fleet):
     for casing in ("arc-sweeper", "Arc-Sweeper", "ARC-SWEEPER", "aRc-sWeEpEr"):
         assert expect(f"tag {casing!r}='exclude'") == LEAVE                 # names: any case
         for value in ("Exclude", " exclude ", "EXCLUDE"):
-            assert expect(f"tag {casing!r}={value!r}") == PATCH             # values: exactly
+            assert expect(f"tag {casing!r}={value!r}") == LEAVE             # values: any case, trimmed
     for minor in (0, 5, 9, 10, 20):
         assert expect(f"agent 1.{minor}") == LEAVE
     assert expect("agent 1.70") == expect("agent 1.100") == PATCH
     for state in SUBSCRIPTION_STATES:
-        assert expect(f"subscription state {state}") == (PATCH if state == "Enabled" else LEAVE)
+        assert expect(f"subscription state {state}") == (
+            PATCH if state in ("Enabled", "Warned", "PastDue") else LEAVE)
     assert all(f.expect == PATCH for o, m in odd.items() for f in [fates[m.id]] if "one release behind" in o)
     assert fates.must_patch().isdisjoint(fates.must_not_patch())
     assert len(fates) == len(odd_fleet.machines)
 
 
 def test_fate_rules_can_state_another_contract(odd_fleet):
-    lenient = FateLedger.of(odd_fleet, FateRules(exclusion_value_match="trimmed-casefold",
-                                                 sweep_states=frozenset({"Enabled", "Warned", "PastDue"})))
+    strict = FateLedger.of(odd_fleet, FateRules(exclusion_value_match="exact", sweep_states=frozenset({"Enabled"})))
     odd = _by_oddity(odd_fleet)
-    assert lenient[odd["tag 'ARC-SWEEPER'=' exclude '"].id].expect == LEAVE
-    assert lenient[odd["subscription state Warned"].id].expect == PATCH
-    assert lenient[odd["subscription state Disabled"].id].expect == LEAVE    # read-only whatever the contract
+    assert strict[odd["tag 'ARC-SWEEPER'=' exclude '"].id].expect == PATCH
+    assert strict[odd["subscription state Warned"].id].expect == LEAVE
+    assert strict[odd["subscription state Disabled"].id].expect == LEAVE    # read-only whatever the contract
     with pytest.raises(ValueError):
         FateRules(exclusion_value_match="fuzzy")
 

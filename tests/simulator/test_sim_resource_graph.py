@@ -11,7 +11,7 @@ from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
 
 from sim_support import (
-    ARG_PATH, MACHINES_QUERY, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, all_pages,
+    AGENT_QUERY, ARG_PATH, MACHINES_QUERY, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, all_pages,
     behaviour, new_token, small_fleet,
 )
 from local_stack.simulator import Machine, ThrottleSettings
@@ -124,8 +124,7 @@ def test_product_query_through_the_sdk_returns_typed_values(sim):
         "id": f"/subscriptions/{SUB_A}/resourceGroups/rg-one/providers/Microsoft.HybridCompute/machines/web-01",
         "name": "web-01", "subscriptionId": SUB_A, "resourceGroup": "rg-one", "location": "eastus",
         "agentVersion": "1.60.03293.2680", "status": "Connected", "autoUpgrade": None,
-        "lastAttemptStatus": "", "lastAttemptTimestamp": "", "lastAttemptMessage": "",
-        "lastAttemptDesiredVersion": "", "osType": "windows",
+        "lastAttemptStatus": "", "lastAttemptTimestamp": "", "lastAttemptMessage": "", "osType": "windows",
         "lastStatusChange": "2026-08-01T09:12:44.1234560Z", "tags": {"environment": "prod"},
     }
     assert rows["db-01"]["autoUpgrade"] is False
@@ -142,7 +141,7 @@ def test_product_query_sees_patch_and_failed_attempts(make_sim):
     assert api.patch(f"{failing.id}?api-version=2025-01-13",
                      {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}).status_code == 200
     sim.clock.advance_to(T0 + timedelta(days=2))
-    rows = {r["name"]: r for r in api.query(PRODUCT_QUERY, **{"$top": 1000}).json()["data"]}
+    rows = {r["name"]: r for r in api.query(AGENT_QUERY, **{"$top": 1000}).json()["data"]}
     row = rows["fail-01"]
     assert row["autoUpgrade"] is True
     assert row["lastAttemptStatus"] == "Failed"

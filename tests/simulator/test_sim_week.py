@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sim_support import HC_API, PRODUCT_QUERY, SUB_A, T0, Api, behaviour, small_fleet
+from sim_support import AGENT_QUERY, HC_API, SUB_A, T0, Api, behaviour, small_fleet
 from local_stack.simulator import FleetSpec, Machine, generate_fleet
 from local_stack.simulator.agents import AgentModel
 from local_stack.simulator.generator import next_release
@@ -13,7 +13,7 @@ LINUX_1_67, LINUX_1_68 = "1.67.03504.1320", "1.68.03587.1133"
 
 
 def rows(api: Api) -> dict[str, dict]:
-    answer = api.query(PRODUCT_QUERY, subscriptions=[SUB_A], **{"$top": 1000})
+    answer = api.query(AGENT_QUERY, subscriptions=[SUB_A], **{"$top": 1000})
     assert answer.status_code == 200, answer.text
     return {row["name"]: row for row in answer.json()["data"]}
 

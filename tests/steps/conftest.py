@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import DiscoverBatch, StartRun, SweepRequest
@@ -16,7 +17,7 @@ from arc_sweeper.steps.enabling import EnablingStep
 from arc_sweeper.steps.follow_up import FollowUpStep
 from arc_sweeper.steps.scope import ScopeStep
 from arc_sweeper.vocabulary import Trigger
-from tests.fakes import FakeAlerts, FakeArm, FakeDirectory, FakeGraph, InMemoryTables
+from tests.fakes import FakeAlerts, FakeArm, FakeDirectory, FakeGraph, InMemoryLeases, InMemoryTables
 
 SUB_A = "aaaaaaaa-0000-4000-8000-000000000001"
 SUB_B = "bbbbbbbb-0000-4000-8000-000000000002"
@@ -44,6 +45,13 @@ class World:
     graph: FakeGraph = field(default_factory=FakeGraph)
     arm: FakeArm = field(default_factory=FakeArm)
     alerts: FakeAlerts = field(default_factory=FakeAlerts)
+    leases: InMemoryLeases = field(default_factory=InMemoryLeases)
+    feed: dict[str, ReleaseCatalogue] = field(default_factory=dict)   # catalogues served by URL
+
+    def fetch(self, url: str) -> ReleaseCatalogue:
+        if url not in self.feed:
+            raise CatalogueError("https://feed.example", "answered HTTP 404")
+        return self.feed[url]
 
     @property
     def settings(self) -> Settings:
@@ -51,7 +59,7 @@ class World:
 
     @property
     def scope(self) -> ScopeStep:
-        return ScopeStep(self.settings, self.tables, self.directory)
+        return ScopeStep(self.settings, self.tables, self.directory, self.leases, self.fetch)
 
     @property
     def discovery(self) -> DiscoveryStep:
@@ -67,7 +75,7 @@ class World:
 
     @property
     def closing(self) -> ClosingStep:
-        return ClosingStep(self.tables, self.alerts, app_url="https://func.example")
+        return ClosingStep(self.tables, self.alerts, self.leases, app_url="https://func.example")
 
     def started(self, run_id: str = "daily-2026-11-20", **request) -> str:
         self.scope.start_run(StartRun(SweepRequest(run_id, Trigger.TIMER, **request), AS_OF))

@@ -41,3 +41,13 @@ def test_record_failure_keeps_the_reason_and_alerts(world):
     run = world.tables.get_run(RUN)
     assert (run.status, run.error) == (RunStatus.FAILED, "the orchestration failed: boom")
     assert world.alerts.payloads[-1]["kind"] == "sweep_failed"
+
+
+def test_the_lease_is_released_when_enabling_ends_or_the_run_fails(world):
+    world.discovered(RUN)
+    assert RUN in world.leases.holders
+    world.closing.finish_enabling(PhaseEnd(RUN, AS_OF))
+    assert RUN not in world.leases.holders
+    world.discovered("other-run")
+    world.closing.record_failure(PhaseEnd("other-run", AS_OF, "boom"))
+    assert world.leases.holders == {}

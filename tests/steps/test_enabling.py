@@ -1,10 +1,14 @@
 """Enabling: each machine of a chunk PATCHed once, results recorded, dry runs send nothing."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from arc_sweeper.messages import EnableChunk
+from arc_sweeper.fleet import FleetLedger
+from arc_sweeper.messages import ChunkFailure, EnableChunk
 from arc_sweeper.ports import PatchOutcome
+from arc_sweeper.steps.enabling import EnablingStep, NotAllSent
 from arc_sweeper.vocabulary import EnableResult, Outcome
 from tests.steps.conftest import AS_OF, SUB_A, snapshot
 
@@ -45,3 +49,72 @@ def test_a_second_call_for_the_same_chunk_sends_nothing_again(chunk):
 def test_a_dry_run_sends_nothing_and_says_what_it_would_have_done(chunk):
     tally = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, True, AS_OF))
     assert tally.counts == {"dry_run": 4} and chunk.arm.sent == []
+
+
+class FlakyTables:
+    """Wraps the in-memory tables; machine writes fail from the `fail_from`-th on."""
+
+    def __init__(self, tables, fail_from: int) -> None:
+        self.tables, self.fail_from, self.calls = tables, fail_from, 0
+
+    def put_machines(self, records):
+        records = list(records)
+        self.calls += 1
+        if self.calls >= self.fail_from:
+            raise ConnectionError("Table Storage unreachable")
+        self.tables.put_machines(records)
+
+    def __getattr__(self, name):
+        return getattr(self.tables, name)
+
+
+def test_when_recording_fails_no_new_patch_is_sent_and_the_retry_patches_nothing_twice(chunk):
+    chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")  # one PATCH per intent write
+    flaky = FlakyTables(chunk.tables, fail_from=4)  # intent 1, result 1, intent 2, then storage fails
+    step = EnablingStep(chunk.settings, flaky, chunk.arm, FleetLedger(chunk.tables))
+    with pytest.raises(ConnectionError):
+        step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
+    assert len(chunk.arm.sent) == 1  # the second intent was never recorded, so its PATCH never went out
+    retried = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
+    assert retried.counts == {"enabled": 4}
+    assert Counter(chunk.arm.sent) == Counter(m.id for m in chunk.graph.machines)  # each exactly once
+
+
+def test_a_lost_answer_is_read_back_and_never_patched_twice(chunk):
+    lost = chunk.graph.machines[0].id
+    chunk.arm.answer = lambda machine_id: (PatchOutcome(False, None, "NoResponse", "connection reset")
+                                           if machine_id == lost and machine_id not in chunk.arm.sent[:-1]
+                                           else PatchOutcome(True, 200))
+    result = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
+    assert result.counts == {"enabled": 4} and chunk.arm.reads == [lost]
+    assert Counter(chunk.arm.sent) == Counter(m.id for m in chunk.graph.machines)
+
+
+def test_a_lost_answer_that_did_not_apply_is_patched_once_more_by_the_retry(chunk):
+    lost = chunk.graph.machines[0].id
+    chunk.arm.lost_answers_applied = False
+    chunk.arm.answer = lambda machine_id: (PatchOutcome(False, None, "NoResponse", "connection reset")
+                                           if machine_id == lost and chunk.arm.sent.count(lost) == 1
+                                           else PatchOutcome(True, 200))
+    with pytest.raises(NotAllSent, match="NoResponse"):
+        chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
+    result = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
+    assert result.counts == {"enabled": 4} and chunk.arm.sent.count(lost) == 2  # the first never applied
+
+
+def test_a_call_out_of_time_returns_what_remains_for_the_next_call(chunk):
+    chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")
+    ticks = iter(range(0, 10_000, 400))  # every reading of the clock is 400 s later (the budget is 600 s)
+    step = EnablingStep(chunk.settings, chunk.tables, chunk.arm, FleetLedger(chunk.tables),
+                        monotonic=lambda: float(next(ticks)))
+    first = step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
+    assert first.remaining > 0 and first.counts.get("not_attempted") == first.remaining
+    rest = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF, first.budget, 1))
+    assert rest.remaining == 0 and rest.counts == {"enabled": 4} and len(chunk.arm.sent) == 4
+
+
+def test_abandoning_a_chunk_fails_its_open_rows_with_the_reason(chunk):
+    chunk.enabling.abandon_chunk(ChunkFailure(RUN, SUB_A, 0, "storage unreachable", AS_OF))
+    rows = chunk.tables.machines(RUN, SUB_A)
+    assert {(r.action_result, r.arm_error_code) for r in rows} == {(EnableResult.FAILED, "NotSent")}
+    assert all("storage unreachable" in r.arm_error_message for r in rows) and chunk.arm.sent == []

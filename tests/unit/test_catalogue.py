@@ -125,9 +125,12 @@ def test_an_unlisted_release_takes_the_month_of_the_next_listed_release() -> Non
 
 
 def test_latest_is_the_catalogue_newest_unless_the_fleet_reports_newer() -> None:
-    assert BUNDLED.latest([]) == (1, 67)
-    assert BUNDLED.latest([version("1.58.03224.693"), version("1.60")]) == (1, 67)
-    assert BUNDLED.latest([version("1.58"), version("1.68.04000.1")]) == (1, 68)
+    on = date(2026, 11, 30)  # three months after the catalogue's newest (1.67, August 2026)
+    assert BUNDLED.latest([], on) == (1, 67)
+    assert BUNDLED.latest([version("1.58.03224.693"), version("1.60")], on) == (1, 67)
+    assert BUNDLED.latest([version("1.58"), version("1.68.04000.1")], on) == (1, 68)
+    assert BUNDLED.latest([version("1.71")], on) == (1, 71)          # one a month, plus the month in progress
+    assert BUNDLED.latest([version("1.100"), version("2.3")], on) == (1, 67)  # not plausible: ignored
 
 
 @pytest.mark.parametrize(

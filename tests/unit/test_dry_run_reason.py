@@ -6,20 +6,20 @@ import pytest
 from arc_sweeper.endpoints import is_public_cloud
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.settings import Settings
-from arc_sweeper.steps.scope import ScopeStep
+from arc_sweeper.steps.scope import dry_run_reason
 
 SOVEREIGN = "https://management.usgovcloudapi.net"
 
 
 def reason(env: dict, dry_run: bool | None) -> str:
-    step = ScopeStep(settings=Settings.from_env(env), store=None, directory=None)  # type: ignore[arg-type]
-    return step.dry_run_reason(SweepRequest("http-x", "http", dry_run=dry_run))
+    return dry_run_reason(Settings.from_env(env), SweepRequest("http-x", "http", dry_run=dry_run))
 
 
 @pytest.mark.parametrize("env, requested, expected", [
     ({}, None, ""),
     ({"DRY_RUN": "true"}, None, "DRY_RUN setting"),
-    ({"DRY_RUN": "true"}, False, ""),
+    ({"DRY_RUN": "true"}, False, "DRY_RUN setting"),  # the kill switch wins over a request for writes
+    ({}, False, ""),
     ({}, True, "dryRun requested"),
     ({"ARM_ENDPOINT": SOVEREIGN}, None, "PUBLIC_CLOUD_ONLY"),
     ({"ARM_ENDPOINT": SOVEREIGN}, False, "PUBLIC_CLOUD_ONLY"),

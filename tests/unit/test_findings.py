@@ -93,7 +93,10 @@ MATRIX = [
      (F.AUTO_UPGRADE_OFF, F.EXPIRED, F.EXCLUDED, F.UNKNOWN_VERSION), Action.NONE),
     ("Connected", CURRENT, False, {"ARC-Sweeper": "exclude"}, (F.AUTO_UPGRADE_OFF, F.EXCLUDED), Action.NONE),
     # Tag values compare exactly; other tags do not matter.
-    ("Connected", CURRENT, False, {"arc-sweeper": "Exclude"}, (F.AUTO_UPGRADE_OFF,), Action.ENABLE_AUTO_UPGRADE),
+    # An exclusion is a safety switch: value matched case-insensitively, surrounding spaces ignored.
+    ("Connected", CURRENT, False, {"arc-sweeper": "Exclude"}, (F.AUTO_UPGRADE_OFF, F.EXCLUDED), Action.NONE),
+    ("Connected", CURRENT, False, {" Arc-Sweeper ": " exclude "}, (F.AUTO_UPGRADE_OFF, F.EXCLUDED), Action.NONE),
+    ("Connected", CURRENT, False, {"arc-sweeper": "excluded"}, (F.AUTO_UPGRADE_OFF,), Action.ENABLE_AUTO_UPGRADE),
     ("Connected", CURRENT, False, {"arc-sweeper": "no"}, (F.AUTO_UPGRADE_OFF,), Action.ENABLE_AUTO_UPGRADE),
     ("Connected", CURRENT, False, {"env": "prod"}, (F.AUTO_UPGRADE_OFF,), Action.ENABLE_AUTO_UPGRADE),
 ]
@@ -215,7 +218,8 @@ snapshots = st.builds(
 
 
 def is_excluded(snapshot: MachineSnapshot) -> bool:
-    return any(name.casefold() == "arc-sweeper" and value == "exclude" for name, value in snapshot.tags.items())
+    return any(name.strip().casefold() == "arc-sweeper" and value.strip().casefold() == "exclude"
+               for name, value in snapshot.tags.items())
 
 
 @given(snapshots)

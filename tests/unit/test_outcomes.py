@@ -11,7 +11,7 @@ from arc_sweeper.outcomes import STUCK_ADVICE, FollowUpRules
 from arc_sweeper.records import MachineRecord
 from arc_sweeper.steps.follow_up import checked_row
 from arc_sweeper.timefmt import iso
-from arc_sweeper.vocabulary import Outcome
+from arc_sweeper.vocabulary import SETTLED_OUTCOMES, Outcome
 
 MACHINE_ID = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1"
 ENABLED_AT = "2026-11-20T03:00:00Z"
@@ -51,7 +51,30 @@ def test_upgraded_when_within_one_release_of_latest(version):
 
 
 def test_two_releases_behind_without_an_attempt_is_pending():
-    assert outcome(row(), machine(agent_version="1.65.0.0")).outcome == Outcome.PENDING
+    same = "1.65.03440.100"
+    assert outcome(row(agent_version_seen=same), machine(agent_version=same)).outcome == Outcome.PENDING
+
+
+def test_already_current_without_an_attempt_is_up_to_date_never_upgraded():
+    current = "1.67.03504.1320"
+    result = outcome(row(agent_version_seen=current), machine(agent_version=current))
+    assert result.outcome == Outcome.UP_TO_DATE and "no attempt" in result.outcome_detail
+    assert Outcome.UP_TO_DATE not in SETTLED_OUTCOMES  # it may still attempt, and fail, within the window
+
+
+@pytest.mark.parametrize("version", ["1.66.03480.100", "1.67.03504.1320"])
+def test_a_failed_attempt_after_enabling_is_failing_whatever_the_version(version):
+    m = machine(agent_version=version, last_attempt_status="Failed", last_attempt_timestamp="2026-11-25T01:30:00Z",
+                last_attempt_message="AZCM0166: install failed")
+    result = outcome(row(agent_version_seen=version), m)
+    assert (result.outcome, result.outcome_detail) == (Outcome.UPGRADE_FAILED, "AZCM0166: install failed")
+
+
+def test_one_release_behind_failing_for_longer_than_the_threshold_is_stuck():
+    behind = "1.66.03480.100"
+    m = machine(agent_version=behind, last_attempt_status="Failed", last_attempt_timestamp="2026-11-26T01:30:00Z")
+    result = outcome(row(agent_version_seen=behind, failed_since="2026-11-21T01:30:00Z"), m)
+    assert result.outcome == Outcome.STUCK
 
 
 def test_success_after_enabling_counts_even_before_the_version_shows():

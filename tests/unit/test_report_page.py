@@ -9,8 +9,8 @@ import pytest
 
 from arc_sweeper.reporting import page as report_page
 from arc_sweeper.reporting.attention import attention_items
-from arc_sweeper.reporting.page import Notice, latest_completed_run, load_page, render_page
-from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome, Severity
+from arc_sweeper.reporting.page import latest_completed_run, load_page, render_page
+from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome
 from tests.fakes import InMemoryTables
 from tests.report_html import ReportReader, number
 from tests.report_tables import DAY_1, DAY_2, HISTORY, ROWS, SUB_A, SUB_B, SUBSCRIPTIONS, recorded_tables
@@ -22,8 +22,8 @@ def tables() -> InMemoryTables:
     return recorded_tables()
 
 
-def rendered(tables: InMemoryTables, run_id: str = DAY_1, **options) -> tuple[str, ReportReader]:
-    page = load_page(tables, run_id, generated_at="2026-11-23T08:00:00Z", **options)
+def rendered(tables: InMemoryTables, run_id: str = DAY_1) -> tuple[str, ReportReader]:
+    page = load_page(tables, run_id, generated_at="2026-11-23T08:00:00Z")
     assert page is not None
     html = render_page(page)
     return html, ReportReader(html)
@@ -72,7 +72,7 @@ def test_follow_up_days_come_from_the_outcome_history_and_end_where_the_rows_are
     table = report.tables["follow-up-table"]
     assert table.rows[0] == ["Day", "upgraded", "pending", "upgrade_failed", "stuck"]  # the vocabulary's order
     assert table.column("Day") == list(HISTORY)
-    last = dict(zip(table.rows[0][1:], map(number, table.body[-1][1:])))
+    last = dict(zip(table.rows[0][1:], map(number, table.body[-1][1:]), strict=True))
     assert {k: v for k, v in last.items() if v} == Counter(str(r.outcome) for r in ROWS if r.outcome)
 
 
@@ -137,11 +137,12 @@ def test_names_the_vocabulary_does_not_know_yet_still_appear(tables):
     assert report.tables["follow-up-table"].rows[0] == ["Day", "upgraded", "up_to_date"]
 
 
-def test_notices_have_their_place_at_the_top(tables):
-    html, report = rendered(tables, notices=[Notice(Severity.WARNING, "The release catalogue is 4 months old")])
-    assert "<strong>warning:</strong> The release catalogue is 4 months old" in html
-    assert html.index('id="notices"') < html.index('id="headline"')
+def test_the_run_s_notices_head_the_page(tables):
     assert 'id="notices" aria-labelledby="notices-heading" hidden' in rendered(tables)[0]
+    tables.put_run(replace(tables.get_run(DAY_1), notices=("The release catalogue is 4 months old",)))
+    html, _ = rendered(tables)
+    assert "<strong>Notice:</strong> The release catalogue is 4 months old" in html
+    assert html.index('id="notices"') < html.index('id="headline"') and 'notices-heading" hidden' not in html
 
 
 def test_a_dry_run_says_what_it_would_enable_and_that_nothing_is_followed(tables):

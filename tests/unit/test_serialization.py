@@ -51,7 +51,7 @@ def test_a_machine_row_round_trips_through_an_entity():
     assert entity["action_result"] == "enabled" and "outcome" in entity
     back = from_entity(MachineRecord, entity)
     assert back == record and isinstance(back.findings[0], Finding) and isinstance(back.outcome, Outcome)
-    run = RunRecord("r", Trigger.TIMER, False, ("a", "b"), RunStatus.RUNNING, RunPhase.STARTING, "t",
+    run = RunRecord("r", Trigger.TIMER, False, 2, RunStatus.RUNNING, RunPhase.STARTING, "t",
                     finding_counts={"compliant": 3})
     assert from_entity(RunRecord, to_entity(run, "run", "r")) == run
 

@@ -42,7 +42,7 @@ def test_defaults_produce_valid_settings() -> None:
     assert settings.webhook_url == ""
     assert settings.redacted_webhook_url == ""
     assert settings.max_parallel_writes_per_subscription == 4
-    assert settings.catalogue == ReleaseCatalogue.load()
+    assert settings.releases.catalogue == ReleaseCatalogue.load()
     assert settings.resource_graph_batch_size == 200
     assert settings.enable_batch_size == 100
     assert settings.storage_connection == ""  # in Azure the identity-based settings are used
@@ -52,9 +52,9 @@ def test_classification_policy_carries_the_classification_settings() -> None:
     settings = Settings.from_env(
         {"MIN_AUTO_UPGRADE_VERSION": "1.60", "SUPPORT_WINDOW_MONTHS": "6", "EXCLUSION_TAG": "keep=yes"}
     )
-    assert settings.classification_policy(date(2026, 8, 15)) == ClassificationPolicy(
+    assert settings.classification_policy(date(2026, 8, 15), settings.releases.catalogue) == ClassificationPolicy(
         sweep_date=date(2026, 8, 15),
-        catalogue=settings.catalogue,
+        catalogue=settings.releases.catalogue,
         minimum_auto_upgrade_version=(1, 60),
         support_window_months=6,
         exclusion_tag=("keep", "yes"),
@@ -95,7 +95,8 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ARM_ENDPOINT", "http://localhost:7071", "arm_endpoint", "http://localhost:7071"),
         ("ARM_ENDPOINT", "http://[::1]:8080", "arm_endpoint", "http://[::1]:8080"),
         ("HYBRIDCOMPUTE_API_VERSION", "2022-12-27", "hybridcompute_api_version", "2022-12-27"),
-        ("HYBRIDCOMPUTE_API_VERSION", "2024-05-20-preview", "hybridcompute_api_version", "2024-05-20-preview"),
+        ("HYBRIDCOMPUTE_API_VERSION", "2026-07-15", "hybridcompute_api_version", "2026-07-15"),
+        ("ALLOW_UNLISTED_API_VERSION", "yes", "allow_unlisted_api_version", True),
         ("DRY_RUN", "TRUE", "dry_run", True),
         ("DRY_RUN", "1", "dry_run", True),
         ("DRY_RUN", "Yes", "dry_run", True),
@@ -160,6 +161,9 @@ BAD_VALUES = [
     ("HYBRIDCOMPUTE_API_VERSION", "2025-01-13-beta", "YYYY-MM-DD or YYYY-MM-DD-preview"),
     ("HYBRIDCOMPUTE_API_VERSION", "2025-02-30", "with a real date"),
     ("HYBRIDCOMPUTE_API_VERSION", "latest", "YYYY-MM-DD or YYYY-MM-DD-preview"),
+    ("HYBRIDCOMPUTE_API_VERSION", "2024-05-20-preview", "set ALLOW_UNLISTED_API_VERSION=true"),
+    ("ALLOW_UNLISTED_API_VERSION", "maybe", "expected true or false"),
+    ("FOLLOW_UP_WINDOW", "P45D", "must be from PT1S to P30D"),
     ("DRY_RUN", "maybe", "expected true or false"),
     ("DRY_RUN", "on", "expected true or false"),
     ("PUBLIC_CLOUD_ONLY", "sometimes", "expected true or false"),
@@ -181,6 +185,7 @@ BAD_VALUES = [
     ("HISTORY_RETENTION", "PT12H", "at least one day"),
     ("HISTORY_RETENTION", "forever", "expected ISO 8601"),
     ("ENABLE_TIME_BUDGET", "PT25M", "must be from PT1M to PT20M"),
+    ("AzureWebJobsStorage", "AccountName=x;garbage", "not a storage connection string"),
     ("MAX_RETRY_WAIT", "P1D", "must be from PT1S to PT15M"),
     ("ENABLING_LEASE", "PT1M", "must be from PT10M to P1D"),
     ("AGENT_RELEASES_FILE", "/no/such/releases.json", "cannot read the file"),
@@ -194,13 +199,12 @@ def test_each_bad_value_names_the_setting_the_value_and_what_is_expected(
     (problem,) = problems_for({name: value})
     assert problem.startswith(f"{name}=")
     assert message in problem
-    shown = "(unparsable URL)" if name == "LOGIC_APP_WEBHOOK_URL" else repr(value)
+    shown = {"LOGIC_APP_WEBHOOK_URL": "(unparsable URL)", "AzureWebJobsStorage": "(hidden)"}.get(name, repr(value))
     assert shown in problem
 
 
 def test_bad_values_table_covers_every_checked_setting() -> None:
-    always_valid = {"AzureWebJobsStorage"}
-    assert {name for name, _, _ in BAD_VALUES} == {name for name, _, _ in SETTINGS_TABLE} - always_valid
+    assert {name for name, _, _ in BAD_VALUES} == {name for name, _, _ in SETTINGS_TABLE}
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -232,7 +236,7 @@ def test_blank_means_none_where_blank_has_a_meaning() -> None:
     settings = Settings.from_env({"EXCLUSION_TAG": "", "LOGIC_APP_WEBHOOK_URL": "", "AGENT_RELEASES_FILE": ""})
     assert settings.exclusion_tag is None
     assert settings.webhook_url == ""
-    assert settings.catalogue == ReleaseCatalogue.load()
+    assert settings.releases.catalogue == ReleaseCatalogue.load()
 
 
 @pytest.mark.parametrize(
@@ -274,7 +278,7 @@ def test_the_storage_connection_string_stays_out_of_repr() -> None:
 def test_a_release_catalogue_file_overrides_the_bundled_one(tmp_path: Path) -> None:
     path = tmp_path / "releases.json"
     path.write_text(json.dumps({"releases": [{"version": "1.70", "released": "2026-11"}]}), encoding="utf-8")
-    assert Settings.from_env({"AGENT_RELEASES_FILE": str(path)}).catalogue.newest() == (1, 70)
+    assert Settings.from_env({"AGENT_RELEASES_FILE": str(path)}).releases.catalogue.newest() == (1, 70)
 
 
 def test_a_malformed_release_catalogue_file_is_reported_with_its_problem(tmp_path: Path) -> None:
@@ -339,3 +343,14 @@ def test_rejects_invalid_ncrontab_naming_the_field(schedule: str, message: str) 
     with pytest.raises(ValueError) as raised:
         parse_ncrontab(schedule)
     assert message in str(raised.value)
+
+
+def test_an_unlisted_api_version_is_accepted_only_when_allowed() -> None:
+    settings = Settings.from_env({"HYBRIDCOMPUTE_API_VERSION": "2024-05-20-preview", "ALLOW_UNLISTED_API_VERSION": "true"})
+    assert settings.hybridcompute_api_version == "2024-05-20-preview"
+
+
+def test_a_poll_interval_below_fifteen_minutes_needs_a_loopback_endpoint() -> None:
+    (problem,) = problems_for({"POLL_INTERVAL": "PT1M"})
+    assert problem.startswith("POLL_INTERVAL=PT1M: must be at least PT15M")
+    assert Settings.from_env({"POLL_INTERVAL": "PT1M", "ARM_ENDPOINT": "http://127.0.0.1:8080"}).poll_interval.seconds == 60

@@ -1,6 +1,6 @@
-"""`make demo`: a week of the product on a simulated estate, in about a minute and a half.
+"""`make demo`: a week of the product on a simulated estate, in a minute or so.
 
-Starts Azurite and the fleet simulator (2,000 machines in 20 subscriptions by default, and a
+Starts Azurite and the fleet simulator (1,200 machines in 12 subscriptions by default, and a
 week that changes: machines onboarded, disconnected ones coming back, a new agent release
 shipping mid-week), then fires the daily timer function at the schedule's time on each day of
 a simulated week, as the Functions host would, on one virtual clock: day 1 enables the

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import azure.durable_functions as df
 
-from arc_sweeper.messages import BatchFailure, CheckCohort, ChunkFailure, DiscoverBatch, EnableChunk, PhaseEnd, StartRun
+from arc_sweeper.messages import (
+    BatchFailure, CheckCohort, ChunkFailure, DiscoverBatch, EnableChunk, EvaluateRings, PhaseEnd, StartRun,
+)
 from arc_sweeper.runtime import steps
 
 bp = df.Blueprint()
@@ -12,6 +14,11 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="message")
 def start_run(message: dict) -> dict:
     return steps().scope.start_run(StartRun.from_json(message)).to_json()
+
+
+@bp.activity_trigger(input_name="message")
+def evaluate_rings(message: dict) -> dict:
+    return steps().rings.evaluate(EvaluateRings.from_json(message)).to_json()
 
 
 @bp.activity_trigger(input_name="message")

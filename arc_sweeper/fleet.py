@@ -33,7 +33,9 @@ class FleetLedger:
     def record_enable_results(self, subscription_id: str, rows: Iterable[MachineRecord], as_of: str) -> None:
         """The enabling result of each machine, merged without reading the rows back."""
         self.store.merge_fleet(subscription_id, {
-            row.row_key: {"last_result": str(row.action_result), "updated_at": as_of} for row in rows})
+            row.row_key: {"last_result": str(row.action_result), "updated_at": as_of,
+                          **({"enabled_at": row.enabled_at} if row.action_result == EnableResult.ENABLED else {})}
+            for row in rows})
 
     def record_outcomes(self, rows: Iterable[MachineRecord], as_of: str) -> None:
         """What the follow-up saw; machines the fleet table does not know are left alone."""
@@ -56,7 +58,7 @@ class FleetLedger:
         return replace(
             before, name=row.name, last_seen_at=as_of, last_run_id=row.run_id,
             agent_version=row.agent_version_seen, last_findings=row.findings,
-            last_action=row.action, last_result=EnableResult.NOT_ATTEMPTED, updated_at=as_of,
+            last_action=row.action, last_result=row.action_result, updated_at=as_of, ring=row.ring,
             first_noncompliant_at="" if compliant else (before.first_noncompliant_at or as_of),
             failing_since=_failing_since(before, row, as_of),
         )

@@ -48,11 +48,27 @@ class RunPlan(Message):
     subscriptions_in_scope: int
     follow_up_window_s: int
     poll_interval_s: int
+    staged: bool = False               # rings are configured: evaluate them before enabling
 
 
 @dataclass(frozen=True)
 class StartRun(Message):
     request: SweepRequest
+    as_of: str
+
+
+@dataclass(frozen=True)
+class RingPlan(Message):
+    """Which rings of the staged rollout may be enabled in this run, and why the others wait."""
+
+    open_rings: tuple[int, ...]
+    last_ring: int                     # machines with no ring belong to it
+    waiting: dict[str, str] = field(default_factory=dict)   # ring (as text) -> why it is not open
+
+
+@dataclass(frozen=True)
+class EvaluateRings(Message):
+    run_id: str
     as_of: str
 
 
@@ -64,6 +80,7 @@ class DiscoverBatch(Message):
     batch_index: int
     as_of: str
     quota: GraphQuota | None = None
+    rings: RingPlan | None = None      # None: no staged rollout, every ring is open
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from arc_sweeper.machine import MachineSnapshot
-from arc_sweeper.records import FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord
+from arc_sweeper.records import (
+    FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
+)
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus
 
@@ -133,6 +135,16 @@ class ReleaseStore(Protocol):
 
     def record_release(self, release: ObservedRelease) -> None:
         """Record it unless it is already recorded: the first sighting's date and machine stay."""
+
+
+class RingStore(Protocol):
+    """The staged rollout's rings (the `rings` table) and what it measures them by (the fleet table)."""
+
+    def rings(self) -> dict[int, RingRecord]: ...
+
+    def put_rings(self, records: Iterable[RingRecord]) -> None: ...
+
+    def fleet_everywhere(self) -> Iterator[FleetRecord]: ...
 
 
 class ScopeStore(RunStore, SubscriptionStore, ReleaseStore, Protocol):

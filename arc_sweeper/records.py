@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from arc_sweeper.resource_ids import machine_key
-from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome, RunPhase, RunStatus, Trigger
+from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome, RingState, RunPhase, RunStatus, Trigger
 
 
 def machine_partition(run_id: str, subscription_id: str) -> str:
@@ -82,6 +82,8 @@ class MachineRecord:
     action: Action = Action.NONE
     action_result: EnableResult = EnableResult.NOT_ATTEMPTED
     enable_chunk: int = -1             # which enabling activity PATCHes it (-1: not to enable)
+    ring: int = -1                     # staged-rollout ring (-1: rings are not configured)
+    defer_reason: str = ""             # why its enabling waits for a later run (its ring is not open)
     arm_http_status: int = 0
     arm_error_code: str = ""
     arm_error_message: str = ""
@@ -135,8 +137,25 @@ class FleetRecord:
     last_result: EnableResult | None = None
     last_outcome: Outcome | None = None
     failing_since: str = ""           # first failed upgrade attempt not yet followed by a success
+    ring: int = -1                    # staged-rollout ring it belongs to (-1: rings not configured)
+    enabled_at: str = ""              # when the sweeper last enabled its automatic upgrade
     updated_at: str = ""
 
     @property
     def row_key(self) -> str:
         return machine_key(self.resource_id)
+
+
+@dataclass(frozen=True)
+class RingRecord:
+    """One ring of the staged rollout (the `rings` table): its state and why."""
+
+    ring: int
+    state: RingState = RingState.WAITING
+    opened_at: str = ""
+    opened_by: str = ""               # "gate", or "operator <who>"
+    decision: str = ""                # why it is in this state, with the numbers measured
+    evaluated_at: str = ""
+    previous_ring: int = -1           # the ring whose health decided this one
+    previous_counts: dict[str, int] = field(default_factory=dict)
+    failing: tuple[str, ...] = ()     # the previous ring's failing or stuck machines (the first ten)

@@ -22,6 +22,7 @@ from arc_sweeper.steps.closing import ClosingStep
 from arc_sweeper.steps.discovery import DiscoveryStep
 from arc_sweeper.steps.enabling import EnablingStep
 from arc_sweeper.steps.follow_up import FollowUpStep
+from arc_sweeper.steps.rings import RingsStep
 from arc_sweeper.steps.scope import ScopeStep
 from arc_sweeper.tables import SweepStore, table_service_from_settings
 
@@ -34,6 +35,7 @@ class Steps:
     settings: Settings
     store: SweepStore
     scope: ScopeStep
+    rings: RingsStep
     discovery: DiscoveryStep
     enabling: EnablingStep
     follow_up: FollowUpStep
@@ -64,6 +66,7 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
         settings=settings,
         store=store,
         scope=ScopeStep(settings, store, arm, store.leases, fetch_catalogue),
+        rings=RingsStep(settings, store),
         discovery=DiscoveryStep(settings, store, graph, fleet),
         enabling=EnablingStep(settings, store, arm, fleet),
         follow_up=FollowUpStep(settings, store, graph, fleet),

@@ -21,6 +21,7 @@ from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.endpoints import is_loopback_url
 from arc_sweeper.text import GUID, redact_url
 from arc_sweeper.findings import ClassificationPolicy
+from arc_sweeper.rings import RingPolicy
 from arc_sweeper.versions import Release, parse_release
 
 LONGEST_TABLE_SUFFIX = "subscriptions"
@@ -76,7 +77,21 @@ class Settings:
     enable_time_budget: timedelta
     max_retry_wait: timedelta
     enabling_lease: timedelta
+    ring_tag: str
+    ring_subscriptions: dict[str, int]
+    ring_soak: timedelta
+    ring_min_success: float
+    ring_max_failure: float
+    ring_min_sample: int
     storage_connection: str = field(repr=False)
+
+    @property
+    def ring_policy(self) -> RingPolicy | None:
+        """The staged rollout's rules, or None when no rings are configured (one ring, always open)."""
+        if not self.ring_tag and not self.ring_subscriptions:
+            return None
+        return RingPolicy(self.ring_tag, self.ring_subscriptions, self.ring_soak, self.ring_min_success,
+                          self.ring_max_failure, self.ring_min_sample)
 
     @property
     def redacted_webhook_url(self) -> str:
@@ -306,6 +321,36 @@ def _parse_retention(text: str) -> timedelta:
     if retention < timedelta(days=1):
         raise ValueError("must be at least one day (P1D): a run can follow its machines for days")
     return retention
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        raise ValueError("expected a share from 0 to 1, such as 0.9") from None
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("expected a share from 0 to 1, such as 0.9")
+    return share
+
+
+def _parse_ring_tag(text: str) -> str:
+    if _FORBIDDEN_IN_TAG_NAMES & set(text):
+        raise ValueError("Azure tag names cannot contain any of < > % & \\ ? /")
+    return text
+
+
+def _parse_ring_subscriptions(text: str) -> dict[str, int]:
+    """`0=GUID,GUID;1=GUID`: ring numbers to subscriptions, each subscription in one ring."""
+    rings: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        ring, equals, subscriptions = part.partition("=")
+        if not equals or not ring.strip().isdigit():
+            raise ValueError("expected ring=GUID,GUID;ring=GUID with whole ring numbers, such as 0=<GUID>;1=<GUID>")
+        for subscription in _parse_subscriptions(subscriptions):
+            if subscription in rings:
+                raise ValueError(f"subscription {subscription} is in more than one ring")
+            rings[subscription] = int(ring)
+    return rings
 
 
 def _duration_between(low: timedelta, high: timedelta) -> Callable[[str], timedelta]:
@@ -540,6 +585,39 @@ _SETTINGS: tuple[_Setting, ...] = (
         " sweep is refused meanwhile. A finished sweep releases it at once; a crashed one frees it"
         " when its orchestration is no longer running or the lease runs out.",
         "enabling_lease", _duration_between(timedelta(minutes=10), timedelta(days=1)),
+    ),
+    _Setting(
+        "RING_TAG", "",
+        "Staged rollout: the tag whose whole-number value (0, 1, 2, ...) is a machine's ring (name compared"
+        " case-insensitively). Blank, with RING_SUBSCRIPTIONS blank too: no rings, every machine enabled at once.",
+        "ring_tag", _parse_ring_tag, blank_means_default=False,
+    ),
+    _Setting(
+        "RING_SUBSCRIPTIONS", "",
+        "Staged rollout by subscription, for machines without the ring tag: ring=GUID,GUID;ring=GUID. A machine"
+        " with neither falls in the last ring.",
+        "ring_subscriptions", _parse_ring_subscriptions, blank_means_default=False,
+    ),
+    _Setting(
+        "RING_SOAK", "P3D",
+        "How long a ring is followed after it opens before the next ring may open (PT1H-P30D).",
+        "ring_soak", _duration_between(timedelta(hours=1), MAX_FOLLOW_UP_WINDOW),
+    ),
+    _Setting(
+        "RING_MIN_SUCCESS", "0.9",
+        "The next ring opens only if at least this share of the ring's settled machines upgraded (0-1).",
+        "ring_min_success", _share,
+    ),
+    _Setting(
+        "RING_MAX_FAILURE", "0.05",
+        "... and at most this share failed or got stuck (0-1).",
+        "ring_max_failure", _share,
+    ),
+    _Setting(
+        "RING_MIN_SAMPLE", "5",
+        "... and at least this many of its machines settled (1-10000); a smaller ring is judged on its own"
+        " numbers once every machine it enabled settled.",
+        "ring_min_sample", _whole_number(1, 10000),
     ),
     _Setting(
         "AzureWebJobsStorage", "",

@@ -16,7 +16,7 @@ from azure.data.tables import TableServiceClient, UpdateMode
 
 from arc_sweeper.leases import EnablingLeases
 from arc_sweeper.records import (
-    FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord, machine_partition,
+    FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord, machine_partition,
 )
 from arc_sweeper.serialization import from_entity, to_entity
 from arc_sweeper.text import MAX_TEXT
@@ -25,6 +25,7 @@ from arc_sweeper.vocabulary import EnableResult, RunStatus
 TRANSACTION_LIMIT = 100
 RUN_PARTITION = "run"
 RELEASE_PARTITION = "release"
+RING_PARTITION = "ring"
 
 
 def _odata_literal(value: str) -> str:
@@ -56,6 +57,7 @@ class SweepStore:
         self._fleet = service.get_table_client(f"{prefix}fleet")
         self._leases = service.get_table_client(f"{prefix}leases")
         self._releases = service.get_table_client(f"{prefix}releases")
+        self._rings = service.get_table_client(f"{prefix}rings")
         self.leases = EnablingLeases(self._leases)
 
     @classmethod
@@ -63,7 +65,8 @@ class SweepStore:
         return cls(TableServiceClient.from_connection_string(connection), prefix)
 
     def create_tables(self) -> None:
-        for table in (self._runs, self._subscriptions, self._machines, self._fleet, self._leases, self._releases):
+        for table in (self._runs, self._subscriptions, self._machines, self._fleet, self._leases, self._releases,
+                      self._rings):
             try:
                 table.create_table()
             except ResourceExistsError:
@@ -147,7 +150,23 @@ class SweepStore:
         except ResourceExistsError:
             pass  # seen before: the first sighting stays
 
+    # rings --------------------------------------------------------------------------------
+    def rings(self) -> dict[int, RingRecord]:
+        query = f"PartitionKey eq {_odata_literal(RING_PARTITION)}"
+        try:
+            return {int(e["RowKey"]): from_entity(RingRecord, e) for e in self._rings.query_entities(query)}
+        except ResourceNotFoundError:  # no run has made the tables yet
+            return {}
+
+    def put_rings(self, records: Iterable[RingRecord]) -> None:
+        self._upsert(self._rings, (_entity(r, RING_PARTITION, f"{r.ring:04d}") for r in records))
+
     # fleet --------------------------------------------------------------------------------
+    def fleet_everywhere(self) -> Iterator[FleetRecord]:
+        """Every machine the sweeper has seen, in every subscription (the rings' health is estate-wide)."""
+        for entity in self._fleet.list_entities():
+            yield from_entity(FleetRecord, entity)
+
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]:
         query = f"PartitionKey eq {_odata_literal(subscription_id.lower())}"
         return {e["RowKey"]: from_entity(FleetRecord, e) for e in self._fleet.query_entities(query)}

@@ -71,6 +71,7 @@ class EnableResult(StrEnum):
     FAILED = "failed"                # ARM refused, or the outcome stayed unknown; see arm_error_code
     NOT_ATTEMPTED = "not_attempted"
     SENDING = "sending"              # intent recorded, no answer recorded yet: read the machine before a retry
+    DEFERRED = "deferred"            # its ring is not open yet (staged rollout): nothing was sent
 
 
 class Outcome(StrEnum):
@@ -123,6 +124,7 @@ class AttentionKind(StrEnum):
     NOT_CONNECTED = ("not_connected", Severity.WARNING)
     UNKNOWN_VERSION = ("unknown_version", Severity.INFO)
     SUBSCRIPTION_SKIPPED = ("subscription_skipped", Severity.WARNING)
+    RING_HELD = ("ring_held", Severity.WARNING)                          # a ring's gate failed: its machines wait
 
 
 class AlertKind(StrEnum):
@@ -139,6 +141,14 @@ class DeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     SKIPPED_NO_URL = "skipped_no_url"
     FAILED = "failed"
+
+
+class RingState(StrEnum):
+    """Where a ring of the staged rollout stands."""
+
+    OPEN = "open"          # its machines are enabled
+    WAITING = "waiting"    # the ring before it is still soaking, or not open yet
+    HELD = "held"          # the ring before it failed the gate
 
 
 class RunStatus(StrEnum):

@@ -26,12 +26,12 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.sweep_steps import (
-    abandon_chunk, check_cohort, discover_machines, enable_machines, finish_enabling, finish_run,
+    abandon_chunk, check_cohort, discover_machines, enable_machines, evaluate_rings, finish_enabling, finish_run,
     record_batch_not_swept, record_failure, start_run,
 )
 from arc_sweeper.messages import (
     BatchFailure, CheckCohort, ChunkFailure, ChunkResult, CohortResult, DiscoverBatch, DiscoveryResult, EnableChunk,
-    EnableSubscription, FollowUpState, PhaseEnd, RunPlan, StartRun, SweepRequest, Tally,
+    EnableSubscription, EvaluateRings, FollowUpState, PhaseEnd, RingPlan, RunPlan, StartRun, SweepRequest, Tally,
 )
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import iso, parse_timestamp
@@ -57,14 +57,24 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
         plan = RunPlan.from_json((yield context.call_activity_with_retry(
             start_run, ACTIVITY_RETRY, StartRun(request, _now(context)).to_json())))
 
-        context.set_custom_status({"runId": run_id, "phase": "discovering", "batches": plan.batch_count})
         problems: list[str] = []
+        rings = None
+        if plan.staged:
+            try:
+                rings = RingPlan.from_json((yield context.call_activity_with_retry(
+                    evaluate_rings, ACTIVITY_RETRY, EvaluateRings(run_id, _now(context)).to_json())))
+            except Exception as error:  # noqa: BLE001 - fail closed: no ring is enabled today
+                problems.append(clip(f"rings could not be evaluated, so no ring is enabled: {_reason(error)}", 500))
+                rings = RingPlan((), 0, {})
+
+        context.set_custom_status({"runId": run_id, "phase": "discovering", "batches": plan.batch_count})
         results: list[DiscoveryResult] = []
         quota = None
         for index in range(plan.batch_count):
             try:
                 result = DiscoveryResult.from_json((yield context.call_activity_with_retry(
-                    discover_machines, ACTIVITY_RETRY, DiscoverBatch(run_id, index, _now(context), quota).to_json())))
+                    discover_machines, ACTIVITY_RETRY,
+                    DiscoverBatch(run_id, index, _now(context), quota, rings).to_json())))
                 quota = result.quota or quota
                 results.append(result)
                 if result.dropped:

@@ -14,7 +14,9 @@ from typing import Any
 from arc_sweeper.leases import overlaps
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.ports import ArmError, DeliveryResult, PatchOutcome, Subscription
-from arc_sweeper.records import FleetRecord, MachineRecord, ObservedRelease, RunRecord, SubscriptionRecord
+from arc_sweeper.records import (
+    FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
+)
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus, EnableResult, RunStatus
 
@@ -28,6 +30,7 @@ class InMemoryTables:
     machine_rows: dict[tuple[str, str], MachineRecord] = field(default_factory=dict)
     fleet_rows: dict[tuple[str, str], FleetRecord] = field(default_factory=dict)
     release_rows: dict[str, ObservedRelease] = field(default_factory=dict)
+    ring_rows: dict[int, RingRecord] = field(default_factory=dict)
     writes: int = 0
 
     def create_tables(self) -> None:
@@ -74,6 +77,17 @@ class InMemoryTables:
         for s in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if s.in_scope:
                 yield from self.machines(run_id, s.subscription_id)
+
+    def rings(self) -> dict[int, RingRecord]:
+        return dict(self.ring_rows)
+
+    def put_rings(self, records: Iterable[RingRecord]) -> None:
+        for record in records:
+            self.writes += 1
+            self.ring_rows[record.ring] = record
+
+    def fleet_everywhere(self) -> Iterator[FleetRecord]:
+        return iter(list(self.fleet_rows.values()))
 
     def observed_releases(self) -> list[ObservedRelease]:
         return list(self.release_rows.values())

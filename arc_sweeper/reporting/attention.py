@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from arc_sweeper.records import MachineRecord, SubscriptionRecord
-from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome
+from arc_sweeper.records import MachineRecord, RingRecord, SubscriptionRecord
+from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome, RingState
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,16 @@ class AttentionItem:
     since: str = ""         # ISO 8601, when the condition was first seen
 
 
-def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord]) -> list[AttentionItem]:
+def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord],
+                    rings: Iterable[RingRecord] = ()) -> list[AttentionItem]:
     """Everything an operator should look at, most urgent kinds first (AttentionKind's order)."""
     items: list[AttentionItem] = []
     for row in rows:
         items.extend(_machine_items(row))
+    for ring in rings:
+        if ring.state == RingState.HELD:
+            items.append(AttentionItem(AttentionKind.RING_HELD, f"/rings/{ring.ring}", "", f"ring {ring.ring}",
+                                       str(ring.state), ring.decision, ring.evaluated_at))
     for s in skipped:
         kind = AttentionKind.SUBSCRIPTION_NOT_SWEPT if s.not_swept else AttentionKind.SUBSCRIPTION_SKIPPED
         items.append(AttentionItem(kind, f"/subscriptions/{s.subscription_id}",

@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from arc_sweeper.outcome_history import daily_totals
 from arc_sweeper.outcomes import STUCK_ADVICE
-from arc_sweeper.records import FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import FleetRecord, MachineRecord, RingRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.reporting.attention import AttentionItem, attention_items
 from arc_sweeper.reporting.charts import bar_chart, line_chart
 from arc_sweeper.reporting.estate import SUPPORT_CLASSES, TrendPoint, releases_in_use, trend
@@ -46,8 +46,13 @@ _ATTENTION_TEXT: dict[str, tuple[str, str]] = {
     AttentionKind.EXPIRED: ("Status", Finding.EXPIRED.explanation),
     AttentionKind.NOT_CONNECTED: ("Status", Finding.NOT_CONNECTED.explanation),
     AttentionKind.UNKNOWN_VERSION: ("Agent version", Finding.UNKNOWN_VERSION.explanation),
+    AttentionKind.RING_HELD: (
+        "State", "The ring's health gate failed, so its machines wait: see why below, and once the cause is"
+                 " fixed open it by hand (POST /api/rings/{ring}/open with a reason)."),
 }
 """Per attention kind: what its code column holds, and what to do. A kind not listed gets "Code" and no advice."""
+_SUBJECT_HEADER: dict[str, str] = {AttentionKind.RING_HELD: "Ring"}
+"""What an attention kind lists, when not machines."""
 
 
 _MEANINGS: dict[str, str] = {finding: finding.explanation for finding in Finding}
@@ -66,6 +71,8 @@ class ReportStore(Protocol):
                      subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]: ...
 
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]: ...
+
+    def rings(self) -> dict[int, RingRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ class Figure:
 class AttentionGroup:
     kind: str
     title: str
+    subject_header: str
     code_header: str
     advice: str
     total: int
@@ -125,7 +133,8 @@ def load_page(store: ReportStore, run_id: str, *, generated_at: str) -> ReportPa
     subscriptions = store.subscriptions(run_id)
     rows = list(store.all_machines(run_id, subscriptions))
     fleet = [f for s in subscriptions if s.in_scope for f in store.fleet(s.subscription_id).values()]
-    return build_page(run, rows, subscriptions, store.all_runs(), fleet, generated_at=generated_at)
+    return build_page(run, rows, subscriptions, store.all_runs(), fleet, store.rings().values(),
+                      generated_at=generated_at)
 
 
 def latest_completed_run(store: ReportStore) -> str | None:
@@ -135,9 +144,11 @@ def latest_completed_run(store: ReportStore) -> str | None:
 
 
 def build_page(run: RunRecord, rows: Sequence[MachineRecord], subscriptions: Sequence[SubscriptionRecord],
-               runs: Iterable[RunRecord], fleet: Iterable[FleetRecord], *, generated_at: str) -> ReportPage:
+               runs: Iterable[RunRecord], fleet: Iterable[FleetRecord], rings: Iterable[RingRecord] = (), *,
+               generated_at: str) -> ReportPage:
+    """The page; attention lists machines and held rings (as the alert does), subscriptions have their own table."""
     skipped = tuple(s for s in subscriptions if not s.in_scope)
-    machine_items = attention_items(rows, [])
+    machine_items = attention_items(rows, [], rings)
     return ReportPage(
         run=run, generated_at=generated_at,
         headline=_headline(run, needing_attention=len(machine_items) + len(skipped)),
@@ -237,7 +248,8 @@ def _attention_groups(items: list[AttentionItem]) -> tuple[AttentionGroup, ...]:
     for kind, members in itertools.groupby(items, key=lambda item: item.kind):
         ordered = sorted(members, key=lambda i: (not i.since, i.since, i.name.casefold(), i.resource_id))
         code_header, advice = _ATTENTION_TEXT.get(kind, ("Code", ""))
-        groups.append(AttentionGroup(kind, kind.replace("_", " ").capitalize(), code_header, advice,
+        groups.append(AttentionGroup(kind, kind.replace("_", " ").capitalize(), _SUBJECT_HEADER.get(kind, "Machine"),
+                                     code_header, advice,
                                      len(ordered), tuple(ordered[:MAX_ROWS_PER_KIND])))
     return tuple(groups)
 

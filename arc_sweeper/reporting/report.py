@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arc_sweeper import serialization
-from arc_sweeper.records import MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import MachineRecord, RingRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.reporting.attention import AttentionItem, attention_items
 from arc_sweeper.vocabulary import RunStatus, Trigger
 
@@ -39,7 +39,8 @@ class RunReport:
         return converted
 
 
-def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: Iterable[SubscriptionRecord]) -> RunReport:
+def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: Iterable[SubscriptionRecord],
+                 rings: Iterable[RingRecord] = ()) -> RunReport:
     """The report of a run; with a requested scope, every subscription row is one that was asked for."""
     subscriptions = list(subscriptions)
     skipped = [s for s in subscriptions if not s.in_scope]
@@ -49,5 +50,5 @@ def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: I
         started_at=run.started_at, ended_at=run.ended_at, subscriptions_in_scope=run.subscriptions_in_scope,
         machines_seen=run.machines_seen, finding_counts=run.finding_counts, action_counts=run.action_counts,
         result_counts=run.result_counts, outcome_counts=run.outcome_counts,
-        attention=tuple(attention_items(rows, skipped)), error=run.error, notices=run.notices,
+        attention=tuple(attention_items(rows, skipped, rings)), error=run.error, notices=run.notices,
     )

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from arc_sweeper.messages import PhaseEnd
-from arc_sweeper.ports import AlertSender, MachineStore, ReleaseStore, RunStore, ScopeLeases, SubscriptionStore
+from arc_sweeper.ports import (
+    AlertSender, MachineStore, ReleaseStore, RingStore, RunStore, ScopeLeases, SubscriptionStore,
+)
 from arc_sweeper.records import MachineRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.reporting.alerts import build_alert
 from arc_sweeper.reporting.report import build_report
@@ -25,7 +27,7 @@ from arc_sweeper.vocabulary import Action, AlertKind, DeliveryStatus, EnableResu
 log = logging.getLogger(__name__)
 
 
-class ClosingStore(RunStore, SubscriptionStore, MachineStore, ReleaseStore, Protocol):
+class ClosingStore(RunStore, SubscriptionStore, MachineStore, ReleaseStore, RingStore, Protocol):
     """A run's every table: closing a phase recounts all of it."""
 
 
@@ -91,7 +93,8 @@ class ClosingStep:
         """
         if run.alerts.get(kind, "").startswith(DeliveryStatus.DELIVERED):
             return run
-        payload = build_alert(kind, build_report(run, rows, subscriptions), generated_at=as_of, app_url=self.app_url)
+        report = build_report(run, rows, subscriptions, self.store.rings().values())
+        payload = build_alert(kind, report, generated_at=as_of, app_url=self.app_url)
         result = self.alerts.deliver(payload)
         log.info("run %s: %s alert %s (%s)", run.run_id, kind, result.status, result.detail)
         return replace(run, alerts={**run.alerts, kind: clip(f"{result.status}: {result.detail}")})

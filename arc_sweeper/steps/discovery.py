@@ -11,12 +11,13 @@ from azure.core.exceptions import HttpResponseError
 from arc_sweeper.findings import ClassificationPolicy, classify
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
-from arc_sweeper.messages import BatchFailure, DiscoverBatch, DiscoveryResult, SubscriptionWork
+from arc_sweeper.messages import BatchFailure, DiscoverBatch, DiscoveryResult, RingPlan, SubscriptionWork
 from arc_sweeper.ports import MachineReader, MachineStore, ReleaseStore, RunStore, SubscriptionStore
 from arc_sweeper.records import MachineRecord
 from arc_sweeper.releases import catalogue_of, unlisted_releases
 from arc_sweeper.resource_graph import GraphQueryError
 from arc_sweeper.resource_ids import parse_machine_id
+from arc_sweeper.rings import RingPolicy
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
 from arc_sweeper.throttling import GraphQuota, QuotaGate
@@ -62,7 +63,9 @@ class DiscoveryStep:
         if dropped:
             log.warning("run %s batch %d: %d Resource Graph rows outside the batch's subscriptions dropped, e.g. %r",
                         work.run_id, work.batch_index, len(dropped), dropped[0].id[:200])
-        rows = self._in_chunks([machine_row(work.run_id, m, policy, work.as_of) for m in machines])
+        staged = self.settings.ring_policy if work.rings is not None else None
+        rows = self._in_chunks([in_ring(machine_row(work.run_id, m, policy, work.as_of), m, work.rings, staged)
+                                for m in machines])
         self.store.put_machines(rows)
         self.fleet.record_discovery(rows, work.as_of)
         for release in unlisted_releases(rows, catalogue, as_of.date(), work.as_of):
@@ -99,11 +102,26 @@ class DiscoveryStep:
         position: Counter[str] = Counter()
         numbered = []
         for row in sorted(rows, key=lambda r: (r.subscription_id, r.row_key)):
-            if row.action == Action.ENABLE_AUTO_UPGRADE:
+            if row.action == Action.ENABLE_AUTO_UPGRADE and row.action_result == EnableResult.NOT_ATTEMPTED:
                 row = replace(row, enable_chunk=position[row.subscription_id] // self.settings.enable_batch_size)
                 position[row.subscription_id] += 1
             numbered.append(row)
         return numbered
+
+
+def in_ring(row: MachineRecord, machine: MachineSnapshot, plan: RingPlan | None,
+            policy: RingPolicy | None) -> MachineRecord:
+    """The row with its staged-rollout ring; enabling deferred (nothing sent) while that ring is not open."""
+    if plan is None or policy is None:
+        return row
+    ring = policy.ring_of(machine.tags, machine.subscription_id)
+    ring = plan.last_ring if ring is None else ring
+    row = replace(row, ring=ring)
+    if row.action == Action.ENABLE_AUTO_UPGRADE and ring not in plan.open_rings:
+        return replace(row, action_result=EnableResult.DEFERRED,
+                       defer_reason=plan.waiting.get(str(ring), f"ring {ring} waits for the rings before it to open"
+                                                                 " and pass their gates"))
+    return row
 
 
 def within_scope(machines: list[MachineSnapshot], subscriptions: set[str]) -> tuple[list[MachineSnapshot],

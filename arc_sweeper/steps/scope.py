@@ -43,7 +43,7 @@ class ScopeStep:
         request = start.request
         existing = self.store.get_run(request.run_id)
         if existing is not None and existing.phase != RunPhase.STARTING:
-            return plan_of(existing)
+            return self._plan(existing)
         run = self.record_request(request, start.as_of)
         if not run.dry_run:
             self._hold_lease(request, start.as_of)
@@ -62,7 +62,10 @@ class ScopeStep:
         self.store.put_run(run)
         log.info("run %s: %d subscriptions in scope, %d skipped, dry run %s",
                  run.run_id, run.subscriptions_in_scope, run.subscriptions_skipped, run.dry_run)
-        return plan_of(run)
+        return self._plan(run)
+
+    def _plan(self, run: RunRecord) -> RunPlan:
+        return replace(plan_of(run), staged=self.settings.ring_policy is not None)
 
     def record_request(self, request: SweepRequest, as_of: str) -> RunRecord:
         """The run's row as soon as it is accepted, with the effective options.

@@ -22,7 +22,7 @@ def all_table_text(stack) -> str:
     prefix = os.environ["TABLE_PREFIX"]
     tables = [t.name for t in service.list_tables() if t.name.startswith(prefix)]
     assert sorted(tables) == sorted(f"{prefix}{s}" for s in (
-        "runs", "subscriptions", "machines", "fleet", "leases", "releases"))
+        "runs", "subscriptions", "machines", "fleet", "leases", "releases", "rings"))
     entities = [e for t in tables for e in service.get_table_client(t).list_entities()]
     assert len(entities) > 30
     return json.dumps(entities, default=str)

@@ -15,6 +15,7 @@ from arc_sweeper.steps.closing import ClosingStep
 from arc_sweeper.steps.discovery import DiscoveryStep
 from arc_sweeper.steps.enabling import EnablingStep
 from arc_sweeper.steps.follow_up import FollowUpStep
+from arc_sweeper.steps.rings import RingsStep
 from arc_sweeper.steps.scope import ScopeStep
 from arc_sweeper.vocabulary import Trigger
 from tests.fakes import FakeAlerts, FakeArm, FakeDirectory, FakeGraph, InMemoryLeases, InMemoryTables
@@ -64,6 +65,10 @@ class World:
     @property
     def discovery(self) -> DiscoveryStep:
         return DiscoveryStep(self.settings, self.tables, self.graph, FleetLedger(self.tables))
+
+    @property
+    def rings(self) -> RingsStep:
+        return RingsStep(self.settings, self.tables)
 
     @property
     def enabling(self) -> EnablingStep:

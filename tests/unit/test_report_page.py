@@ -10,7 +10,8 @@ import pytest
 from arc_sweeper.reporting import page as report_page
 from arc_sweeper.reporting.attention import attention_items
 from arc_sweeper.reporting.page import latest_completed_run, load_page, render_page
-from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome
+from arc_sweeper.records import RingRecord
+from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome, RingState
 from tests.fakes import InMemoryTables
 from tests.report_html import ReportReader, number
 from tests.report_tables import DAY_1, DAY_2, HISTORY, ROWS, SUB_A, SUB_B, SUBSCRIPTIONS, recorded_tables
@@ -106,6 +107,16 @@ def test_attention_is_grouped_by_kind_oldest_first_with_remedies_and_capped(tabl
     manual = next(t for t in report.all_tables if t.caption.startswith("Manual upgrade needed"))
     assert len(manual.body) == 1 and "(the first 1)" in manual.caption
     assert "… and 1 more" in html
+
+
+def test_a_held_ring_is_listed_with_why_and_no_portal_link(tables):
+    tables.put_rings([RingRecord(2, RingState.HELD, decision="ring 1: 3 of 10 failing (max 10%)",
+                                 evaluated_at="2026-11-22T03:31:00Z")])
+    html, report = rendered(tables)
+    [held] = [t for t in report.all_tables if t.caption.startswith("Ring held")]
+    assert held.rows[0][0] == "Ring" and held.body == [
+        ["ring 2", "", "held", "ring 1: 3 of 10 failing (max 10%)", "2026-11-22T03:31:00Z"]]
+    assert 'href="https://portal.azure.com/#resource/rings' not in html
 
 
 def test_skipped_subscriptions_are_listed_with_their_reason(tables):

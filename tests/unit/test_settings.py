@@ -186,6 +186,12 @@ BAD_VALUES = [
     ("HISTORY_RETENTION", "forever", "expected ISO 8601"),
     ("ENABLE_TIME_BUDGET", "PT25M", "must be from PT1M to PT20M"),
     ("AzureWebJobsStorage", "AccountName=x;garbage", "not a storage connection string"),
+    ("RING_TAG", "ring/wave", "tag names cannot contain"),
+    ("RING_SUBSCRIPTIONS", "first=0B1F6471-1BF0-4DDA-AEC3-CB9272F09590", "whole ring numbers"),
+    ("RING_SOAK", "PT5M", "must be from PT1H to P30D"),
+    ("RING_MIN_SUCCESS", "90%", "a share from 0 to 1"),
+    ("RING_MAX_FAILURE", "1.5", "a share from 0 to 1"),
+    ("RING_MIN_SAMPLE", "0", "a whole number from 1 to 10000"),
     ("MAX_RETRY_WAIT", "P1D", "must be from PT1S to PT15M"),
     ("ENABLING_LEASE", "PT1M", "must be from PT10M to P1D"),
     ("AGENT_RELEASES_FILE", "/no/such/releases.json", "cannot read the file"),
@@ -354,3 +360,12 @@ def test_a_poll_interval_below_fifteen_minutes_needs_a_loopback_endpoint() -> No
     (problem,) = problems_for({"POLL_INTERVAL": "PT1M"})
     assert problem.startswith("POLL_INTERVAL=PT1M: must be at least PT15M")
     assert Settings.from_env({"POLL_INTERVAL": "PT1M", "ARM_ENDPOINT": "http://127.0.0.1:8080"}).poll_interval.seconds == 60
+
+
+def test_rings_are_off_unless_configured_and_map_subscriptions_to_rings() -> None:
+    assert Settings.from_env({}).ring_policy is None
+    sub_a, sub_b = "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "1b1f6471-1bf0-4dda-aec3-cb9272f09590"
+    policy = Settings.from_env({"RING_SUBSCRIPTIONS": f"0={sub_a.upper()}; 1={sub_b}"}).ring_policy
+    assert policy is not None and policy.by_subscription == {sub_a: 0, sub_b: 1} and policy.tag == ""
+    (problem,) = problems_for({"RING_SUBSCRIPTIONS": f"0={sub_a};1={sub_a}"})
+    assert "in more than one ring" in problem

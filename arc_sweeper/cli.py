@@ -5,7 +5,7 @@
 and exits. Following the agents takes days: `status RUN_ID` re-reads the run's cohort
 once and records what it sees (and closes the run once every machine settled or its
 follow-up window passed); the deployed Functions app does the same on its own timer.
-`show` prints a run and what needs attention.
+`show` prints a run and what needs attention (`--html FILE` also writes its HTML report).
 
 Settings come from the environment as in the Functions app (ARM_ENDPOINT, TABLE_PREFIX,
 ...); results go to the Table Storage of AzureWebJobsStorage (or its identity-based
@@ -19,14 +19,16 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_sweeper.clock import utc_now
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.messages import CheckCohort, DiscoverBatch, EnableChunk, PhaseEnd, StartRun, SweepRequest, Tally
 from arc_sweeper.records import RunRecord
 from arc_sweeper.reporting.attention import attention_items
+from arc_sweeper.reporting.page import load_page, render_page
 from arc_sweeper.reporting.report import build_report
 from arc_sweeper.reporting.summary import attention_lines, finding_lines, print_lines, summary_lines
 from arc_sweeper.runtime import Steps, steps
@@ -37,10 +39,6 @@ from arc_sweeper.timefmt import iso, parse_timestamp
 from arc_sweeper.vocabulary import RunStatus, Target, Trigger
 
 Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def sweep_now(app: Steps, request: SweepRequest, now: str) -> RunRecord:
@@ -110,12 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run_id", nargs="?")
     show.add_argument("--machines", help="list machines with this outcome, finding, action or result")
     show.add_argument("--limit", type=int, default=25)
+    show.add_argument("--html", metavar="FILE", help="also write the run's HTML report (charts, trend) to FILE")
     for command in (sweep, status, show):
         command.add_argument("--json", metavar="FILE", help="also write the run report as JSON to FILE ('-': stdout)")
     return parser
 
 
-def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None, clock: Clock = _utc_now) -> int:
+def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None, clock: Clock = utc_now) -> int:
     args = _parser().parse_args(argv)
     try:
         app = steps(os.environ if env is None else env)
@@ -142,11 +141,16 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None, cl
         print(error, file=sys.stderr)
         return 2
     _print_run(app, run, args, write=lambda line: print(line, file=report))
+    if getattr(args, "html", None):
+        page = load_page(app.store, run.run_id, generated_at=iso(clock()))
+        assert page is not None, "the run was just read"
+        Path(args.html).write_text(render_page(page), encoding="utf-8")
+        print(f"HTML report of {run.run_id} written to {args.html}", file=sys.stderr)
     return 1 if run.status == RunStatus.FAILED else 0
 
 
 def _latest(app: Steps) -> RunRecord:
-    runs = [run for status in RunStatus for run in app.store.runs_with_status(status)]
+    runs = app.store.all_runs()
     if not runs:
         raise LookupError(f"no runs in the {app.settings.table_prefix}runs table yet")
     return max(runs, key=lambda run: run.started_at)

@@ -44,6 +44,7 @@ class RunRecord:
     action_counts: dict[str, int] = field(default_factory=dict)
     result_counts: dict[str, int] = field(default_factory=dict)
     outcome_counts: dict[str, int] = field(default_factory=dict)
+    outcome_history: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # see outcome_history.py
     alerts: dict[str, str] = field(default_factory=dict)  # alert kind -> delivery status and detail
     error: str = ""
     catalogue: dict[str, str] = field(default_factory=dict)   # release -> YYYY-MM: what this run classifies by

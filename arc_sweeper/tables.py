@@ -100,6 +100,13 @@ class SweepStore:
         except ResourceNotFoundError:
             return []
 
+    def all_runs(self) -> list[RunRecord]:
+        """Every run row; none before the first run has created the tables."""
+        try:
+            return [from_entity(RunRecord, e) for e in self._runs.query_entities(f"PartitionKey eq '{RUN_PARTITION}'")]
+        except ResourceNotFoundError:
+            return []
+
     # subscriptions ------------------------------------------------------------------------
     def put_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None:
         self._upsert(self._subscriptions, (

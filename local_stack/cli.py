@@ -1,12 +1,13 @@
 """`python -m local_stack demo|show`: the local stack's own commands (never deployed).
 
-`demo` runs the product end to end on a simulated estate (make demo). `show` starts
+`demo` runs a week of daily sweeps on a simulated estate (make demo). `show` starts
 Azurite over a folder the demo (or a test) left behind and hands over to the product's
 own `python -m arc_sweeper show`.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -31,12 +32,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="the product end to end on a simulated estate (make demo)")
-    demo.add_argument("--machines", type=int, default=2000)
-    demo.add_argument("--subscriptions", type=int, default=20)
+    demo = commands.add_parser("demo", help="a week of daily sweeps on a simulated estate (make demo)")
+    demo.add_argument("--machines", type=int, default=1200)
+    demo.add_argument("--subscriptions", type=int, default=12)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--follow-up", type=operator_cli.duration_argument, default="P7D")
-    demo.add_argument("--poll-interval", type=operator_cli.duration_argument, default="PT12H")
+    demo.add_argument("--poll-interval", type=operator_cli.duration_argument, default="P1D")
+    demo.add_argument("--days", type=int, default=7, help="daily sweeps to run (default 7: a week)")
 
     show_cmd = commands.add_parser("show", help="print a run left in a local Azurite folder "
                                                 "(other options as for python -m arc_sweeper show)")
@@ -49,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         from local_stack.demo import run_demo
 
+        logging.getLogger("arc_sweeper").setLevel(logging.ERROR)  # the day's refused PATCHes are summed up instead
+
         return run_demo(machines=args.machines, subscriptions=args.subscriptions, seed=args.seed,
-                        follow_up=args.follow_up, poll_interval=args.poll_interval)
+                        follow_up=args.follow_up, poll_interval=args.poll_interval, days=args.days)
     return show(args, rest)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections import OrderedDict
 from typing import Any, TextIO
 
 from arc_sweeper.vocabulary import Outcome
@@ -14,7 +13,7 @@ class ProgressPrinter:
     """Prints a line when a run changes phase or a follow-up poll finishes.
 
     Called by the local Durable host after each episode with the instance id and its
-    custom status; it also keeps the last poll of each (virtual) day for the summary.
+    custom status.
     """
 
     def __init__(self, clock: Clock, out: TextIO = sys.stderr) -> None:
@@ -22,7 +21,6 @@ class ProgressPrinter:
         self._out = out
         self._lock = threading.Lock()
         self._last: dict[str, Any] = {}
-        self.polls_by_day: "OrderedDict[str, dict[str, int]]" = OrderedDict()
 
     def __call__(self, instance_id: str, status: Any) -> None:
         if not isinstance(status, dict) or self._last.get(instance_id) == status:
@@ -33,9 +31,8 @@ class ProgressPrinter:
             stamp = now.strftime("%a %d %b %H:%M")
             if "poll" in status:
                 outcomes = status.get("outcomes", {})
-                self.polls_by_day[now.strftime("%Y-%m-%d")] = outcomes
                 shown = ", ".join(f"{k} {outcomes[k]}" for k in Outcome if outcomes.get(k))
-                self._print(f"[{stamp}] follow-up poll {status['poll']}: {shown or 'nothing yet'}")
+                self._print(f"[{stamp}] {status['runId']} follow-up poll {status['poll']}: {shown or 'nothing yet'}")
             elif ":" not in instance_id and "phase" in status:
                 details = {k: v for k, v in status.items() if k not in ("runId", "phase")}
                 extra = ", ".join(f"{k} {v}" for k, v in details.items() if not isinstance(v, dict))

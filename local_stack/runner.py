@@ -99,5 +99,14 @@ class LocalStack:
                                    route_params={"runId": run_id})
         return self.host.invoke("get_sweep", req=request)
 
+    def get_report(self, run_id: str | None = None) -> func.HttpResponse:
+        """GET /api/sweeps/{runId}/report, or /api/report (the latest completed run) without a run id."""
+        if run_id is None:
+            request = func.HttpRequest("GET", f"http://{LOCAL_HOSTNAME}/api/report", body=b"")
+            return self.host.invoke("get_latest_report", req=request)
+        request = func.HttpRequest("GET", f"http://{LOCAL_HOSTNAME}/api/sweeps/{run_id}/report", body=b"",
+                                   route_params={"runId": run_id})
+        return self.host.invoke("get_sweep_report", req=request)
+
     def run_to_completion(self, run_id: str, timeout_s: float = 600) -> InstanceInfo:
         return self.host.run_until_complete(run_id, timeout_s=timeout_s)

@@ -45,6 +45,9 @@ class InMemoryTables:
     def get_run(self, run_id: str) -> RunRecord | None:
         return self.runs.get(run_id)
 
+    def all_runs(self) -> list[RunRecord]:
+        return list(self.runs.values())
+
     def runs_with_status(self, status: RunStatus) -> list[RunRecord]:
         return [run for run in self.runs.values() if run.status == status]
 

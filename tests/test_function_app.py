@@ -34,6 +34,13 @@ def test_http_routes_for_on_demand_sweeps(functions):
         assert str(functions[name].get_trigger().auth_level) in ("FUNCTION", "AuthLevel.FUNCTION")
 
 
+def test_html_report_routes(functions):
+    routes = {name: functions[name].get_trigger() for name in ("get_sweep_report", "get_latest_report")}
+    assert {name: (t.route, [str(m) for m in t.methods]) for name, t in routes.items()} == {
+        "get_sweep_report": ("sweeps/{runId}/report", ["GET"]), "get_latest_report": ("report", ["GET"])}
+    assert all(str(t.auth_level) in ("FUNCTION", "AuthLevel.FUNCTION") for t in routes.values())
+
+
 def test_orchestrators_and_activities_are_registered(functions):
     kinds = {name: f.get_trigger().type for name, f in functions.items()}
     for name in ("sweep_orchestrator", "enable_subscription_orchestrator", "follow_up_orchestrator"):

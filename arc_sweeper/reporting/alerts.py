@@ -142,14 +142,19 @@ def build_alert(
             "byKind": _counts(Counter(item.kind for item in report.attention), AttentionKind),
             "items": [],
         },
-        "links": {"runStatusUrl": clip(f"{redact_url(app_url)}/api/sweeps/{quote(report.run_id)}" if app_url else "",
-                                       2048)},
+        "links": _links(app_url, report.run_id),
         "error": clip(_error_text(kind, report), _ERROR_LIMIT),
         "notices": [clip(notice, _NOTICE_LIMIT) for notice in report.notices[:_MAX_NOTICES]],
     }
     items = _fit(candidates, MAX_ALERT_BYTES - len(encode_alert(payload)))
     payload["attention"].update(items=items, returned=len(items), truncated=len(items) < len(report.attention))
     return payload
+
+
+def _links(app_url: str, run_id: str) -> dict[str, str]:
+    """The run's status endpoint and HTML report: scheme and host of `app_url` only, never a key."""
+    run = f"{redact_url(app_url)}/api/sweeps/{quote(run_id)}" if app_url else ""
+    return {"runStatusUrl": clip(run, 2048), "reportUrl": clip(f"{run}/report" if run else "", 2048)}
 
 
 def encode_alert(payload: dict[str, Any]) -> bytes:

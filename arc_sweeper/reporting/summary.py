@@ -5,21 +5,28 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from arc_sweeper.outcome_history import daily_totals
 from arc_sweeper.records import RunRecord
 from arc_sweeper.reporting.attention import AttentionItem
 from arc_sweeper.vocabulary import ExtensionFinding, ExtensionOutcome, Finding, Outcome
 
 
+def ordered_names(order: Iterable[str], *counts: Mapping[str, int]) -> list[str]:
+    """Names present in any of `counts`: the vocabulary's order first, then names it does not know yet."""
+    present = {name for table in counts for name in table}
+    known = [name for name in order if name in present]
+    return known + sorted(present - set(known))
+
+
 def _table(title: str, counts: Mapping[str, int], order: Iterable[str] = ()) -> list[str]:
-    known = [n for n in order if n in counts]
-    names = known + sorted(n for n in counts if n not in known)
+    names = ordered_names(order, counts)
     if not names:
         return [f"{title}: none"]
     width = max(len(n) for n in names)
     return [f"{title}:"] + [f"  {n:<{width}}  {counts[n]:>6}" for n in names]
 
 
-def summary_lines(run: RunRecord, polls_by_day: Mapping[str, Mapping[str, int]] | None = None) -> list[str]:
+def summary_lines(run: RunRecord) -> list[str]:
     lines = [
         f"Run {run.run_id} ({run.trigger}, {'dry run' if run.dry_run else 'writes on'}): {run.status}",
         f"  started {run.started_at}, enabling done {run.enabling_ended_at or '-'}, ended {run.ended_at or '-'}",
@@ -30,11 +37,13 @@ def summary_lines(run: RunRecord, polls_by_day: Mapping[str, Mapping[str, int]] 
     lines += _table("Actions", run.action_counts)
     lines += _table("Enable results", run.result_counts)
     lines += _table("Follow-up outcomes", run.outcome_counts, Outcome)
-    if polls_by_day:
-        lines.append("Outcomes per day (last poll of the day):")
-        lines.append("  day         " + " ".join(f"{n:>14}" for n in Outcome))
-        for day, counts in polls_by_day.items():
-            lines.append(f"  {day}  " + " ".join(f"{counts.get(n, 0):>14}" for n in Outcome))
+    by_day = daily_totals(run.outcome_history)
+    if by_day:
+        names = ordered_names(Outcome, *by_day.values())
+        lines.append("Outcomes per day (last check of the day):")
+        lines.append("  day         " + " ".join(f"{n:>14}" for n in names))
+        for day, counts in by_day.items():
+            lines.append(f"  {day}  " + " ".join(f"{counts.get(n, 0):>14}" for n in names))
     if run.extensions_seen:
         lines.append(f"Extensions: {run.extensions_seen} on the machines seen")
         lines += _table("  Extension findings (an extension may have several)", run.extension_finding_counts,

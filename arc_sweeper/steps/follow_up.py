@@ -10,6 +10,7 @@ from arc_sweeper.extensions import extension_outcome
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.messages import CheckCohort, CohortResult, Tally
+from arc_sweeper.outcome_history import with_check
 from arc_sweeper.outcomes import Followed, FollowUpRules, follow_up_outcome
 from arc_sweeper.ports import ExtensionStore, FleetReader, MachineStore, RunStore, SubscriptionStore
 from arc_sweeper.records import ExtensionRecord, MachineRecord
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class FollowUpStore(RunStore, SubscriptionStore, MachineStore, ExtensionStore, Protocol):
-    """What the follow-up reads (the batch's subscriptions and cohort) and writes (outcomes)."""
+    """What the follow-up reads (the batch's subscriptions and cohort) and writes (outcomes, their history)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,20 @@ class FollowUpStep:
         self.store.put_machines(checked)
         self.fleet.record_outcomes(checked, check.checked_at)
         done = {r.row_key: r for r in checked}
-        return CohortResult(tally([done.get(r.row_key, r) for r in cohort], extensions), gate.state())
+        counts = tally([done.get(r.row_key, r) for r in cohort], extensions)
+        self._remember(check, counts)
+        return CohortResult(counts, gate.state())
+
+    def _remember(self, check: CheckCohort, counts: Tally) -> None:
+        """Keep the batch's machine outcome counts of the day on the run row (outcome_history.py).
+
+        Read and replaced whole: the follow-up checks its batches one at a time and nothing
+        else writes the run row while it follows.
+        """
+        run = self.store.get_run(check.run_id)
+        if run is not None:
+            self.store.put_run(replace(run, outcome_history=with_check(
+                run.outcome_history, check.checked_at, check.batch_index, counts.counts)))
 
     def _check_extensions(self, followed: list[ExtensionRecord], open_rows: list[ExtensionRecord], gate: QuotaGate,
                           checked_at: str) -> list[ExtensionRecord]:

@@ -123,6 +123,16 @@ class LocalDurableHost:
         """
         self._run(condition, timeout_s, stop_when_idle=False)
 
+    def run_until_time(self, moment: datetime, timeout_s: float = 30.0) -> None:
+        """Work until the clock reaches ``moment`` and nothing is runnable or in flight.
+
+        Timers due by then fire in order; a virtual clock then jumps to ``moment`` and stops
+        there, so a caller can fire a trigger at a given time (the daily timer of a simulated week).
+        """
+        def done() -> bool:
+            return self.clock.now() >= moment and not self._runnable() and self._inflight == 0
+        self._run(done, timeout_s, stop_when_idle=False, until=moment)
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -162,8 +172,10 @@ class LocalDurableHost:
             return worker.call(function.user_function, **kwargs)
 
     # ---------------------------------------------------------------- scheduling loop
-    def _run(self, done: Callable[[], bool], timeout_s: float, stop_when_idle: bool) -> None:
-        """Pump until ``done()`` (or idle); a virtual clock jumps to the next timer when nothing else can run."""
+    def _run(self, done: Callable[[], bool], timeout_s: float, stop_when_idle: bool,
+             until: Optional[datetime] = None) -> None:
+        """Pump until ``done()`` (or idle); a virtual clock jumps to the next timer when nothing else can run,
+        but never past ``until``."""
         deadline = time.monotonic() + timeout_s
         while True:
             worked = self._pass()
@@ -177,6 +189,8 @@ class LocalDurableHost:
                 if worked or self._runnable():
                     continue
                 next_timer = self._next_timer()
+                if until is not None and until > self.clock.now() and (next_timer is None or next_timer > until):
+                    next_timer = until
                 if self._inflight == 0:
                     if next_timer is None and stop_when_idle:
                         return

@@ -1,7 +1,7 @@
 """How Connected Machine agents behave over time once automatic upgrade is on.
 
 Nothing runs in the background: :func:`settle` replays, in time order, every event a
-machine would have seen up to ``now`` (disconnect, delete, upgrade attempts, and its
+machine would have seen up to ``now`` (onboarding, reconnect, disconnect, delete, upgrade attempts, and its
 extensions' upgrades and rollbacks from extensions.py). The
 simulator calls it whenever a machine is read, so a virtual clock may jump days and
 the fleet is still exactly where it would be.
@@ -83,9 +83,26 @@ class AgentModel:
     window_start: time = time(1, 0)
     window_length: timedelta = timedelta(hours=2)
     retry_interval: timedelta = timedelta(days=3)
+    #: Releases that ship later, oldest first: (when, versions by OS type). Agents current until then
+    #: upgrade again in their first window after a release ships.
+    later_releases: tuple[tuple[datetime, dict[str, str]], ...] = ()
 
-    def target_version(self, os_type: str) -> Optional[str]:
-        return self.latest_versions.get((os_type or "").lower())
+    def target_version(self, os_type: str, at: Optional[datetime] = None) -> Optional[str]:
+        """The newest release for this OS at ``at`` (None: the one the fleet started with)."""
+        versions = self.latest_versions
+        for ships_at, later in self.later_releases:
+            if at is not None and ships_at <= at:
+                versions = later
+        return versions.get((os_type or "").lower())
+
+    def next_release_after(self, moment: datetime, os_type: str,
+                           newer_than: tuple[int, int]) -> Optional[datetime]:
+        """When the first release newer than ``newer_than`` ships after ``moment``, if one does."""
+        for ships_at, versions in self.later_releases:
+            release = parse_version(versions.get((os_type or "").lower()))
+            if ships_at > moment and release is not None and release > newer_than:
+                return ships_at
+        return None
 
     def first_slot(self, ready: datetime, offset: timedelta) -> datetime:
         """The first off-peak slot of this agent at or after ``ready``."""
@@ -95,8 +112,8 @@ class AgentModel:
         return slot if slot >= ready else slot + timedelta(days=1)
 
 
-def wants_upgrade(machine: "Machine", model: AgentModel) -> bool:
-    """True while the agent would act on the flag: enabled, Connected, old enough, not latest."""
+def acts_on_flag(machine: "Machine", model: AgentModel) -> bool:
+    """True while the agent would act on the flag: enabled, Connected and old enough."""
     props = machine.properties
     upgrade = props.get("agentUpgrade")
     if not isinstance(upgrade, dict) or upgrade.get("enableAutomaticUpgrade") is not True:
@@ -104,26 +121,52 @@ def wants_upgrade(machine: "Machine", model: AgentModel) -> bool:
     if machine.enabled_at is None or props.get("status") != CONNECTED:
         return False
     current = parse_version(props.get("agentVersion"))
-    target = parse_version(model.target_version(props.get("osType", "")))
-    return current is not None and target is not None and model.min_version <= current < target
+    return current is not None and model.min_version <= current
+
+
+def wants_upgrade(machine: "Machine", model: AgentModel, at: Optional[datetime] = None) -> bool:
+    """True while the agent would act on the flag and is behind the latest release at ``at``."""
+    current = parse_version(machine.properties.get("agentVersion"))
+    target = parse_version(model.target_version(machine.os_type, at))
+    return acts_on_flag(machine, model) and current is not None and target is not None and current < target
 
 
 def next_attempt_at(machine: "Machine", model: AgentModel) -> Optional[datetime]:
-    if not wants_upgrade(machine, model):
+    if not acts_on_flag(machine, model):
         return None
     behaviour = machine.behaviour
     if behaviour.outcome == NEVER_ATTEMPTS or (behaviour.outcome == STUCK_NO_RETRY and machine.attempts >= 1):
         return None
     assert machine.enabled_at is not None
     first = model.first_slot(machine.enabled_at + behaviour.propagation_delay, behaviour.window_offset)
-    return first + machine.attempts * model.retry_interval
+    due = first + machine.attempts * model.retry_interval   # the first attempt, then retries of failed ones
+    if machine.last_attempt_at is not None and machine.attempts > 0 and not _last_attempt_failed(machine):
+        since = machine.last_attempt_at                     # current since then: waits for a newer release
+    elif wants_upgrade(machine, model, due):
+        return due
+    else:
+        since = due
+    current = parse_version(machine.properties.get("agentVersion"))
+    assert current is not None
+    ships_at = model.next_release_after(since, machine.os_type, current)
+    return None if ships_at is None else model.first_slot(ships_at, behaviour.window_offset)
+
+
+def _last_attempt_failed(machine: "Machine") -> bool:
+    upgrade = machine.properties.get("agentUpgrade")
+    return isinstance(upgrade, dict) and upgrade.get("lastAttemptStatus") == "Failed"
 
 
 def _next_event(machine: "Machine", model: AgentModel, extension_model: Optional[ExtensionModel]
                 ) -> Optional[tuple[datetime, int, str, Optional[Extension]]]:
     """The machine's earliest event; at the same moment a disconnect comes first, then a delete,
-    then the agent's upgrade, then its extensions' (which need the machine Connected)."""
+    then the agent's upgrade, then its extensions' (which need the machine Connected). A deleted
+    machine's only event is its onboarding, if it has one."""
+    if machine.deleted:
+        return (machine.onboard_at, 0, "onboard", None) if machine.onboard_at is not None else None
     candidates: list[tuple[datetime, int, str, Optional[Extension]]] = []
+    if machine.reconnect_at is not None:
+        candidates.append((machine.reconnect_at, 0, "reconnect", None))
     if machine.disconnect_at is not None:
         candidates.append((machine.disconnect_at, 0, "disconnect", None))
     if machine.delete_at is not None:
@@ -140,16 +183,30 @@ def _next_event(machine: "Machine", model: AgentModel, extension_model: Optional
 
 def settle(machine: "Machine", now: datetime, model: AgentModel, record: Optional[Recorder] = None,
            extension_model: Optional[ExtensionModel] = None) -> bool:
-    """Apply every event due up to ``now`` (the extensions' too, given their model); True if anything
-    changed."""
+    """Apply every event due up to ``now`` (onboarding, reconnecting, disconnecting, deletion, upgrade
+    attempts, and the extensions' given their model), in time order; True if anything changed."""
     changed = False
-    while not machine.deleted:
+    while True:
         event = _next_event(machine, model, extension_model)
         if event is None or event[0] > now:
             break
         at, _, kind, ext = event
         changed = True
-        if kind == "disconnect":
+        if kind == "onboard":
+            machine.onboard_at = None
+            machine.deleted = False
+            machine.revision += 1
+            set_property(machine, ("lastStatusChange",), format_timestamp(at), at, "onboard", record)
+            if record is not None:
+                record(machine, "deleted", True, False, at, "onboard")
+        elif kind == "reconnect":
+            machine.reconnect_at = None
+            if machine.properties.get("status") != CONNECTED:
+                set_property(machine, ("status",), CONNECTED, at, "reconnect", record)
+                set_property(machine, ("lastStatusChange",), format_timestamp(at), at, "reconnect", record)
+                if machine.enabled_at is not None:  # the agent reads its settings anew once back
+                    machine.enabled_at, machine.attempts = at, 0
+        elif kind == "disconnect":
             machine.disconnect_at = None
             if machine.properties.get("status") == CONNECTED:
                 set_property(machine, ("status",), "Disconnected", at, "disconnect", record)
@@ -172,7 +229,8 @@ def _attempt(machine: "Machine", at: datetime, model: AgentModel, record: Option
     behaviour = machine.behaviour
     index = machine.attempts
     machine.attempts += 1
-    target = model.target_version(machine.properties.get("osType", ""))
+    machine.last_attempt_at = at
+    target = model.target_version(machine.os_type, at)
     success = behaviour.outcome == SUCCEED or (behaviour.outcome == RECOVER and index >= behaviour.failures)
     cause = "agent-upgrade"
     if success:

@@ -115,7 +115,7 @@ def _out_of_reach(machine: "Machine", fleet: "Fleet", rules: FateRules) -> Optio
     if sub.state not in rules.sweep_states:
         return Fate(LEAVE, f"subscription state {sub.state}")
     if machine.deleted:
-        return Fate(LEAVE, "machine deleted")
+        return Fate(LEAVE, "not onboarded yet" if machine.onboard_at is not None else "machine deleted")
     if rules.excluded(machine.tags):
         return Fate(LEAVE, "carries the exclusion tag")
     return None

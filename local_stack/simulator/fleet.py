@@ -187,8 +187,11 @@ class Machine:
     behaviour: UpgradeBehaviour = field(default_factory=UpgradeBehaviour)
     enabled_at: Optional[datetime] = None   # when the flag last went to true
     attempts: int = 0                 # upgrade attempts since enabled_at
+    last_attempt_at: Optional[datetime] = None
     disconnect_at: Optional[datetime] = None
+    reconnect_at: Optional[datetime] = None   # a machine not Connected comes back then
     delete_at: Optional[datetime] = None
+    onboard_at: Optional[datetime] = None     # not in Azure until then (absent, like a deleted one)
     deleted: bool = False
     principal_id: str = ""
     revision: int = 0                 # bumped on every change; the ARG index syncs on it
@@ -204,6 +207,8 @@ class Machine:
         check_tags(self.tags)
         if self.conflict_code == "ScopeLocked":
             raise ValueError("a lock is `locked=True`; write conflicts are transient and need another code")
+        if self.onboard_at is not None:
+            self.deleted = True
         if not self.principal_id:
             self.principal_id = str(uuid.uuid5(uuid.NAMESPACE_URL, self.id.lower()))
         check_extensions(self.extensions)

@@ -90,14 +90,35 @@ class FleetSpec:
     sql_server_share: float = 0.15                   # machines running SQL Server, if Windows (SQL extensions)
     # on top of `machines`: the odd-but-legal block of odd_estate.py (about 50 machines, 6 subscriptions)
     odd_but_legal: bool = False
+    # a week that changes (off by default), each within `changes_within` after `now`: machines onboarded
+    # (share of `machines`, on top of them), machines Disconnected or in Error at `now` reconnecting (share
+    # of those), and the release after `latest_versions` shipping `release_after` after `now`
+    onboard_share: float = 0.0
+    reconnect_share: float = 0.0
+    changes_within: timedelta = timedelta(days=7)
+    release_after: Optional[timedelta] = None
 
     def extension_model(self) -> ExtensionModel:
         return ExtensionModel(retry_interval=self.extension_retry_interval)
 
     def agent_model(self) -> AgentModel:
+        later = ()
+        if self.release_after is not None:
+            later = ((self.now + self.release_after, next_release(self.latest_versions)),)
         return AgentModel(latest_versions=dict(self.latest_versions), min_version=self.min_auto_upgrade_version,
                           window_start=self.window_start, window_length=self.window_length,
-                          retry_interval=self.retry_interval)
+                          retry_interval=self.retry_interval, later_releases=later)
+
+
+def next_release(latest_versions: dict[str, str]) -> dict[str, str]:
+    """Full versions of the release after `latest_versions`, per OS (1.67 -> 1.68)."""
+    later = {}
+    for os_type, version in latest_versions.items():
+        parsed = agents.parse_version(version)
+        if parsed is None:
+            raise ValueError(f"latest version {version!r} for {os_type} is not MAJOR.MINOR...")
+        later[os_type] = full_version(parsed[1] + 1, os_type)
+    return later
 
 
 def _allocate(rng: random.Random, n: int, weights: dict[str, float]) -> list[str]:
@@ -282,6 +303,8 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         agents.settle(machine, now, model, extension_model=extension_model)
         machines.append(machine)
 
+    _schedule_reconnects(spec, machines)
+    machines += _onboarded_later(spec, subs, rgs, used)
     if spec.odd_but_legal:
         odd_subs, odd_machines = odd_estate.odd_but_legal(spec, model)
         subs += odd_subs
@@ -293,6 +316,44 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
     fleet.fates = FateLedger.of(fleet, rules)
     fleet.extension_fates = FateLedger.of_extensions(fleet, ExtensionFateRules(scope=rules))
     return fleet
+
+
+def _schedule_reconnects(spec: FleetSpec, machines: list[Machine]) -> None:
+    """Some machines Disconnected or in Error come back within the week (their own random stream)."""
+    if spec.reconnect_share <= 0:
+        return
+    rng = random.Random(f"reconnect:{spec.seed}")
+    away = [m for m in machines if m.properties.get("status") in ("Disconnected", "Error")]
+    for machine in rng.sample(away, round(len(away) * spec.reconnect_share)):
+        machine.reconnect_at = spec.now + spec.changes_within * rng.random()
+
+
+def _onboarded_later(spec: FleetSpec, subs: list[Subscription], rgs: list[tuple[Subscription, str, str]],
+                     used: set[tuple[str, str, str]]) -> list[Machine]:
+    """Machines onboarded within the week: recent agents, automatic upgrade not set, in Enabled subscriptions."""
+    count = round(spec.machines * spec.onboard_share)
+    homes = [rg for rg in rgs if rg[0].state == "Enabled" and rg[0].visible]
+    if count <= 0 or not homes:
+        return []
+    rng = random.Random(f"onboard:{spec.seed}")
+    lo_delay, hi_delay = spec.propagation_delay
+    machines = []
+    for k in range(count):
+        sub, rg, location = rng.choice(homes)
+        os_type = "windows" if rng.random() < spec.windows_share else "linux"
+        name = f"new-{os_type[:3]}-{k:04d}"
+        used.add((sub.subscription_id, name_key(rg), name_key(name)))
+        arrives = spec.now + spec.changes_within * rng.random()
+        props = base_properties(name, os_type, full_version(rng.randint(62, 67), os_type), "Connected", arrives,
+                                seed=f"onboard:{spec.seed}:{k}")
+        behaviour = UpgradeBehaviour(
+            outcome=agents.SUCCEED if rng.random() >= spec.failure_share else agents.RECOVER,
+            propagation_delay=lo_delay + (hi_delay - lo_delay) * rng.random(),
+            window_offset=spec.window_length * rng.random(), failure_message=rng.choice(agents.FAILURE_MESSAGES))
+        machines.append(Machine(sub.subscription_id, rg, name, props, location=location,
+                                tags={"environment": "prod", "owner": "ops-team"}, behaviour=behaviour,
+                                onboard_at=arrives))
+    return machines
 
 
 def _machine_name(rng: random.Random, i: int, os_type: str) -> str:

@@ -57,7 +57,8 @@ class ChangeRecord:
     old: Any                   # None when the key was absent
     new: Any                   # None when the key was removed
     at: datetime               # simulated time the change took effect
-    cause: str                 # patch | agent-upgrade | disconnect | delete | extension-upgrade | extension-rollback
+    cause: str                 # patch | agent-upgrade | disconnect | reconnect | delete | onboard |
+                               # extension-upgrade | extension-rollback
     extension: str = ""        # the extension's name when it changed, not the machine (field "extensions/{name}....")
 
     @property

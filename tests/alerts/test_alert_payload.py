@@ -73,6 +73,7 @@ def test_every_kind_matches_the_schema(kind, assert_valid):
     assert payload["schemaVersion"] == "1.2"
     assert payload["runId"] == run.run_id
     assert payload["links"]["runStatusUrl"] == STATUS_URL
+    assert payload["links"]["reportUrl"] == f"{STATUS_URL}/report"
 
 
 def test_sweep_completed_digest_carries_counts_and_scope(assert_valid):
@@ -124,14 +125,14 @@ def test_an_unknown_kind_is_refused():
 def test_the_status_url_never_carries_a_key():
     payload = build_alert(AlertKind.SWEEP_COMPLETED, report(), generated_at=GENERATED,
                           app_url=APP_URL + "?code=SECRETFUNCTIONKEY==")
-    assert payload["links"]["runStatusUrl"] == STATUS_URL
+    assert payload["links"] == {"runStatusUrl": STATUS_URL, "reportUrl": STATUS_URL + "/report"}
     assert "SECRETFUNCTIONKEY" not in json.dumps(payload)
 
 
 def test_no_status_url_gives_an_empty_link(assert_valid):
     payload = build_alert(AlertKind.SWEEP_COMPLETED, report(), generated_at=GENERATED, app_url="")
     assert_valid(payload)
-    assert payload["links"]["runStatusUrl"] == ""
+    assert payload["links"] == {"runStatusUrl": "", "reportUrl": ""}
 
 
 # --- the attention list ---------------------------------------------------------------------

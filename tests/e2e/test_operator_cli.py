@@ -20,6 +20,7 @@ from local_stack.clock import VirtualClock
 from local_stack.simulator import FleetSimulator
 from tests.e2e.fleets import SUB_A, SUB_B, mixed_fleet
 from tests.e2e.support import compliant, to_enable
+from tests.report_html import ReportReader, number
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def test_sweep_without_apply_sends_no_patch(estate):
     assert patches(sim) == Counter()
 
 
-def test_sweep_with_apply_enables_then_status_follows_up_later(estate):
+def test_sweep_with_apply_enables_then_status_follows_up_later(estate, tmp_path):
     sim, clock, env = estate
     result = operator(["sweep", "--apply", "--json", "-"], env)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -78,8 +79,12 @@ def test_sweep_with_apply_enables_then_status_follows_up_later(estate):
     assert "upgraded" in later.stdout and "pending" not in later.stdout.split("Follow-up outcomes")[1]
     assert patches(sim) == sent  # following up never writes
 
-    shown = operator(["show", run_id, "--machines", "upgraded"], env)
+    page = tmp_path / "report.html"
+    shown = operator(["show", run_id, "--machines", "upgraded", "--html", str(page)], env)
     assert shown.returncode == 0 and "Machines with 'upgraded': 5" in shown.stdout
+    report = ReportReader(page.read_text(encoding="utf-8"))
+    assert number(report.headline["Automatic upgrade enabled"]) == 5 and number(report.headline["Machines seen"]) == 6
+    assert f"HTML report of {run_id} written to {page}" in shown.stderr
 
 
 def test_an_unknown_run_and_bad_options_are_refused_with_a_reason(estate):

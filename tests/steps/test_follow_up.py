@@ -51,3 +51,15 @@ def test_a_poll_resource_graph_refuses_raises_and_changes_nothing(world):
     with pytest.raises(RuntimeError, match="throttled"):
         world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
     assert world.tables.machine_rows == before
+
+
+def test_each_check_keeps_the_day_s_counts_on_the_run_row(world):
+    enabled(world, "upgrades", "pending")
+    world.graph.machines = [snapshot(SUB_A, "upgrades", auto_upgrade=True), snapshot(SUB_A, "pending", auto_upgrade=True)]
+    world.follow_up.check_cohort(CheckCohort(RUN, 0, "2026-11-21T09:00:00Z"))
+    world.graph.machines[0] = replace(world.graph.machines[0], agent_version=CURRENT)
+    world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
+    assert world.tables.get_run(RUN).outcome_history == {
+        "2026-11-21": {"0": {"pending": 2}},
+        "2026-11-22": {"0": {"upgraded": 1, "pending": 1}},
+    }

@@ -61,10 +61,25 @@ class EnablingLeases:
         Holders whose lease ran out, and those in `evict` (the caller found their orchestration
         no longer running), are dropped in the same swap.
         """
-        gone = set(evict)
         self._put_scope(run_id, scope)
+        return self._take(run_id, scope, now, ttl, set(evict), None)
+
+    def renew(self, run_id: str, now: datetime, ttl: timedelta) -> str | None:
+        """Hold the lease `ttl` longer, on the scope it was taken for; the holder in the way if another
+        sweep took an overlapping lease meanwhile (ours ran out, or was evicted), else None.
+
+        Every enabling call renews, many at once: a lease still held for more than half of `ttl`
+        is left as it is, so they read the guard row and do not contend for it.
+        """
+        return self._take(run_id, self._scope_of(run_id), now, ttl, set(), now + ttl / 2)
+
+    def _take(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta, gone: set[str],
+              held_long_enough: datetime | None) -> str | None:
         for _ in range(ATTEMPTS):
             holders, etag = self._guard()
+            if held_long_enough is not None and any(
+                    h.run_id == run_id and (parse_timestamp(h.until) or now) >= held_long_enough for h in holders):
+                return None
             live = [h for h in holders if h.run_id not in gone and h.run_id != run_id
                     and (parse_timestamp(h.until) or now) > now]
             for holder in live:

@@ -29,7 +29,8 @@ class RunRecord:
     phase: RunPhase
     started_at: str
     scope_digest: str = ""        # sha256 of the sorted requested subscription ids (first 16 hex digits)
-    dry_run_reason: str = ""      # why no PATCH is sent: the request, DRY_RUN, or PUBLIC_CLOUD_ONLY
+    dry_run_reason: str = ""      # why no PATCH is sent: the request, DRY_RUN, PUBLIC_CLOUD_ONLY, or blocked_by
+    blocked_by: str = ""          # the sweep whose enabling lease on an overlapping scope made this one report only
     follow_up_window: str = ""
     poll_interval: str = ""
     enabling_ended_at: str = ""

@@ -72,7 +72,7 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
         scope=ScopeStep(settings, store, arm, store.leases, fetch_catalogue),
         rings=RingsStep(settings, store),
         discovery=DiscoveryStep(settings, store, graph, fleet),
-        enabling=EnablingStep(settings, store, arm, fleet),
+        enabling=EnablingStep(settings, store, arm, fleet, store.leases),
         follow_up=FollowUpStep(settings, store, graph, fleet),
         closing=ClosingStep(store, LogicAppWebhook(settings.webhook_url), store.leases, fleet,
                             app_url=f"{scheme}://{hostname}" if hostname else ""),

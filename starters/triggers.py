@@ -110,10 +110,9 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
     request = SweepRequest(run_id, Trigger.TIMER)
     if not app.scope.dry_run_reason(request):
         holder = await _take_lease(client, app, request, now)
-        if holder is not None:
-            log.error("not starting sweep %s: sweep %s is still enabling an overlapping scope; the next daily "
-                      "sweep covers what it leaves", run_id, holder)
-            return
+        if holder is not None:  # the run reports only and says why (run row, summary, digest alert)
+            log.warning("sweep %s starts report-only: sweep %s is still enabling an overlapping scope", run_id,
+                        holder)
     try:
         await client.start_new(ORCHESTRATOR, run_id, request.to_json())
     except Exception as error:  # the extension refuses a duplicate id if another firing won the race

@@ -142,6 +142,10 @@ class InMemoryLeases:
     def release(self, run_id: str) -> None:
         self.holders.pop(run_id, None)
 
+    def renew(self, run_id: str, now: datetime, ttl: timedelta) -> str | None:
+        scope = self.holders[run_id][0] if run_id in self.holders else ()
+        return self.acquire(run_id, scope, now, ttl)
+
     def holds(self, run_id: str, now: datetime) -> bool:
         return run_id in self.holders and self.holders[run_id][1] > now
 

@@ -54,15 +54,18 @@ EXTENSION_COUNT_NAMES: dict[str, tuple[str, ...]] = {
 def severity_for(kind: AlertKind, report: RunReport) -> Severity:
     """The alert's severity; the rules are documented in docs/alerts.md ("Severity").
 
-    error: the run failed, a PATCH was refused, or an upgrade is stuck.
+    error: the run failed, a part of it failed (its `error` is set), a PATCH was refused, or an
+    upgrade is stuck.
     warning: an upgrade failed, a machine disconnected, needs a manual upgrade, is out of
-    support, not connected or expired, or a subscription was skipped.
+    support, not connected or expired, a subscription was skipped, or the run reported only
+    because another sweep was still enabling an overlapping scope.
     info: anything else (including agents whose version could not be read).
     """
     attention_kinds = {item.kind for item in report.attention}
     if (
         kind == AlertKind.SWEEP_FAILED
         or report.status == RunStatus.FAILED
+        or report.error
         or report.result_counts.get(EnableResult.FAILED, 0) > 0
         or report.outcome_counts.get(Outcome.STUCK, 0) > 0
         or any(_severity(k) == Severity.ERROR for k in attention_kinds)
@@ -71,6 +74,7 @@ def severity_for(kind: AlertKind, report: RunReport) -> Severity:
     if (
         report.outcome_counts.get(Outcome.UPGRADE_FAILED, 0) > 0
         or report.outcome_counts.get(Outcome.DISCONNECTED, 0) > 0
+        or report.blocked_by
         or any(_severity(k) == Severity.WARNING for k in attention_kinds)
     ):
         return Severity.WARNING

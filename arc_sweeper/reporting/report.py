@@ -33,6 +33,7 @@ class RunReport:
     attention: tuple[AttentionItem, ...] = ()
     error: str = ""
     notices: tuple[str, ...] = ()
+    blocked_by: str = ""
     extensions_seen: int = 0
     extension_finding_counts: dict[str, int] = field(default_factory=dict)
     extension_result_counts: dict[str, int] = field(default_factory=dict)
@@ -55,6 +56,7 @@ def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: I
         machines_seen=run.machines_seen, finding_counts=run.finding_counts, action_counts=run.action_counts,
         result_counts=run.result_counts, outcome_counts=run.outcome_counts,
         attention=tuple(attention_items(rows, skipped, rings, extensions)), error=run.error, notices=run.notices,
+        blocked_by=run.blocked_by,
         extensions_seen=run.extensions_seen, extension_finding_counts=run.extension_finding_counts,
         extension_result_counts=run.extension_result_counts, extension_outcome_counts=run.extension_outcome_counts,
     )

@@ -31,10 +31,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.messages import ChunkFailure, ChunkResult, EnableChunk
-from arc_sweeper.ports import ArmError, ExtensionStore, FleetWriter, MachineStore, PatchOutcome
+from arc_sweeper.ports import ArmError, ExtensionStore, FleetWriter, MachineStore, PatchOutcome, ScopeLeases
 from arc_sweeper.records import ExtensionRecord, MachineRecord
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
+from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.throttling import MAX_CONCURRENCY, Gate, WriteBudget, WriteGate
 from arc_sweeper.vocabulary import EnableResult, Outcome, Target
 
@@ -73,6 +74,7 @@ class EnablingStep:
     store: EnablingStore
     arm: FleetWriter
     fleet: FleetLedger
+    leases: ScopeLeases
     monotonic: Callable[[], float] = time.monotonic
 
     def machines(self) -> Targets[MachineRecord]:
@@ -83,16 +85,36 @@ class EnablingStep:
             on_enabled={"outcome": Outcome.PENDING, "outcome_detail": "waiting for the agent"})
 
     def extensions(self) -> Targets[ExtensionRecord]:
-        """The fleet hears of extensions when enabling closes (arc_sweeper.steps.extension_ranks)."""
+        """The fleet hears of extensions when enabling closes (arc_sweeper.steps.closing)."""
         return Targets(
             rows=lambda work: self.store.extensions(work.run_id, work.subscription_id, enable_chunk=work.chunk_index),
             put=self.store.put_extensions, patch=self.arm.enable_extension_upgrade,
             is_enabled=self.arm.extension_upgrade_enabled, record_results=lambda subscription, rows, as_of: None)
 
     def enable_chunk(self, work: EnableChunk) -> ChunkResult:
+        """PATCH the chunk's open rows; while this run still holds the enabling lease of its scope.
+
+        The lease is renewed first: a sweep stalled past ENABLING_LEASE whose scope another sweep
+        has taken meanwhile sends nothing more, and its open rows say why (that sweep does them).
+        """
         if work.target == Target.EXTENSIONS:
-            return self._enable(work, self.extensions())
-        return self._enable(work, self.machines())
+            return self._leased(work, self.extensions())
+        return self._leased(work, self.machines())
+
+    def _leased(self, work: EnableChunk, targets: Targets[Row]) -> ChunkResult:
+        holder = None if work.dry_run else self._renewed_lease(work)
+        if holder is not None:
+            reason = f"enabling lease lost: sweep {holder} took over an overlapping scope; nothing more is sent"
+            log.error("run %s subscription %s: %s", work.run_id, work.subscription_id, reason)
+            failure = ChunkFailure(work.run_id, work.subscription_id, work.chunk_index, reason, work.as_of,
+                                   work.target)
+            return self._abandon(failure, targets)
+        return self._enable(work, targets)
+
+    def _renewed_lease(self, work: EnableChunk) -> str | None:
+        now = parse_timestamp(work.as_of)
+        assert now is not None, "as_of comes from the orchestration clock"
+        return self.leases.renew(work.run_id, now, self.settings.enabling_lease)
 
     def abandon_chunk(self, failure: ChunkFailure) -> ChunkResult:
         """The chunk's open rows are failed with the reason: the run goes on and says what failed."""
@@ -140,7 +162,7 @@ class EnablingStep:
                                         failure.as_of, target=failure.target))
         closed = [replace(r, action_result=EnableResult.FAILED,
                           arm_error_code="OutcomeUnknown" if r.action_result == EnableResult.SENDING else "NotSent",
-                          arm_error_message=clip(f"enabling failed after retries: {failure.error}"),
+                          arm_error_message=clip(f"enabling given up: {failure.error}"),
                           updated_at=failure.as_of)
                   for r in rows if r.action_result in OPEN]
         targets.put(closed)

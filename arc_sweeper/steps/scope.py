@@ -26,10 +26,6 @@ Enabled, Warned and PastDue are active; their machines run agents that need upgr
 KNOWN_STATES = UNSWEEPABLE_STATES | {"enabled", "warned", "pastdue"}
 
 
-class LeaseRefused(Exception):
-    """Another sweep is enabling an overlapping scope: this one must not write."""
-
-
 @dataclass(frozen=True)
 class ScopeStep:
     settings: Settings
@@ -45,8 +41,11 @@ class ScopeStep:
         if existing is not None and existing.phase != RunPhase.STARTING:
             return self._plan(existing)
         run = self.record_request(request, start.as_of)
-        if not run.dry_run:
-            self._hold_lease(request, start.as_of)
+        holder = None if run.dry_run else self._lease_holder(request, start.as_of)
+        if holder is not None:
+            reason = f"sweep {holder} is still enabling an overlapping scope: this run reports only"
+            log.warning("run %s: %s", request.run_id, reason)
+            run = replace(run, dry_run=True, dry_run_reason=reason, blocked_by=holder)
         subscriptions = self._resolve_scope(request.run_id, request.subscriptions)
         self.store.put_subscriptions(subscriptions)
         in_scope = [s for s in subscriptions if s.in_scope]
@@ -54,7 +53,7 @@ class ScopeStep:
         run = replace(
             run, phase=RunPhase.SWEEPING, catalogue=as_row(resolved.catalogue),
             catalogue_origin=resolved.catalogue.origin, catalogue_base_newest=format_release(resolved.base.newest()),
-            notices=(resolved.notice,) if resolved.notice else (),
+            notices=tuple(n for n in (run.dry_run_reason if run.blocked_by else "", resolved.notice) if n),
             subscriptions_in_scope=len(in_scope),
             subscriptions_skipped=len(subscriptions) - len(in_scope),
             batch_count=max((s.batch_index for s in in_scope), default=-1) + 1,
@@ -87,16 +86,15 @@ class ScopeStep:
         self.store.put_run(run)
         return run
 
-    def _hold_lease(self, request: SweepRequest, as_of: str) -> None:
-        """The starters take the lease; a run started any other way takes it here, or does not write."""
+    def _lease_holder(self, request: SweepRequest, as_of: str) -> str | None:
+        """Hold the enabling lease for the run's scope: the HTTP starter took it already; a run started
+        any other way (the timer, the CLI) takes it here. Returns the sweep in the way, if any: the
+        run then reports only, and its row, summary and alert say why."""
         now = parse_timestamp(as_of)
         assert now is not None, "as_of comes from the orchestration clock"
         if self.leases.holds(request.run_id, now):
-            return
-        holder = self.leases.acquire(request.run_id, self.requested_scope(request), now, self.settings.enabling_lease)
-        if holder is not None:
-            raise LeaseRefused(f"sweep {holder} is still enabling an overlapping scope; "
-                               f"run {request.run_id} does not write")
+            return None
+        return self.leases.acquire(request.run_id, self.requested_scope(request), now, self.settings.enabling_lease)
 
     def requested_scope(self, request: SweepRequest) -> tuple[str, ...]:
         """The subscriptions asked for: the request's, else SUBSCRIPTION_ALLOW_LIST; empty means all."""

@@ -102,6 +102,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
       AZURE_CLIENT_ID: identityClientId
+      // As many worker threads as host.json's maxConcurrentActivityFunctions: enabling activities hold one each.
+      PYTHON_THREADPOOL_THREAD_COUNT: '32'
       LOGIC_APP_WEBHOOK_URL: listCallbackUrl('${alertWorkflow.id}/triggers/${alertTriggerName}', '2019-05-01').value
     })
   }

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from local_stack.simulator.scripted import Script, patches
 from tests.e2e.fleets import SUB_A, SUB_B
-from tests.e2e.support import body, simple_fleet
+from tests.e2e.support import body, simple_fleet, store_of
 from tests.faults.support import Expect
 
 SCOPE = {"subscriptions": [SUB_A, SUB_B]}
@@ -56,5 +56,12 @@ def test_the_daily_timer_fires_while_an_on_demand_sweep_is_enabling(make_trial):
 
     pause.released.set()
     worker.join(60)
-    assert [i.instance_id for i in trial.stack.host.instances() if i.name == "sweep_orchestrator"] == [on_demand]
-    trial.check(on_demand, Expect(scope=frozenset({SUB_A})))
+    [daily] = [i.instance_id for i in trial.stack.host.instances()
+               if i.name == "sweep_orchestrator" and i.instance_id != on_demand]
+    trial.stack.run_to_completion(daily)
+    trial.check(on_demand, Expect(scope=frozenset({SUB_A})))  # each machine PATCHed once: by the on-demand sweep
+    run = store_of(trial.stack).get_run(daily)
+    assert (run.dry_run, run.blocked_by) == (True, on_demand)  # the day is not skipped silently: it reports only
+    [digest] = [p for p in trial.receiver.payloads if p["runId"] == daily and p["kind"] == "sweep_completed"]
+    assert digest["severity"] == "warning" and digest["dryRun"]
+    assert any(f"sweep {on_demand} is still enabling an overlapping scope" in n for n in digest["notices"])

@@ -34,7 +34,7 @@ PLATFORM_SETTINGS = {
     "AZURE_CLIENT_ID", "LOGIC_APP_WEBHOOK_URL", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
     "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri",
     "AzureWebJobsStorage__tableServiceUri", "APPLICATIONINSIGHTS_CONNECTION_STRING",
-    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "PYTHON_THREADPOOL_THREAD_COUNT",
 }
 BUILT_IN_ROLES = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
@@ -290,3 +290,10 @@ def test_azure_yaml_deploys_this_folder_as_a_python_function_app():
     lines = [line.rstrip() for line in (ROOT / "azure.yaml").read_text().splitlines() if line.strip()]
     service = lines[lines.index("services:") + 1:]
     assert service[:4] == ["  api:", "    project: .", "    language: python", "    host: function"]
+
+
+def test_the_worker_has_a_thread_for_every_concurrent_activity():
+    """Enabling activities hold a thread while they wait for ARM: fewer threads would bound the sweep instead."""
+    host = json.loads((ROOT / "host.json").read_text())
+    activities = host["extensions"]["durableTask"]["maxConcurrentActivityFunctions"]
+    assert app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"] == f"'{activities}'"

@@ -72,7 +72,7 @@ class World:
 
     @property
     def enabling(self) -> EnablingStep:
-        return EnablingStep(self.settings, self.tables, self.arm, FleetLedger(self.tables))
+        return EnablingStep(self.settings, self.tables, self.arm, FleetLedger(self.tables), self.leases)
 
     @property
     def follow_up(self) -> FollowUpStep:

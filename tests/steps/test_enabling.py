@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -9,6 +10,7 @@ from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.messages import ChunkFailure, EnableChunk
 from arc_sweeper.ports import PatchOutcome
 from arc_sweeper.steps.enabling import EnablingStep, NotAllSent
+from arc_sweeper.timefmt import iso
 from arc_sweeper.vocabulary import EnableResult, Outcome
 from tests.steps.conftest import AS_OF, SUB_A, snapshot
 
@@ -71,7 +73,7 @@ class FlakyTables:
 def test_when_recording_fails_no_new_patch_is_sent_and_the_retry_patches_nothing_twice(chunk):
     chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")  # one PATCH per intent write
     flaky = FlakyTables(chunk.tables, fail_from=4)  # intent 1, result 1, intent 2, then storage fails
-    step = EnablingStep(chunk.settings, flaky, chunk.arm, FleetLedger(chunk.tables))
+    step = EnablingStep(chunk.settings, flaky, chunk.arm, FleetLedger(chunk.tables), chunk.leases)
     with pytest.raises(ConnectionError):
         step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
     assert len(chunk.arm.sent) == 1  # the second intent was never recorded, so its PATCH never went out
@@ -105,7 +107,7 @@ def test_a_lost_answer_that_did_not_apply_is_patched_once_more_by_the_retry(chun
 def test_a_call_out_of_time_returns_what_remains_for_the_next_call(chunk):
     chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")
     ticks = iter(range(0, 10_000, 400))  # every reading of the clock is 400 s later (the budget is 600 s)
-    step = EnablingStep(chunk.settings, chunk.tables, chunk.arm, FleetLedger(chunk.tables),
+    step = EnablingStep(chunk.settings, chunk.tables, chunk.arm, FleetLedger(chunk.tables), chunk.leases,
                         monotonic=lambda: float(next(ticks)))
     first = step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
     assert first.remaining > 0 and first.counts.get("not_attempted") == first.remaining
@@ -118,3 +120,21 @@ def test_abandoning_a_chunk_fails_its_open_rows_with_the_reason(chunk):
     rows = chunk.tables.machines(RUN, SUB_A)
     assert {(r.action_result, r.arm_error_code) for r in rows} == {(EnableResult.FAILED, "NotSent")}
     assert all("storage unreachable" in r.arm_error_message for r in rows) and chunk.arm.sent == []
+
+
+def test_a_sweep_whose_lease_another_sweep_took_sends_nothing_more_and_says_why(chunk):
+    """Stalled past ENABLING_LEASE: its lease ran out and an overlapping sweep took the scope."""
+    ran_out = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)   # the lease (PT6H) taken at AS_OF is over
+    assert chunk.leases.acquire("http-later", (SUB_A,), ran_out, timedelta(hours=6)) is None
+    result = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, iso(ran_out)))
+    assert chunk.arm.sent == [] and result.counts == {"failed": 4}
+    rows = chunk.tables.machines(RUN, SUB_A)
+    assert {r.arm_error_code for r in rows} == {"NotSent"}
+    assert all("sweep http-later took over an overlapping scope" in r.arm_error_message for r in rows)
+
+
+def test_a_sweep_within_its_lease_renews_it(chunk):
+    later = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)    # 5 h after AS_OF, within PT6H
+    chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, iso(later)))
+    assert len(chunk.arm.sent) == 4
+    assert chunk.leases.holders[RUN][1] == later + timedelta(hours=6)

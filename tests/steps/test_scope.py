@@ -5,7 +5,6 @@ import pytest
 
 from arc_sweeper.messages import StartRun, SweepRequest
 from arc_sweeper.ports import Subscription
-from arc_sweeper.steps.scope import LeaseRefused
 from arc_sweeper.vocabulary import RunPhase, RunStatus, Trigger
 from tests.steps.conftest import AS_OF, SUB_A, SUB_B
 
@@ -44,11 +43,13 @@ def test_the_request_window_and_interval_are_recorded_and_the_interval_capped_by
     assert (plan.follow_up_window_s, plan.poll_interval_s) == (86400, 86400)
 
 
-def test_a_run_that_writes_holds_the_enabling_lease_and_an_overlapping_one_is_refused(world):
+def test_a_run_that_writes_holds_the_enabling_lease_and_an_overlapping_one_reports_only(world):
     world.scope.start_run(StartRun(SweepRequest("r1", Trigger.HTTP, (SUB_A,)), AS_OF))
     assert set(world.leases.holders) == {"r1"}
-    with pytest.raises(LeaseRefused, match="sweep r1 is still enabling"):
-        world.scope.start_run(StartRun(SweepRequest("r2", Trigger.TIMER), AS_OF))  # every subscription
+    plan = world.scope.start_run(StartRun(SweepRequest("r2", Trigger.TIMER), AS_OF))  # every subscription
+    assert plan.dry_run
+    assert world.tables.get_run("r2").dry_run_reason == ("sweep r1 is still enabling an overlapping scope: this"
+                                                         " run reports only")
     world.scope.start_run(StartRun(SweepRequest("r3", Trigger.HTTP, (SUB_B,)), AS_OF))  # disjoint: fine
     assert set(world.leases.holders) == {"r1", "r3"}
 

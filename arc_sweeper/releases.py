@@ -15,7 +15,7 @@ from datetime import date
 
 from arc_sweeper.catalogue import CatalogueError, ReleaseCatalogue, staleness
 from arc_sweeper.records import MachineRecord, ObservedRelease, RunRecord
-from arc_sweeper.settings import ReleaseSource
+from arc_sweeper.setting_values import ReleaseSource
 from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.versions import Release, parse_agent_version, parse_release
 

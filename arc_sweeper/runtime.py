@@ -18,7 +18,8 @@ from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.http_pipeline import HttpLimits
 from arc_sweeper.logic_app import LogicAppWebhook
 from arc_sweeper.resource_graph import ResourceGraph
-from arc_sweeper.settings import KNOWN_API_VERSIONS, Settings
+from arc_sweeper.setting_values import KNOWN_API_VERSIONS
+from arc_sweeper.settings import Settings
 from arc_sweeper.steps.closing import ClosingStep
 from arc_sweeper.steps.discovery import DiscoveryStep
 from arc_sweeper.steps.enabling import EnablingStep
@@ -26,7 +27,6 @@ from arc_sweeper.steps.follow_up import FollowUpStep
 from arc_sweeper.steps.rings import RingsStep
 from arc_sweeper.steps.scope import ScopeStep
 from arc_sweeper.tables import SweepStore, table_service_from_settings
-
 
 log = logging.getLogger(__name__)
 

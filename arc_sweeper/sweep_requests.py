@@ -9,7 +9,8 @@ from typing import Any
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.endpoints import is_loopback_url
 from arc_sweeper.messages import SweepRequest
-from arc_sweeper.settings import Settings, follow_up_timing_problems
+from arc_sweeper.setting_values import follow_up_timing_problems
+from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip, is_guid
 from arc_sweeper.vocabulary import Trigger
 

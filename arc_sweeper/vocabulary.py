@@ -8,18 +8,23 @@ compare equal to their text, so a row read back from storage matches without `.v
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 
-class Finding(StrEnum):
-    """What is wrong (or right) with one machine; a machine may have several."""
+class Explained(StrEnum):
+    """A member that carries the sentence reports print for it: NAME = ("value", "explanation")."""
 
     explanation: str
 
-    def __new__(cls, value: str, explanation: str) -> Finding:
+    def __new__(cls, value: str, explanation: str) -> Self:
         member = str.__new__(cls, value)
         member._value_ = value
         member.explanation = explanation
         return member
+
+
+class Finding(Explained):
+    """What is wrong (or right) with one machine; a machine may have several."""
 
     COMPLIANT = ("compliant",
                  "Agent is connected, supported and upgrades itself automatically: nothing to do.")
@@ -46,16 +51,8 @@ class Finding(StrEnum):
                        " subscription it reported: the sweeper never builds a request from it.")
 
 
-class ExtensionFinding(StrEnum):
+class ExtensionFinding(Explained):
     """What is wrong (or right) with one machine extension; an extension may have several."""
-
-    explanation: str
-
-    def __new__(cls, value: str, explanation: str) -> ExtensionFinding:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.explanation = explanation
-        return member
 
     OK = ("ok", "Supported by automatic extension upgrade, opted in, provisioned: nothing to do.")
     AUTO_UPGRADE_OFF = ("ext_auto_upgrade_off",
@@ -100,16 +97,8 @@ class ExtensionMode(StrEnum):
     ENABLE = "enable"      # also PATCH supported extensions whose automatic upgrade is off
 
 
-class Action(StrEnum):
+class Action(Explained):
     """The one thing the sweeper does about a machine."""
-
-    explanation: str
-
-    def __new__(cls, value: str, explanation: str) -> Action:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.explanation = explanation
-        return member
 
     ENABLE_AUTO_UPGRADE = ("enable_auto_upgrade", "Turn on automatic agent upgrade with an ARM PATCH of agentUpgrade.")
     MANUAL_UPGRADE = ("manual_upgrade",

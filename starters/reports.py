@@ -22,7 +22,7 @@ from arc_sweeper.reporting.page import (
 )
 from arc_sweeper.sweep_requests import is_run_id
 from arc_sweeper.timefmt import iso
-from starters.triggers import _configured, _json
+from starters.responses import configured, json_response
 
 bp = func.Blueprint()
 
@@ -39,7 +39,7 @@ async def get_sweep_report(req: func.HttpRequest) -> func.HttpResponse:
     """The report of one run; 404 for a run the runs table does not know."""
     run_id = req.route_params.get("runId", "")
     if not is_run_id(run_id):
-        return _json({"error": "BadRequest", "reason": "not a run id"}, 400)
+        return json_response({"error": "BadRequest", "reason": "not a run id"}, 400)
     return await _report(lambda store: run_id)
 
 
@@ -51,7 +51,7 @@ async def get_latest_report(req: func.HttpRequest) -> func.HttpResponse:
 
 async def _report(choose: Callable[[ReportStore], str | None]) -> func.HttpResponse:
     """The page of the run `choose` picks from the tables."""
-    app, refusal = _configured()
+    app, refusal = configured()
     if app is None:
         return refusal
 
@@ -62,6 +62,6 @@ async def _report(choose: Callable[[ReportStore], str | None]) -> func.HttpRespo
 
     run_id, html = await asyncio.to_thread(render)
     if html is None:
-        return _json({"error": "NotFound", "runId": run_id} if run_id
+        return json_response({"error": "NotFound", "runId": run_id} if run_id
                      else {"error": "NotFound", "reason": "no run has completed yet"}, 404)
     return func.HttpResponse(html, status_code=200, mimetype="text/html", charset="utf-8", headers=HEADERS)

@@ -16,7 +16,7 @@ import azure.functions as func
 from arc_sweeper.serialization import to_json
 from arc_sweeper.steps.rings import RingsNotConfigured
 from arc_sweeper.text import clip
-from starters.triggers import STORAGE_ERRORS, _configured, _json, _storage_unavailable
+from starters.responses import STORAGE_ERRORS, configured, json_response, storage_unavailable
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -25,31 +25,31 @@ MAX_REASON = 500
 
 @bp.route(route="rings", methods=["GET"])
 async def list_rings(req: func.HttpRequest) -> func.HttpResponse:
-    app, refusal = _configured()
+    app, refusal = configured()
     if app is None:
         assert refusal is not None
         return refusal
     try:
         rings = await asyncio.to_thread(app.rings.all)
     except STORAGE_ERRORS as error:
-        return _storage_unavailable(error)
-    return _json({"configured": app.settings.ring_policy is not None, "rings": [to_json(r) for r in rings]}, 200)
+        return storage_unavailable(error)
+    return json_response({"configured": app.settings.ring_policy is not None, "rings": [to_json(r) for r in rings]}, 200)
 
 
 @bp.route(route="rings/{ring}/open", methods=["POST"])
 async def open_ring(req: func.HttpRequest) -> func.HttpResponse:
     ring_text = req.route_params.get("ring", "")
     if not (ring_text.isascii() and ring_text.isdigit() and len(ring_text) <= 4):
-        return _json({"error": "BadRequest", "reason": "the ring is a whole number, such as 1"}, 400)
+        return json_response({"error": "BadRequest", "reason": "the ring is a whole number, such as 1"}, 400)
     try:
         body = json.loads(req.get_body() or b"{}")
     except (ValueError, RecursionError):
-        return _json({"error": "BadRequest", "reason": "body must be JSON: {\"reason\": \"...\"}"}, 400)
+        return json_response({"error": "BadRequest", "reason": "body must be JSON: {\"reason\": \"...\"}"}, 400)
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-        return _json({"error": "BadRequest",
+        return json_response({"error": "BadRequest",
                       "reason": f"say why: {{\"reason\": \"...\"}}, 1 to {MAX_REASON} characters"}, 400)
-    app, refusal = _configured()
+    app, refusal = configured()
     if app is None:
         assert refusal is not None
         return refusal
@@ -59,7 +59,7 @@ async def open_ring(req: func.HttpRequest) -> func.HttpResponse:
             raise RingsNotConfigured("no rings are configured (RING_TAG and RING_SUBSCRIPTIONS are blank)")
         record = await asyncio.to_thread(app.rings.open_by_hand, int(ring_text), who, reason.strip())
     except RingsNotConfigured as error:
-        return _json({"error": "Conflict", "reason": str(error)}, 409)
+        return json_response({"error": "Conflict", "reason": str(error)}, 409)
     except STORAGE_ERRORS as error:
-        return _storage_unavailable(error)
-    return _json({"ring": to_json(record)}, 200)
+        return storage_unavailable(error)
+    return json_response({"ring": to_json(record)}, 200)

@@ -8,28 +8,29 @@ we hand out carries no key.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from azure.core.exceptions import AzureError
 
 from arc_sweeper.clock import utc_now
-from arc_sweeper.leases import LeaseContended
 from arc_sweeper.messages import SweepRequest
 from arc_sweeper.runtime import Steps, steps
 from arc_sweeper.serialization import to_json
 from arc_sweeper.settings import SettingsError
 from arc_sweeper.sweep_requests import (
-    BadSweepRequest, check_timing, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body,
+    BadSweepRequest,
+    check_timing,
+    daily_run_id,
+    is_run_id,
+    on_demand_run_id,
+    parse_sweep_body,
 )
-from arc_sweeper.text import clip
 from arc_sweeper.timefmt import iso
 from arc_sweeper.vocabulary import RunPhase, RunStatus, Trigger
+from starters.responses import STORAGE_ERRORS, configured, json_response, storage_unavailable
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
@@ -38,30 +39,6 @@ ORCHESTRATOR = "sweep_orchestrator"
 LIVE_STATES = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending}
 ENDED_STATES = {df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
                 df.OrchestrationRuntimeStatus.Terminated}
-STORAGE_ERRORS = (AzureError, LeaseContended)
-
-
-def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, default=str), status_code=status,
-                             mimetype="application/json", headers=headers)
-
-
-def _configured() -> tuple[Steps | None, func.HttpResponse | None]:
-    """The sweep's steps, or a 500 naming every invalid app setting (secret values are never shown)."""
-    try:
-        return steps(), None
-    except SettingsError as error:
-        log.error("invalid app settings: %s", error)
-        return None, _json({"error": "InvalidAppSettings", "reason": str(error)}, 500)
-
-
-def _storage_unavailable(error: Exception) -> func.HttpResponse:
-    """503: Table Storage could not be reached; nothing was started."""
-    reason = clip(f"Table Storage is unavailable ({type(error).__name__}); nothing was started, try again later", 300)
-    log.error("storage unavailable: %s: %s", type(error).__name__, error)
-    return _json({"error": "StorageUnavailable", "reason": reason}, 503, headers={"Retry-After": "60"})
-
-
 async def _is_live(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
     status = await client.get_status(instance_id)
     return bool(status) and status.runtime_status in LIVE_STATES
@@ -156,24 +133,24 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
     try:
         request = parse_sweep_body(req.get_body(), run_id)
     except BadSweepRequest as error:
-        return _json({"error": "BadRequest", "reason": str(error)}, 400)
-    app, refusal = _configured()
+        return json_response({"error": "BadRequest", "reason": str(error)}, 400)
+    app, refusal = configured()
     if app is None:
         assert refusal is not None
         return refusal
     try:
         check_timing(request, app.settings)
     except BadSweepRequest as error:
-        return _json({"error": "BadRequest", "reason": str(error)}, 400)
+        return json_response({"error": "BadRequest", "reason": str(error)}, 400)
     try:
         if not app.scope.dry_run_reason(request):
             holder = await _take_lease(client, app, request, now)
             if holder is not None:
-                return _json({"error": "Conflict", "runId": holder,
+                return json_response({"error": "Conflict", "runId": holder,
                               "reason": f"sweep {holder} is still enabling an overlapping scope"}, 409)
         await asyncio.to_thread(app.scope.record_request, request, iso(now))
     except STORAGE_ERRORS as error:
-        return _storage_unavailable(error)
+        return storage_unavailable(error)
     try:
         await client.start_new(ORCHESTRATOR, run_id, request.to_json())
     except Exception:
@@ -182,7 +159,7 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
         await asyncio.to_thread(app.store.leases.release, run_id)
         raise
     log.info("started on-demand sweep %s", run_id)
-    return _json({"runId": run_id, "statusUrl": f"/api/sweeps/{run_id}"}, 202,
+    return json_response({"runId": run_id, "statusUrl": f"/api/sweeps/{run_id}"}, 202,
                  headers={"Location": f"/api/sweeps/{run_id}"})
 
 
@@ -192,8 +169,8 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
     """The run's summary from Table Storage together with its orchestration status."""
     run_id = req.route_params.get("runId", "")
     if not is_run_id(run_id):
-        return _json({"error": "BadRequest", "reason": "not a run id"}, 400)
-    app, refusal = _configured()
+        return json_response({"error": "BadRequest", "reason": "not a run id"}, 400)
+    app, refusal = configured()
     if app is None:
         assert refusal is not None
         return refusal
@@ -201,10 +178,10 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
         run = await asyncio.to_thread(app.store.get_run, run_id)
         subscriptions = await asyncio.to_thread(app.store.subscriptions, run_id) if run and run.scope_count else []
     except STORAGE_ERRORS as error:
-        return _storage_unavailable(error)
+        return storage_unavailable(error)
     status = await client.get_status(run_id)
     if run is None and not (status and status.runtime_status):
-        return _json({"error": "NotFound", "runId": run_id}, 404)
+        return json_response({"error": "NotFound", "runId": run_id}, 404)
     orchestration = {
         "runtimeStatus": status.runtime_status.value if status and status.runtime_status else None,
         "customStatus": status.custom_status if status else None,
@@ -214,4 +191,4 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
     summary = {"runId": run_id, "status": run.status if run else RunStatus.RUNNING,
                "run": to_json(run) if run else None, "orchestration": orchestration,
                "scope": sorted(s.subscription_id for s in subscriptions)}  # empty: every subscription
-    return _json(summary, 200)
+    return json_response(summary, 200)

@@ -11,7 +11,8 @@ import pytest
 
 from arc_sweeper.catalogue import ReleaseCatalogue
 from arc_sweeper.findings import ClassificationPolicy
-from arc_sweeper.settings import SETTINGS_TABLE, Settings, SettingsError, parse_ncrontab
+from arc_sweeper.setting_values import parse_ncrontab
+from arc_sweeper.settings import SETTINGS_TABLE, Settings, SettingsError
 
 SECRET = "sig=Zm9vYmFyc2VjcmV0"
 WEBHOOK = f"https://prod-01.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-10-01&sp=%2Ftriggers&sv=1.0&{SECRET}"

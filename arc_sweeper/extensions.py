@@ -173,7 +173,11 @@ def extension_row(ext: ExtensionSnapshot, machine: MachineRecord, policy: Extens
 
 def extension_outcome(row: ExtensionRecord, now: ExtensionSnapshot | None) -> tuple[ExtensionOutcome, str]:
     """What the follow-up sees: upgraded (a newer version), failing (with the message; a failed
-    upgrade rolls back to the old version), current (newest in the estate), unchanged, gone."""
+    upgrade rolls back to the old version), current (newest in the estate), unchanged, gone.
+
+    Azure shows a failed upgrade only until its rollback completes, and retries within hours:
+    an extension seen failing stays failing, with the message seen, until a newer version shows
+    (else a check between two failed attempts would call it current and stop following it)."""
     if now is None:
         return ExtensionOutcome.GONE, "extension no longer exists"
     before, after = parse_extension_version(row.version_seen), parse_extension_version(now.version)
@@ -181,6 +185,8 @@ def extension_outcome(row: ExtensionRecord, now: ExtensionSnapshot | None) -> tu
         return ExtensionOutcome.UPGRADED, f"{row.version_seen} -> {now.version}"
     if now.failed:
         return ExtensionOutcome.FAILING, now.status_message or f"provisioning {now.provisioning_state or 'failed'}"
+    if row.outcome == ExtensionOutcome.FAILING:
+        return ExtensionOutcome.FAILING, row.outcome_detail
     if row.versions_behind == 0 and before is not None and before == after:
         return ExtensionOutcome.CURRENT, f"{now.version}, the newest the estate runs"
     return ExtensionOutcome.UNCHANGED, f"still {now.version or 'unknown'}"

@@ -73,7 +73,8 @@ class ExtensionOutcome(StrEnum):
 
     UPGRADED = "ext_upgraded"      # a newer version than when the run saw it
     CURRENT = "ext_current"        # still the newest version of its type in the estate, and healthy
-    FAILING = "ext_failing"        # provisioning failed or its status is an error (a failed upgrade rolls back)
+    FAILING = "ext_failing"        # provisioning failed or its status is an error; a failed upgrade rolls back, and
+                                   # stays failing until a newer version shows
     UNCHANGED = "ext_unchanged"    # still the version the run saw, which is behind (or not yet checked)
     GONE = "ext_gone"
 

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 class Table:
     caption: str = ""
     rows: list[list[str]] = field(default_factory=list)   # the header row first
+    sections: tuple[str, ...] = ()                        # ids of the sections it is in, outermost first
 
     @property
     def body(self) -> list[list[str]]:
@@ -32,13 +33,16 @@ class ReportReader(HTMLParser):
         self._text: list[str] | None = None
         self._headline_dt = ""
         self._in = ""
+        self._sections: list[str] = []
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs) -> None:
         attributes = {k: v or "" for k, v in attrs}
         self.tags.append((tag, attributes))
+        if tag == "section":
+            self._sections.append(attributes.get("id", ""))
         if tag == "table":
-            self._table = Table()
+            self._table = Table(sections=tuple(self._sections))
             self.all_tables.append(self._table)
             if attributes.get("id"):
                 self.tables[attributes["id"]] = self._table
@@ -54,6 +58,8 @@ class ReportReader(HTMLParser):
             self._text.append(data)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "section" and self._sections:
+            self._sections.pop()
         if tag == "small" and self._in == "dd-small":
             self._in = "dd"
             return
@@ -71,6 +77,11 @@ class ReportReader(HTMLParser):
             self._headline_dt = text
         elif tag == "dd":
             self.headline[self._headline_dt] = text
+
+
+    def in_section(self, section_id: str) -> list[Table]:
+        """The tables inside the section with this id, in order."""
+        return [t for t in self.all_tables if section_id in t.sections]
 
 
 def number(text: str) -> int:

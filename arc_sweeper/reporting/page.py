@@ -6,7 +6,8 @@ Content-Security-Policy tells the browser so), so it opens offline, from a file 
 Function response; and it holds nothing secret (no key, no webhook URL). Every list of names
 comes from the vocabulary's enums, so a finding, outcome or attention kind added later
 appears without a template change; the run row's `notices` (a stale release catalogue, say)
-head the page.
+head the page. Machine extensions have a section of their own: the run row's extension counts
+and the extensions needing attention, apart from the machines'.
 """
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from markupsafe import Markup
 
 from arc_sweeper.outcome_history import daily_totals
 from arc_sweeper.outcomes import STUCK_ADVICE
-from arc_sweeper.records import FleetRecord, MachineRecord, RingRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.records import ExtensionRecord, FleetRecord, MachineRecord, RingRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.reporting.attention import AttentionItem, attention_items
 from arc_sweeper.reporting.charts import bar_chart, line_chart
 from arc_sweeper.reporting.estate import SUPPORT_CLASSES, TrendPoint, releases_in_use, trend
 from arc_sweeper.reporting.summary import ordered_names
-from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome, RunStatus
+from arc_sweeper.vocabulary import (
+    Action, AttentionKind, EnableResult, ExtensionFinding, ExtensionOutcome, Finding, Outcome, RunStatus,
+)
 
 MAX_ROWS_PER_KIND = 25
 """Machines listed per attention kind; the rest are counted (all are in the machines table)."""
@@ -49,6 +52,17 @@ _ATTENTION_TEXT: dict[str, tuple[str, str]] = {
     AttentionKind.RING_HELD: (
         "State", "The ring's health gate failed, so its machines wait: see why below, and once the cause is"
                  " fixed open it by hand (POST /api/rings/{ring}/open with a reason)."),
+    AttentionKind.EXTENSION_FAILED: (
+        "Type and version", "Its installation failed, or an automatic upgrade failed and was rolled back (Azure"
+                            " tries again): the message says why; fix the cause on the machine, or reinstall it."),
+    AttentionKind.EXTENSION_OPTED_OUT: (
+        "Type and version", f"{ExtensionFinding.AUTO_UPGRADE_OFF.explanation} Turn enableAutomaticUpgrade on"
+                            " (EXTENSION_UPGRADE_MODE=enable does, except for types on EXTENSION_DENY_LIST), or"
+                            " keep the opt-out on purpose."),
+    AttentionKind.EXTENSION_FAR_BEHIND: (
+        "Type and version", "Two or more versions behind the newest of its type in the estate: check that it is"
+                            " opted in and healthy; a type automatic extension upgrade does not support is"
+                            " upgraded by its owner."),
 }
 """Per attention kind: what its code column holds, and what to do. A kind not listed gets "Code" and no advice."""
 _SUBJECT_HEADER: dict[str, str] = {AttentionKind.RING_HELD: "Ring"}
@@ -56,6 +70,7 @@ _SUBJECT_HEADER: dict[str, str] = {AttentionKind.RING_HELD: "Ring"}
 
 
 _MEANINGS: dict[str, str] = {finding: finding.explanation for finding in Finding}
+_EXTENSION_MEANINGS: dict[str, str] = {finding: finding.explanation for finding in ExtensionFinding}
 
 
 class ReportStore(Protocol):
@@ -69,6 +84,8 @@ class ReportStore(Protocol):
 
     def all_machines(self, run_id: str,
                      subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]: ...
+
+    def extensions(self, run_id: str, subscription_id: str) -> list[ExtensionRecord]: ...
 
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]: ...
 
@@ -110,6 +127,17 @@ class AttentionGroup:
 
 
 @dataclass(frozen=True)
+class ExtensionSection:
+    """The run's machine extensions: its counts (from the run row) and those needing attention."""
+
+    seen: int
+    findings: tuple[Count, ...]        # detail: what the finding means
+    results: tuple[Count, ...]
+    outcomes: tuple[Count, ...]
+    attention: tuple[AttentionGroup, ...]
+
+
+@dataclass(frozen=True)
 class ReportPage:
     run: RunRecord
     generated_at: str
@@ -121,6 +149,7 @@ class ReportPage:
     follow_up: Figure | None          # None: nothing was followed (yet)
     trend: Figure
     attention: tuple[AttentionGroup, ...]
+    extensions: ExtensionSection | None   # None: the run read no extension (EXTENSION_UPGRADE_MODE off)
     skipped: tuple[SubscriptionRecord, ...]
     content_security_policy: str = CONTENT_SECURITY_POLICY
 
@@ -132,8 +161,10 @@ def load_page(store: ReportStore, run_id: str, *, generated_at: str) -> ReportPa
         return None
     subscriptions = store.subscriptions(run_id)
     rows = list(store.all_machines(run_id, subscriptions))
-    fleet = [f for s in subscriptions if s.in_scope for f in store.fleet(s.subscription_id).values()]
-    return build_page(run, rows, subscriptions, store.all_runs(), fleet, store.rings().values(),
+    swept = [s.subscription_id for s in subscriptions if s.in_scope]
+    fleet = [f for sub in swept for f in store.fleet(sub).values()]
+    extensions = [e for sub in swept for e in store.extensions(run_id, sub)]
+    return build_page(run, rows, subscriptions, store.all_runs(), fleet, store.rings().values(), extensions,
                       generated_at=generated_at)
 
 
@@ -144,9 +175,10 @@ def latest_completed_run(store: ReportStore) -> str | None:
 
 
 def build_page(run: RunRecord, rows: Sequence[MachineRecord], subscriptions: Sequence[SubscriptionRecord],
-               runs: Iterable[RunRecord], fleet: Iterable[FleetRecord], rings: Iterable[RingRecord] = (), *,
-               generated_at: str) -> ReportPage:
-    """The page; attention lists machines and held rings (as the alert does), subscriptions have their own table."""
+               runs: Iterable[RunRecord], fleet: Iterable[FleetRecord], rings: Iterable[RingRecord] = (),
+               extensions: Iterable[ExtensionRecord] = (), *, generated_at: str) -> ReportPage:
+    """The page; attention lists machines and held rings (as the alert does), subscriptions and extensions
+    have their own sections."""
     skipped = tuple(s for s in subscriptions if not s.in_scope)
     machine_items = attention_items(rows, [], rings)
     return ReportPage(
@@ -155,7 +187,7 @@ def build_page(run: RunRecord, rows: Sequence[MachineRecord], subscriptions: Seq
         versions=_versions(rows), findings=_findings(run),
         actions=_counts(run.action_counts, Action), results=_counts(run.result_counts, EnableResult),
         follow_up=_follow_up(run), trend=_trend(trend(run, runs, fleet)),
-        attention=_attention_groups(machine_items), skipped=skipped,
+        attention=_attention_groups(machine_items), extensions=_extension_section(run, extensions), skipped=skipped,
     )
 
 
@@ -219,7 +251,8 @@ def _follow_up(run: RunRecord) -> Figure | None:
     chart = bar_chart(title=title, x_labels=list(days), series=series, stacked=True, described_by="follow-up-table")
     return Figure("follow-up", title, (chart,), ("Day", *names),
                   tuple((day, *(counts.get(n, 0) for n in names)) for day, counts in days.items()),
-                  f"The {run.cohort_size:,} machines this run enabled, at the last check of each day.")
+                  f"The {run.result_counts.get(EnableResult.ENABLED, 0):,} machines this run enabled, at the last"
+                  " check of each day.")
 
 
 def _trend(points: list[TrendPoint]) -> Figure:
@@ -243,12 +276,24 @@ def _trend(points: list[TrendPoint]) -> Figure:
     )
 
 
-def _attention_groups(items: list[AttentionItem]) -> tuple[AttentionGroup, ...]:
+def _extension_section(run: RunRecord, extensions: Iterable[ExtensionRecord]) -> ExtensionSection | None:
+    if not run.extensions_seen:
+        return None
+    findings = run.extension_finding_counts
+    return ExtensionSection(
+        run.extensions_seen,
+        tuple(Count(n, findings[n], _EXTENSION_MEANINGS.get(n, "")) for n in ordered_names(ExtensionFinding, findings)),
+        _counts(run.extension_result_counts, EnableResult), _counts(run.extension_outcome_counts, ExtensionOutcome),
+        _attention_groups(attention_items([], [], extensions=extensions), subject="Extension"),
+    )
+
+
+def _attention_groups(items: list[AttentionItem], subject: str = "Machine") -> tuple[AttentionGroup, ...]:
     groups = []
     for kind, members in itertools.groupby(items, key=lambda item: item.kind):
         ordered = sorted(members, key=lambda i: (not i.since, i.since, i.name.casefold(), i.resource_id))
         code_header, advice = _ATTENTION_TEXT.get(kind, ("Code", ""))
-        groups.append(AttentionGroup(kind, kind.replace("_", " ").capitalize(), _SUBJECT_HEADER.get(kind, "Machine"),
+        groups.append(AttentionGroup(kind, kind.replace("_", " ").capitalize(), _SUBJECT_HEADER.get(kind, subject),
                                      code_header, advice,
                                      len(ordered), tuple(ordered[:MAX_ROWS_PER_KIND])))
     return tuple(groups)

@@ -249,3 +249,23 @@ def test_a_settled_extension_is_not_read_again(world):
     queries = world.graph.queries
     world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
     assert world.graph.queries == queries
+
+
+def test_a_failed_upgrade_stays_failing_after_its_rollback_until_a_newer_version_shows(world):
+    estate(world, "enable")
+    world.graph.machines = world.graph.machines[:1]
+    world.graph.extensions = [extension(SUB_A, "plain", "AMA")]
+    enable_everything(world)
+    world.closing.finish_enabling(PhaseEnd(RUN, AS_OF))
+    failed = "upgrade to 1.24.0 failed; rolled back"
+    world.graph.extensions = [extension(SUB_A, "plain", "AMA", auto_upgrade=True, status_level="Error",
+                                        status_message=failed)]
+    world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
+    # Rolled back and healthy between two attempts: the same version, still the newest the estate runs.
+    world.graph.extensions = [extension(SUB_A, "plain", "AMA", auto_upgrade=True)]
+    world.follow_up.check_cohort(CheckCohort(RUN, 0, "2026-11-23T09:00:00Z"))
+    row = rows(world)["plain/AMA"]
+    assert (row.outcome, row.outcome_detail) == (ExtensionOutcome.FAILING, failed)
+    world.graph.extensions = [extension(SUB_A, "plain", "AMA", version="1.24.0", auto_upgrade=True)]
+    world.follow_up.check_cohort(CheckCohort(RUN, 0, "2026-11-24T09:00:00Z"))
+    assert rows(world)["plain/AMA"].outcome == ExtensionOutcome.UPGRADED

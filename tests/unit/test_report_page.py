@@ -11,10 +11,12 @@ from arc_sweeper.reporting import page as report_page
 from arc_sweeper.reporting.attention import attention_items
 from arc_sweeper.reporting.page import latest_completed_run, load_page, render_page
 from arc_sweeper.records import RingRecord
-from arc_sweeper.vocabulary import Action, EnableResult, Finding, Outcome, RingState
+from arc_sweeper.vocabulary import Action, EnableResult, ExtensionFinding, Finding, Outcome, RingState
 from tests.fakes import InMemoryTables
 from tests.report_html import ReportReader, number
-from tests.report_tables import DAY_1, DAY_2, HISTORY, ROWS, SUB_A, SUB_B, SUBSCRIPTIONS, recorded_tables
+from tests.report_tables import (
+    DAY_1, DAY_2, EXTENSIONS, HISTORY, INSTALL_FAILED, ROLLED_BACK, ROWS, SUB_A, SUB_B, SUBSCRIPTIONS, recorded_tables,
+)
 
 F = Finding
 
@@ -75,6 +77,8 @@ def test_follow_up_days_come_from_the_outcome_history_and_end_where_the_rows_are
     assert table.column("Day") == list(HISTORY)
     last = dict(zip(table.rows[0][1:], map(number, table.body[-1][1:]), strict=True))
     assert {k: v for k, v in last.items() if v} == Counter(str(r.outcome) for r in ROWS if r.outcome)
+    # The cohort also counts the extensions the run enabled; the chart is of its machines.
+    assert tables.get_run(DAY_1).cohort_size == 5 and "The 3 machines this run enabled" in table.caption
 
 
 def test_the_trend_covers_comparable_runs_with_follow_ups_under_way_and_new_machines(tables):
@@ -91,7 +95,7 @@ def test_the_trend_covers_comparable_runs_with_follow_ups_under_way_and_new_mach
 
 def test_attention_is_grouped_by_kind_oldest_first_with_remedies_and_capped(tables, monkeypatch):
     html, report = rendered(tables)
-    captions = [t.caption for t in report.all_tables if t.caption.endswith("oldest first")]
+    captions = [t.caption for t in report.in_section("attention") if t.caption.endswith("oldest first")]
     assert captions == ["Enable failed, oldest first", "Upgrade stuck, oldest first",
                         "Manual upgrade needed, oldest first", "Out of support, oldest first",
                         "Unknown version, oldest first"]
@@ -131,12 +135,66 @@ def test_the_page_loads_nothing_runs_nothing_and_describes_every_chart(tables):
     assert not [t for t, _ in tags if t in ("script", "img", "link", "iframe", "object")]
     assert not [a for _, a in tags if "src" in a or any(k.startswith("on") for k in a)]
     assert {a.get("href", "") for t, a in tags if t == "a"} <= {
-        f"https://portal.azure.com/#resource{r.resource_id}" for r in ROWS}
+        f"https://portal.azure.com/#resource{r.resource_id}" for r in [*ROWS, *EXTENSIONS]}
     assert not re.search(r"url\(|@import", html)
     assert ('meta', {"http-equiv": "Content-Security-Policy", "content": report_page.CONTENT_SECURITY_POLICY}) in tags
     charts = [a for t, a in tags if t == "svg"]
     assert len(charts) == 5 and all(a["role"] == "img" and a["aria-describedby"] in report.tables for a in charts)
     assert [t for t, _ in tags].count("h1") == 1 and "h2" in [t for t, _ in tags]
+
+
+def test_the_extension_section_holds_the_run_row_s_extension_counts(tables):
+    html, report = rendered(tables)
+    recorded = tables.get_run(DAY_1)
+    findings = report.tables["extension-findings-table"]
+    assert {row[0]: number(row[1]) for row in findings.body} == recorded.extension_finding_counts == Counter(
+        str(f) for e in EXTENSIONS for f in e.findings)
+    assert findings.column("Finding") == [f for f in ExtensionFinding if f in recorded.extension_finding_counts]
+    assert findings.column("Meaning")[0] == ExtensionFinding.OK.explanation
+    results = report.tables["extension-results-table"]
+    assert {row[0]: number(row[1]) for row in results.body} == recorded.extension_result_counts == {
+        "enabled": 2, "failed": 1}
+    outcomes = report.tables["extension-outcomes-table"]
+    assert {row[0]: number(row[1]) for row in outcomes.body} == recorded.extension_outcome_counts == {
+        "ext_upgraded": 1, "ext_failing": 1}
+    assert f"{len(EXTENSIONS)} extensions on the machines seen" in html
+    assert html.index('id="attention"') < html.index('id="extensions"') < html.index('id="skipped"')
+
+
+def test_extensions_needing_attention_are_listed_apart_from_the_machines_with_what_to_do(tables, monkeypatch):
+    html, report = rendered(tables)
+    groups = [t for t in report.in_section("extensions") if t.caption.endswith("oldest first")]
+    assert [t.caption for t in groups] == ["Enable failed, oldest first", "Extension failed, oldest first",
+                                           "Extension opted out, oldest first", "Extension far behind, oldest first"]
+    refused, failed, opted_out, far_behind = groups
+    assert refused.rows == [["Extension", "Subscription", "ARM error", "Message", "Since"],
+                            ["waits/Worker", SUB_A, "ScopeLocked", "The scope is locked", "2026-11-20T03:31:00Z"]]
+    assert failed.rows[0] == ["Extension", "Subscription", "Type and version", "Message", "Since"]
+    assert failed.body == [["ok/Dependency", SUB_A, "DependencyAgentWindows 9.10.20.31260", INSTALL_FAILED, ""],
+                           ["stuck/UpdateManager", SUB_A, "WindowsOsUpdateExtension 1.0.21.0", ROLLED_BACK, ""]]
+    assert opted_out.body == [  # the refused PATCH left it opted out too
+        ["aged/IaaSAntimalware", SUB_A, "IaaSAntimalware 1.7.0.0", "enableAutomaticUpgrade is false", ""],
+        ["waits/Worker", SUB_A, "HybridWorkerForWindows 1.1.13", "enableAutomaticUpgrade is false", ""]]
+    assert far_behind.body == [["old/AMA", SUB_A, "AzureMonitorWindowsAgent 1.28.0.0",
+                                "1.28.0.0: 3 versions behind the newest in the estate", ""]]
+    # The alert's extension items, each once; the machines' list keeps to machines.
+    assert sum(len(t.body) for t in groups) == len(attention_items([], [], extensions=EXTENSIONS)) == 6
+    assert "Extensions needing attention: 6" in html and "Turn enableAutomaticUpgrade on" in html
+    assert not [row for t in report.in_section("attention") for row in t.body if "/" in row[0]]
+    assert number(report.headline["Needing attention"]) == len(attention_items(ROWS, SUBSCRIPTIONS[1:]))
+
+    monkeypatch.setattr(report_page, "MAX_ROWS_PER_KIND", 1)
+    html, report = rendered(tables)
+    [failed] = [t for t in report.in_section("extensions") if t.caption.startswith("Extension failed")]
+    assert len(failed.body) == 1 and "(the first 1)" in failed.caption
+    assert "or the extensions table list them all" in html
+
+
+def test_a_run_that_read_no_extension_says_so(tables):
+    tables.put_run(replace(tables.get_run(DAY_1), extensions_seen=0, extension_finding_counts={},
+                           extension_result_counts={}, extension_outcome_counts={}))
+    html, report = rendered(tables)
+    assert "This run read no extension" in html and not report.in_section("extensions")
 
 
 def test_names_the_vocabulary_does_not_know_yet_still_appear(tables):

@@ -22,6 +22,7 @@ demo: $(STAMP) node_modules/.bin/azurite
 	$(PY) -m local_stack demo
 
 test: $(STAMP) node_modules/.bin/azurite
+	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 import azure.durable_functions as df
 
 from arc_sweeper.messages import (
-    BatchFailure, CheckCohort, ChunkFailure, DiscoverBatch, EnableChunk, EvaluateRings, PhaseEnd, StartRun,
+    BatchFailure,
+    CheckCohort,
+    ChunkFailure,
+    DiscoverBatch,
+    EnableChunk,
+    EvaluateRings,
+    PhaseEnd,
+    StartRun,
 )
 from arc_sweeper.runtime import steps
 

@@ -85,7 +85,8 @@ class Arm:
             if url in seen_links:  # a nextLink that repeats itself would loop forever
                 raise ArmError(200, "RepeatedNextLink", "subscription list paging repeated itself")
             if url and _origin(url) != _origin(self._endpoint):  # our token goes only to our endpoint
-                raise ArmError(200, "ForeignNextLink", f"subscription list paging pointed at another host ({_origin(url)})")
+                raise ArmError(200, "ForeignNextLink",
+                               f"subscription list paging pointed at another host ({_origin(url)})")
             if url:
                 seen_links.add(url)
 
@@ -123,7 +124,8 @@ class Arm:
         extension = parse_extension_id(extension_id)
         if extension is None:
             return PatchOutcome(False, None, "UnrecognisedId", "not a machine extension id; not sent", sent=False)
-        return self._patch(extension.path, ENABLE_EXTENSION_UPGRADE_BODY, gate, f"{extension.machine.name}/{extension.name}")
+        return self._patch(extension.path, ENABLE_EXTENSION_UPGRADE_BODY, gate,
+                           f"{extension.machine.name}/{extension.name}")
 
     def _patch(self, path: str, body: dict[str, Any], gate: Gate | None, what: str) -> PatchOutcome:
         url = f"{self._endpoint}{path}?api-version={self._api_version}"

@@ -14,6 +14,7 @@ any other. :func:`staleness` says when the catalogue itself needs refreshing.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -95,7 +96,7 @@ class ReleaseCatalogue:
             (_read_entry(entry, position, origin) for position, entry in enumerate(data["releases"])),
             key=lambda entry: entry.release,
         )
-        for older, newer in zip(releases, releases[1:]):
+        for older, newer in itertools.pairwise(releases):
             if older.release == newer.release:
                 raise CatalogueError(origin, f"release {format_release(newer.release)} is listed twice")
             if newer.month < older.month:

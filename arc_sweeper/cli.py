@@ -100,8 +100,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="comma-separated subscription GUIDs (default: SUBSCRIPTION_ALLOW_LIST, else all visible)")
     sweep.add_argument("--apply", action="store_true",
                        help="send the PATCHes (without it, a dry run: nothing is written to any machine)")
-    sweep.add_argument("--follow-up", type=duration_argument, help="follow-up window, e.g. P7D or 7d (default FOLLOW_UP_WINDOW)")
-    sweep.add_argument("--poll-interval", type=duration_argument, help="poll interval, e.g. PT12H (default POLL_INTERVAL)")
+    sweep.add_argument("--follow-up", type=duration_argument,
+                       help="follow-up window, e.g. P7D or 7d (default FOLLOW_UP_WINDOW)")
+    sweep.add_argument("--poll-interval", type=duration_argument,
+                       help="poll interval, e.g. PT12H (default POLL_INTERVAL)")
     status = commands.add_parser("status", help="re-read a run's enabled machines once and record their outcomes")
     status.add_argument("run_id")
     show = commands.add_parser("show", help="print a run (default: the newest) and what needs attention")

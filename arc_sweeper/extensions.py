@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from arc_sweeper.records import ExtensionRecord, MachineRecord
 from arc_sweeper.resource_ids import parse_extension_id
 from arc_sweeper.text import clip
 from arc_sweeper.vocabulary import (
-    Action, AttentionKind, EnableResult, ExtensionFinding, ExtensionMode, ExtensionOutcome, Finding,
+    Action,
+    AttentionKind,
+    EnableResult,
+    ExtensionFinding,
+    ExtensionMode,
+    ExtensionOutcome,
+    Finding,
 )
 
 BUNDLED_SUPPORTED = "data/auto_upgrade_extensions.json"
@@ -46,7 +52,7 @@ class SupportedExtensions:
     def load(cls, path: str | None = None) -> SupportedExtensions:
         origin = path or f"bundled {BUNDLED_SUPPORTED}"
         try:
-            text = (open(path, encoding="utf-8").read() if path else
+            text = (Path(path).read_text(encoding="utf-8") if path else
                     resources.files("arc_sweeper").joinpath(BUNDLED_SUPPORTED).read_text("utf-8"))
             data = json.loads(text)
         except (OSError, UnicodeDecodeError, ValueError) as error:
@@ -160,7 +166,8 @@ def extension_row(ext: ExtensionSnapshot, machine: MachineRecord, policy: Extens
               and Finding.UNRECOGNISED_ID not in machine.findings)
     deferred = enable and bool(held)
     return ExtensionRecord(
-        run_id=machine.run_id, resource_id=ext.id, machine_id=machine.resource_id, subscription_id=machine.subscription_id,
+        run_id=machine.run_id, resource_id=ext.id, machine_id=machine.resource_id,
+        subscription_id=machine.subscription_id,
         machine_name=machine.name, name=ext.name, publisher=ext.publisher, extension_type=ext.extension_type,
         version_seen=ext.version, auto_upgrade_before={True: "true", False: "false", None: "missing"}[ext.auto_upgrade],
         provisioning_state=ext.provisioning_state, status_level=ext.status_level, status_message=ext.status_message,
@@ -229,7 +236,8 @@ def extension_from_row(row: dict[str, Any]) -> ExtensionSnapshot:
     if isinstance(auto, str) and auto.strip().lower() in ("true", "false"):
         auto = auto.strip().lower() == "true"
     return ExtensionSnapshot(
-        id=text("id"), name=text("name"), subscription_id=text("subscriptionId").lower(), publisher=text("publisher"), extension_type=text("extensionType"),
+        id=text("id"), name=text("name"), subscription_id=text("subscriptionId").lower(),
+        publisher=text("publisher"), extension_type=text("extensionType"),
         version=text("version"), auto_upgrade=auto if isinstance(auto, bool) else None,
         provisioning_state=text("provisioningState"), status_level=text("statusLevel"),
         status_message=text("statusMessage"),

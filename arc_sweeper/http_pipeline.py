@@ -18,6 +18,7 @@ remediation) is retried a bounded number of times with backoff.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -152,10 +153,8 @@ class _Watch:
         with self.lock:
             self.expired = True
             if self.sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     self.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 _current = threading.local()
@@ -233,7 +232,8 @@ class DeadlineTransport(RequestsTransport):  # type: ignore[misc]  # azure-core 
             timer.cancel()
             _current.watch = None
         if watch.expired:
-            raise ServiceResponseTimeoutError(f"no complete response within the {self._limits.deadline_s:.0f}s deadline")
+            raise ServiceResponseTimeoutError(
+                f"no complete response within the {self._limits.deadline_s:.0f}s deadline")
         if size > self._limits.max_body_bytes:
             raise ServiceResponseError(f"response body of {size} bytes is larger than {self._limits.max_body_bytes}")
         return response

@@ -12,6 +12,7 @@ starters also evict a holder whose orchestration is no longer running.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Collection, Iterable
@@ -102,10 +103,8 @@ class EnablingLeases:
                 break
         else:
             raise LeaseContended(f"could not release the enabling lease of {run_id}")
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             self._table.delete_entity(PARTITION, f"scope|{run_id}")
-        except ResourceNotFoundError:
-            pass
 
     def holds(self, run_id: str, now: datetime) -> bool:
         holders, _ = self._guard()

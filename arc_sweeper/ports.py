@@ -16,7 +16,13 @@ from typing import Any, Protocol
 from arc_sweeper.extensions import ExtensionSnapshot
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.records import (
-    ExtensionRecord, FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
+    ExtensionRecord,
+    FleetRecord,
+    MachineRecord,
+    ObservedRelease,
+    RingRecord,
+    RunRecord,
+    SubscriptionRecord,
 )
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus

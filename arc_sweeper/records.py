@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 
 from arc_sweeper.resource_ids import extension_key, machine_key
 from arc_sweeper.vocabulary import (
-    Action, EnableResult, ExtensionFinding, ExtensionOutcome, Finding, Outcome, RingState, RunPhase, RunStatus, Trigger,
+    Action,
+    EnableResult,
+    ExtensionFinding,
+    ExtensionOutcome,
+    Finding,
+    Outcome,
+    RingState,
+    RunPhase,
+    RunStatus,
+    Trigger,
 )
 
 

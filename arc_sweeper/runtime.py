@@ -55,7 +55,8 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
     settings = Settings.from_env(env)
     if settings.hybridcompute_api_version not in KNOWN_API_VERSIONS:
         log.warning("HYBRIDCOMPUTE_API_VERSION=%s is not a known GA api-version (%s); used because "
-                    "ALLOW_UNLISTED_API_VERSION=true", settings.hybridcompute_api_version, ", ".join(KNOWN_API_VERSIONS))
+                    "ALLOW_UNLISTED_API_VERSION=true", settings.hybridcompute_api_version,
+                    ", ".join(KNOWN_API_VERSIONS))
     credential = credential_for(settings.arm_endpoint)
     store = SweepStore(table_service_from_settings(settings.storage_connection, env), settings.table_prefix)
     limits = HttpLimits(max_retry_after_s=settings.max_retry_wait.total_seconds())  # MAX_RETRY_WAIT bounds every wait

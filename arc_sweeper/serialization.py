@@ -13,7 +13,7 @@ import json
 import types
 import typing
 from enum import Enum
-from functools import lru_cache
+from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -67,7 +67,7 @@ def from_entity(cls: type[T], entity: dict[str, Any]) -> T:
     return from_json(cls, values)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hints(cls: type) -> tuple[tuple[str, Any], ...]:
     """(name, type hint) of each field; get_type_hints is slow and rows are read by the thousand."""
     hints = typing.get_type_hints(cls)

@@ -58,7 +58,7 @@ def parse_ncrontab(text: str) -> str:
         raise ValueError(
             f"expected 6 NCRONTAB fields (second minute hour day month day-of-week), got {len(fields)}"
         )
-    for value, (field_name, low, high, names) in zip(fields, _NCRONTAB_FIELDS):
+    for value, (field_name, low, high, names) in zip(fields, _NCRONTAB_FIELDS, strict=True):
         for item in value.split(","):
             _check_cron_item(item, field_name, low, high, names)
     return " ".join(fields)
@@ -146,7 +146,7 @@ def split_service_url(text: str) -> SplitResult:
     """Check an absolute https URL (http only on loopback, for the local stack); messages never echo it."""
     try:
         parts = urlsplit(text)
-        parts.port  # raises ValueError for a port that is not a number
+        _ = parts.port  # raises ValueError for a port that is not a number
     except ValueError:
         raise ValueError("not a valid URL") from None
     if any(character.isspace() for character in text):
@@ -190,14 +190,17 @@ def follow_up_timing_problems(window: timedelta, interval: timedelta | None, *, 
     window_name, interval_name = names
     problems = []
     if window > MAX_FOLLOW_UP_WINDOW:
-        problems.append(f"{window_name}={format_duration(window)}: must be at most {format_duration(MAX_FOLLOW_UP_WINDOW)}")
+        problems.append(f"{window_name}={format_duration(window)}: "
+                        f"must be at most {format_duration(MAX_FOLLOW_UP_WINDOW)}")
     if interval is None:
         return problems
     if interval > MAX_POLL_INTERVAL:
-        problems.append(f"{interval_name}={format_duration(interval)}: must be at most {format_duration(MAX_POLL_INTERVAL)},"
+        problems.append(f"{interval_name}={format_duration(interval)}: "
+                        f"must be at most {format_duration(MAX_POLL_INTERVAL)},"
                         " the longest single durable timer")
     if interval < MIN_POLL_INTERVAL and not loopback:
-        problems.append(f"{interval_name}={format_duration(interval)}: must be at least {format_duration(MIN_POLL_INTERVAL)}"
+        problems.append(f"{interval_name}={format_duration(interval)}: "
+                        f"must be at least {format_duration(MIN_POLL_INTERVAL)}"
                         " (shorter only against a loopback ARM_ENDPOINT)")
     if interval >= window:
         problems.append(f"{interval_name}={format_duration(interval)}: must be shorter than"

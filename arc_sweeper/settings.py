@@ -2,8 +2,9 @@
 
 All settings are checked together and every problem is reported at once, so one failed
 deployment shows everything to fix. The table below says what each setting means (the README's
-settings table is generated from it); arc_sweeper.setting_values reads each kind of value. Secret values (the Logic App webhook URL with its `sig=`
-signature, the storage connection string) never appear in messages or in `repr`.
+settings table is generated from it); arc_sweeper.setting_values reads each kind of value.
+Secret values (the Logic App webhook URL with its `sig=` signature, the storage connection string)
+never appear in messages or in `repr`.
 """
 from __future__ import annotations
 

@@ -7,20 +7,29 @@ activity rewrites the same rows rather than duplicating them.
 """
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from arc_sweeper.leases import EnablingLeases
 from arc_sweeper.records import (
-    ExtensionRecord, FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord, machine_partition,
+    ExtensionRecord,
+    FleetRecord,
+    MachineRecord,
+    ObservedRelease,
+    RingRecord,
+    RunRecord,
+    SubscriptionRecord,
+    machine_partition,
 )
 from arc_sweeper.serialization import from_entity, to_entity
 from arc_sweeper.text import MAX_TEXT
-from arc_sweeper.vocabulary import EnableResult, RunStatus
+from arc_sweeper.vocabulary import EnableResult
 
 TRANSACTION_LIMIT = 100
 RUN_PARTITION = "run"
@@ -62,16 +71,14 @@ class SweepStore:
         self.leases = EnablingLeases(self._leases)
 
     @classmethod
-    def from_connection_string(cls, connection: str, prefix: str) -> "SweepStore":
+    def from_connection_string(cls, connection: str, prefix: str) -> SweepStore:
         return cls(TableServiceClient.from_connection_string(connection), prefix)
 
     def create_tables(self) -> None:
         for table in (self._runs, self._subscriptions, self._machines, self._extensions, self._fleet, self._leases,
                       self._releases, self._rings):
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 table.create_table()
-            except ResourceExistsError:
-                pass
 
     # runs ---------------------------------------------------------------------------------
     def put_run(self, run: RunRecord) -> None:

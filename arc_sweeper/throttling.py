@@ -254,7 +254,8 @@ class QuotaGate:
             q = self._quota
             if status == 429:
                 wait = retry_after_seconds(headers, now)
-                q = replace(q, remaining=0, resets_at=max(q.resets_at, now + (wait if wait is not None else GRAPH_WINDOW_S)))
+                pause = wait if wait is not None else GRAPH_WINDOW_S
+                q = replace(q, remaining=0, resets_at=max(q.resets_at, now + pause))
             if remaining is not None and resets_after is not None:
                 try:
                     hours, minutes, seconds = (float(part) for part in str(resets_after).split(":"))

@@ -1,7 +1,7 @@
 """Timestamps as the product stores them: ISO 8601 in UTC."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -18,10 +18,10 @@ def parse_timestamp(text: str) -> datetime | None:
         text = f"{head}.{digits[:6]}{zone}"
     try:
         value = datetime.fromisoformat(text)
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         return None
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

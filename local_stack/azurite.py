@@ -65,7 +65,7 @@ class Azurite:
                               workdir=self.workdir)
         self.process = again.process
 
-    def __enter__(self) -> "Azurite":
+    def __enter__(self) -> Azurite:
         return self
 
     def __exit__(self, *exc) -> None:

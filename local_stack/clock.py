@@ -6,7 +6,7 @@ The host's durable timers and the simulated agents must read the same time, so t
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -19,7 +19,7 @@ class RealClock:
     """Wall-clock time."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class VirtualClock:
@@ -33,14 +33,14 @@ class VirtualClock:
         if start.tzinfo is None:
             raise ValueError("VirtualClock needs a timezone-aware start time")
         self._lock = threading.Lock()
-        self._offset = start - datetime.now(timezone.utc)
+        self._offset = start - datetime.now(UTC)
 
     def now(self) -> datetime:
         with self._lock:
-            return datetime.now(timezone.utc) + self._offset
+            return datetime.now(UTC) + self._offset
 
     def advance_to(self, moment: datetime) -> None:
         with self._lock:
-            gap = moment - (datetime.now(timezone.utc) + self._offset)
+            gap = moment - (datetime.now(UTC) + self._offset)
             if gap > timedelta(0):
                 self._offset += gap

@@ -16,7 +16,7 @@ import json
 import shutil
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
     started = time.monotonic()
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     (DEMO_DIR / "alerts").mkdir(parents=True)
-    first_sweep = datetime.combine(datetime.now(timezone.utc).date(), SWEEP_TIME, timezone.utc)
+    first_sweep = datetime.combine(datetime.now(UTC).date(), SWEEP_TIME, UTC)
     now = first_sweep - timedelta(hours=1)
     fleet = generate_fleet(FleetSpec(seed=seed, machines=machines, subscriptions=subscriptions, now=now,
                                      changes_within=timedelta(days=days), **CHANGES))

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import azure.functions as func
 from azure.functions.timer import TimerRequest
@@ -49,7 +50,7 @@ class LocalStack:
         self.host: LocalDurableHost | None = None
         self.storage_connection = ""
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         try:
             if self._storage_connection is None:
                 azurite = self._stack.enter_context(start_azurite(

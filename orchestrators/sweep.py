@@ -26,12 +26,35 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.sweep_steps import (
-    abandon_chunk, check_cohort, discover_machines, enable_machines, evaluate_rings, finish_enabling, finish_run,
-    record_batch_not_swept, record_failure, start_run,
+    abandon_chunk,
+    check_cohort,
+    discover_machines,
+    enable_machines,
+    evaluate_rings,
+    finish_enabling,
+    finish_run,
+    record_batch_not_swept,
+    record_failure,
+    start_run,
 )
 from arc_sweeper.messages import (
-    BatchFailure, CheckCohort, ChunkFailure, ChunkResult, CohortResult, DiscoverBatch, DiscoveryResult, EnableChunk,
-    EnableSubscription, EvaluateRings, FollowUpState, PhaseEnd, RingPlan, RunPlan, StartRun, SweepRequest, Tally,
+    BatchFailure,
+    CheckCohort,
+    ChunkFailure,
+    ChunkResult,
+    CohortResult,
+    DiscoverBatch,
+    DiscoveryResult,
+    EnableChunk,
+    EnableSubscription,
+    EvaluateRings,
+    FollowUpState,
+    PhaseEnd,
+    RingPlan,
+    RunPlan,
+    StartRun,
+    SweepRequest,
+    Tally,
 )
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import iso, parse_timestamp
@@ -104,7 +127,7 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
         try:
             enabled = yield context.task_all(enabling)
         except Exception:  # noqa: BLE001 - the first failure; wait for every subscription, name each that failed
-            for w, task in zip(work, enabling):
+            for w, task in zip(work, enabling, strict=True):
                 try:
                     enabled.append((yield task))
                 except Exception as error:  # noqa: BLE001 - the rows say what was done; finish_enabling recounts
@@ -127,7 +150,8 @@ def sweep_orchestrator(context: df.DurableOrchestrationContext):  # type: ignore
                 FollowUpState(run_id, batches, iso(deadline), plan.poll_interval_s).to_json(),
                 instance_id=f"{run_id}:follow-up", expected_type=dict,
             )
-            yield context.call_activity_with_retry(finish_run, ACTIVITY_RETRY, PhaseEnd(run_id, _now(context)).to_json())
+            yield context.call_activity_with_retry(finish_run, ACTIVITY_RETRY,
+                                                   PhaseEnd(run_id, _now(context)).to_json())
             followed = Tally.from_json(outcome)
             outcome_counts, extension_outcomes = followed.counts, followed.extension_counts
         summary = {"runId": run_id, "phase": "done", "enableResults": enable_counts, "outcomes": outcome_counts,

@@ -33,7 +33,8 @@ async def list_rings(req: func.HttpRequest) -> func.HttpResponse:
         rings = await asyncio.to_thread(app.rings.all)
     except STORAGE_ERRORS as error:
         return storage_unavailable(error)
-    return json_response({"configured": app.settings.ring_policy is not None, "rings": [to_json(r) for r in rings]}, 200)
+    has_rings = app.settings.ring_policy is not None
+    return json_response({"configured": has_rings, "rings": [to_json(r) for r in rings]}, 200)
 
 
 @bp.route(route="rings/{ring}/open", methods=["POST"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -110,7 +110,7 @@ async def _purge_old_instances(client: df.DurableOrchestrationClient, retention:
     """
     try:
         result = await client.purge_instance_history_by(
-            created_time_from=datetime(2000, 1, 1, tzinfo=timezone.utc),
+            created_time_from=datetime(2000, 1, 1, tzinfo=UTC),
             created_time_to=now - retention,
             runtime_status=[df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
                             df.OrchestrationRuntimeStatus.Terminated],

@@ -16,7 +16,13 @@ from arc_sweeper.leases import overlaps
 from arc_sweeper.machine import MachineSnapshot
 from arc_sweeper.ports import ArmError, DeliveryResult, PatchOutcome, Subscription
 from arc_sweeper.records import (
-    ExtensionRecord, FleetRecord, MachineRecord, ObservedRelease, RingRecord, RunRecord, SubscriptionRecord,
+    ExtensionRecord,
+    FleetRecord,
+    MachineRecord,
+    ObservedRelease,
+    RingRecord,
+    RunRecord,
+    SubscriptionRecord,
 )
 from arc_sweeper.throttling import Gate
 from arc_sweeper.vocabulary import DeliveryStatus, EnableResult, RunStatus
@@ -86,7 +92,8 @@ class InMemoryTables:
         return [r for (p, _), r in sorted(self.extension_rows.items()) if p == partition
                 and (enable_chunk is None or r.enable_chunk == enable_chunk) and (r.followed or not followed_only)]
 
-    def all_machines(self, run_id: str, subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]:
+    def all_machines(self, run_id: str,
+                     subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]:
         for s in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if s.in_scope:
                 yield from self.machines(run_id, s.subscription_id)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 
 # (method, path with query, headers) -> (status, response headers, body: bytes, or any JSON value)
 Answer = Callable[[str, str, Any], tuple[int, dict[str, str], Any]]

@@ -7,7 +7,15 @@ from dataclasses import replace
 from arc_sweeper.records import ExtensionRecord, FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.steps.closing import RunRows, with_counts
 from arc_sweeper.vocabulary import (
-    Action, EnableResult, ExtensionFinding, ExtensionOutcome, Finding, Outcome, RunPhase, RunStatus, Trigger,
+    Action,
+    EnableResult,
+    ExtensionFinding,
+    ExtensionOutcome,
+    Finding,
+    Outcome,
+    RunPhase,
+    RunStatus,
+    Trigger,
 )
 from tests.fakes import InMemoryTables
 
@@ -17,7 +25,8 @@ DAY_1, DAY_2 = "daily-2026-11-20", "daily-2026-11-21"
 F = Finding
 
 
-def machine(name: str, version: str, findings: tuple[Finding, ...], action: Action = Action.NONE, **fields) -> MachineRecord:
+def machine(name: str, version: str, findings: tuple[Finding, ...], action: Action = Action.NONE,
+            **fields) -> MachineRecord:
     return MachineRecord(DAY_1, f"/subscriptions/{SUB_A}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/"
                          f"{name}", SUB_A, "rg", name, agent_version_seen=version, findings=findings, action=action,
                          **fields)
@@ -100,7 +109,8 @@ def run(run_id: str = DAY_1, status: RunStatus = RunStatus.COMPLETED, **fields) 
 
 
 def recorded_tables() -> InMemoryTables:
-    """Day 1's completed run with its machines, subscriptions and fleet rows; day 2 following; two runs not comparable."""
+    """Day 1's completed run with its machines, subscriptions and fleet rows; day 2 following; two runs not
+    comparable."""
     t = InMemoryTables()
     first = with_counts(run(enabling_ended_at="2026-11-20T03:31:00Z", ended_at="2026-11-27T03:31:00Z",
                             cohort_size=5, outcome_history=HISTORY), RunRows(SUBSCRIPTIONS, ROWS, EXTENSIONS))

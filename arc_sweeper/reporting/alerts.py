@@ -10,15 +10,25 @@ from __future__ import annotations
 import heapq
 import json
 from collections import Counter
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from arc_sweeper.reporting.attention import AttentionItem
 from arc_sweeper.reporting.report import RunReport
 from arc_sweeper.text import clip, redact_url
 from arc_sweeper.vocabulary import (
-    Action, AlertKind, AttentionKind, EnableResult, ExtensionFinding, ExtensionOutcome, Finding, Outcome, RunStatus,
-    Severity, Trigger,
+    Action,
+    AlertKind,
+    AttentionKind,
+    EnableResult,
+    ExtensionFinding,
+    ExtensionOutcome,
+    Finding,
+    Outcome,
+    RunStatus,
+    Severity,
+    Trigger,
 )
 
 SCHEMA_VERSION = "1.2"

@@ -21,7 +21,8 @@ class AttentionItem:
 
 
 def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord],
-                    rings: Iterable[RingRecord] = (), extensions: Iterable[ExtensionRecord] = ()) -> list[AttentionItem]:
+                    rings: Iterable[RingRecord] = (),
+                    extensions: Iterable[ExtensionRecord] = ()) -> list[AttentionItem]:
     """Everything an operator should look at, most urgent kinds first (AttentionKind's order)."""
     items: list[AttentionItem] = []
     for row in rows:
@@ -46,8 +47,8 @@ def _extension_items(r: ExtensionRecord) -> Iterable[AttentionItem]:
         yield AttentionItem(AttentionKind.ENABLE_FAILED, r.resource_id, r.subscription_id, name, r.arm_error_code,
                             r.arm_error_message, r.updated_at)
     for kind, message in extension_attention(r):
-        yield AttentionItem(kind, r.resource_id, r.subscription_id, name, f"{r.extension_type} {r.version_seen}".strip(),
-                            message)
+        yield AttentionItem(kind, r.resource_id, r.subscription_id, name,
+                            f"{r.extension_type} {r.version_seen}".strip(), message)
 
 
 def _machine_items(r: MachineRecord) -> Iterable[AttentionItem]:

@@ -27,7 +27,14 @@ from arc_sweeper.reporting.charts import bar_chart, line_chart
 from arc_sweeper.reporting.estate import SUPPORT_CLASSES, TrendPoint, releases_in_use, trend
 from arc_sweeper.reporting.summary import ordered_names
 from arc_sweeper.vocabulary import (
-    Action, AttentionKind, EnableResult, ExtensionFinding, ExtensionOutcome, Finding, Outcome, RunStatus,
+    Action,
+    AttentionKind,
+    EnableResult,
+    ExtensionFinding,
+    ExtensionOutcome,
+    Finding,
+    Outcome,
+    RunStatus,
 )
 
 MAX_ROWS_PER_KIND = 25

@@ -16,15 +16,31 @@ from arc_sweeper.extensions import ranked
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.messages import PhaseEnd
 from arc_sweeper.ports import (
-    AlertSender, ExtensionStore, MachineStore, ReleaseStore, RingStore, RunStore, ScopeLeases, SubscriptionStore,
+    AlertSender,
+    ExtensionStore,
+    MachineStore,
+    ReleaseStore,
+    RingStore,
+    RunStore,
+    ScopeLeases,
+    SubscriptionStore,
 )
 from arc_sweeper.records import ExtensionRecord, MachineRecord, RunRecord, SubscriptionRecord
+from arc_sweeper.releases import stale_notice
 from arc_sweeper.reporting.alerts import build_alert
 from arc_sweeper.reporting.report import build_report
-from arc_sweeper.releases import stale_notice
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import parse_timestamp
-from arc_sweeper.vocabulary import Action, AlertKind, DeliveryStatus, EnableResult, Outcome, RunPhase, RunStatus, Trigger
+from arc_sweeper.vocabulary import (
+    Action,
+    AlertKind,
+    DeliveryStatus,
+    EnableResult,
+    Outcome,
+    RunPhase,
+    RunStatus,
+    Trigger,
+)
 
 log = logging.getLogger(__name__)
 

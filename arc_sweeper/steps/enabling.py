@@ -35,8 +35,8 @@ from arc_sweeper.ports import ArmError, ExtensionStore, FleetWriter, MachineStor
 from arc_sweeper.records import ExtensionRecord, MachineRecord
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
-from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.throttling import MAX_CONCURRENCY, Gate, WriteBudget, WriteGate
+from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.vocabulary import EnableResult, Outcome, Target
 
 log = logging.getLogger(__name__)

@@ -98,7 +98,8 @@ class FollowUpStep:
         return [done.get(r.row_key, r) for r in followed]
 
 
-def checked_row(row: MachineRecord, machine: MachineSnapshot | None, rules: FollowUpRules, checked_at: str) -> MachineRecord:
+def checked_row(row: MachineRecord, machine: MachineSnapshot | None, rules: FollowUpRules,
+                checked_at: str) -> MachineRecord:
     """The cohort row with what this check saw and concluded."""
     now = parse_timestamp(checked_at)
     assert now is not None

@@ -13,9 +13,9 @@ from arc_sweeper.ports import ArmError, ScopeLeases, ScopeStore, SubscriptionDir
 from arc_sweeper.records import RunRecord, SubscriptionRecord
 from arc_sweeper.releases import Fetch, as_row, resolve_catalogue
 from arc_sweeper.settings import Settings
-from arc_sweeper.versions import format_release
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import parse_timestamp
+from arc_sweeper.versions import format_release
 from arc_sweeper.vocabulary import RunPhase, RunStatus
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ class ScopeStep:
         The HTTP starter writes it before the orchestration starts, so that a second,
         overlapping request made meanwhile already sees this run as running.
         """
-        window = parse_duration(request.follow_up_window) if request.follow_up_window else self.settings.follow_up_window
+        window = (parse_duration(request.follow_up_window) if request.follow_up_window
+                  else self.settings.follow_up_window)
         poll = parse_duration(request.poll_interval) if request.poll_interval else self.settings.poll_interval
         self.store.create_tables()
         reason = self.dry_run_reason(request)

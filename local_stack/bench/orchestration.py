@@ -57,7 +57,8 @@ def follow_up_in_one_execution(context: df.DurableOrchestrationContext):
         yield context.create_timer(min(context.current_utc_datetime + timedelta(seconds=state.poll_interval_s),
                                        deadline))
         yield context.task_all([
-            context.call_activity("check_cohort", CheckCohort(state.run_id, i, iso(context.current_utc_datetime)).to_json())
+            context.call_activity("check_cohort",
+                                  CheckCohort(state.run_id, i, iso(context.current_utc_datetime)).to_json())
             for i in state.batch_indices])
         if context.current_utc_datetime >= deadline:
             return None
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{title:<45} {label:<9} {cost.replayed_events:>15} {cost.max_history:>12} {cost.episodes:>9} "
                   f"{cost.cpu_s:>7.2f}")
         print(f"{'':<45} {'ratio':<9} {theirs.replayed_events / max(ours.replayed_events, 1):>14.1f}x "
-              f"{theirs.max_history / max(ours.max_history, 1):>11.1f}x {'':>9} {theirs.cpu_s / max(ours.cpu_s, 1e-9):>6.1f}x")
+              f"{theirs.max_history / max(ours.max_history, 1):>11.1f}x {'':>9} "
+              f"{theirs.cpu_s / max(ours.cpu_s, 1e-9):>6.1f}x")
     return 0
 
 

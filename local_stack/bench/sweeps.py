@@ -116,11 +116,7 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
         return False
 
     if kind == SEQUENTIAL:
-        sent = 0
-        for machine_id in todo:
-            if not patch(machine_id):
-                break
-            sent += 1
+        sent = next((index for index, machine_id in enumerate(todo) if not patch(machine_id)), len(todo))
     else:
         random.Random(7).shuffle(todo)
         with ThreadPoolExecutor(max_workers=REMEDIATION_PARALLELISM) as pool:

@@ -8,9 +8,10 @@ execution is done. Reference notes, section 8.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any
 
 from . import history as h
 from . import sdk_seam
@@ -24,11 +25,11 @@ class Verdict:
 
     status: str
     output: Any = None
-    error: Optional[str] = None
+    error: str | None = None
     new_input: Any = None  # for ContinuedAsNew
 
 
-def take_batch(inst: Instance, limit: int, rng: Optional[random.Random]) -> list[dict]:
+def take_batch(inst: Instance, limit: int, rng: random.Random | None) -> list[dict]:
     """Up to ``limit`` messages (Azure Storage dequeues at most 32), optionally shuffled to test
     out-of-order delivery; ExecutionStarted stays first."""
     if rng is not None and len(inst.inbox) > 1:

@@ -8,8 +8,8 @@ shared/reference/durable-functions-python.md, sections 3 and 4.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from dateutil.parser import isoparse
 
@@ -23,13 +23,13 @@ ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED, EVENT_RAISED = 12, 13, 15
 
 def net_ts(dt: datetime) -> str:
     """.NET DateTime as the extension serialises it: 7 fractional digits and 'Z'."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def parse_ts(text: str) -> datetime:
     """Any ISO timestamp as an aware datetime (naive ones are taken as UTC)."""
     dt = isoparse(text)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def event(event_type: int, at: datetime, event_id: int = -1, **fields: Any) -> dict:
@@ -46,8 +46,8 @@ def orchestrator_completed(at: datetime) -> dict:
     return event(ORCHESTRATOR_COMPLETED, at)
 
 
-def execution_started(at: datetime, name: str, instance_id: str, execution_id: str, input_text: Optional[str],
-                      parent: Optional[dict] = None, generation: int = 0) -> dict:
+def execution_started(at: datetime, name: str, instance_id: str, execution_id: str, input_text: str | None,
+                      parent: dict | None = None, generation: int = 0) -> dict:
     """Starts an execution. ``Version`` must be present or the SDK raises AttributeError."""
     return event(EXECUTION_STARTED, at, Name=name, Version="", Input=input_text,
                  OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
@@ -59,7 +59,7 @@ def task_scheduled(at: datetime, task_id: int, name: str, input_text: Any) -> di
     return event(TASK_SCHEDULED, at, task_id, Name=name, Version="", Input=input_text)
 
 
-def task_completed(at: datetime, task_id: int, result_text: Optional[str]) -> dict:
+def task_completed(at: datetime, task_id: int, result_text: str | None) -> dict:
     return event(TASK_COMPLETED, at, TaskScheduledId=task_id, Result=result_text)
 
 
@@ -79,7 +79,7 @@ def sub_created(at: datetime, task_id: int, name: str, instance_id: str, input_t
     return event(SUB_CREATED, at, task_id, Name=name, Version="", InstanceId=instance_id, Input=input_text)
 
 
-def sub_completed(at: datetime, task_id: int, result_text: Optional[str]) -> dict:
+def sub_completed(at: datetime, task_id: int, result_text: str | None) -> dict:
     return event(SUB_COMPLETED, at, TaskScheduledId=task_id, Result=result_text)
 
 
@@ -92,7 +92,7 @@ def event_raised(at: datetime, name: str, input_text: str) -> dict:
     return event(EVENT_RAISED, at, Name=name, Input=input_text)
 
 
-def execution_completed(at: datetime, status: str, result_text: Optional[str]) -> dict:
+def execution_completed(at: datetime, status: str, result_text: str | None) -> dict:
     return event(EXECUTION_COMPLETED, at, OrchestrationStatus=status, Result=result_text)
 
 
@@ -105,8 +105,8 @@ def replay_history(played: list[dict], new: list[dict]) -> list[dict]:
     return [{**e, "IsPlayed": True} for e in played] + [{**e, "IsPlayed": False} for e in new]
 
 
-def context_json(history: list[dict], input_text: Optional[str], instance_id: str,
-                 parent_instance_id: Optional[str] = None) -> str:
+def context_json(history: list[dict], input_text: str | None, instance_id: str,
+                 parent_instance_id: str | None = None) -> str:
     """The orchestration trigger's body, with exactly the keys the extension sends.
 
     Schema V3 (``upperSchemaVersionNew=2``) plus both durations make the SDK split long timers.

@@ -16,16 +16,17 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 from urllib.parse import quote
 
 from ..clock import Clock, RealClock
 from . import history as h
 from . import sdk_seam, worker
-from .instances import ACTIVE, TERMINAL, DurableHostError, Instance, InstanceInfo
 from .episode import run_episode, take_batch
+from .instances import ACTIVE, TERMINAL, DurableHostError, Instance, InstanceInfo
 from .management import RPC_BASE_URL, ManagementApi
 from .shim import Issued
 
@@ -39,10 +40,10 @@ class LocalDurableHost:
     the ``run_until_*`` methods is pumping it.
     """
 
-    def __init__(self, app: Any, *, clock: Optional[Clock] = None, activity_workers: int = 8,
-                 max_events_per_episode: int = 32, shuffle_seed: Optional[int] = None,
+    def __init__(self, app: Any, *, clock: Clock | None = None, activity_workers: int = 8,
+                 max_events_per_episode: int = 32, shuffle_seed: int | None = None,
                  task_hub: str = "LocalTaskHub",
-                 on_progress: Optional[Callable[[str, Any], None]] = None):
+                 on_progress: Callable[[str, Any], None] | None = None):
         self.clock = clock or RealClock()
         self.task_hub = task_hub
         self.max_events_per_episode = max_events_per_episode
@@ -68,7 +69,7 @@ class LocalDurableHost:
                                   instances=self._instances, create=self._create, deliver=self._deliver)
 
     # ---------------------------------------------------------------- public API
-    def start_new(self, name: str, instance_id: Optional[str] = None, input: Any = None) -> str:
+    def start_new(self, name: str, instance_id: str | None = None, input: Any = None) -> str:
         """Start an orchestration as ``DurableOrchestrationClient.start_new`` would."""
         with self._cond:
             return self._create(name, instance_id or uuid.uuid4().hex,
@@ -87,7 +88,7 @@ class LocalDurableHost:
         if status not in (202, 410):
             raise DurableHostError(f"No instance with ID '{instance_id}' found.", status)
 
-    def status(self, instance_id: str) -> Optional[InstanceInfo]:
+    def status(self, instance_id: str) -> InstanceInfo | None:
         with self._cond:
             inst = self._instances.get(instance_id)
             return None if inst is None else inst.info()
@@ -136,7 +137,7 @@ class LocalDurableHost:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def __enter__(self) -> "LocalDurableHost":
+    def __enter__(self) -> LocalDurableHost:
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -148,7 +149,7 @@ class LocalDurableHost:
         return self._api.binding
 
     @contextlib.contextmanager
-    def serving_client(self) -> Iterator["LocalDurableHost"]:
+    def serving_client(self) -> Iterator[LocalDurableHost]:
         """Route the SDK client's HTTP calls (``post/get/delete_async_request``) into this host.
 
         ``DurableOrchestrationClient`` copies the module-level functions when it is constructed,
@@ -173,7 +174,7 @@ class LocalDurableHost:
 
     # ---------------------------------------------------------------- scheduling loop
     def _run(self, done: Callable[[], bool], timeout_s: float, stop_when_idle: bool,
-             until: Optional[datetime] = None) -> None:
+             until: datetime | None = None) -> None:
         """Pump until ``done()`` (or idle); a virtual clock jumps to the next timer when nothing else can run,
         but never past ``until``."""
         deadline = time.monotonic() + timeout_s
@@ -223,13 +224,13 @@ class LocalDurableHost:
     def _runnable(self) -> bool:
         return any(inst.inbox and inst.status in ACTIVE for inst in self._instances.values())
 
-    def _live(self, instance_id: str, execution_id: str) -> Optional[Instance]:
+    def _live(self, instance_id: str, execution_id: str) -> Instance | None:
         inst = self._instances.get(instance_id)
         if inst is None or inst.execution_id != execution_id or inst.status not in ACTIVE:
             return None
         return inst
 
-    def _next_timer(self) -> Optional[datetime]:
+    def _next_timer(self) -> datetime | None:
         """Earliest timer of a live execution; timers of finished executions are dropped."""
         while self._timers and self._live(self._timers[0][2], self._timers[0][3]) is None:
             heapq.heappop(self._timers)
@@ -284,7 +285,7 @@ class LocalDurableHost:
             self._cond.notify_all()
 
     def _create(self, name: str, instance_id: str, input_value: Any,
-                parent: Optional[tuple[str, str, str, int]] = None) -> str:
+                parent: tuple[str, str, str, int] | None = None) -> str:
         """A new instance (or a fresh one over a finished instance of the same id), Pending."""
         if name not in self._orchestrators:
             known = "', '".join(self._orchestrators)

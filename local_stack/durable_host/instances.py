@@ -9,7 +9,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from . import history as h
 
@@ -38,14 +38,14 @@ class InstanceInfo:
     created_time: datetime
     last_updated_time: datetime
     execution_id: str
-    parent_instance_id: Optional[str]
+    parent_instance_id: str | None
     history_length: int  # current execution
     max_history_length: int  # largest history of any execution
     episodes: int  # handler invocations, all executions
     replays: int  # episodes that replayed earlier history
     replayed_events: int  # total played events fed to the SDK
     executions: int  # 1 + number of continue-as-new
-    error: Optional[str]
+    error: str | None
 
 
 @dataclass
@@ -56,13 +56,13 @@ class Instance:
     name: str
     input: Any  # the JSON value the extension stored (the SDK client sends df_dumps text)
     execution_id: str
-    parent: Optional[tuple[str, str, str, int]]  # (instance id, execution id, name, task id)
+    parent: tuple[str, str, str, int] | None  # (instance id, execution id, name, task id)
     created: datetime
     updated: datetime
     status: str = "Pending"
     output: Any = None
     custom_status: Any = None
-    error: Optional[str] = None
+    error: str | None = None
     history: list = field(default_factory=list)  # current execution
     inbox: list = field(default_factory=list)  # new messages for the current execution
     episodes: int = 0
@@ -72,7 +72,7 @@ class Instance:
     max_history: int = 0
 
     @property
-    def parent_id(self) -> Optional[str]:
+    def parent_id(self) -> str | None:
         return self.parent[0] if self.parent else None
 
     def execution_started(self, at: datetime) -> dict:
@@ -98,7 +98,7 @@ class Instance:
         self.updated = at
 
     def finish(self, status: str, at: datetime, output: Any = None,
-               error: Optional[str] = None) -> Optional[tuple[str, str, dict]]:
+               error: str | None = None) -> tuple[str, str, dict] | None:
         """End the execution; returns (parent id, parent execution id, reply) for a sub-orchestration."""
         self.status, self.error = status, error
         self.output = error if status == "Failed" else output

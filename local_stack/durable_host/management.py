@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from ..clock import Clock
 from . import history as h
 from . import sdk_seam
-from ..clock import Clock
 from .instances import ACTIVE, TERMINAL, DurableHostError, Instance
 
 BASE_URL = "http://127.0.0.1:7071/runtime/webhooks/durabletask"
@@ -25,7 +26,7 @@ RPC_BASE_URL = "http://127.0.0.1:17071/durabletask/"
 
 def http_ts(dt: datetime) -> str:
     """createdTime/lastUpdatedTime in the HTTP status API (ToString("s") + "Z")."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def client_binding(task_hub: str) -> str:

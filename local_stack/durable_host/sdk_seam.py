@@ -12,10 +12,10 @@ import contextlib
 import importlib
 import json
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
-from azure.durable_functions.models.utils.df_serialization import df_dumps  # the SDK client's serializer
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter, OrchestrationTriggerConverter
 
@@ -56,7 +56,7 @@ def app_functions(app: Any) -> list[AppFunction]:
         app.functions_bindings = None
 
 
-def call_orchestrator(handler: Callable, body: str) -> tuple[Optional[dict], Optional[str]]:
+def call_orchestrator(handler: Callable, body: str) -> tuple[dict | None, str | None]:
     """Invoke an orchestrator handler as the worker does: ``(state, None)`` or ``(None, crash)``.
 
     A failing orchestrator still yields a state (parsed after the $OutOfProcData$ marker); any
@@ -89,7 +89,7 @@ def client_http_routed_to(post: Callable, get: Callable, delete: Callable) -> It
     Each replacement is an ``async`` function with the original's parameters returning
     ``[status, body]``. Clients constructed inside the block keep the replacements.
     """
-    replacements = dict(zip(CLIENT_HTTP_FUNCTIONS, (post, get, delete)))
+    replacements = dict(zip(CLIENT_HTTP_FUNCTIONS, (post, get, delete), strict=True))
     with _patch_lock:
         modules = [importlib.import_module(m) for m in CLIENT_HTTP_MODULES]
         saved = [(m, n, getattr(m, n)) for m in modules for n in CLIENT_HTTP_FUNCTIONS]

@@ -8,9 +8,10 @@ actions that are new this episode. Reference notes, sections 7 and 8.
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import Any
 
 from . import history as h
 
@@ -39,7 +40,7 @@ class _Fut:
     def __init__(self, done: bool = False):
         self.done, self.failed, self._callbacks = done, False, []
 
-    def then(self, callback: Callable[["_Fut"], None]) -> None:
+    def then(self, callback: Callable[[_Fut], None]) -> None:
         if self.done:
             callback(self)
         else:
@@ -60,11 +61,11 @@ class Issued:
 
     id: int
     kind: str
-    name: Optional[str]
+    name: str | None
     fut: _Fut
     input: Any = None
-    fire_at: Optional[datetime] = None
-    child_id: Optional[str] = None
+    fire_at: datetime | None = None
+    child_id: str | None = None
     in_history: bool = False
 
     def scheduled_event(self, at: datetime) -> dict:
@@ -92,12 +93,12 @@ class ShimReplay:
         self.issued: dict[int, Issued] = {}
         self.waiters: dict[str, list[_Fut]] = defaultdict(list)  # extension keeps a stack per name
         self.buffered: dict[str, deque] = defaultdict(deque)  # and a FIFO of unclaimed events
-        self.now: Optional[datetime] = None  # DTFx CurrentUtcDateTime
+        self.now: datetime | None = None  # DTFx CurrentUtcDateTime
         self.continue_input: Any = None
         self.continued = False
 
     @classmethod
-    def for_state(cls, state: dict, execution_id: str) -> "ShimReplay":
+    def for_state(cls, state: dict, execution_id: str) -> ShimReplay:
         """The shim for the SDK's returned state; only schema V2/V3 (one flat action list) is modelled."""
         actions = state.get("actions") or []
         if state.get("schemaVersion", 0) < 1 or len(actions) != 1:
@@ -151,7 +152,7 @@ class ShimReplay:
                 f"Was a change made to the orchestrator code after this instance had already started running?")
         issued.in_history = True
 
-    def _advance(self, _: Optional[_Fut] = None) -> None:
+    def _advance(self, _: _Fut | None = None) -> None:
         """ProcessAsyncActionsV2: invoke and await each action in turn."""
         while self.position < len(self.actions):
             fut = self._invoke(self.actions[self.position])
@@ -185,7 +186,7 @@ class ShimReplay:
         raise ShimFailure(f"LocalDurableHost does not support action type {kind} "
                           f"(entities and call_http are not modelled)")
 
-    def _issue(self, kind: str, name: Optional[str], **details: Any) -> _Fut:
+    def _issue(self, kind: str, name: str | None, **details: Any) -> _Fut:
         issued = Issued(self.next_id, kind, name, _Fut(), **details)
         self.issued[issued.id] = issued
         self.next_id += 1

@@ -11,9 +11,10 @@ import inspect
 import json
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Any
 
 from . import history as h
 from . import sdk_seam
@@ -23,9 +24,9 @@ from . import sdk_seam
 class ActivityOutcome:
     """An activity's result text, or why it failed (TaskFailed's Reason and Details)."""
 
-    result: Optional[str] = None
-    reason: Optional[str] = None
-    details: Optional[str] = None
+    result: str | None = None
+    reason: str | None = None
+    details: str | None = None
 
     def event(self, at: datetime, task_id: int) -> dict:
         if self.reason is None:

@@ -10,8 +10,8 @@ or as a process: ``python -m local_stack.simulator --machines 2000 --seed 7 --po
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 from local_stack.simulator.extension_catalog import SUPPORTED_EXTENSION_TYPES
 from local_stack.simulator.extensions import Extension, ExtensionBehaviour, ExtensionModel
-from local_stack.simulator.faults import FaultSettings
 from local_stack.simulator.fates import ExtensionFateRules, Fate, FateLedger, FateRules
+from local_stack.simulator.faults import FaultSettings
 from local_stack.simulator.fleet import Fleet, Machine, Subscription
 from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.scripted import Script

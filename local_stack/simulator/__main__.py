@@ -5,17 +5,17 @@ Prints the base URL on the first line of stdout, so a script can read it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from local_stack.clock import RealClock, VirtualClock
 from local_stack.simulator.faults import FaultSettings
 from local_stack.simulator.generator import FleetSpec, generate_fleet
 from local_stack.simulator.server import FleetSimulator
 from local_stack.simulator.timing import Latency
-
 
 FAULTS = tuple(f.name for f in fields(FaultSettings))
 
@@ -41,7 +41,7 @@ def _latency(text: str) -> Latency:
 
 def _moment(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=_moment, default=None,
                         help="simulated start time (ISO 8601); default: now, on the real clock")
     parser.add_argument("--faults", type=_faults, default=FaultSettings(),
-                        help="fault rates, e.g. arg=0.05,patch=0.02 (kinds: %s)" % ", ".join(FAULTS))
+                        help="fault rates, e.g. arg=0.05,patch=0.02 (kinds: {})".format(", ".join(FAULTS)))
     parser.add_argument("--throttle-scale", type=float, default=1.0, help="< 1 shrinks quotas and buckets")
     parser.add_argument("--latency", type=_latency, default=Latency(),
                         help="service time in seconds per request, e.g. read=0.02,write=0.05 (default 0)")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.start is None:
-        start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         clock = RealClock()
     else:
         start = args.start
@@ -76,10 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print(sim.base_url, flush=True)
         print(f"{len(fleet.machines)} machines in {len(fleet.subscriptions)} subscriptions, tenant "
               f"{fleet.tenant_id}, fleet time {start.isoformat()}; Ctrl-C to stop", file=sys.stderr, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

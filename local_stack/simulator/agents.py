@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
 from local_stack.simulator import extensions
 from local_stack.simulator.extensions import Extension, ExtensionModel
@@ -51,7 +51,7 @@ FAILURE_MESSAGES = (
 CONNECTED = "Connected"
 
 
-def parse_version(value: Any) -> Optional[tuple[int, int]]:
+def parse_version(value: Any) -> tuple[int, int] | None:
     """``(major, minor)`` compared as integers (reference §5.1), or None if unreadable."""
     if not isinstance(value, str):
         return None
@@ -87,7 +87,7 @@ class AgentModel:
     #: upgrade again in their first window after a release ships.
     later_releases: tuple[tuple[datetime, dict[str, str]], ...] = ()
 
-    def target_version(self, os_type: str, at: Optional[datetime] = None) -> Optional[str]:
+    def target_version(self, os_type: str, at: datetime | None = None) -> str | None:
         """The newest release for this OS at ``at`` (None: the one the fleet started with)."""
         versions = self.latest_versions
         for ships_at, later in self.later_releases:
@@ -96,7 +96,7 @@ class AgentModel:
         return versions.get((os_type or "").lower())
 
     def next_release_after(self, moment: datetime, os_type: str,
-                           newer_than: tuple[int, int]) -> Optional[datetime]:
+                           newer_than: tuple[int, int]) -> datetime | None:
         """When the first release newer than ``newer_than`` ships after ``moment``, if one does."""
         for ships_at, versions in self.later_releases:
             release = parse_version(versions.get((os_type or "").lower()))
@@ -107,12 +107,12 @@ class AgentModel:
     def first_slot(self, ready: datetime, offset: timedelta) -> datetime:
         """The first off-peak slot of this agent at or after ``ready``."""
         offset = min(offset, self.window_length)
-        day = ready.astimezone(timezone.utc).date()
-        slot = datetime.combine(day, self.window_start, timezone.utc) + offset
+        day = ready.astimezone(UTC).date()
+        slot = datetime.combine(day, self.window_start, UTC) + offset
         return slot if slot >= ready else slot + timedelta(days=1)
 
 
-def acts_on_flag(machine: "Machine", model: AgentModel) -> bool:
+def acts_on_flag(machine: Machine, model: AgentModel) -> bool:
     """True while the agent would act on the flag: enabled, Connected and old enough."""
     props = machine.properties
     upgrade = props.get("agentUpgrade")
@@ -124,14 +124,14 @@ def acts_on_flag(machine: "Machine", model: AgentModel) -> bool:
     return current is not None and model.min_version <= current
 
 
-def wants_upgrade(machine: "Machine", model: AgentModel, at: Optional[datetime] = None) -> bool:
+def wants_upgrade(machine: Machine, model: AgentModel, at: datetime | None = None) -> bool:
     """True while the agent would act on the flag and is behind the latest release at ``at``."""
     current = parse_version(machine.properties.get("agentVersion"))
     target = parse_version(model.target_version(machine.os_type, at))
     return acts_on_flag(machine, model) and current is not None and target is not None and current < target
 
 
-def next_attempt_at(machine: "Machine", model: AgentModel) -> Optional[datetime]:
+def next_attempt_at(machine: Machine, model: AgentModel) -> datetime | None:
     if not acts_on_flag(machine, model):
         return None
     behaviour = machine.behaviour
@@ -152,19 +152,19 @@ def next_attempt_at(machine: "Machine", model: AgentModel) -> Optional[datetime]
     return None if ships_at is None else model.first_slot(ships_at, behaviour.window_offset)
 
 
-def _last_attempt_failed(machine: "Machine") -> bool:
+def _last_attempt_failed(machine: Machine) -> bool:
     upgrade = machine.properties.get("agentUpgrade")
     return isinstance(upgrade, dict) and upgrade.get("lastAttemptStatus") == "Failed"
 
 
-def _next_event(machine: "Machine", model: AgentModel, extension_model: Optional[ExtensionModel]
-                ) -> Optional[tuple[datetime, int, str, Optional[Extension]]]:
+def _next_event(machine: Machine, model: AgentModel, extension_model: ExtensionModel | None
+                ) -> tuple[datetime, int, str, Extension | None] | None:
     """The machine's earliest event; at the same moment a disconnect comes first, then a delete,
     then the agent's upgrade, then its extensions' (which need the machine Connected). A deleted
     machine's only event is its onboarding, if it has one."""
     if machine.deleted:
         return (machine.onboard_at, 0, "onboard", None) if machine.onboard_at is not None else None
-    candidates: list[tuple[datetime, int, str, Optional[Extension]]] = []
+    candidates: list[tuple[datetime, int, str, Extension | None]] = []
     if machine.reconnect_at is not None:
         candidates.append((machine.reconnect_at, 0, "reconnect", None))
     if machine.disconnect_at is not None:
@@ -181,8 +181,8 @@ def _next_event(machine: "Machine", model: AgentModel, extension_model: Optional
     return min(candidates, key=lambda c: (c[0], c[1])) if candidates else None
 
 
-def settle(machine: "Machine", now: datetime, model: AgentModel, record: Optional[Recorder] = None,
-           extension_model: Optional[ExtensionModel] = None) -> bool:
+def settle(machine: Machine, now: datetime, model: AgentModel, record: Recorder | None = None,
+           extension_model: ExtensionModel | None = None) -> bool:
     """Apply every event due up to ``now`` (onboarding, reconnecting, disconnecting, deletion, upgrade
     attempts, and the extensions' given their model), in time order; True if anything changed."""
     changed = False
@@ -225,7 +225,7 @@ def settle(machine: "Machine", now: datetime, model: AgentModel, record: Optiona
     return changed
 
 
-def _attempt(machine: "Machine", at: datetime, model: AgentModel, record: Optional[Recorder]) -> None:
+def _attempt(machine: Machine, at: datetime, model: AgentModel, record: Recorder | None) -> None:
     behaviour = machine.behaviour
     index = machine.attempts
     machine.attempts += 1

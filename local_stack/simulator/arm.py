@@ -9,7 +9,7 @@ import base64
 import copy
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from local_stack.simulator.extensions import Extension
@@ -37,7 +37,7 @@ WRITABLE_AGENT_UPGRADE = ("desiredVersion", "correlationId", "enableAutomaticUpg
 
 # --- errors -----------------------------------------------------------------------------------------
 
-def _forbidden(sim: "FleetSimulator", action: str, scope: str) -> ArmError:
+def _forbidden(sim: FleetSimulator, action: str, scope: str) -> ArmError:
     oid = sim.caller_object_id
     return ArmError(403, "AuthorizationFailed",
                     f"The client '{oid}' with object id '{oid}' does not have authorization to perform action "
@@ -76,7 +76,7 @@ def _check_type(value: Any, expected: type, path: str) -> None:
 
 # --- subscriptions ----------------------------------------------------------------------------------
 
-def subscription_json(sim: "FleetSimulator", sub: Subscription) -> dict[str, Any]:
+def subscription_json(sim: FleetSimulator, sub: Subscription) -> dict[str, Any]:
     return {
         "id": sub.id,
         "authorizationSource": "RoleBased",
@@ -94,7 +94,7 @@ def _page_token(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
-def _read_page_token(token: Optional[str]) -> int:
+def _read_page_token(token: str | None) -> int:
     if not token:
         return 0
     try:
@@ -103,7 +103,7 @@ def _read_page_token(token: Optional[str]) -> int:
         raise ArmError(400, "InvalidSkipToken", "The skip token is invalid.") from None
 
 
-def _paged(sim: "FleetSimulator", request: Request, items: list[Any], page_size: int, path: str) -> Response:
+def _paged(sim: FleetSimulator, request: Request, items: list[Any], page_size: int, path: str) -> Response:
     """``{"value": [...], "nextLink"?}`` with an opaque ``$skiptoken``, as ARM lists do."""
     offset = _read_page_token(request.query.get("$skiptoken"))
     page = items[offset:offset + page_size]
@@ -114,12 +114,12 @@ def _paged(sim: "FleetSimulator", request: Request, items: list[Any], page_size:
     return Response(200, body)
 
 
-def _listed(sim: "FleetSimulator", sub: Subscription) -> bool:
+def _listed(sim: FleetSimulator, sub: Subscription) -> bool:
     """Deleted subscriptions are gone from the list unless the simulator keeps them (a lagging list)."""
     return sub.readable and (not sub.deleted or sim.list_deleted_subscriptions)
 
 
-def list_subscriptions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def list_subscriptions(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     items = [subscription_json(sim, s) for s in sim.fleet.subscriptions if _listed(sim, s)]
     response = _paged(sim, request, items, sim.subscription_page_size, "/subscriptions")
     if request.api_version == "2022-12-01":
@@ -127,7 +127,7 @@ def list_subscriptions(sim: "FleetSimulator", request: Request, params: dict[str
     return response
 
 
-def get_subscription(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def get_subscription(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     sub = sim.fleet.subscription(params["subscription"])
     if sub is not None and sub.deleted and _listed(sim, sub):
         return Response(200, subscription_json(sim, sub))
@@ -135,7 +135,7 @@ def get_subscription(sim: "FleetSimulator", request: Request, params: dict[str, 
     return Response(200, subscription_json(sim, sub))
 
 
-def _readable_subscription(sim: "FleetSimulator", subscription_id: str) -> Subscription:
+def _readable_subscription(sim: FleetSimulator, subscription_id: str) -> Subscription:
     """The subscription if the caller may read inside it; a Deleted one is not found (no operations)."""
     sub = sim.fleet.subscription(subscription_id)
     if sub is None or sub.deleted:
@@ -147,7 +147,7 @@ def _readable_subscription(sim: "FleetSimulator", subscription_id: str) -> Subsc
 
 # --- machines ---------------------------------------------------------------------------------------
 
-def machine_json(sim: "FleetSimulator", machine: Machine, api_version: str) -> dict[str, Any]:
+def machine_json(sim: FleetSimulator, machine: Machine, api_version: str) -> dict[str, Any]:
     """The full ``Machine`` resource as GET and PATCH return it."""
     properties = copy.deepcopy(machine.properties)
     if api_version in LEGACY_API_VERSIONS:
@@ -163,7 +163,7 @@ def machine_json(sim: "FleetSimulator", machine: Machine, api_version: str) -> d
     }
 
 
-def _lookup(sim: "FleetSimulator", params: dict[str, str], action: str, write: bool = False) -> Machine:
+def _lookup(sim: FleetSimulator, params: dict[str, str], action: str, write: bool = False) -> Machine:
     """Resolve the machine the way ARM does, raising its errors in its order. On an extension's route
     the scope is the extension (a lock on the machine or its group covers it) and a missing machine is
     its missing parent."""
@@ -200,12 +200,12 @@ def _lookup(sim: "FleetSimulator", params: dict[str, str], action: str, write: b
     return machine
 
 
-def get_machine(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def get_machine(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/read")
     return Response(200, machine_json(sim, machine, request.api_version or ""))
 
 
-def list_machines(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def list_machines(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     sub = _readable_subscription(sim, params["subscription"])
     rg = params.get("resource_group")
     if rg is not None and not sim.fleet.has_resource_group(sub.subscription_id, rg):
@@ -224,7 +224,7 @@ def list_machines(sim: "FleetSimulator", request: Request, params: dict[str, str
     return _paged(sim, request, items, sim.machine_page_size, request.path)
 
 
-def patch_machine(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def patch_machine(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     # ARM checks the scope (404/403/409) before the RP looks at the body (400).
     machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/write", write=True)
     body = request.json_body()
@@ -270,9 +270,9 @@ def _validate_bag(props: Any, tags: Any) -> None:
     """What every update model (MachineUpdate, MachineExtensionUpdate) needs of ``properties`` and ``tags``."""
     if props is not None and not isinstance(props, dict):
         raise _invalid("'properties' must be an object.")
-    if tags is not MISSING and tags is not None:
-        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-            raise _invalid("'tags' must be an object of strings.")
+    if tags is not MISSING and tags is not None and (
+            not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values())):
+        raise _invalid("'tags' must be an object of strings.")
 
 
 def _replace_tags(machine: Machine, owner: Machine | Extension, tags: Any, now: datetime,
@@ -289,7 +289,7 @@ def _replace_tags(machine: Machine, owner: Machine | Extension, tags: Any, now: 
 
 
 def _merge_property(machine: Machine, key: str, value: Any, now: datetime, record: Recorder,
-                    extension: Optional[Extension] = None) -> None:
+                    extension: Extension | None = None) -> None:
     """Merge-patch one top-level property of the machine or of one of its extensions."""
     old = (extension or machine).properties.get(key, MISSING)
     merged = _merge_patch(copy.deepcopy(old) if old is not MISSING else MISSING, value)
@@ -340,7 +340,7 @@ def extension_json(machine: Machine, ext: Extension) -> dict[str, Any]:
     return body
 
 
-def list_extensions(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def list_extensions(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/read")
     return Response(200, {"value": [extension_json(machine, e) for e in machine.extensions]})
 
@@ -355,7 +355,7 @@ def _find_extension(machine: Machine, name: str) -> Extension:
     return ext
 
 
-def get_extension(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def get_extension(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/read")
     return Response(200, extension_json(machine, _find_extension(machine, params["extension"])))
 
@@ -370,7 +370,7 @@ EXTENSION_UPDATE_PROPERTIES: dict[str, type] = {
 EXTENSION_IDENTITY = ("publisher", "type")
 
 
-def patch_extension(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def patch_extension(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     """PATCH an extension (``MachineExtensionUpdate``): merge-patch into ``properties``, 200 with the
     whole extension. Azure may run this as a long-running operation; the simulator answers at once."""
     machine = _lookup(sim, params, "Microsoft.HybridCompute/machines/extensions/write", write=True)

@@ -14,7 +14,6 @@ the last one is the "latest" the platform rolls out (a fixed table, not a feed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ LATEST_EXTENSION_VERSIONS: dict[tuple[str, str], str] = {t.key: t.latest for t i
 _BY_KEY = {type_key(*t.key): t for t in CATALOG}
 
 
-def catalog_entry(publisher: str, type_: str) -> Optional[ExtensionType]:
+def catalog_entry(publisher: str, type_: str) -> ExtensionType | None:
     """The catalogue's entry for a publisher/type pair, compared ignoring case."""
     return _BY_KEY.get(type_key(publisher, type_))
 

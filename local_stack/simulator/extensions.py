@@ -25,10 +25,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from local_stack.simulator.extension_catalog import (
-    LATEST_EXTENSION_VERSIONS, SUPPORTED_EXTENSION_TYPES, catalog_entry, type_key,
+    LATEST_EXTENSION_VERSIONS,
+    SUPPORTED_EXTENSION_TYPES,
+    catalog_entry,
+    type_key,
 )
 from local_stack.simulator.props import Recorder, set_property
 
@@ -66,7 +69,7 @@ def healthy_status(ext_type: str) -> dict[str, str]:
     return {"code": "0", "level": HEALTHY_LEVEL, "message": f"Extension Message: {ext_type} is running"}
 
 
-def version_key(version: Any) -> Optional[tuple[int, ...]]:
+def version_key(version: Any) -> tuple[int, ...] | None:
     """Dotted numbers compared as integers (``1.10`` after ``1.9``); None if it is not that."""
     if not isinstance(version, str) or not re.fullmatch(r"\d+(\.\d+)*", version.strip()):
         return None
@@ -85,7 +88,7 @@ class ExtensionBehaviour:
 
     outcome: str = UPGRADES
     delay: timedelta = timedelta(days=2)              # opt-in (or rollout start) to the first attempt's slot
-    failures: Optional[int] = 1                       # FAILS_AND_ROLLS_BACK: failed attempts before one succeeds
+    failures: int | None = 1                       # FAILS_AND_ROLLS_BACK: failed attempts before one succeeds
     rollback_after: timedelta = timedelta(hours=2)    # how long a failed attempt shows Error
     failure_message: str = UPGRADE_FAILURE_MESSAGES[0]
 
@@ -112,17 +115,17 @@ class Extension:
     name: str
     properties: dict[str, Any]
     behaviour: ExtensionBehaviour = field(default_factory=ExtensionBehaviour)
-    due_at: Optional[datetime] = None         # the next upgrade attempt's slot, while opted in
-    rollback_at: Optional[datetime] = None    # when the failed attempt in progress is rolled back
+    due_at: datetime | None = None         # the next upgrade attempt's slot, while opted in
+    rollback_at: datetime | None = None    # when the failed attempt in progress is rolled back
     attempts: int = 0                         # attempts since it was opted in
     tags: dict[str, str] = field(default_factory=dict)
     protected_settings: dict[str, Any] = field(default_factory=dict)   # write-only: never served
 
     @classmethod
-    def build(cls, publisher: str, ext_type: str, version: Optional[str] = None, *, name: Optional[str] = None,
-              auto_upgrade: Optional[bool] = True, failed: Optional[str] = None,
-              behaviour: Optional[ExtensionBehaviour] = None, pending_since: Optional[datetime] = None,
-              ) -> "Extension":
+    def build(cls, publisher: str, ext_type: str, version: str | None = None, *, name: str | None = None,
+              auto_upgrade: bool | None = True, failed: str | None = None,
+              behaviour: ExtensionBehaviour | None = None, pending_since: datetime | None = None,
+              ) -> Extension:
         """An extension as Azure shows a healthy install. ``version=None`` is the catalogue's latest;
         ``auto_upgrade=None`` omits ``enableAutomaticUpgrade`` (opted in by default); ``failed`` makes
         the install a failed one (``provisioningState: Failed``, status level Error, this message).
@@ -192,7 +195,7 @@ class ExtensionModel:
     def supports(self, ext: Extension) -> bool:
         return type_key(ext.publisher, ext.type) in self._supported
 
-    def latest(self, ext: Extension) -> Optional[str]:
+    def latest(self, ext: Extension) -> str | None:
         return self._latest.get(type_key(ext.publisher, ext.type))
 
     def wants_upgrade(self, ext: Extension) -> bool:
@@ -203,8 +206,8 @@ class ExtensionModel:
         return current is not None and latest is not None and current < latest
 
 
-def next_event(machine: "Machine", model: ExtensionModel, connected: bool
-               ) -> Optional[tuple[datetime, str, Extension]]:
+def next_event(machine: Machine, model: ExtensionModel, connected: bool
+               ) -> tuple[datetime, str, Extension] | None:
     """The earliest (time, kind, extension) due on this machine: a rollback (on the machine, whatever
     its connection) or, while it is Connected, an upgrade attempt."""
     events = []
@@ -216,8 +219,8 @@ def next_event(machine: "Machine", model: ExtensionModel, connected: bool
     return min(events, key=lambda e: e[0]) if events else None
 
 
-def apply_event(machine: "Machine", ext: Extension, kind: str, at: datetime, model: ExtensionModel,
-          record: Optional[Recorder]) -> None:
+def apply_event(machine: Machine, ext: Extension, kind: str, at: datetime, model: ExtensionModel,
+          record: Recorder | None) -> None:
     """Carry out one event from :func:`next_event`, recording every property it changes."""
     def put(path: tuple[str, ...], value: Any, cause: str) -> None:
         set_property(machine, path, value, at, cause, record, extension=ext)

@@ -21,8 +21,9 @@ agents that disconnect or vanish later keep the fate they had at the start.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING
 
 from local_stack.simulator.agents import parse_version
 from local_stack.simulator.extension_catalog import SUPPORTED_EXTENSION_TYPES, type_key
@@ -48,7 +49,7 @@ _PLAIN_VERSION = re.compile(r"\d+(\.\d+){1,3}")
 class FateRules:
     """The contract the ledger checks. Defaults follow the product's documented settings."""
 
-    exclusion_tag: Optional[tuple[str, str]] = ("arc-sweeper", "exclude")
+    exclusion_tag: tuple[str, str] | None = ("arc-sweeper", "exclude")
     #: "exact": the value must equal (Azure tag values are case-sensitive strings);
     #: "trimmed-casefold": `` Exclude `` counts too.
     exclusion_value_match: str = "trimmed-casefold"
@@ -91,10 +92,10 @@ class ExtensionFateRules:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
 
-    def is_supported(self, ext: "Extension") -> bool:
+    def is_supported(self, ext: Extension) -> bool:
         return type_key(ext.publisher, ext.type) in {type_key(*pair) for pair in self.supported}
 
-    def is_denied(self, ext: "Extension") -> bool:
+    def is_denied(self, ext: Extension) -> bool:
         return ext.type.casefold() in {t.casefold() for t in self.denied_types}
 
 
@@ -104,7 +105,7 @@ class Fate:
     reason: str        # why, for a failing test's message
 
 
-def _out_of_reach(machine: "Machine", fleet: "Fleet", rules: FateRules) -> Optional[Fate]:
+def _out_of_reach(machine: Machine, fleet: Fleet, rules: FateRules) -> Fate | None:
     """LEAVE for a machine (and so its extensions) the sweep must not touch, whatever it holds."""
     sub = fleet.subscription(machine.subscription_id)
     assert sub is not None
@@ -121,14 +122,14 @@ def _out_of_reach(machine: "Machine", fleet: "Fleet", rules: FateRules) -> Optio
     return None
 
 
-def _disconnected(machine: "Machine", what: str) -> Optional[Fate]:
+def _disconnected(machine: Machine, what: str) -> Fate | None:
     status = str(machine.properties.get("status", ""))
     if status.casefold() != "connected":
         return Fate(LEAVE, f"status {status or '(none)'}: {what}")
     return None
 
 
-def _write_refused(machine: "Machine", fleet: "Fleet") -> Optional[Fate]:
+def _write_refused(machine: Machine, fleet: Fleet) -> Fate | None:
     """REFUSED where Azure will refuse the PATCH: trying is right, succeeding is impossible."""
     sub = fleet.subscription(machine.subscription_id)
     assert sub is not None
@@ -139,7 +140,7 @@ def _write_refused(machine: "Machine", fleet: "Fleet") -> Optional[Fate]:
     return None
 
 
-def decide(machine: "Machine", fleet: "Fleet", rules: FateRules) -> Fate:
+def decide(machine: Machine, fleet: Fleet, rules: FateRules) -> Fate:
     """One machine's fate, the first rule that applies deciding."""
     props = machine.properties
     upgrade = props.get("agentUpgrade")
@@ -168,7 +169,7 @@ def decide(machine: "Machine", fleet: "Fleet", rules: FateRules) -> Fate:
     return Fate(PATCH, "enable")
 
 
-def decide_extension(machine: "Machine", ext: "Extension", fleet: "Fleet", rules: ExtensionFateRules) -> Fate:
+def decide_extension(machine: Machine, ext: Extension, fleet: Fleet, rules: ExtensionFateRules) -> Fate:
     """One extension's fate, the first rule that applies deciding."""
     if rules.mode == REPORT:
         return Fate(LEAVE, "report mode: nothing is written")
@@ -200,11 +201,11 @@ class FateLedger:
         self._fates = fates
 
     @classmethod
-    def of(cls, fleet: "Fleet", rules: FateRules = FateRules()) -> "FateLedger":
+    def of(cls, fleet: Fleet, rules: FateRules = FateRules()) -> FateLedger:
         return cls({m.id: decide(m, fleet, rules) for m in fleet.machines}, rules)
 
     @classmethod
-    def of_extensions(cls, fleet: "Fleet", rules: ExtensionFateRules = ExtensionFateRules()) -> "FateLedger":
+    def of_extensions(cls, fleet: Fleet, rules: ExtensionFateRules = ExtensionFateRules()) -> FateLedger:
         """Every extension's fate, by its id (``{machine id}/extensions/{name}``)."""
         return cls({m.extension_id(e): decide_extension(m, e, fleet, rules) for m in fleet.machines
                     for e in m.extensions}, rules, noun="extension")

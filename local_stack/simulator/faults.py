@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, fields
-from typing import Optional
 
 KINDS = ("arg", "subscriptions", "machine_get", "patch")
 
@@ -35,11 +34,11 @@ class Fault:
     status: int
     code: str
     message: str
-    retry_after: Optional[int]
+    retry_after: int | None
 
 
 class FaultInjector:
-    def __init__(self, settings: Optional[FaultSettings] = None, seed: int = 0):
+    def __init__(self, settings: FaultSettings | None = None, seed: int = 0):
         self.settings = settings or FaultSettings()
         self._rng = random.Random(seed)
 
@@ -48,7 +47,7 @@ class FaultInjector:
         rate = getattr(self.settings, name)
         return rate > 0 and self._rng.random() < rate
 
-    def draw(self, kind: str) -> Optional[Fault]:
+    def draw(self, kind: str) -> Fault | None:
         """A fault for this request, or None. Faults happen before any state changes."""
         if not self.chance(kind):
             return None

@@ -11,8 +11,8 @@ import random
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Optional
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from local_stack.simulator import agents
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
@@ -38,7 +38,7 @@ def name_key(name: str) -> str:
 
 
 DEFAULT_TENANT_ID = "72f988bf-0000-4000-8000-00000000c0de"
-DEFAULT_NOW = datetime(2026, 8, 15, 12, 0, tzinfo=timezone.utc)
+DEFAULT_NOW = datetime(2026, 8, 15, 12, 0, tzinfo=UTC)
 
 #: Release table (reference §5.2): minor -> (build, windows revision, linux revision).
 #: Builds marked in the reference are verbatim; the others are interpolated.
@@ -185,17 +185,17 @@ class Machine:
     write_conflicts: int = 0          # another writer (e.g. a policy remediation): the next N PATCHes 409
     conflict_code: str = "Conflict"   # their error code, e.g. AnotherOperationInProgress (never ScopeLocked)
     behaviour: UpgradeBehaviour = field(default_factory=UpgradeBehaviour)
-    enabled_at: Optional[datetime] = None   # when the flag last went to true
+    enabled_at: datetime | None = None   # when the flag last went to true
     attempts: int = 0                 # upgrade attempts since enabled_at
-    last_attempt_at: Optional[datetime] = None
-    disconnect_at: Optional[datetime] = None
-    reconnect_at: Optional[datetime] = None   # a machine not Connected comes back then
-    delete_at: Optional[datetime] = None
-    onboard_at: Optional[datetime] = None     # not in Azure until then (absent, like a deleted one)
+    last_attempt_at: datetime | None = None
+    disconnect_at: datetime | None = None
+    reconnect_at: datetime | None = None   # a machine not Connected comes back then
+    delete_at: datetime | None = None
+    onboard_at: datetime | None = None     # not in Azure until then (absent, like a deleted one)
     deleted: bool = False
     principal_id: str = ""
     revision: int = 0                 # bumped on every change; the ARG index syncs on it
-    arg_id: Optional[str] = None      # a fault: the id Resource Graph reports instead (see malformed.py)
+    arg_id: str | None = None      # a fault: the id Resource Graph reports instead (see malformed.py)
     oddity: str = ""                  # what is odd about it, for the odd-but-legal estate (odd_estate.py)
 
     def __post_init__(self) -> None:
@@ -229,7 +229,7 @@ class Machine:
     def extension_id(self, ext: Extension) -> str:
         return f"{self.id}/extensions/{ext.name}"
 
-    def find_extension(self, name: str) -> Optional[Extension]:
+    def find_extension(self, name: str) -> Extension | None:
         """The extension called ``name``, compared as ARM compares names."""
         return next((e for e in self.extensions if name_key(e.name) == name_key(name)), None)
 
@@ -241,18 +241,18 @@ class Machine:
         name: str,
         *,
         os_type: str = "linux",
-        agent_version: Optional[str] = "1.60.03293.809",
+        agent_version: str | None = "1.60.03293.809",
         status: str = "Connected",
-        auto_upgrade: Optional[bool] = None,
-        enabled_at: Optional[datetime] = None,
-        last_status_change: Optional[datetime] = None,
-        extensions: Optional[list[Extension]] = None,
+        auto_upgrade: bool | None = None,
+        enabled_at: datetime | None = None,
+        last_status_change: datetime | None = None,
+        extensions: list[Extension] | None = None,
         **kwargs: Any,
-    ) -> "Machine":
+    ) -> Machine:
         """A machine with a realistic property bag; ``agent_version=None`` omits the key,
         ``auto_upgrade=None`` omits ``agentUpgrade``. ``enabled_at`` (when ``auto_upgrade``
         is true) is when the flag was switched on; it defaults to ``last_status_change``."""
-        changed = last_status_change or datetime(2026, 8, 1, 9, 12, 44, 123456, tzinfo=timezone.utc)
+        changed = last_status_change or datetime(2026, 8, 1, 9, 12, 44, 123456, tzinfo=UTC)
         props = base_properties(name, os_type, agent_version, status, changed, seed=name)
         if auto_upgrade is not None:
             props["agentUpgrade"] = {"enableAutomaticUpgrade": auto_upgrade}
@@ -276,7 +276,7 @@ OS_DETAILS = {
 }
 
 
-def base_properties(name: str, os_type: str, agent_version: Optional[str], status: str,
+def base_properties(name: str, os_type: str, agent_version: str | None, status: str,
                     last_status_change: datetime, seed: Any) -> dict[str, Any]:
     """The read-only part of a machine's ``properties`` bag, as GET shows it."""
     rng = random.Random(f"props:{seed}")
@@ -313,7 +313,7 @@ def base_properties(name: str, os_type: str, agent_version: Optional[str], statu
     return props
 
 
-def split_extension_id(resource_id: str) -> Optional[tuple[str, str]]:
+def split_extension_id(resource_id: str) -> tuple[str, str] | None:
     """(machine id, extension name) of a path shaped ``/subscriptions/.../machines/{m}/extensions/{e}``."""
     parts = resource_id.strip("/").split("/")
     if len(parts) != 10 or parts[8].lower() != "extensions":
@@ -330,9 +330,9 @@ class Fleet:
     tenant_id: str = DEFAULT_TENANT_ID
     model: AgentModel = field(default_factory=AgentModel)
     created_at: datetime = DEFAULT_NOW
-    fates: Optional["FateLedger"] = None   # what a sweep must do with each machine (fates.py)
+    fates: FateLedger | None = None   # what a sweep must do with each machine (fates.py)
     extension_model: ExtensionModel = field(default_factory=ExtensionModel)
-    extension_fates: Optional["FateLedger"] = None   # what an enabling sweep must do with each extension
+    extension_fates: FateLedger | None = None   # what an enabling sweep must do with each extension
 
     def __post_init__(self) -> None:
         self._subs = {s.subscription_id: s for s in self.subscriptions}
@@ -353,19 +353,19 @@ class Fleet:
                 if ext.due_at is None and ext.rollback_at is None and ext.opted_in:
                     ext.schedule_from(self.created_at)
 
-    def subscription(self, subscription_id: str) -> Optional[Subscription]:
+    def subscription(self, subscription_id: str) -> Subscription | None:
         return self._subs.get(subscription_id.lower())
 
-    def find_machine(self, subscription_id: str, resource_group: str, name: str) -> Optional[Machine]:
+    def find_machine(self, subscription_id: str, resource_group: str, name: str) -> Machine | None:
         return self._machines.get((subscription_id.lower(), name_key(resource_group), name_key(name)))
 
-    def machine_by_id(self, machine_id: str) -> Optional[Machine]:
+    def machine_by_id(self, machine_id: str) -> Machine | None:
         parts = machine_id.strip("/").split("/")
         if len(parts) != 8:
             return None
         return self.find_machine(parts[1], parts[3], parts[7])
 
-    def extension_by_id(self, extension_id: str) -> Optional[tuple[Machine, Extension]]:
+    def extension_by_id(self, extension_id: str) -> tuple[Machine, Extension] | None:
         """The machine and extension an id names (``.../machines/{m}/extensions/{e}``), if both exist."""
         split = split_extension_id(extension_id)
         machine = self.machine_by_id(split[0]) if split is not None else None

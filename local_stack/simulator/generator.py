@@ -7,20 +7,33 @@ streams, so switching one on leaves the rest of the fleet as it was.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Optional, Sequence
 
 from local_stack.simulator import agents, odd_estate
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 from local_stack.simulator.extension_catalog import for_os
 from local_stack.simulator.extensions import (
-    FAILS_AND_ROLLS_BACK, INSTALL_FAILURE_MESSAGES, UPGRADE_FAILURE_MESSAGES, UPGRADES, Extension, ExtensionBehaviour,
+    FAILS_AND_ROLLS_BACK,
+    INSTALL_FAILURE_MESSAGES,
+    UPGRADE_FAILURE_MESSAGES,
+    UPGRADES,
+    Extension,
+    ExtensionBehaviour,
     ExtensionModel,
 )
 from local_stack.simulator.fates import ExtensionFateRules, FateLedger, FateRules
 from local_stack.simulator.fleet import (
-    DELETED, DEFAULT_NOW, Fleet, Machine, Subscription, base_properties, full_version, name_key, seeded_guid,
+    DEFAULT_NOW,
+    DELETED,
+    Fleet,
+    Machine,
+    Subscription,
+    base_properties,
+    full_version,
+    name_key,
+    seeded_guid,
 )
 
 
@@ -32,7 +45,7 @@ class FleetSpec:
     subscriptions: int = 20
     machines: int = 2000
     now: datetime = DEFAULT_NOW                       # generation time; start the clock here
-    tenant_id: Optional[str] = None                   # derived from the seed when None
+    tenant_id: str | None = None                   # derived from the seed when None
     locations: Sequence[str] = ("eastus", "westeurope", "uksouth", "centralus", "southeastasia", "westus2")
     resource_groups_per_subscription: tuple[int, int] = (2, 6)
     windows_share: float = 0.55
@@ -42,7 +55,7 @@ class FleetSpec:
     # agent versions: supported (1.56-1.67), too old (1.40-1.55), ancient (1.20-1.39), odd strings
     version_weights: dict[str, float] = field(default_factory=lambda: {
         "recent": 0.80, "old": 0.16, "ancient": 0.04})
-    odd_versions: Sequence[Optional[str]] = (
+    odd_versions: Sequence[str | None] = (
         "", None, "1.58", "1.60.03293", "01.059.03224.0693", "1.61.03310848", "1.62.0-beta", "garbage")
     # agentUpgrade bag: absent / {"enableAutomaticUpgrade": false} / true (enabled in the past)
     agent_upgrade_weights: dict[str, float] = field(default_factory=lambda: {
@@ -96,7 +109,7 @@ class FleetSpec:
     onboard_share: float = 0.0
     reconnect_share: float = 0.0
     changes_within: timedelta = timedelta(days=7)
-    release_after: Optional[timedelta] = None
+    release_after: timedelta | None = None
 
     def extension_model(self) -> ExtensionModel:
         return ExtensionModel(retry_interval=self.extension_retry_interval)
@@ -249,7 +262,7 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
 
         minor = {"recent": lambda: rng.choice(range(56, 68)), "old": lambda: rng.randint(40, 55),
                  "ancient": lambda: rng.randint(20, 39)}[bands[i]]()
-        version: Optional[str] = full_version(minor, os_type)
+        version: str | None = full_version(minor, os_type)
         if i in odd_of:
             version = odd_of[i]
         status = statuses[i]

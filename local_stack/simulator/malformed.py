@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import TYPE_CHECKING, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from local_stack.simulator.fates import LEAVE, Fate
 
@@ -25,13 +26,13 @@ if TYPE_CHECKING:
 _PROVIDER = "/providers/Microsoft.HybridCompute/machines/"
 
 
-def _foreign_subscription(machine: "Machine") -> str:
+def _foreign_subscription(machine: Machine) -> str:
     """A subscription id that is in no fleet, so it is outside any query's scope."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "foreign:" + machine.id.lower()))
 
 
 #: kind -> the id Resource Graph reports, from (``/subscriptions/{sub}/resourceGroups/{rg}``, name, machine).
-KINDS: dict[str, Callable[[str, str, "Machine"], str]] = {
+KINDS: dict[str, Callable[[str, str, Machine], str]] = {
     "fragment": lambda head, name, m: m.id + "#frag",
     "query-string": lambda head, name, m: m.id + "?api-version=2015-01-01",
     "dot-dot": lambda head, name, m: f"{head}/../{head.rsplit('/', 1)[1]}{_PROVIDER}{name}",
@@ -45,15 +46,15 @@ KINDS: dict[str, Callable[[str, str, "Machine"], str]] = {
 }
 
 
-def malformed_id(machine: "Machine", kind: str) -> str:
+def malformed_id(machine: Machine, kind: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown malformed id kind {kind!r}; use one of {', '.join(KINDS)}")
     head, _, name = machine.id.partition(_PROVIDER)
     return KINDS[kind](head, name, machine)
 
 
-def corrupt_arg_ids(fleet: "Fleet", kinds: Iterable[str] = tuple(KINDS), *, seed: int = 0,
-                    candidates: Optional[list["Machine"]] = None) -> dict[str, "Machine"]:
+def corrupt_arg_ids(fleet: Fleet, kinds: Iterable[str] = tuple(KINDS), *, seed: int = 0,
+                    candidates: list[Machine] | None = None) -> dict[str, Machine]:
     """Give one machine per kind a malformed Resource Graph id; returns kind -> machine.
 
     Machines are drawn (seeded) from ``candidates``, by default every machine Resource
@@ -67,9 +68,9 @@ def corrupt_arg_ids(fleet: "Fleet", kinds: Iterable[str] = tuple(KINDS), *, seed
     if len(pool) < len(kinds):
         raise ValueError(f"{len(kinds)} kinds need as many machines; {len(pool)} available")
     chosen = random.Random(seed).sample(pool, len(kinds))
-    for kind, machine in zip(kinds, chosen):
+    for kind, machine in zip(kinds, chosen, strict=True):
         machine.arg_id = malformed_id(machine, kind)
         machine.revision += 1
         if fleet.fates is not None:   # the product only knows it by a bad id: it must leave it alone
             fleet.fates.overrule(machine.id, Fate(LEAVE, f"Resource Graph reports a malformed id ({kind})"))
-    return dict(zip(kinds, chosen))
+    return dict(zip(kinds, chosen, strict=True))

@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from local_stack.simulator import agents
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 from local_stack.simulator.fleet import (
-    SUBSCRIPTION_STATES, Machine, Subscription, full_version, one_release_behind, seeded_guid,
+    SUBSCRIPTION_STATES,
+    Machine,
+    Subscription,
+    full_version,
+    one_release_behind,
+    seeded_guid,
 )
 
 if TYPE_CHECKING:
@@ -57,12 +62,12 @@ def _spellings(value: str) -> tuple[str, ...]:
 class _Builder:
     """Machines with realistic, seeded details; each call names the one thing that is odd."""
 
-    def __init__(self, spec: "FleetSpec", model: AgentModel, rng: random.Random):
+    def __init__(self, spec: FleetSpec, model: AgentModel, rng: random.Random):
         self.spec, self.model, self.rng = spec, model, rng
         self.machines: list[Machine] = []
 
-    def add(self, sub: Subscription, oddity: str, *, rg: Optional[str] = None, name: Optional[str] = None,
-            os_type: Optional[str] = None, version: Optional[str] = None, tags: Optional[dict[str, str]] = None,
+    def add(self, sub: Subscription, oddity: str, *, rg: str | None = None, name: str | None = None,
+            os_type: str | None = None, version: str | None = None, tags: dict[str, str] | None = None,
             outcome: str = agents.SUCCEED) -> Machine:
         rng, spec = self.rng, self.spec
         os_type = os_type or rng.choice(("windows", "linux"))
@@ -82,7 +87,7 @@ class _Builder:
         return machine
 
 
-def odd_but_legal(spec: "FleetSpec", model: AgentModel) -> tuple[list[Subscription], list[Machine]]:
+def odd_but_legal(spec: FleetSpec, model: AgentModel) -> tuple[list[Subscription], list[Machine]]:
     """The odd subscriptions and machines for ``spec``: the same for the same seed."""
     rng = random.Random(f"odd:{spec.seed}")
     subs = {state: Subscription(seeded_guid(rng), f"Odd-{state}", state=state) for state in SUBSCRIPTION_STATES}

@@ -7,8 +7,9 @@ change log says what changed, when and why.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from local_stack.simulator.extensions import Extension
@@ -28,19 +29,19 @@ MISSING: Any = _Missing()
 
 def format_timestamp(moment: datetime) -> str:
     """ARM style: UTC, seven fractional digits, ``Z`` (e.g. ``2025-11-19T23:34:02.9794112Z``)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
 
 
-def field_name(path: tuple[str, ...], extension: Optional["Extension"] = None) -> str:
+def field_name(path: tuple[str, ...], extension: Extension | None = None) -> str:
     """How the change log names a property: ``properties.agentVersion`` on the machine,
     ``extensions/{name}.properties.typeHandlerVersion`` on one of its extensions."""
     prefix = f"extensions/{extension.name}." if extension is not None else ""
     return prefix + "properties." + ".".join(path)
 
 
-def set_property(machine: "Machine", path: tuple[str, ...], value: Any, at: datetime, cause: str,
-                 record: Optional[Recorder], *, extension: Optional["Extension"] = None) -> None:
+def set_property(machine: Machine, path: tuple[str, ...], value: Any, at: datetime, cause: str,
+                 record: Recorder | None, *, extension: Extension | None = None) -> None:
     """Set (or with ``MISSING`` remove) ``properties.<path>`` of the machine, or of ``extension``
     (one of its extensions: Resource Graph indexes both under the machine), and record the change."""
     node = (extension if extension is not None else machine).properties

@@ -15,7 +15,8 @@ import json
 import math
 import re
 import uuid
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import duckdb_kql
@@ -82,7 +83,7 @@ class ResourceGraphIndex:
         if not rows:
             return
         types = ["VARCHAR"] + [t for _, t in COLUMNS]
-        columns = [list(col) for col in zip(*rows)]
+        columns = [list(col) for col in zip(*rows, strict=True)]
         select = ", ".join(f"unnest(${i + 1}::{t}[])" for i, t in enumerate(types))
         self.con.execute(f"INSERT INTO {table} SELECT {select}", columns)
 
@@ -105,7 +106,8 @@ class ResourceGraphIndex:
             self._sql_cache[query] = str(translated)
         return str(translated), params
 
-    def run(self, query: str, subscription_ids: Iterable[str], now: dt.datetime) -> tuple[list[str], list[str], list[tuple]]:
+    def run(self, query: str, subscription_ids: Iterable[str],
+            now: dt.datetime) -> tuple[list[str], list[str], list[tuple]]:
         """Execute KQL over the given scope: (column names, DuckDB types, rows)."""
         self.con.execute("DELETE FROM _sim_scope")
         self.con.execute("INSERT INTO _sim_scope SELECT unnest($1::VARCHAR[])", [sorted(set(subscription_ids))])
@@ -140,7 +142,7 @@ def _invalid_query() -> dict[str, str]:
                                                "Azure Resource Graph service and fix the error before retrying."}
 
 
-def _json(value: Any) -> Optional[str]:
+def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
@@ -182,7 +184,7 @@ def container_rows(fleet: Fleet) -> list[tuple]:
 
 def _timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}0"
@@ -283,7 +285,7 @@ def _bad(message: str) -> ArmError:
     return ArmError(400, "BadRequest", message)
 
 
-def _int_option(options: dict[str, Any], name: str) -> Optional[int]:
+def _int_option(options: dict[str, Any], name: str) -> int | None:
     value = options.get(name)
     if value is None:
         return None
@@ -292,7 +294,7 @@ def _int_option(options: dict[str, Any], name: str) -> Optional[int]:
     return value
 
 
-def handle_query(sim: "FleetSimulator", request: Request, params: dict[str, str]) -> Response:
+def handle_query(sim: FleetSimulator, request: Request, params: dict[str, str]) -> Response:
     """POST /providers/Microsoft.ResourceGraph/resources."""
     body = request.json_body()
     if not isinstance(body, dict):
@@ -339,10 +341,10 @@ def handle_query(sim: "FleetSimulator", request: Request, params: dict[str, str]
     if more and pageable and sim.fault_strikes("arg_truncated"):
         pageable = False   # a fault: "truncated", no $skipToken, the rest of the rows lost
     if result_format == "table":
-        data: Any = {"columns": [{"name": c, "type": column_type(t)} for c, t in zip(columns, types)],
-                     "rows": [[to_json_value(v, t) for v, t in zip(row, types)] for row in page]}
+        data: Any = {"columns": [{"name": c, "type": column_type(t)} for c, t in zip(columns, types, strict=True)],
+                     "rows": [[to_json_value(v, t) for v, t in zip(row, types, strict=True)] for row in page]}
     else:
-        data = [{c: to_json_value(v, t) for c, v, t in zip(columns, row, types)} for row in page]
+        data = [{c: to_json_value(v, t) for c, v, t in zip(columns, row, types, strict=True)} for row in page]
     result: dict[str, Any] = {
         "totalRecords": len(rows),
         "count": len(page),

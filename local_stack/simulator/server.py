@@ -17,10 +17,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from local_stack.clock import Clock, VirtualClock
@@ -29,7 +30,7 @@ from local_stack.simulator.faults import FaultInjector, FaultSettings
 from local_stack.simulator.fleet import Fleet, Machine, split_extension_id
 from local_stack.simulator.props import MISSING
 from local_stack.simulator.scripted import Script
-from local_stack.simulator.throttling import ThrottleSettings, Throttles, format_resets_after
+from local_stack.simulator.throttling import Throttles, ThrottleSettings, format_resets_after
 from local_stack.simulator.timing import Latency, RetryAfterWatch, retry_scope
 from local_stack.simulator.wire import ArmError, Request, Response, require_api_version
 
@@ -75,11 +76,11 @@ class _Route:
     api_error: str                    # error code for an unsupported api-version
     family: str                       # "arg" | "subscriptions" | "machines"
 
-    def match(self, lowered: list[str], original: list[str]) -> Optional[dict[str, str]]:
+    def match(self, lowered: list[str], original: list[str]) -> dict[str, str] | None:
         if len(lowered) != len(self.pattern):
             return None
         params = {}
-        for token, low, orig in zip(self.pattern, lowered, original):
+        for token, low, orig in zip(self.pattern, lowered, original, strict=True):
             if token.startswith("{"):
                 params[token[1:-1]] = orig
             elif token != low:
@@ -116,19 +117,19 @@ class FleetSimulator:
     def __init__(
         self,
         fleet: Fleet,
-        clock: Optional[Clock] = None,
+        clock: Clock | None = None,
         *,
-        throttling: Optional[ThrottleSettings] = None,
+        throttling: ThrottleSettings | None = None,
         throttle_scale: float = 1.0,
-        faults: Optional[FaultSettings] = None,
+        faults: FaultSettings | None = None,
         fault_seed: int = 0,
         host: str = "127.0.0.1",
         port: int = 0,
         subscription_page_size: int = 50,
         machine_page_size: int = 100,
-        max_log_entries: Optional[int] = None,
+        max_log_entries: int | None = None,
         list_deleted_subscriptions: bool = False,
-        latency: Optional[Latency] = None,
+        latency: Latency | None = None,
     ):
         self.fleet = fleet
         self.clock: Clock = clock or VirtualClock(fleet.created_at)
@@ -150,14 +151,14 @@ class FleetSimulator:
         self._scripts: list[Script] = []
         self._lock = threading.RLock()
         self._host, self._port = host, port
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
         with self._lock:
             self.index = resource_graph.ResourceGraphIndex(fleet)
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
-    def start(self) -> "FleetSimulator":
+    def start(self) -> FleetSimulator:
         if self._server is None:
             self._server = ThreadingHTTPServer((self._host, self._port), _handler_for(self))
             self._server.daemon_threads = True
@@ -174,7 +175,7 @@ class FleetSimulator:
                 self._thread.join(timeout=5)
             self._server = self._thread = None
 
-    def __enter__(self) -> "FleetSimulator":
+    def __enter__(self) -> FleetSimulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -197,7 +198,7 @@ class FleetSimulator:
         """For handlers: whether a data-loss fault (a FaultSettings field) strikes this request."""
         return self._faults.chance(name)
 
-    def set_faults(self, settings: Optional[FaultSettings] = None, **rates: float) -> None:
+    def set_faults(self, settings: FaultSettings | None = None, **rates: float) -> None:
         """``set_faults(patch=0.2)`` changes one kind; ``set_faults(FaultSettings())`` replaces all."""
         with self._lock:
             base = settings or self._faults.settings
@@ -218,7 +219,7 @@ class FleetSimulator:
         with self._lock:
             self._scripts.remove(script)
 
-    def scripted(self, request: Request) -> Optional[Script]:
+    def scripted(self, request: Request) -> Script | None:
         """The first script that takes this request, if any."""
         with self._lock:
             scripts = list(self._scripts)
@@ -229,7 +230,7 @@ class FleetSimulator:
         """The limits in force (a benchmark's throttle floor: ``arm_floor_seconds``, ``arg_floor_seconds``)."""
         return self.throttles.settings
 
-    def set_throttling(self, settings: Optional[ThrottleSettings] = None, *, scale: Optional[float] = None) -> None:
+    def set_throttling(self, settings: ThrottleSettings | None = None, *, scale: float | None = None) -> None:
         """New limits, with full buckets and fresh quota windows."""
         with self._lock:
             settings = settings or ThrottleSettings()
@@ -256,7 +257,7 @@ class FleetSimulator:
         self.changes.append(ChangeRecord(machine.id, field, clean(old), clean(new), at, cause, extension))
         self._trim(self.changes)
 
-    def machine(self, machine_id: str, api_version: str = "2025-01-13") -> Optional[dict[str, Any]]:
+    def machine(self, machine_id: str, api_version: str = "2025-01-13") -> dict[str, Any] | None:
         """Current JSON of a machine as GET would return it (settled); None once deleted."""
         with self._lock:
             machine = self.fleet.machine_by_id(machine_id)
@@ -270,7 +271,7 @@ class FleetSimulator:
         with self._lock:
             return [r for r in self.requests if r.method == "PATCH" and r.status == 200]
 
-    def extension(self, extension_id: str, api_version: str = "2025-01-13") -> Optional[dict[str, Any]]:
+    def extension(self, extension_id: str, api_version: str = "2025-01-13") -> dict[str, Any] | None:
         """Current JSON of an extension as GET would return it (settled); None once its machine is deleted."""
         with self._lock:
             found = self.fleet.extension_by_id(extension_id)
@@ -327,7 +328,7 @@ class FleetSimulator:
 
     # --- the pipeline -------------------------------------------------------------------------------
 
-    def handle(self, request: Request, script: Optional[Script] = None) -> Response:
+    def handle(self, request: Request, script: Script | None = None) -> Response:
         """Serve one request (as `script` says, if given) and log it. Public so it can be driven without sockets."""
         with self._lock:
             at = self.clock.now()
@@ -338,7 +339,7 @@ class FleetSimulator:
                 response = self._dispatch(request, extra, script)
             except ArmError as exc:
                 response = exc.response()
-            except Exception:  # a simulator bug must still answer in ARM's shape
+            except Exception:  # noqa: BLE001 - a simulator bug must still answer in ARM's shape
                 log.error("simulator error on %s %s\n%s", request.method, request.path, traceback.format_exc())
                 response = ArmError(500, "InternalServerError", "The simulator failed: see its log.").response()
             for key, value in extra.items():
@@ -356,12 +357,13 @@ class FleetSimulator:
             self._trim(self.requests)
             return response
 
-    def _dispatch(self, request: Request, extra: dict[str, str], script: Optional[Script] = None) -> Response:
+    def _dispatch(self, request: Request, extra: dict[str, str], script: Script | None = None) -> Response:
         if not request.caller:
             raise ArmError(401, "AuthenticationFailed",
                            "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
                            headers={"WWW-Authenticate":
-                                    f'Bearer authorization_uri="https://login.microsoftonline.com/{self.fleet.tenant_id}", '
+                                    'Bearer authorization_uri="https://login.microsoftonline.com/'
+                                    f'{self.fleet.tenant_id}", '
                                     'error="invalid_token", error_description="The authentication failed because '
                                     'of missing \'Authorization\' header."'})
         lowered = request.lower

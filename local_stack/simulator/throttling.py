@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ThrottleSettings:
         429: a window starts with its first query, so the last one opens window ceil(n/quota)."""
         return max(0, math.ceil(queries / self.arg_quota) - 1) * self.arg_window_seconds
 
-    def scaled(self, scale: float) -> "ThrottleSettings":
+    def scaled(self, scale: float) -> ThrottleSettings:
         """Smaller (scale < 1) limits for tests; the ARG window length is kept."""
         return replace(
             self,

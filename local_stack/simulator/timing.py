@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from local_stack.simulator.wire import Request
 
@@ -57,7 +57,7 @@ class RetryAfterWatch:
         """Whether a request now, in this scope, comes before a Retry-After given to it has passed."""
         return self._monotonic() < self._deadlines.get(key, -math.inf)
 
-    def note(self, key: tuple[str, str], retry_after: Optional[str]) -> None:
+    def note(self, key: tuple[str, str], retry_after: str | None) -> None:
         """Remember an answer's ``Retry-After`` (seconds); other forms are ignored."""
         try:
             seconds = float(retry_after or "")

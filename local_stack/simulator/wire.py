@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Request:
         return [s.lower() for s in self.segments]
 
     @property
-    def api_version(self) -> Optional[str]:
+    def api_version(self) -> str | None:
         return self.query.get("api-version")
 
     def json_body(self) -> Any:
@@ -51,8 +51,8 @@ class Response:
 class ArmError(Exception):
     """Any ARM failure: rendered as ``{"error": {"code", "message"[, "details"]}}``."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: Optional[dict[str, str]] = None,
-                 details: Optional[list[dict[str, Any]]] = None):
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
+                 details: list[dict[str, Any]] | None = None):
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code

@@ -13,12 +13,12 @@ import time
 
 import pytest
 import requests
-
 from alert_factories import attention, report
-from arc_sweeper.reporting.alerts import build_alert
+
 from arc_sweeper.http_pipeline import DeadlineTransport, HttpLimits
 from arc_sweeper.logic_app import deliver_alert, scrub
 from arc_sweeper.ports import DeliveryResult
+from arc_sweeper.reporting.alerts import build_alert
 from arc_sweeper.serialization import to_json
 from arc_sweeper.text import redact_url
 from arc_sweeper.vocabulary import AlertKind, AttentionKind
@@ -187,7 +187,8 @@ class ExplodingSession(requests.Session):
                                    requests.exceptions.ChunkedEncodingError])
 def test_request_exceptions_are_described_without_the_url(error, payload):
     url = f"https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig={FAKE_SIGNATURE}"
-    result = deliver_alert(url, payload, limits=FAST, transport=RecordingTransport(FAST, session=ExplodingSession(error)))
+    transport = RecordingTransport(FAST, session=ExplodingSession(error))
+    result = deliver_alert(url, payload, limits=FAST, transport=transport)
     assert (result.delivered, result.status, result.http_status) == (False, "failed", None)
     assert "prod-00.westeurope.logic.azure.com" in result.detail
     assert_no_secret(result)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from alert_factories import SUBSCRIPTION, attention, machine_id, report
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alert_factories import SUBSCRIPTION, attention, machine_id, report
 from arc_sweeper.reporting.alerts import KNOWN_COUNT_NAMES, MAX_ALERT_BYTES, SCHEMA_VERSION, build_alert, encode_alert
 from arc_sweeper.reporting.attention import AttentionItem
 from arc_sweeper.vocabulary import AlertKind, AttentionKind

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from alert_factories import attention, report
+
 from arc_sweeper.reporting.alerts import build_alert, severity_for
 from arc_sweeper.vocabulary import AlertKind, AttentionKind, Severity
 

@@ -7,6 +7,7 @@ and without its background network traffic, so it asks no one for anything.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import subprocess
@@ -105,10 +106,8 @@ class Chromium:
         return data
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, RuntimeError, websocket.WebSocketException):
             self.send("Browser.close")
-        except (OSError, RuntimeError, websocket.WebSocketException):
-            pass
         self._socket.close()
         try:
             self._process.wait(timeout=10)

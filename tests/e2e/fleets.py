@@ -1,12 +1,12 @@
 """Small hand-written fleets whose every machine has a known fate."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from local_stack.simulator.agents import UpgradeBehaviour
 from local_stack.simulator.fleet import Fleet, Machine, Subscription
 
-START = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SUB_A = "aaaaaaaa-0000-4000-8000-000000000001"
 SUB_B = "bbbbbbbb-0000-4000-8000-000000000002"
 SUB_FORBIDDEN = "cccccccc-0000-4000-8000-000000000003"   # readable, PATCH 403

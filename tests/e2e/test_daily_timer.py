@@ -1,7 +1,7 @@
 """The daily timer on the stack's virtual clock: one run a simulated day, follow-ups alongside."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from arc_sweeper.clock import utc_now
 from tests.e2e.fleets import START
@@ -15,7 +15,7 @@ def test_each_simulated_day_gets_its_own_daily_run_while_earlier_follow_ups_go_o
     assert abs(utc_now() - START) < timedelta(minutes=1)  # the product reads the stack's clock
 
     stack.fire_timer()
-    next_day = datetime.combine(START.date() + timedelta(days=1), time(3, 30), timezone.utc)
+    next_day = datetime.combine(START.date() + timedelta(days=1), time(3, 30), UTC)
     stack.host.run_until_time(next_day)
     assert stack.host.clock.now() >= next_day
     stack.fire_timer()
@@ -34,4 +34,4 @@ def test_each_simulated_day_gets_its_own_daily_run_while_earlier_follow_ups_go_o
 def test_the_stack_gives_the_wall_clock_back_when_it_closes(make_stack):
     stack, sim, receiver = make_stack(simple_fleet({SUB: 1}))
     stack.__exit__(None, None, None)
-    assert abs(utc_now() - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert abs(utc_now() - datetime.now(UTC)) < timedelta(seconds=5)

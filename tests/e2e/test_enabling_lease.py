@@ -3,13 +3,13 @@ sweep that took the scope after ours ran out."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from arc_sweeper.tables import SweepStore
 
 SUB_A = "aaaaaaaa-0000-4000-8000-000000000001"
 SUB_B = "bbbbbbbb-0000-4000-8000-000000000002"
-START = datetime(2026, 11, 20, 3, 30, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)
 TTL = timedelta(hours=6)
 
 

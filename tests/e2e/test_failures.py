@@ -24,7 +24,8 @@ def test_a_discovery_batch_that_keeps_failing_is_recorded_and_the_run_completes(
     final = stack.run_to_completion(run_id)
 
     assert final.runtime_status == "Completed"
-    attempts = [e for e in stack.host.history(run_id) if e.get("EventType") == 4 and e.get("Name") == "discover_machines"]
+    attempts = [e for e in stack.host.history(run_id)
+                if e.get("EventType") == 4 and e.get("Name") == "discover_machines"]
     assert len(attempts) == 3  # the activity retry options: three attempts, then the batch is recorded
     store = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"])
     run = store.get_run(run_id)

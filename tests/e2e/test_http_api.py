@@ -9,7 +9,12 @@ from local_stack.alert_receiver import FAKE_SIGNATURE
 from local_stack.azurite import DEVSTORE_KEY
 from tests.e2e.fleets import SUB_A, SUB_B
 from tests.e2e.support import (
-    QUICK_FOLLOW_UP, body, pump_until_waiting, simple_fleet, store_of, sweep_instances,
+    QUICK_FOLLOW_UP,
+    body,
+    pump_until_waiting,
+    simple_fleet,
+    store_of,
+    sweep_instances,
 )
 
 SUB_C = "cccccccc-1111-4000-8000-000000000003"

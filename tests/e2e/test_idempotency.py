@@ -9,7 +9,11 @@ from arc_sweeper.messages import EnableChunk
 from arc_sweeper.runtime import steps
 from tests.e2e.fleets import SUB_A, SUB_B
 from tests.e2e.support import (
-    QUICK_FOLLOW_UP, machine_entities, simple_fleet, store_of, sweep_instances,
+    QUICK_FOLLOW_UP,
+    machine_entities,
+    simple_fleet,
+    store_of,
+    sweep_instances,
 )
 
 

@@ -67,7 +67,7 @@ def test_the_right_machines_are_patched_once_and_no_others(swept):
 
 
 def test_every_machine_of_a_sweepable_subscription_has_a_row(swept):
-    fleet, sim, rows = swept.fleet, swept.sim, swept.rows
+    fleet, rows = swept.fleet, swept.rows
     sweepable = {s.subscription_id for s in fleet.subscriptions if s.state in SWEPT_STATES and s.readable}
     expected = {m.id.lower() for m in fleet.machines if m.subscription_id in sweepable}
     assert expected and expected <= set(rows)

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,7 @@ def estate(azurite, table_prefix):
     """Five machines to enable and one compliant one, on a clock that starts now."""
     from local_stack.simulator.fleet import Fleet, Subscription
 
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     machines = [to_enable(SUB_A, "rg-app", f"vm-{i}") for i in range(5)] + [compliant(SUB_A, "rg-app", "ok")]
     fleet = Fleet([Subscription(SUB_A, "App")], machines, created_at=start)
     clock = VirtualClock(start)

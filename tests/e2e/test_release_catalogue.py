@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from local_stack.simulator.fleet import Fleet, Machine, Subscription
-from tests.e2e.fleets import SUB_A, START
+from tests.e2e.fleets import START, SUB_A
 from tests.e2e.support import store_of, sweep_instances
 
 UNLISTED = "1.68.03533.1400"  # newer than the bundled catalogue's newest (1.67, 2026-08)

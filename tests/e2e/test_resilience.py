@@ -10,7 +10,13 @@ from local_stack.simulator.server import ROUTES
 from local_stack.simulator.wire import ArmError
 from tests.e2e.fleets import SUB_A, SUB_B, SUB_DISABLED, SUB_FORBIDDEN, SUB_UNREADABLE, mixed_fleet
 from tests.e2e.support import (
-    QUICK_FOLLOW_UP, arg_requests, guid, machine_entities, simple_fleet, store_of, sweep_instances,
+    QUICK_FOLLOW_UP,
+    arg_requests,
+    guid,
+    machine_entities,
+    simple_fleet,
+    store_of,
+    sweep_instances,
 )
 
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01"
@@ -59,13 +65,15 @@ def test_resource_graph_quota_and_write_throttling_are_absorbed(make_stack):
     assert arg_429 and all(r.error_code == "RateLimiting" for r in arg_429)
     for refused in arg_429:  # Retry-After (1 s) honoured before the same batch is asked again
         batch = refused.body["subscriptions"]
-        assert retried_after(sim, refused, lambda r: r.method == "POST" and r.body.get("subscriptions") == batch) >= 0.9
+        assert retried_after(sim, refused,
+                             lambda r, batch=batch: r.method == "POST" and r.body.get("subscriptions") == batch) >= 0.9
     patch_429 = [r for r in sim.requests if r.method == "PATCH" and r.status == 429]
     # The write budget (x-ms-ratelimit-remaining-subscription-writes) usually avoids 429s altogether;
     # any drawn belong to the one subscription with more machines than its bucket, and are waited out.
     assert {r.path.split("/")[2] for r in patch_429} <= {subs[0]}
     for refused in patch_429:
-        assert retried_after(sim, refused, lambda r: r.method == "PATCH" and r.path == refused.path) >= 0.9
+        assert retried_after(sim, refused,
+                             lambda r, refused=refused: r.method == "PATCH" and r.path == refused.path) >= 0.9
     assert not [r for r in sim.requests if r.status not in (200, 429)]
 
 
@@ -134,6 +142,7 @@ def test_refusals_and_a_failing_resource_graph_query_are_recorded_while_the_rest
     # Both alerts list the skipped subscription and the refused machines.
     for payload in receiver.payloads:
         items = {(i["kind"], i["name"]) for i in payload["attention"]["items"]}
-        assert {("subscription_not_swept", "Data"), ("enable_failed", "locked"), ("enable_failed", "forbidden")} <= items
+        assert {("subscription_not_swept", "Data"), ("enable_failed", "locked"),
+                ("enable_failed", "forbidden")} <= items
         [item] = [i for i in payload["attention"]["items"] if i["subscriptionId"] == SUB_B]
         assert "Resource Graph could not be read" in item["message"]

@@ -29,7 +29,7 @@ def discovery_requests(sim) -> list:
 def test_every_page_of_every_batch_is_read(make_stack):
     """2,001 machines in the first batch of two subscriptions: three pages of at most 1,000."""
     subs = [guid(n) for n in range(1, 6)]
-    sizes = dict(zip(subs, (1001, 1000, 3, 3, 3)))
+    sizes = dict(zip(subs, (1001, 1000, 3, 3, 3), strict=True))
     total = sum(sizes.values())
     picks = {(subs[0], 5), (subs[0], 1000), (subs[1], 999), (subs[4], 1)}  # pages 1, 2 and 3; batch 3
     machines = [(to_enable if (sub, i) in picks else compliant)(sub, "rg-fleet", f"m-{i:04d}")

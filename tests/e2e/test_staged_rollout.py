@@ -8,7 +8,7 @@ import azure.functions as func
 
 from local_stack.simulator.agents import UpgradeBehaviour
 from local_stack.simulator.fleet import Fleet, Machine, Subscription
-from tests.e2e.fleets import NEW, SUB_A, START
+from tests.e2e.fleets import NEW, START, SUB_A
 from tests.e2e.support import QUICK, store_of, sweep_instances
 
 RINGS = {"RING_TAG": "ring", "RING_SOAK": "P2D", "RING_MIN_SAMPLE": "3", "FOLLOW_UP_WINDOW": "P2D",

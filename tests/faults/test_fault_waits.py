@@ -121,8 +121,8 @@ def test_a_resource_graph_that_hands_out_new_skip_tokens_forever(make_trial):
 
 
 def test_an_enabling_chunk_under_heavy_throttling_keeps_within_its_time_budget(make_trial):
-    """ARM grants 4 writes a second after a burst of 8; ENABLE_TIME_BUDGET (PT1M, run 60 times faster here) ends each call
-    early, and the orchestration continues the chunk in a new call, well inside functionTimeout."""
+    """ARM grants 4 writes a second after a burst of 8; ENABLE_TIME_BUDGET (PT1M, run 60 times faster here) ends
+    each call early, and the orchestration continues the chunk in a new call, well inside functionTimeout."""
     trial = make_trial(simple_fleet({SUB_A: 16}), env={"ENABLE_BATCH_SIZE": "16", "ENABLE_TIME_BUDGET": "PT1M"})
     trial.sim.set_throttling(ThrottleSettings(write_burst=8, write_refill_per_second=4.0))
     enabling = runtime.steps().enabling

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from bicep_tree import BICEP_FILES, INFRA, ROOT, parse, parse_source, syntax_errors
 
 JSON_FILES = sorted(INFRA.rglob("*.json")) + sorted((ROOT / "schemas").glob("*.json"))
@@ -28,7 +27,8 @@ def test_template_has_no_syntax_errors(path: Path):
 
 
 def test_the_check_itself_reports_where_a_template_is_broken():
-    broken = b"param name string\nresource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: \n  location: 'x'\n"
+    broken = (b"param name string\nresource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
+              b"  name: \n  location: 'x'\n")
     problems = syntax_errors(parse_source(broken))
     assert problems and all(re.match(r"\d+:\d+: ", problem) for problem in problems)
 

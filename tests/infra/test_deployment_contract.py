@@ -9,10 +9,22 @@ import json
 import re
 
 import pytest
-
 from bicep_tree import (
-    BICEP_FILES, INFRA, ROOT, body, calls, declarations, enclosing_declaration, get, is_existing, parse, properties,
-    resource_type, string_value, text, walk,
+    BICEP_FILES,
+    INFRA,
+    ROOT,
+    body,
+    calls,
+    declarations,
+    enclosing_declaration,
+    get,
+    is_existing,
+    parse,
+    properties,
+    resource_type,
+    string_value,
+    text,
+    walk,
 )
 
 MAIN = parse(INFRA / "main.bicep")
@@ -93,7 +105,7 @@ def test_functions_host_storage_is_identity_based():
 
 
 def test_app_settings_include_every_setting_the_sweeper_reads():
-    assert SWEEPER_SETTINGS | PLATFORM_SETTINGS <= set(app_settings())
+    assert set(app_settings()) >= SWEEPER_SETTINGS | PLATFORM_SETTINGS
 
 
 def test_dry_run_is_on_for_a_first_deployment():
@@ -257,7 +269,8 @@ def test_severity_condition_matches_the_schema():
     severities = json.loads(SCHEMA_FILE.read_text())["properties"]["severity"]["enum"]
     definition = get(body(declarations(ALERTS, "resource")["workflow"]), "properties", "definition")
     parameters = get(definition, "parameters")
-    allowed = [string_value(n) for n in get(parameters, "minimumSeverity", "allowedValues").children if n.type == "string"]
+    allowed = [string_value(n) for n in get(parameters, "minimumSeverity", "allowedValues").children
+               if n.type == "string"]
     assert allowed == severities
     assert set(properties(get(parameters, "severityRank", "defaultValue"))) == set(severities)
     condition = get(definition, "actions", "Severity_at_or_above_minimum")

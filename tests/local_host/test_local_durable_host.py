@@ -9,7 +9,7 @@ import asyncio
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -20,7 +20,7 @@ from dateutil.parser import isoparse
 from local_stack.clock import VirtualClock
 from local_stack.durable_host import DurableHostError, LocalDurableHost
 
-START = datetime(2025, 1, 6, 3, 0, tzinfo=timezone.utc)
+START = datetime(2025, 1, 6, 3, 0, tzinfo=UTC)
 STATE: dict = {}
 RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=3)
 POLL_ID = "weekly-poll-singleton"
@@ -320,7 +320,8 @@ def test_context_json_matches_the_extension_protocol(make_host):
                           "upperSchemaVersionNew", "longRunningTimerIntervalDuration", "maximumShortTimerDuration",
                           "defaultHttpAsyncRequestSleepTimeMillseconds"}
     assert (first["upperSchemaVersion"], first["upperSchemaVersionNew"]) == (1, 2)
-    assert (first["longRunningTimerIntervalDuration"], first["maximumShortTimerDuration"]) == ("3.00:00:00", "6.00:00:00")
+    assert first["longRunningTimerIntervalDuration"] == "3.00:00:00"
+    assert first["maximumShortTimerDuration"] == "6.00:00:00"
     assert first["defaultHttpAsyncRequestSleepTimeMillseconds"] == 30000
     assert first["input"] == "1" and first["instanceId"] == "protocol" and first["parentInstanceId"] is None
     assert [e["EventType"] for e in first["history"]] == [12, 0]

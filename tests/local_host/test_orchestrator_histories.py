@@ -8,20 +8,28 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dateutil.parser import isoparse
 
 from arc_sweeper.messages import (
-    CheckCohort, ChunkResult, CohortResult, DiscoverBatch, EnableChunk, EnableSubscription,
-    FollowUpState, RunPlan, SweepRequest, Tally,
+    CheckCohort,
+    ChunkResult,
+    CohortResult,
+    DiscoverBatch,
+    EnableChunk,
+    EnableSubscription,
+    FollowUpState,
+    RunPlan,
+    SweepRequest,
+    Tally,
 )
 from arc_sweeper.throttling import GraphQuota, WriteBudget
 from local_stack.durable_host import history as h
 from local_stack.durable_host import sdk_seam
 
-T0 = datetime(2026, 11, 26, 3, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 3, 30, tzinfo=UTC)
 POLL = timedelta(hours=12)
 ACTIVITY, TIMER, CONTINUE_AS_NEW = (0, 1), 5, 4  # actionType values (activity with or without retry)
 

@@ -12,7 +12,7 @@ import importlib
 import importlib.metadata
 import inspect
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import azure.durable_functions as df
@@ -23,7 +23,7 @@ from local_stack.durable_host import history as h
 from local_stack.durable_host import sdk_seam
 from local_stack.durable_host.management import client_binding
 
-T0 = datetime(2025, 1, 6, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 6, 3, 0, tzinfo=UTC)
 SEAM = "local_stack/durable_host/sdk_seam.py"
 
 HTTP_PARAMETERS = {

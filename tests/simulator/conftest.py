@@ -1,7 +1,8 @@
 """Fixtures for the fleet simulator tests: simulators on demand and the shared 2,000-machine fleet."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sim_support import T0, Api, small_fleet

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +13,7 @@ from arc_sweeper.resource_graph import EXTENSIONS_QUERY as EXTENSIONS_QUERY_OF_T
 from arc_sweeper.resource_graph import MACHINES_QUERY as MACHINES_QUERY_OF_THE_PRODUCT
 from local_stack.simulator import Fleet, Machine, Subscription, UpgradeBehaviour
 
-T0 = datetime(2026, 8, 15, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 8, 15, 12, 0, tzinfo=UTC)
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01"
 HC_API = "2025-01-13"
 

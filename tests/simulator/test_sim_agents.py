@@ -1,11 +1,11 @@
 """Agents over a virtual clock: upgrade windows, failures, retries, disconnects, deletes."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
-
 from sim_support import AGENT_QUERY, HC_API, SUB_A, T0, Api, behaviour, small_fleet
+
 from local_stack.simulator import Machine
 from local_stack.simulator.agents import AgentModel
 from local_stack.simulator.fleet import one_release_behind
@@ -50,10 +50,10 @@ def agents_sim(make_sim):
 def test_upgrade_happens_in_the_off_peak_window_after_the_delay(agents_sim):
     sim, api = agents_sim
     ok = next(m for m in sim.fleet.machines if m.name == "ok-win")
-    sim.clock.advance_to(datetime(2026, 8, 18, 0, 59, tzinfo=timezone.utc))   # delay passed, window not yet
+    sim.clock.advance_to(datetime(2026, 8, 18, 0, 59, tzinfo=UTC))   # delay passed, window not yet
     row = _by_name(api)["ok-win"]
     assert row["agentVersion"] == "1.60.03293.2680" and row["lastAttemptStatus"] == ""
-    sim.clock.advance_to(datetime(2026, 8, 18, 4, 0, tzinfo=timezone.utc))
+    sim.clock.advance_to(datetime(2026, 8, 18, 4, 0, tzinfo=UTC))
     row = _by_name(api)["ok-win"]
     assert row["agentVersion"] == WIN_LATEST
     assert row["lastAttemptStatus"] == "Success" and row["lastAttemptMessage"] == ""
@@ -71,15 +71,15 @@ def test_upgrade_happens_in_the_off_peak_window_after_the_delay(agents_sim):
 
 def test_recoverable_failure_then_success(agents_sim):
     sim, api = agents_sim
-    sim.clock.advance_to(datetime(2026, 8, 17, 6, 0, tzinfo=timezone.utc))
+    sim.clock.advance_to(datetime(2026, 8, 17, 6, 0, tzinfo=UTC))
     row = _by_name(api)["recover-lnx"]
     assert row["lastAttemptStatus"] == "Failed"
     assert row["lastAttemptMessage"].startswith("AZCM0165: Failed to download the agent package:")
     assert row["lastAttemptTimestamp"] == "2026-08-17T01:45:00.0000000Z"
     assert row["agentVersion"] == "1.58.03224.693"
-    sim.clock.advance_to(datetime(2026, 8, 20, 1, 44, tzinfo=timezone.utc))   # retry is 3 days later
+    sim.clock.advance_to(datetime(2026, 8, 20, 1, 44, tzinfo=UTC))   # retry is 3 days later
     assert _by_name(api)["recover-lnx"]["lastAttemptStatus"] == "Failed"
-    sim.clock.advance_to(datetime(2026, 8, 20, 2, 0, tzinfo=timezone.utc))
+    sim.clock.advance_to(datetime(2026, 8, 20, 2, 0, tzinfo=UTC))
     row = _by_name(api)["recover-lnx"]
     assert (row["lastAttemptStatus"], row["agentVersion"]) == ("Success", LINUX_LATEST)
     assert row["lastAttemptTimestamp"] == "2026-08-20T01:45:00.0000000Z" and row["lastAttemptMessage"] == ""
@@ -87,7 +87,7 @@ def test_recoverable_failure_then_success(agents_sim):
 
 def test_stuck_agents_stay_failed(agents_sim):
     sim, api = agents_sim
-    sim.clock.advance_to(datetime(2026, 8, 17, 6, 0, tzinfo=timezone.utc))
+    sim.clock.advance_to(datetime(2026, 8, 17, 6, 0, tzinfo=UTC))
     rows = _by_name(api)
     for name in ("stuck-lnx", "silent-lnx"):
         assert rows[name]["lastAttemptStatus"] == "Failed"
@@ -138,7 +138,8 @@ def test_disconnect_and_delete_dynamics(make_sim):
     assert r.status_code == 404 and r.json()["error"]["code"] == "ResourceNotFound"
     assert api.patch(f"{doomed.id}?api-version={HC_API}", ENABLE).status_code == 404
     assert sim.machine(doomed.id) is None
-    assert [(c.field, c.cause, c.at) for c in sim.changes_for(doomed.id)] == [("deleted", "delete", T0 + timedelta(days=2))]
+    changes = [(c.field, c.cause, c.at) for c in sim.changes_for(doomed.id)]
+    assert changes == [("deleted", "delete", T0 + timedelta(days=2))]
 
     row = rows["leaving"]
     assert row["status"] == "Disconnected"
@@ -158,9 +159,9 @@ def test_pre_enabled_machines_follow_the_model_from_enabled_at(make_sim):
 
 def test_first_slot():
     model = AgentModel()
-    at = datetime(2026, 8, 18, 2, 0, tzinfo=timezone.utc)
-    assert model.first_slot(at, timedelta(minutes=30)) == datetime(2026, 8, 19, 1, 30, tzinfo=timezone.utc)
-    assert model.first_slot(at, timedelta(minutes=90)) == datetime(2026, 8, 18, 2, 30, tzinfo=timezone.utc)
+    at = datetime(2026, 8, 18, 2, 0, tzinfo=UTC)
+    assert model.first_slot(at, timedelta(minutes=30)) == datetime(2026, 8, 19, 1, 30, tzinfo=UTC)
+    assert model.first_slot(at, timedelta(minutes=90)) == datetime(2026, 8, 18, 2, 30, tzinfo=UTC)
 
 
 def test_one_release_behind_helper():
@@ -180,7 +181,7 @@ def test_one_release_behind_fails_every_attempt_and_stays_behind(make_sim):
     assert api.patch(f"{machine.id}?api-version={HC_API}", ENABLE).status_code == 200
     stamps = []
     for day in (1, 4, 7, 10):        # first attempt on the 17th, then every 3 days
-        sim.clock.advance_to(datetime(2026, 8, 16 + day, 3, 0, tzinfo=timezone.utc))
+        sim.clock.advance_to(datetime(2026, 8, 16 + day, 3, 0, tzinfo=UTC))
         row = _by_name(api)["behind-fails"]
         assert row["agentVersion"] == n_1 and row["autoUpgrade"] is True
         assert row["lastAttemptStatus"] == "Failed" and row["lastAttemptMessage"].startswith("AZCM")

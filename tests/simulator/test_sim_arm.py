@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from sim_support import HC_API, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, Api, small_fleet
+
 from local_stack.simulator import Fleet, FleetSimulator, Machine, Subscription, ThrottleSettings
 
 ENABLE = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
@@ -151,7 +151,8 @@ def test_legacy_api_version_ignores_agent_upgrade(api, sim):
     assert "agentUpgrade" not in api.get(f"{web.id}?api-version={HC_API}").json()["properties"]
 
 
-@pytest.mark.parametrize("body", ["not json", [1, 2], {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": "yes"}}},
+@pytest.mark.parametrize("body", ["not json", [1, 2],
+                                  {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": "yes"}}},
                                   {"properties": "x"}])
 def test_patch_bad_body_is_400(api, sim, body):
     web = machine(sim, "web-01")

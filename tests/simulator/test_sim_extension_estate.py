@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import timedelta
 
 from sim_support import EXTENSIONS_QUERY, T0, Api, all_pages
+
 from local_stack.simulator import SUPPORTED_EXTENSION_TYPES, FleetSpec, generate_fleet
 from local_stack.simulator.extension_catalog import CATALOG, LATEST_EXTENSION_VERSIONS, catalog_entry
 from local_stack.simulator.extensions import FAILS_AND_ROLLS_BACK, version_key
@@ -55,7 +56,7 @@ def test_the_generated_estate_has_every_kind_of_extension(big_sim, big_fleet_spe
     machines = big_sim.fleet.machines
     exts = [(m, e) for m in machines for e in m.extensions]
     pairs = {(e.publisher, e.type) for _, e in exts}
-    assert MICROSOFTS_SUPPORTED <= pairs and pairs - MICROSOFTS_SUPPORTED          # unsupported ones too
+    assert pairs >= MICROSOFTS_SUPPORTED and pairs - MICROSOFTS_SUPPORTED          # unsupported ones too
     flags = Counter(e.properties.get("enableAutomaticUpgrade", "absent") for _, e in exts)
     assert flags[True] > 0.3 * len(exts) and flags[False] > 0.15 * len(exts) and flags["absent"] > 0.25 * len(exts)
     failed = [e for _, e in exts if e.properties["provisioningState"] == "Failed"]
@@ -104,7 +105,8 @@ def test_the_products_extension_query_pages_by_skip_token_in_subscription_batche
     for row in rows:
         machine, ext = expected[row["id"]]
         assert row["machineId"] == machine.id.lower() and row["name"] == ext.name
-        assert (row["subscriptionId"], row["resourceGroup"]) == (machine.subscription_id, machine.resource_group.lower())
+        assert row["subscriptionId"] == machine.subscription_id
+        assert row["resourceGroup"] == machine.resource_group.lower()
         assert (row["publisher"], row["extensionType"], row["version"]) == (ext.publisher, ext.type, ext.version)
         assert row["autoUpgrade"] is ext.properties.get("enableAutomaticUpgrade")
         assert row["autoUpgradeMinorVersion"] is False

@@ -4,10 +4,17 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from sim_support import EXTENSIONS_QUERY, HC_API, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, all_pages, encoded
+
 from local_stack.simulator import (
-    SUPPORTED_EXTENSION_TYPES, Extension, ExtensionFateRules, Fleet, FleetSpec, Machine, Subscription, generate_fleet,
+    SUPPORTED_EXTENSION_TYPES,
+    Extension,
+    ExtensionFateRules,
+    Fleet,
+    FleetSpec,
+    Machine,
+    Subscription,
+    generate_fleet,
 )
 from local_stack.simulator.fates import LEAVE, PATCH, REFUSED, REPORT, FateLedger, FateRules
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from sim_support import HC_API, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, encoded, small_fleet
+
 from local_stack.simulator import Extension, ExtensionBehaviour, FleetSimulator, Machine, ThrottleSettings
 
 ENABLE = {"properties": {"enableAutomaticUpgrade": True}}

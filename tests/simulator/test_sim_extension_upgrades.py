@@ -1,11 +1,11 @@
 """Extensions over the virtual clock: the platform upgrades supported, opted-in ones; failures roll back."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from sim_support import EXTENSIONS_QUERY, HC_API, SUB_A, T0, Api, small_fleet
+
 from local_stack.simulator import Extension, ExtensionBehaviour, Machine
 from local_stack.simulator.extensions import FAILS_AND_ROLLS_BACK, ExtensionModel, next_hour, version_key
 
@@ -17,7 +17,7 @@ DEPENDENCY = ("Microsoft.Azure.Monitoring.DependencyAgent", "DependencyAgentWind
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 8, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(2026, 8, day, hour, minute, tzinfo=UTC)
 
 
 def soon(**delay: float) -> ExtensionBehaviour:

@@ -12,8 +12,8 @@ import requests
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest
-
 from sim_support import HC_API, MACHINES_QUERY, Api, StaticCredential, new_token
+
 from local_stack.simulator import FaultSettings, ThrottleSettings
 from local_stack.simulator.__main__ import _faults, _latency
 from local_stack.simulator.throttling import QuotaWindow, TokenBucket, format_resets_after

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
 from sim_support import HC_API, PRODUCT_QUERY, T0, Api, all_pages, encoded
+
 from local_stack.simulator import Fleet, FleetSpec, Machine, Subscription, generate_fleet
 from local_stack.simulator.agents import NEVER_ATTEMPTS, STUCK, parse_version
 from local_stack.simulator.fates import EITHER, LEAVE, PATCH, REFUSED, FateLedger, FateRules

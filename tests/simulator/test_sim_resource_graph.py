@@ -9,11 +9,25 @@ from datetime import timedelta
 import pytest
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest, QueryRequestOptions
-
 from sim_support import (
-    AGENT_QUERY, ARG_PATH, MACHINES_QUERY, PRODUCT_QUERY, SUB_A, SUB_B, SUB_C, SUB_D, SUB_E, T0, Api, StaticCredential, all_pages,
-    behaviour, new_token, small_fleet,
+    AGENT_QUERY,
+    ARG_PATH,
+    MACHINES_QUERY,
+    PRODUCT_QUERY,
+    SUB_A,
+    SUB_B,
+    SUB_C,
+    SUB_D,
+    SUB_E,
+    T0,
+    Api,
+    StaticCredential,
+    all_pages,
+    behaviour,
+    new_token,
+    small_fleet,
 )
+
 from local_stack.simulator import Machine, ThrottleSettings
 
 MACHINES = MACHINES_QUERY

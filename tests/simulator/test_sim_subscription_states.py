@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import pytest
-
 from sim_support import HC_API, MACHINES_QUERY, T0, Api
+
 from local_stack.simulator import Fleet, FleetSpec, Machine, Subscription, generate_fleet
 
 ENABLE = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}

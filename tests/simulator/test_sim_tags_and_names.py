@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from sim_support import HC_API, PRODUCT_QUERY, SUB_A, T0, Api, all_pages, encoded, small_fleet
+
 from local_stack.simulator import FleetSpec, Machine, generate_fleet
 from local_stack.simulator.fates import LEAVE, PATCH
 from local_stack.simulator.fleet import name_key

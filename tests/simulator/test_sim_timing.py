@@ -5,8 +5,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from sim_support import HC_API, MACHINES_QUERY, SUB_A, SUB_E, Api
+
 from local_stack.simulator import ThrottleSettings
 from local_stack.simulator.timing import Latency, RetryAfterWatch
 

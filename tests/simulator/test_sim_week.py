@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sim_support import AGENT_QUERY, HC_API, SUB_A, T0, Api, behaviour, small_fleet
+
 from local_stack.simulator import FleetSpec, Machine, generate_fleet
 from local_stack.simulator.agents import AgentModel
 from local_stack.simulator.generator import next_release

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -29,7 +29,8 @@ def test_every_machine_of_the_chunk_is_patched_once_and_recorded(chunk):
     assert tally.counts == {"enabled": 4}
     assert sorted(chunk.arm.sent) == sorted(m.id for m in chunk.graph.machines)
     rows = chunk.tables.machines(RUN, SUB_A)
-    assert {(r.action_result, r.outcome, r.enabled_at) for r in rows} == {(EnableResult.ENABLED, Outcome.PENDING, AS_OF)}
+    seen = {(r.action_result, r.outcome, r.enabled_at) for r in rows}
+    assert seen == {(EnableResult.ENABLED, Outcome.PENDING, AS_OF)}
     assert {f.last_result for f in chunk.tables.fleet(SUB_A).values()} == {"enabled"}
 
 
@@ -124,7 +125,7 @@ def test_abandoning_a_chunk_fails_its_open_rows_with_the_reason(chunk):
 
 def test_a_sweep_whose_lease_another_sweep_took_sends_nothing_more_and_says_why(chunk):
     """Stalled past ENABLING_LEASE: its lease ran out and an overlapping sweep took the scope."""
-    ran_out = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)   # the lease (PT6H) taken at AS_OF is over
+    ran_out = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)   # the lease (PT6H) taken at AS_OF is over
     assert chunk.leases.acquire("http-later", (SUB_A,), ran_out, timedelta(hours=6)) is None
     result = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, iso(ran_out)))
     assert chunk.arm.sent == [] and result.counts == {"failed": 4}
@@ -134,7 +135,7 @@ def test_a_sweep_whose_lease_another_sweep_took_sends_nothing_more_and_says_why(
 
 
 def test_a_sweep_within_its_lease_renews_it(chunk):
-    later = datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)    # 5 h after AS_OF, within PT6H
+    later = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)    # 5 h after AS_OF, within PT6H
     chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, iso(later)))
     assert len(chunk.arm.sent) == 4
     assert chunk.leases.holders[RUN][1] == later + timedelta(hours=6)

@@ -8,8 +8,8 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from arc_sweeper.extensions import ExtensionSnapshot
-from arc_sweeper.reporting.summary import summary_lines
 from arc_sweeper.messages import CheckCohort, DiscoverBatch, EnableChunk, EvaluateRings, PhaseEnd
+from arc_sweeper.reporting.summary import summary_lines
 from arc_sweeper.throttling import BudgetExhausted
 from arc_sweeper.vocabulary import EnableResult, ExtensionFinding, ExtensionOutcome, Target
 from tests.steps.conftest import AS_OF, SUB_A, SUB_B, snapshot

@@ -55,7 +55,8 @@ def test_a_poll_resource_graph_refuses_raises_and_changes_nothing(world):
 
 def test_each_check_keeps_the_day_s_counts_on_the_run_row(world):
     enabled(world, "upgrades", "pending")
-    world.graph.machines = [snapshot(SUB_A, "upgrades", auto_upgrade=True), snapshot(SUB_A, "pending", auto_upgrade=True)]
+    world.graph.machines = [snapshot(SUB_A, "upgrades", auto_upgrade=True),
+                            snapshot(SUB_A, "pending", auto_upgrade=True)]
     world.follow_up.check_cohort(CheckCohort(RUN, 0, "2026-11-21T09:00:00Z"))
     world.graph.machines[0] = replace(world.graph.machines[0], agent_version=CURRENT)
     world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))

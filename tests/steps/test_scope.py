@@ -1,8 +1,6 @@
 """Starting a run: its row, its scope of subscriptions, and whether it may write."""
 from __future__ import annotations
 
-import pytest
-
 from arc_sweeper.messages import StartRun, SweepRequest
 from arc_sweeper.ports import Subscription
 from arc_sweeper.vocabulary import RunPhase, RunStatus, Trigger

@@ -31,9 +31,8 @@ def test_a_valid_catalogue_is_fetched():
     (200, {"releases": []}, "no releases"),
 ])
 def test_a_broken_catalogue_is_a_catalogue_error_that_never_shows_the_token(status, body, problem):
-    with serving(status, body) as url:
-        with pytest.raises(CatalogueError) as raised:
-            fetch_catalogue(f"{url}/releases.json?{SECRET}")
+    with serving(status, body) as url, pytest.raises(CatalogueError) as raised:
+        fetch_catalogue(f"{url}/releases.json?{SECRET}")
     assert problem in str(raised.value) and SECRET not in str(raised.value)
 
 

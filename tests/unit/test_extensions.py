@@ -6,7 +6,10 @@ import json
 import pytest
 
 from arc_sweeper.extensions import (
-    SupportedExtensions, SupportedExtensionsError, extension_from_row, parse_extension_version,
+    SupportedExtensions,
+    SupportedExtensionsError,
+    extension_from_row,
+    parse_extension_version,
 )
 from arc_sweeper.settings import Settings
 

@@ -1,7 +1,7 @@
 """Follow-up outcomes: each rule, in the order the product applies them, as the step records them."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,9 +13,10 @@ from arc_sweeper.steps.follow_up import checked_row
 from arc_sweeper.timefmt import iso
 from arc_sweeper.vocabulary import SETTLED_OUTCOMES, Outcome
 
-MACHINE_ID = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1"
+MACHINE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
+              "/providers/Microsoft.HybridCompute/machines/m1")
 ENABLED_AT = "2026-11-20T03:00:00Z"
-NOW = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 CATALOGUE = ReleaseCatalogue.load()
 LATEST = (1, 67)
 

@@ -7,15 +7,25 @@ from dataclasses import replace
 
 import pytest
 
+from arc_sweeper.records import RingRecord
 from arc_sweeper.reporting import page as report_page
 from arc_sweeper.reporting.attention import attention_items
 from arc_sweeper.reporting.page import latest_completed_run, load_page, render_page
-from arc_sweeper.records import RingRecord
 from arc_sweeper.vocabulary import Action, EnableResult, ExtensionFinding, Finding, Outcome, RingState
 from tests.fakes import InMemoryTables
 from tests.report_html import ReportReader, number
 from tests.report_tables import (
-    DAY_1, DAY_2, EXTENSIONS, HISTORY, INSTALL_FAILED, ROLLED_BACK, ROWS, SUB_A, SUB_B, SUBSCRIPTIONS, recorded_tables,
+    DAY_1,
+    DAY_2,
+    EXTENSIONS,
+    HISTORY,
+    INSTALL_FAILED,
+    ROLLED_BACK,
+    ROWS,
+    SUB_A,
+    SUB_B,
+    SUBSCRIPTIONS,
+    recorded_tables,
 )
 
 F = Finding

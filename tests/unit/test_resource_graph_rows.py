@@ -7,7 +7,8 @@ from arc_sweeper.credentials import DevelopmentCredential
 from arc_sweeper.resource_graph import GraphQueryError, ResourceGraph, machine_from_row
 from tests.loopback import loopback_server
 
-MACHINE = "/subscriptions/0000000a-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
+MACHINE = ("/subscriptions/0000000a-0000-0000-0000-000000000000/resourceGroups/rg"
+           "/providers/Microsoft.HybridCompute/machines/m")
 
 
 def test_odd_rows_are_kept_as_seen():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from arc_sweeper.rings import RingHealth, RingPolicy, decide, health_by_ring, op
 from arc_sweeper.timefmt import iso
 from arc_sweeper.vocabulary import Outcome, RingState
 
-T0 = datetime(2026, 11, 20, 3, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)
 POLICY = RingPolicy("Ring", {"aaaaaaaa-0000-4000-8000-000000000001": 2}, timedelta(days=3), 0.9, 0.05, 5)
 
 

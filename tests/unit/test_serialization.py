@@ -17,7 +17,8 @@ FORBIDDEN = set("/\\#?") | {chr(c) for c in range(0x20)} | {chr(0x7F)}
 
 
 def test_machine_key_is_readable_and_case_insensitive():
-    a = machine_key(f"/subscriptions/{SUB.upper()}/resourceGroups/RG-One/providers/Microsoft.HybridCompute/machines/Web01")
+    a = machine_key(f"/subscriptions/{SUB.upper()}/resourceGroups/RG-One"
+                    "/providers/Microsoft.HybridCompute/machines/Web01")
     b = machine_key(f"/subscriptions/{SUB}/resourcegroups/rg-one/providers/microsoft.hybridcompute/machines/web01")
     assert a == b == "rg-one|web01"
 
@@ -43,7 +44,8 @@ def test_keys_of_legal_ids_are_readable_short_and_never_contain_forbidden_charac
 
 def test_a_machine_row_round_trips_through_an_entity():
     record = MachineRecord(run_id="r", resource_id=MACHINE, subscription_id=SUB, resource_group="g", name="m",
-                           findings=(Finding.AUTO_UPGRADE_OFF, Finding.OUT_OF_SUPPORT), action=Action.ENABLE_AUTO_UPGRADE,
+                           findings=(Finding.AUTO_UPGRADE_OFF, Finding.OUT_OF_SUPPORT),
+                           action=Action.ENABLE_AUTO_UPGRADE,
                            action_result=EnableResult.ENABLED, outcome=Outcome.PENDING, arm_http_status=409,
                            recovered=True)
     entity = to_entity(record, record.partition_key, record.row_key)

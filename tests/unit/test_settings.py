@@ -356,14 +356,16 @@ def test_rejects_invalid_ncrontab_naming_the_field(schedule: str, message: str) 
 
 
 def test_an_unlisted_api_version_is_accepted_only_when_allowed() -> None:
-    settings = Settings.from_env({"HYBRIDCOMPUTE_API_VERSION": "2024-05-20-preview", "ALLOW_UNLISTED_API_VERSION": "true"})
+    settings = Settings.from_env({"HYBRIDCOMPUTE_API_VERSION": "2024-05-20-preview",
+                                  "ALLOW_UNLISTED_API_VERSION": "true"})
     assert settings.hybridcompute_api_version == "2024-05-20-preview"
 
 
 def test_a_poll_interval_below_fifteen_minutes_needs_a_loopback_endpoint() -> None:
     (problem,) = problems_for({"POLL_INTERVAL": "PT1M"})
     assert problem.startswith("POLL_INTERVAL=PT1M: must be at least PT15M")
-    assert Settings.from_env({"POLL_INTERVAL": "PT1M", "ARM_ENDPOINT": "http://127.0.0.1:8080"}).poll_interval.seconds == 60
+    loopback = Settings.from_env({"POLL_INTERVAL": "PT1M", "ARM_ENDPOINT": "http://127.0.0.1:8080"})
+    assert loopback.poll_interval.seconds == 60
 
 
 def test_rings_are_off_unless_configured_and_map_subscriptions_to_rings() -> None:

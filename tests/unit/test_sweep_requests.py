@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from arc_sweeper.leases import overlaps
 from arc_sweeper.settings import Settings
 from arc_sweeper.sweep_requests import (
-    BadSweepRequest, check_timing, daily_run_id, is_run_id, on_demand_run_id, parse_sweep_body,
+    BadSweepRequest,
+    check_timing,
+    daily_run_id,
+    is_run_id,
+    on_demand_run_id,
+    parse_sweep_body,
 )
 
 SUB = "0B1F6471-1BF0-4DDA-AEC3-CB9272F09590"
@@ -58,7 +63,7 @@ def test_bad_bodies_say_why(body, reason):
 
 def test_run_ids():
     assert daily_run_id(date(2026, 11, 26)) == "daily-2026-11-26"
-    run_id = on_demand_run_id(datetime(2026, 11, 26, 10, 5, 7, tzinfo=timezone.utc), "a1b2c3d4e5")
+    run_id = on_demand_run_id(datetime(2026, 11, 26, 10, 5, 7, tzinfo=UTC), "a1b2c3d4e5")
     assert run_id == "http-20261126T100507Z-a1b2c3d4"
     assert is_run_id(run_id) and is_run_id("daily-2026-11-26")
     assert not is_run_id("../etc") and not is_run_id("x/y") and not is_run_id("")

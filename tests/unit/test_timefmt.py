@@ -1,7 +1,7 @@
 """Timestamps: every form Azure writes is read; anything else, even out of range, is None, never a crash."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -11,9 +11,9 @@ from arc_sweeper.timefmt import iso, parse_timestamp
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("2026-11-25T01:30:00.1234567Z", datetime(2026, 11, 25, 1, 30, 0, 123456, tzinfo=timezone.utc)),
-    ("2026-11-25T03:30:00+02:00", datetime(2026, 11, 25, 1, 30, tzinfo=timezone.utc)),
-    ("2026-11-25T01:30:00", datetime(2026, 11, 25, 1, 30, tzinfo=timezone.utc)),
+    ("2026-11-25T01:30:00.1234567Z", datetime(2026, 11, 25, 1, 30, 0, 123456, tzinfo=UTC)),
+    ("2026-11-25T03:30:00+02:00", datetime(2026, 11, 25, 1, 30, tzinfo=UTC)),
+    ("2026-11-25T01:30:00", datetime(2026, 11, 25, 1, 30, tzinfo=UTC)),
 ])
 def test_azure_forms(text, expected):
     assert parse_timestamp(text) == expected
@@ -31,4 +31,4 @@ def test_never_raises(text):
 
 
 def test_one_format_is_written():
-    assert iso(datetime(2026, 11, 25, 3, 30, tzinfo=timezone.utc)) == "2026-11-25T03:30:00Z"
+    assert iso(datetime(2026, 11, 25, 3, 30, tzinfo=UTC)) == "2026-11-25T03:30:00Z"

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from azure.durable_functions.models.utils.df_serialization import (  # the SDK client's serializer, used by the host
+    df_dumps as df_dumps,
+)
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter, OrchestrationTriggerConverter
 

@@ -52,9 +52,9 @@ def test_resource_graph_quota_and_write_throttling_are_absorbed(make_stack):
     subs = [guid(n) for n in (11, 12, 13)]
     fleet = simple_fleet({subs[0]: 10, subs[1]: 2, subs[2]: 2})
     stack, sim, receiver = make_stack(fleet, env={**QUICK_FOLLOW_UP, "RESOURCE_GRAPH_BATCH_SIZE": "1"})
-    sim.set_throttling(ThrottleSettings(arg_quota=2, arg_window_seconds=1.0, write_burst=5,
+    sim.set_throttling(ThrottleSettings(arg_quota=2, arg_window_seconds=3.0, write_burst=5,
                                         write_refill_per_second=20.0))
-    # Someone else with the same identity just used this second's Resource Graph quota.
+    # Someone else with the same identity just used this window's Resource Graph quota.
     for _ in range(2):
         assert requests.post(sim.base_url + ARG_PATH, json={"query": "resources | project id"},
                              headers={"Authorization": "Bearer local-development-token"}).status_code == 200
@@ -63,7 +63,9 @@ def test_resource_graph_quota_and_write_throttling_are_absorbed(make_stack):
 
     arg_429 = [r for r in arg_requests(sim) if r.status == 429]
     assert arg_429 and all(r.error_code == "RateLimiting" for r in arg_429)
-    for refused in arg_429:  # Retry-After (1 s) honoured before the same batch is asked again
+    # A 3 s window, so that a loaded machine still asks within the window the two queries above used up;
+    # the quota's reset (Retry-After) is honoured before the same batch is asked again.
+    for refused in arg_429:
         batch = refused.body["subscriptions"]
         assert retried_after(sim, refused,
                              lambda r, batch=batch: r.method == "POST" and r.body.get("subscriptions") == batch) >= 0.9

@@ -122,6 +122,9 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
         report.write_text(render_page(page), encoding="utf-8")
         patches = Counter(r.status for r in sim.requests if r.method == "PATCH" and "/extensions/" not in r.path)
         extension_patches = Counter(r.status for r in sim.requests if r.method == "PATCH" and "/extensions/" in r.path)
+        ring_of = {sub.lower(): ring for ring, members in enumerate(rings) for sub in members}
+        by_ring = Counter((ring_of[r.path.split("/")[2].lower()], "/extensions/" in r.path)
+                          for r in sim.requests if r.method == "PATCH")
         arg_requests = sum(1 for r in sim.requests if "resourcegraph" in r.path.lower())
         print()
         print_lines(_week_lines(week))
@@ -132,6 +135,8 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
         print(f"Azure calls over the week: {arg_requests} Resource Graph queries, "
               f"{sum(patches.values())} machine PATCHes ({_statuses(patches)}), "
               f"{sum(extension_patches.values())} extension PATCHes ({_statuses(extension_patches)}).")
+        print("PATCHes per ring (machines + extensions): " + ", ".join(
+            f"ring {ring} {by_ring[ring, False]} + {by_ring[ring, True]}" for ring in range(len(rings))) + ".")
         print()
         print(f"Alerts the Logic App received ({len(receiver.payloads)}; full payloads in .demo/alerts/):")
         for index, payload in enumerate(receiver.payloads, 1):

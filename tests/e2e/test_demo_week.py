@@ -104,3 +104,7 @@ def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_faili
         "EXTENSION_UPGRADE_MODE=enable: extensions are PATCHed in both open rings")
     assert all(r.body["properties"]["enableAutomaticUpgrade"] is True for r in extension_patches)
     assert f"extension PATCHes ({sum(1 for r in extension_patches if r.status == 200)} x 200" in out
+    machine_patches = {ring: sum(1 for r in found if "/extensions/" not in r.path) for ring, found in by_ring.items()}
+    assert "PATCHes per ring (machines + extensions): " + ", ".join(
+        f"ring {ring} {machine_patches[ring]} + {len(found) - machine_patches[ring]}" for ring, found in by_ring.items()
+    ) in out

@@ -161,6 +161,9 @@ class AttentionKind(StrEnum):
     ENABLE_FAILED = ("enable_failed", Severity.ERROR)                    # the PATCH was refused (ARM code + message)
     SUBSCRIPTION_NOT_SWEPT = ("subscription_not_swept", Severity.ERROR)  # Resource Graph could not be read for it
     UPGRADE_STUCK = ("upgrade_stuck", Severity.ERROR)                    # failed for longer than STUCK_AFTER
+    # A held ring stops the rollout of a whole ring: one item per ring, first of the warnings, so that the
+    # per-machine warnings of a large estate never push it out of a capped alert.
+    RING_HELD = ("ring_held", Severity.WARNING)                          # a ring's gate failed: its machines wait
     UPGRADE_FAILED = ("upgrade_failed", Severity.WARNING)                # lastAttemptStatus Failed, still retrying
     MANUAL_UPGRADE_NEEDED = ("manual_upgrade_needed", Severity.WARNING)  # agent below the automatic-upgrade minimum
     OUT_OF_SUPPORT = ("out_of_support", Severity.WARNING)
@@ -168,7 +171,6 @@ class AttentionKind(StrEnum):
     NOT_CONNECTED = ("not_connected", Severity.WARNING)
     UNKNOWN_VERSION = ("unknown_version", Severity.INFO)
     SUBSCRIPTION_SKIPPED = ("subscription_skipped", Severity.WARNING)
-    RING_HELD = ("ring_held", Severity.WARNING)                          # a ring's gate failed: its machines wait
     EXTENSION_FAILED = ("extension_failed", Severity.WARNING)            # provisioning failed, or its upgrade failed
     EXTENSION_OPTED_OUT = ("extension_opted_out", Severity.INFO)         # a supported extension opted out
     EXTENSION_FAR_BEHIND = ("extension_far_behind", Severity.INFO)       # two or more versions behind the estate

@@ -109,5 +109,10 @@ class LocalStack:
                                    route_params={"runId": run_id})
         return self.host.invoke("get_sweep_report", req=request)
 
+    def get_rings(self) -> func.HttpResponse:
+        """GET /api/rings: every ring of the staged rollout and why it is open, waiting or held."""
+        request = func.HttpRequest("GET", f"http://{LOCAL_HOSTNAME}/api/rings", body=b"")
+        return self.host.invoke("list_rings", req=request)
+
     def run_to_completion(self, run_id: str, timeout_s: float = 600) -> InstanceInfo:
         return self.host.run_until_complete(run_id, timeout_s=timeout_s)

@@ -151,6 +151,21 @@ def test_items_come_most_severe_first_then_oldest():
     assert names == ["e", "d", "f", "c", "b", "a"]
 
 
+def test_a_held_ring_is_never_pushed_out_by_the_machines_warnings(assert_valid):
+    # The demo week's estate: hundreds of per-machine warnings and one held ring. The held ring says why a whole
+    # ring's rollout stopped, with the numbers: it comes first of the warnings, right after the errors.
+    machines = tuple(attention(AttentionKind.MANUAL_UPGRADE_NEEDED, f"srv-{i:04}") for i in range(300))
+    machines += tuple(attention(AttentionKind.UPGRADE_FAILED, f"web-{i:04}") for i in range(60))
+    held = AttentionItem(AttentionKind.RING_HELD, "/rings/2", "", "ring 2", "held",
+                         "ring 1: 49 settled, 84% upgraded (at least 90%), 16% failing or stuck (at most 10%): held",
+                         "2026-07-01T03:30:01Z")
+    payload = alert(run=report(attention=(*machines, held, attention(AttentionKind.ENABLE_FAILED, "locked-01"))))
+    assert_valid(payload)
+    names = [item["name"] for item in payload["attention"]["items"]]
+    assert payload["attention"]["truncated"] and names[:3] == ["locked-01", "ring 2", "web-0000"]
+    assert payload["attention"]["items"][1]["message"].startswith("ring 1: 49 settled")
+
+
 def test_items_carry_what_an_operator_needs(assert_valid):
     item = attention(AttentionKind.ENABLE_FAILED, "srv-07", code="AuthorizationFailed",
                      message="The client does not have authorization", since="2026-07-01T03:35:00Z")

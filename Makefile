@@ -19,7 +19,7 @@ node_modules/.bin/azurite: package.json package-lock.json
 	@touch $@
 
 demo: $(STAMP) node_modules/.bin/azurite
-	$(PY) -m local_stack demo
+	$(PY) -m local_stack demo $(ARGS)
 
 test: $(STAMP) node_modules/.bin/azurite
 	$(PY) -m ruff check .

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--follow-up", type=operator_cli.duration_argument, default="P7D")
     demo.add_argument("--poll-interval", type=operator_cli.duration_argument, default="P1D")
     demo.add_argument("--days", type=int, default=7, help="daily sweeps to run (default 7: a week)")
+    demo.add_argument("--failing-ring", type=int, choices=(0, 1, 2), default=None,
+                      help="half of this ring's machines fail every upgrade, so the ring after it is held")
 
     show_cmd = commands.add_parser("show", help="print a run left in a local Azurite folder "
                                                 "(other options as for python -m arc_sweeper show)")
@@ -54,5 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("arc_sweeper").setLevel(logging.ERROR)  # the day's refused PATCHes are summed up instead
 
         return run_demo(machines=args.machines, subscriptions=args.subscriptions, seed=args.seed,
-                        follow_up=args.follow_up, poll_interval=args.poll_interval, days=args.days)
+                        follow_up=args.follow_up, poll_interval=args.poll_interval, days=args.days,
+                        failing_ring=args.failing_ring)
     return show(args, rest)

@@ -17,10 +17,12 @@ Logic App would receive and the estate's trend per day; writes the first run's H
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as time_of_day
 from pathlib import Path
@@ -35,7 +37,7 @@ from local_stack.alert_receiver import AlertReceiver
 from local_stack.clock import VirtualClock
 from local_stack.progress import ProgressPrinter
 from local_stack.runner import LocalStack
-from local_stack.simulator import FleetSimulator, FleetSpec, generate_fleet
+from local_stack.simulator import Fleet, FleetSimulator, FleetSpec, agents, generate_fleet
 
 DEMO_DIR = Path(".demo")
 DEMO_PREFIX = "demo"
@@ -43,12 +45,15 @@ SWEEP_TIME = time_of_day(3, 30)
 """When the daily timer fires: the default SWEEP_SCHEDULE, `0 30 3 * * *`."""
 CHANGES = {"onboard_share": 0.03, "reconnect_share": 0.3, "release_after": timedelta(days=3, hours=12)}
 """What happens during the week (simulator.FleetSpec): 3% more machines, 30% of the disconnected back, 1.68 ships."""
-RING_SETTINGS = {"RING_SOAK": "PT60H", "RING_MIN_SUCCESS": "0.9", "RING_MAX_FAILURE": "0.1", "RING_MIN_SAMPLE": "10"}
+RING_SETTINGS = {"RING_SOAK": "PT60H", "RING_MIN_SUCCESS": "0.8", "RING_MAX_FAILURE": "0.2", "RING_MIN_SAMPLE": "10"}
 """The staged rollout's gate: a ring soaks two and a half days, so the next ring is judged by the third daily sweep
 after it opened (half a day from any sweep: never a sub-second race with the timer), on two daily follow-up checks,
-when upgrades that fail have had time to fail; then at least 90% of the ring's settled machines upgraded (or were up
-to date) and at most 10% are failing or stuck, judged on at least 10 settled machines. With the default estate
-(seed 7) ring 1 opens on day 4 (ring 0: 7% failing) and ring 2 is held on day 7 (ring 1: 16% failing)."""
+when upgrades that fail have had time to fail; then at least 80% of the ring's settled machines upgraded (or were up
+to date) and at most 20% are failing or stuck, judged on at least 10 settled machines. The simulated estate fails
+15% of first attempts (FleetSpec.failure_share), so with the default estate (seed 7) ring 1 opens on day 4 (ring 0:
+7% failing) and ring 2 on day 7 (ring 1: 16% failing); `--failing-ring 1` holds ring 2 instead."""
+FAILING_RING_SHARE = 0.5
+"""With `--failing-ring N`, this share of ring N's machines fail every upgrade attempt (the agent's STUCK)."""
 ENABLING_DONE = timedelta(hours=1)
 """How long after the timer the day's enabling is over (a few virtual seconds here), to report the day at once."""
 
@@ -61,8 +66,18 @@ def ring_layout(subscription_ids: list[str]) -> list[list[str]]:
     return [subscription_ids[:first], subscription_ids[first:second], subscription_ids[second:]]
 
 
+def fail_upgrades_in(fleet: Fleet, subscription_ids: list[str], share: float, seed: int) -> int:
+    """Make `share` of the machines of these subscriptions fail every upgrade attempt; returns how many."""
+    members = set(subscription_ids)
+    chosen = [m for m in fleet.machines if m.subscription_id in members]
+    doomed = random.Random(f"failing-ring:{seed}").sample(chosen, round(len(chosen) * share))
+    for machine in doomed:
+        machine.behaviour = replace(machine.behaviour, outcome=agents.STUCK)
+    return len(doomed)
+
+
 def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, poll_interval: str,
-             days: int = 7) -> int:
+             days: int = 7, failing_ring: int | None = None) -> int:
     started = time.monotonic()
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     (DEMO_DIR / "alerts").mkdir(parents=True)
@@ -75,6 +90,9 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
     arriving = sum(1 for m in fleet.machines if m.onboard_at)
     rings = ring_layout([sub.subscription_id for sub in fleet.subscriptions])
     names = {sub.subscription_id: sub.display_name for sub in fleet.subscriptions}
+    if failing_ring is not None and not 0 <= failing_ring < len(rings):
+        raise ValueError(f"--failing-ring must be one of 0..{len(rings) - 1}, got {failing_ring}")
+    failing = 0 if failing_ring is None else fail_upgrades_in(fleet, rings[failing_ring], FAILING_RING_SHARE, seed)
     print(f"Simulated estate: {len(fleet.machines) - arriving} Arc machines in {len(fleet.subscriptions)} "
           f"subscriptions (seed {seed}); during the week {arriving} more are onboarded, "
           f"{sum(1 for m in fleet.machines if m.reconnect_at)} disconnected ones come back and agent 1.68 ships "
@@ -85,6 +103,9 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
         machines_in = sum(1 for m in fleet.machines if m.subscription_id in members and not m.onboard_at)
         print(f"  ring {ring}: {len(members)} subscriptions, {machines_in} machines "
               f"({', '.join(names[s] for s in members)})")
+    if failing_ring is not None:
+        print(f"  --failing-ring {failing_ring}: {failing} of ring {failing_ring}'s machines fail every upgrade "
+              "attempt.")
     print("Machine extensions: EXTENSION_UPGRADE_MODE=enable (supported types whose automatic upgrade is off "
           "are PATCHed).")
     with FleetSimulator(fleet, clock) as sim, AlertReceiver() as receiver:

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from local_stack import demo
 from local_stack.demo import run_demo
 from local_stack.runner import LocalStack
+from local_stack.simulator import FleetSpec, agents, generate_fleet
 from tests.report_html import ReportReader, number
 
 SMALL_WEEK = {"machines": 300, "subscriptions": 6, "seed": 6}
-"""A week on a smaller estate (about 30 s): ring 0 is 1 subscription, ring 1 two and ring 2 three. With this seed
-ring 0 passes its gate after the soak and ring 1 fails it later (about a fifth of its settled machines failing)."""
+"""A week on a smaller estate (about 30 s): ring 0 is 1 subscription, ring 1 two and ring 2 three. Ring 0 passes its
+gate after the soak; with `--failing-ring 1` (half of ring 1's machines fail every upgrade) ring 1 fails it later."""
 
 
 def test_two_demo_days_print_the_trend_and_write_the_first_run_s_report(tmp_path, monkeypatch, capsys):
@@ -53,7 +54,7 @@ def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_faili
     monkeypatch.setattr(demo, "FleetSimulator", RecordedSimulator)
     monkeypatch.setattr(LocalStack, "get_rings", get_rings)
 
-    assert run_demo(**SMALL_WEEK, follow_up="P7D", poll_interval="P1D") == 0
+    assert run_demo(**SMALL_WEEK, follow_up="P7D", poll_interval="P1D", failing_ring=1) == 0
     out = capsys.readouterr().out
 
     # GET /api/rings after each day's sweep, as the demo's ring table prints it.
@@ -108,3 +109,17 @@ def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_faili
     assert "PATCHes per ring (machines + extensions): " + ", ".join(
         f"ring {ring} {machine_patches[ring]} + {len(found) - machine_patches[ring]}" for ring, found in by_ring.items()
     ) in out
+
+
+def test_a_failing_ring_fails_half_its_machines_and_no_other_ring_s():
+    fleet = generate_fleet(FleetSpec(machines=200, subscriptions=6, seed=6))
+    rings = demo.ring_layout([sub.subscription_id for sub in fleet.subscriptions])
+    before = {m.id: m.behaviour.outcome for m in fleet.machines}
+    in_ring_1 = [m for m in fleet.machines if m.subscription_id in rings[1]]
+
+    doomed = demo.fail_upgrades_in(fleet, rings[1], demo.FAILING_RING_SHARE, seed=6)
+
+    changed = {m.id for m in fleet.machines if m.behaviour.outcome != before[m.id]}
+    assert doomed == round(len(in_ring_1) * demo.FAILING_RING_SHARE) > 0
+    assert changed <= {m.id for m in in_ring_1}
+    assert sum(1 for m in in_ring_1 if m.behaviour.outcome == agents.STUCK) >= doomed

@@ -3,6 +3,9 @@
 Each takes the raw text of an app setting and returns the typed value, or raises ValueError
 with what is expected (arc_sweeper.settings adds the setting's name and never shows a secret).
 Kept apart from the table of settings so each can be read on its own.
+
+Longer than most modules because it holds every kind of value (durations, NCRONTAB,
+shares, URLs, catalogues, ring maps); each function is short and stands alone.
 """
 from __future__ import annotations
 

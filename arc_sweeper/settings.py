@@ -5,6 +5,9 @@ deployment shows everything to fix. The table below says what each setting means
 settings table is generated from it); arc_sweeper.setting_values reads each kind of value.
 Secret values (the Logic App webhook URL with its `sig=` signature, the storage connection string)
 never appear in messages or in `repr`.
+
+Longer than most modules because the table of 34 settings, each with its meaning, is the
+point: one place to read what can be set.
 """
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Pure: the same report and arguments always give the same payload. A report may h
 attention item for every machine in the estate, so the payload keeps the most severe
 items only, capped by count and by encoded size, with the totals so nothing is hidden.
 Delivery is arc_sweeper.logic_app's job.
+
+Its length is the payload's: one builder per section of the schema, kept together so the
+cap and the totals are decided in one place.
 """
 from __future__ import annotations
 

@@ -8,6 +8,8 @@ comes from the vocabulary's enums, so a finding, outcome or attention kind added
 appears without a template change; the run row's `notices` (a stale release catalogue, say)
 head the page. Machine extensions have a section of their own: the run row's extension counts
 and the extensions needing attention, apart from the machines'.
+
+Its length is the page's: one loader per section, each reading only the rows it shows.
 """
 from __future__ import annotations
 

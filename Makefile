@@ -23,6 +23,7 @@ demo: $(STAMP) node_modules/.bin/azurite
 
 test: $(STAMP) node_modules/.bin/azurite
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m pytest
 

@@ -4,6 +4,7 @@
 - orchestrators/  sweep_orchestrator, enable_subscription_orchestrator, follow_up_orchestrator
 - activities/     one activity per sweep step
 """
+
 import azure.durable_functions as df
 import azure.functions as func
 

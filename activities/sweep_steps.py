@@ -1,4 +1,5 @@
 """Each activity decodes its message, runs one step of arc_sweeper.steps and encodes the result."""
+
 from __future__ import annotations
 
 import azure.durable_functions as df

@@ -1,4 +1,5 @@
 """`python -m arc_sweeper`: the operator command line (see arc_sweeper.cli)."""
+
 import logging
 import sys
 

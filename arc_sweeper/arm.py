@@ -7,6 +7,7 @@ so one refused machine never stops the others. Its URL is rebuilt from the parse
 (arc_sweeper.resource_ids), never concatenated from what Resource Graph returned.
 Everything goes through the one HTTP stack (arc_sweeper.http_pipeline).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,13 +38,24 @@ MAX_SUBSCRIPTION_PAGES = 1000
 
 
 class Arm:
-    def __init__(self, endpoint: str, credential: TokenCredential, *, hybridcompute_api_version: str,
-                 limits: HttpLimits = HttpLimits()) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        credential: TokenCredential,
+        *,
+        hybridcompute_api_version: str,
+        limits: HttpLimits = HttpLimits(),
+    ) -> None:
         require_safe_endpoint(endpoint, "ARM_ENDPOINT")
         self._endpoint = endpoint.rstrip("/")
         self._api_version = hybridcompute_api_version
-        self._client = pipeline_client(self._endpoint, limits, credential=credential, scopes=[token_scope(endpoint)],
-                                       allow_plain_http=is_loopback_url(endpoint))
+        self._client = pipeline_client(
+            self._endpoint,
+            limits,
+            credential=credential,
+            scopes=[token_scope(endpoint)],
+            allow_plain_http=is_loopback_url(endpoint),
+        )
 
     def _send(self, method: str, url: str, *, body: Any = None, gate: Gate | None = None) -> HttpResponse:
         headers = {"Content-Type": "application/json"} if body is not None else {}
@@ -85,14 +97,16 @@ class Arm:
             if url in seen_links:  # a nextLink that repeats itself would loop forever
                 raise ArmError(200, "RepeatedNextLink", "subscription list paging repeated itself")
             if url and _origin(url) != _origin(self._endpoint):  # our token goes only to our endpoint
-                raise ArmError(200, "ForeignNextLink",
-                               f"subscription list paging pointed at another host ({_origin(url)})")
+                raise ArmError(
+                    200, "ForeignNextLink", f"subscription list paging pointed at another host ({_origin(url)})"
+                )
             if url:
                 seen_links.add(url)
 
     def get_subscription(self, subscription_id: str) -> Subscription:
-        return _subscription(self._read_json(
-            f"{self._endpoint}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API_VERSION}"))
+        return _subscription(
+            self._read_json(f"{self._endpoint}/subscriptions/{subscription_id}?api-version={SUBSCRIPTIONS_API_VERSION}")
+        )
 
     def automatic_upgrade_enabled(self, machine_id: str) -> bool | None:
         """What ARM says now about the machine's flag (None: not set); ArmError if it cannot tell."""
@@ -108,15 +122,17 @@ class Arm:
         extension = parse_extension_id(extension_id)
         if extension is None:
             raise ArmError(None, "UnrecognisedId", "not a machine extension id; not read")
-        return _flag(self._read_json(f"{self._endpoint}{extension.path}?api-version={self._api_version}")
-                     .get("properties"))
+        return _flag(
+            self._read_json(f"{self._endpoint}{extension.path}?api-version={self._api_version}").get("properties")
+        )
 
     def enable_automatic_upgrade(self, machine_id: str, gate: Gate | None = None) -> PatchOutcome:
         """PATCH the one property. `http_status` None means no answer: the outcome is unknown."""
         machine = parse_machine_id(machine_id)
         if machine is None:
-            return PatchOutcome(False, None, "UnrecognisedId", "not a Microsoft.HybridCompute/machines id; not sent",
-                                sent=False)
+            return PatchOutcome(
+                False, None, "UnrecognisedId", "not a Microsoft.HybridCompute/machines id; not sent", sent=False
+            )
         return self._patch(machine.path, ENABLE_AUTOMATIC_UPGRADE_BODY, gate, machine.name)
 
     def enable_extension_upgrade(self, extension_id: str, gate: Gate | None = None) -> PatchOutcome:
@@ -124,8 +140,9 @@ class Arm:
         extension = parse_extension_id(extension_id)
         if extension is None:
             return PatchOutcome(False, None, "UnrecognisedId", "not a machine extension id; not sent", sent=False)
-        return self._patch(extension.path, ENABLE_EXTENSION_UPGRADE_BODY, gate,
-                           f"{extension.machine.name}/{extension.name}")
+        return self._patch(
+            extension.path, ENABLE_EXTENSION_UPGRADE_BODY, gate, f"{extension.machine.name}/{extension.name}"
+        )
 
     def _patch(self, path: str, body: dict[str, Any], gate: Gate | None, what: str) -> PatchOutcome:
         url = f"{self._endpoint}{path}?api-version={self._api_version}"

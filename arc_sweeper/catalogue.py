@@ -12,6 +12,7 @@ it, else by the month it was first seen running (it cannot have shipped later), 
 toward "supported" as the rest of the rules do, and a year on it falls out of support like
 any other. :func:`staleness` says when the catalogue itself needs refreshing.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -103,14 +104,17 @@ class ReleaseCatalogue:
                 raise CatalogueError(
                     origin,
                     f"release {format_release(newer.release)} ({newer.month:%Y-%m}) is dated"
-                    f" before the older {format_release(older.release)} ({older.month:%Y-%m})"
+                    f" before the older {format_release(older.release)} ({older.month:%Y-%m})",
                 )
         return cls(releases=tuple(releases), origin=origin)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form `from_json` reads (kept on the run row, so every step of a run classifies alike)."""
-        return {"releases": [{"version": format_release(e.release), "released": f"{e.month:%Y-%m}"}
-                             for e in reversed(self.releases)]}
+        return {
+            "releases": [
+                {"version": format_release(e.release), "released": f"{e.month:%Y-%m}"} for e in reversed(self.releases)
+            ]
+        }
 
     def with_observed(self, first_seen: Mapping[Release, date]) -> ReleaseCatalogue:
         """This catalogue plus releases newer than its newest that the estate has shown, each dated by
@@ -205,16 +209,23 @@ def staleness(catalogue: ReleaseCatalogue, newest_seen: Release | None, on: date
     newest = catalogue.releases[-1]
     reasons = []
     if newest_seen is not None and newest_seen > newest.release:
-        reasons.append(f"the estate runs agent {format_release(newest_seen)}, newer than the catalogue's newest"
-                       f" {format_release(newest.release)}")
+        reasons.append(
+            f"the estate runs agent {format_release(newest_seen)}, newer than the catalogue's newest"
+            f" {format_release(newest.release)}"
+        )
     age = _month_index(on) - _month_index(newest.month)
     if age > max_age_months:
-        reasons.append(f"the catalogue's newest release, {format_release(newest.release)} ({newest.month:%Y-%m}),"
-                       f" is {age} months old on {on:%Y-%m-%d}")
+        reasons.append(
+            f"the catalogue's newest release, {format_release(newest.release)} ({newest.month:%Y-%m}),"
+            f" is {age} months old on {on:%Y-%m-%d}"
+        )
     if not reasons:
         return ""
-    return ("release catalogue is stale: " + "; ".join(reasons)
-            + ". Update AGENT_RELEASES_FILE (or the bundled data/agent_releases.json) from the agent release notes.")
+    return (
+        "release catalogue is stale: "
+        + "; ".join(reasons)
+        + ". Update AGENT_RELEASES_FILE (or the bundled data/agent_releases.json) from the agent release notes."
+    )
 
 
 def _first_of_month(day: date) -> date:

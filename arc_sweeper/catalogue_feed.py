@@ -4,6 +4,7 @@ Entry point: :func:`fetch_catalogue`. The URL may be a blob with a SAS token, so
 shown as scheme and host. Whatever goes wrong (no answer, not 200, too large, not a valid
 catalogue) is a CatalogueError; the run then falls back to the bundled catalogue and says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,16 @@ from arc_sweeper.endpoints import is_loopback_url
 from arc_sweeper.http_pipeline import HttpLimits, pipeline_client
 from arc_sweeper.text import redact_url
 
-FEED_LIMITS = HttpLimits(retries=2, backoff_s=1.0, backoff_max_s=5.0, max_retry_after_s=10.0,
-                         connect_timeout_s=5.0, read_timeout_s=10.0, deadline_s=30.0, max_body_bytes=1024 * 1024)
+FEED_LIMITS = HttpLimits(
+    retries=2,
+    backoff_s=1.0,
+    backoff_max_s=5.0,
+    max_retry_after_s=10.0,
+    connect_timeout_s=5.0,
+    read_timeout_s=10.0,
+    deadline_s=30.0,
+    max_body_bytes=1024 * 1024,
+)
 """Half a minute at most, a megabyte at most: a catalogue is a few kilobytes."""
 
 

@@ -11,6 +11,7 @@ Settings come from the environment as in the Functions app (ARM_ENDPOINT, TABLE_
 ...); results go to the Table Storage of AzureWebJobsStorage (or its identity-based
 settings). Credentials: DefaultAzureCredential (az login, environment, managed identity).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def sweep_now(app: Steps, request: SweepRequest, now: str) -> RunRecord:
             for chunk in range(work.chunks):
                 app.enabling.enable_chunk(EnableChunk(plan.run_id, work.subscription_id, chunk, plan.dry_run, now))
             for chunk in range(work.extension_chunks):
-                app.enabling.enable_chunk(EnableChunk(plan.run_id, work.subscription_id, chunk, plan.dry_run, now,
-                                                      target=Target.EXTENSIONS))
+                app.enabling.enable_chunk(
+                    EnableChunk(plan.run_id, work.subscription_id, chunk, plan.dry_run, now, target=Target.EXTENSIONS)
+                )
     app.closing.finish_enabling(PhaseEnd(plan.run_id, now))
     return _run(app, plan.run_id)
 
@@ -59,8 +61,13 @@ def sweep_now(app: Steps, request: SweepRequest, now: str) -> RunRecord:
 def check_once(app: Steps, run_id: str, now: datetime) -> Tally:
     """One follow-up check of the run's cohort; closes the run when nothing is left to wait for."""
     run = _run(app, run_id)
-    batches = sorted({s.batch_index for s in app.store.subscriptions(run_id)
-                      if s.in_scope and (s.to_enable or s.extensions_to_enable)})
+    batches = sorted(
+        {
+            s.batch_index
+            for s in app.store.subscriptions(run_id)
+            if s.in_scope and (s.to_enable or s.extensions_to_enable)
+        }
+    )
     tally = Tally.merged([app.follow_up.check_cohort(CheckCohort(run_id, b, iso(now))).tally for b in batches])
     ended = parse_timestamp(run.enabling_ended_at)
     deadline = ended + parse_duration(run.follow_up_window) if ended and run.follow_up_window else now
@@ -92,18 +99,28 @@ def _subscriptions(text: str) -> tuple[str, ...]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m arc_sweeper", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m arc_sweeper", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     sweep = commands.add_parser("sweep", help="discover, classify and (with --apply) enable now, then exit")
-    sweep.add_argument("--subscriptions", type=_subscriptions, default=(),
-                       help="comma-separated subscription GUIDs (default: SUBSCRIPTION_ALLOW_LIST, else all visible)")
-    sweep.add_argument("--apply", action="store_true",
-                       help="send the PATCHes (without it, a dry run: nothing is written to any machine)")
-    sweep.add_argument("--follow-up", type=duration_argument,
-                       help="follow-up window, e.g. P7D or 7d (default FOLLOW_UP_WINDOW)")
-    sweep.add_argument("--poll-interval", type=duration_argument,
-                       help="poll interval, e.g. PT12H (default POLL_INTERVAL)")
+    sweep.add_argument(
+        "--subscriptions",
+        type=_subscriptions,
+        default=(),
+        help="comma-separated subscription GUIDs (default: SUBSCRIPTION_ALLOW_LIST, else all visible)",
+    )
+    sweep.add_argument(
+        "--apply",
+        action="store_true",
+        help="send the PATCHes (without it, a dry run: nothing is written to any machine)",
+    )
+    sweep.add_argument(
+        "--follow-up", type=duration_argument, help="follow-up window, e.g. P7D or 7d (default FOLLOW_UP_WINDOW)"
+    )
+    sweep.add_argument(
+        "--poll-interval", type=duration_argument, help="poll interval, e.g. PT12H (default POLL_INTERVAL)"
+    )
     status = commands.add_parser("status", help="re-read a run's enabled machines once and record their outcomes")
     status.add_argument("run_id")
     show = commands.add_parser("show", help="print a run (default: the newest) and what needs attention")
@@ -127,10 +144,19 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None, cl
     try:
         if args.command == "sweep":
             run_id = on_demand_run_id(clock(), secrets.token_hex(4), trigger=Trigger.CLI)
-            request = SweepRequest(run_id, Trigger.CLI, args.subscriptions, None if args.apply else True,
-                                   args.follow_up, args.poll_interval)
-            print(f"Sweeping {app.settings.arm_endpoint} as run {run_id}"
-                  f"{'' if args.apply else ' (dry run: add --apply to enable automatic upgrade)'}", file=sys.stderr)
+            request = SweepRequest(
+                run_id,
+                Trigger.CLI,
+                args.subscriptions,
+                None if args.apply else True,
+                args.follow_up,
+                args.poll_interval,
+            )
+            print(
+                f"Sweeping {app.settings.arm_endpoint} as run {run_id}"
+                f"{'' if args.apply else ' (dry run: add --apply to enable automatic upgrade)'}",
+                file=sys.stderr,
+            )
             run = sweep_now(app, request, iso(clock()))
             if run.status == RunStatus.FOLLOWING:
                 print(f"Follow the upgrades with: python -m arc_sweeper status {run_id}", file=sys.stderr)
@@ -169,8 +195,10 @@ def _print_run(app: Steps, run: RunRecord, args: argparse.Namespace, write: Call
         write(f"Machines with {wanted!r}: {len(chosen)}")
         for r in chosen[: args.limit]:
             detail = r.arm_error_code or r.last_attempt_message or r.outcome_detail
-            write(f"  {r.resource_id}\n      agent {r.agent_version_seen or '?'} -> {r.agent_version_now or '-'}, "
-                  f"{r.outcome or r.action_result}: {detail[:160]}")
+            write(
+                f"  {r.resource_id}\n      agent {r.agent_version_seen or '?'} -> {r.agent_version_now or '-'}, "
+                f"{r.outcome or r.action_result}: {detail[:160]}"
+            )
     if args.json:
         text = json.dumps(build_report(run, rows, subscriptions).to_json(), indent=2)
         if args.json == "-":

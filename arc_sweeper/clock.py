@@ -4,6 +4,7 @@ Orchestrations and their activities take time from `context.current_utc_datetime
 timer and HTTP starters read this instead of `datetime.now`, so the local stack can run
 them on its virtual clock as the Functions host would run them on the real one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

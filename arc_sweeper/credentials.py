@@ -4,6 +4,7 @@ Real endpoints get azure-identity's DefaultAzureCredential (managed identity in 
 az login or environment on a workstation). A loopback endpoint is the fleet simulator:
 it gets a fixed development token, and that token is never offered to anything else.
 """
+
 from __future__ import annotations
 
 import time

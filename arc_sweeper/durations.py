@@ -3,6 +3,7 @@
 Years and months are refused because their length varies, which would make "follow the
 upgrade for P1M" mean different things in different months.
 """
+
 from __future__ import annotations
 
 import re

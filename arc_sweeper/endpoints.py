@@ -1,4 +1,5 @@
 """Where the product talks to Azure, and the guard that keeps tokens off plain HTTP."""
+
 from __future__ import annotations
 
 import ipaddress

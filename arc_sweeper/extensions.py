@@ -7,6 +7,7 @@ quietly. Classification and outcomes here are pure, like the machines' (arc_swee
 arc_sweeper.outcomes). The supported types are data (`data/auto_upgrade_extensions.json`),
 overridable with SUPPORTED_EXTENSIONS_FILE, since Microsoft adds types over time.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,11 @@ class SupportedExtensions:
     def load(cls, path: str | None = None) -> SupportedExtensions:
         origin = path or f"bundled {BUNDLED_SUPPORTED}"
         try:
-            text = (Path(path).read_text(encoding="utf-8") if path else
-                    resources.files("arc_sweeper").joinpath(BUNDLED_SUPPORTED).read_text("utf-8"))
+            text = (
+                Path(path).read_text(encoding="utf-8")
+                if path
+                else resources.files("arc_sweeper").joinpath(BUNDLED_SUPPORTED).read_text("utf-8")
+            )
             data = json.loads(text)
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise SupportedExtensionsError(origin, f"cannot read it as JSON: {type(error).__name__}") from None
@@ -62,8 +66,9 @@ class SupportedExtensions:
             raise SupportedExtensionsError(origin, 'expected {"extensions": [{"publisher": ..., "type": ...}, ...]}')
         types = set()
         for position, entry in enumerate(entries):
-            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k].strip()
-                                                      for k in ("publisher", "type")):
+            if not isinstance(entry, dict) or not all(
+                isinstance(entry.get(k), str) and entry[k].strip() for k in ("publisher", "type")
+            ):
                 raise SupportedExtensionsError(origin, f"extensions[{position}]: needs a publisher and a type")
             types.add((entry["publisher"].strip().lower(), entry["type"].strip().lower()))
         return cls(frozenset(types), origin)
@@ -82,7 +87,7 @@ class ExtensionSnapshot:
     publisher: str = ""
     extension_type: str = ""
     version: str = ""
-    auto_upgrade: bool | None = None   # None: not set, which means opted in
+    auto_upgrade: bool | None = None  # None: not set, which means opted in
     provisioning_state: str = ""
     status_level: str = ""
     status_message: str = ""
@@ -102,7 +107,7 @@ class ExtensionSnapshot:
 class ExtensionPolicy:
     mode: ExtensionMode
     supported: SupportedExtensions
-    denied: frozenset[str]         # lowercase "publisher.type" or "type"
+    denied: frozenset[str]  # lowercase "publisher.type" or "type"
 
     def denies(self, publisher: str, extension_type: str) -> bool:
         kind = extension_type.strip().lower()
@@ -130,9 +135,15 @@ def ranked(rows: list[ExtensionRecord]) -> list[ExtensionRecord]:
         behind = 0 if version is None else sum(1 for other in in_use.get(_kind(row), ()) if other > version)
         if behind != row.versions_behind:
             found = (set(row.findings) - {ExtensionFinding.OK, ExtensionFinding.BEHIND}) | (
-                {ExtensionFinding.BEHIND} if behind else set())
-            changed.append(replace(row, versions_behind=behind,
-                                   findings=tuple(f for f in ExtensionFinding if f in found) or (ExtensionFinding.OK,)))
+                {ExtensionFinding.BEHIND} if behind else set()
+            )
+            changed.append(
+                replace(
+                    row,
+                    versions_behind=behind,
+                    findings=tuple(f for f in ExtensionFinding if f in found) or (ExtensionFinding.OK,),
+                )
+            )
     return changed
 
 
@@ -140,8 +151,9 @@ def _kind(row: ExtensionRecord) -> tuple[str, str]:
     return row.publisher.strip().lower(), row.extension_type.strip().lower()
 
 
-def extension_row(ext: ExtensionSnapshot, machine: MachineRecord, policy: ExtensionPolicy, as_of: str,
-                  held: str = "") -> ExtensionRecord:
+def extension_row(
+    ext: ExtensionSnapshot, machine: MachineRecord, policy: ExtensionPolicy, as_of: str, held: str = ""
+) -> ExtensionRecord:
     """The extensions-table row: findings, and the action (PATCH only in `enable` mode and only when safe).
 
     How far behind it is needs the whole estate's versions, so it is ranked when enabling
@@ -161,20 +173,37 @@ def extension_row(ext: ExtensionSnapshot, machine: MachineRecord, policy: Extens
         ExtensionFinding.DENIED: denied,
     }
     findings = tuple(f for f in ExtensionFinding if found.get(f)) or (ExtensionFinding.OK,)
-    enable = (policy.mode == ExtensionMode.ENABLE and supported and ext.auto_upgrade is False and connected
-              and not excluded and not denied and parse_extension_id(ext.id) is not None
-              and Finding.UNRECOGNISED_ID not in machine.findings)
+    enable = (
+        policy.mode == ExtensionMode.ENABLE
+        and supported
+        and ext.auto_upgrade is False
+        and connected
+        and not excluded
+        and not denied
+        and parse_extension_id(ext.id) is not None
+        and Finding.UNRECOGNISED_ID not in machine.findings
+    )
     deferred = enable and bool(held)
     return ExtensionRecord(
-        run_id=machine.run_id, resource_id=ext.id, machine_id=machine.resource_id,
+        run_id=machine.run_id,
+        resource_id=ext.id,
+        machine_id=machine.resource_id,
         subscription_id=machine.subscription_id,
-        machine_name=machine.name, name=ext.name, publisher=ext.publisher, extension_type=ext.extension_type,
-        version_seen=ext.version, auto_upgrade_before={True: "true", False: "false", None: "missing"}[ext.auto_upgrade],
-        provisioning_state=ext.provisioning_state, status_level=ext.status_level, status_message=ext.status_message,
-        findings=findings, action=Action.ENABLE_AUTO_UPGRADE if enable else Action.NONE,
+        machine_name=machine.name,
+        name=ext.name,
+        publisher=ext.publisher,
+        extension_type=ext.extension_type,
+        version_seen=ext.version,
+        auto_upgrade_before={True: "true", False: "false", None: "missing"}[ext.auto_upgrade],
+        provisioning_state=ext.provisioning_state,
+        status_level=ext.status_level,
+        status_message=ext.status_message,
+        findings=findings,
+        action=Action.ENABLE_AUTO_UPGRADE if enable else Action.NONE,
         action_result=EnableResult.DEFERRED if deferred else EnableResult.NOT_ATTEMPTED,
         defer_reason=held if deferred else "",
-        followed=enable or machine.action == Action.ENABLE_AUTO_UPGRADE, updated_at=as_of,
+        followed=enable or machine.action == Action.ENABLE_AUTO_UPGRADE,
+        updated_at=as_of,
     )
 
 
@@ -207,16 +236,29 @@ def extension_attention(row: ExtensionRecord) -> list[tuple[AttentionKind, str]]
     if ExtensionFinding.EXCLUDED in row.findings:
         return []
     found = []
-    failing = row.outcome == ExtensionOutcome.FAILING if row.outcome is not None else (
-        ExtensionFinding.PROVISIONING_FAILED in row.findings)
+    failing = (
+        row.outcome == ExtensionOutcome.FAILING
+        if row.outcome is not None
+        else (ExtensionFinding.PROVISIONING_FAILED in row.findings)
+    )
     if failing:
-        found.append((AttentionKind.EXTENSION_FAILED, row.outcome_detail if row.outcome is not None else (
-            row.status_message or f"provisioning {row.provisioning_state or 'failed'}")))
+        found.append(
+            (
+                AttentionKind.EXTENSION_FAILED,
+                row.outcome_detail
+                if row.outcome is not None
+                else (row.status_message or f"provisioning {row.provisioning_state or 'failed'}"),
+            )
+        )
     if ExtensionFinding.AUTO_UPGRADE_OFF in row.findings and row.action_result != EnableResult.ENABLED:
         found.append((AttentionKind.EXTENSION_OPTED_OUT, "enableAutomaticUpgrade is false"))
     if row.versions_behind >= FAR_BEHIND and row.outcome != ExtensionOutcome.UPGRADED:
-        found.append((AttentionKind.EXTENSION_FAR_BEHIND,
-                      f"{row.version_seen}: {row.versions_behind} versions behind the newest in the estate"))
+        found.append(
+            (
+                AttentionKind.EXTENSION_FAR_BEHIND,
+                f"{row.version_seen}: {row.versions_behind} versions behind the newest in the estate",
+            )
+        )
     return found
 
 
@@ -228,6 +270,7 @@ def fleet_state(row: ExtensionRecord) -> str:
 
 def extension_from_row(row: dict[str, Any]) -> ExtensionSnapshot:
     """A snapshot from one Resource Graph row; odd or missing values kept as text."""
+
     def text(name: str) -> str:
         value = row.get(name)
         return "" if value is None else str(value)
@@ -236,9 +279,14 @@ def extension_from_row(row: dict[str, Any]) -> ExtensionSnapshot:
     if isinstance(auto, str) and auto.strip().lower() in ("true", "false"):
         auto = auto.strip().lower() == "true"
     return ExtensionSnapshot(
-        id=text("id"), name=text("name"), subscription_id=text("subscriptionId").lower(),
-        publisher=text("publisher"), extension_type=text("extensionType"),
-        version=text("version"), auto_upgrade=auto if isinstance(auto, bool) else None,
-        provisioning_state=text("provisioningState"), status_level=text("statusLevel"),
+        id=text("id"),
+        name=text("name"),
+        subscription_id=text("subscriptionId").lower(),
+        publisher=text("publisher"),
+        extension_type=text("extensionType"),
+        version=text("version"),
+        auto_upgrade=auto if isinstance(auto, bool) else None,
+        provisioning_state=text("provisioningState"),
+        status_level=text("statusLevel"),
         status_message=text("statusMessage"),
     )

@@ -3,6 +3,7 @@
 Classification is pure: the same snapshot and policy always give the same answer, so the
 sweep, the reports and the tests all agree on why a machine was (or was not) touched.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -96,5 +97,6 @@ def _carries_tag(tags: dict[str, str], tag: tuple[str, str] | None) -> bool:
     if tag is None:
         return False
     name, value = (part.strip().casefold() for part in tag)
-    return any(key.strip().casefold() == name and str(tag_value).strip().casefold() == value
-               for key, tag_value in tags.items())
+    return any(
+        key.strip().casefold() == name and str(tag_value).strip().casefold() == value for key, tag_value in tags.items()
+    )

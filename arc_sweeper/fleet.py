@@ -5,6 +5,7 @@ the ledger writes the table. One definition of "failing" (the machine's latest a
 upgrade attempt failed) serves discovery and follow-up alike, so `failing_since` means
 the same thing whichever step saw it first.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -34,10 +35,17 @@ class FleetLedger:
 
     def record_enable_results(self, subscription_id: str, rows: Iterable[MachineRecord], as_of: str) -> None:
         """The enabling result of each machine, merged without reading the rows back."""
-        self.store.merge_fleet(subscription_id, {
-            row.row_key: {"last_result": str(row.action_result), "updated_at": as_of,
-                          **({"enabled_at": row.enabled_at} if row.action_result == EnableResult.ENABLED else {})}
-            for row in rows})
+        self.store.merge_fleet(
+            subscription_id,
+            {
+                row.row_key: {
+                    "last_result": str(row.action_result),
+                    "updated_at": as_of,
+                    **({"enabled_at": row.enabled_at} if row.action_result == EnableResult.ENABLED else {}),
+                }
+                for row in rows
+            },
+        )
 
     def record_outcomes(self, rows: Iterable[MachineRecord], as_of: str) -> None:
         """What the follow-up saw; machines the fleet table does not know are left alone."""
@@ -47,14 +55,20 @@ class FleetLedger:
             for row in members:
                 before = known.get(row.row_key)
                 if before is not None:
-                    updated.append(replace(
-                        before, last_outcome=row.outcome, updated_at=as_of,
-                        agent_version=row.agent_version_now or before.agent_version,
-                        failing_since=_failing_since(before, row, as_of)))
+                    updated.append(
+                        replace(
+                            before,
+                            last_outcome=row.outcome,
+                            updated_at=as_of,
+                            agent_version=row.agent_version_now or before.agent_version,
+                            failing_since=_failing_since(before, row, as_of),
+                        )
+                    )
             self.store.put_fleet(updated)
 
-    def record_extensions(self, rows: Iterable[ExtensionRecord], as_of: str, *,
-                          machines: Iterable[MachineRecord] = ()) -> None:
+    def record_extensions(
+        self, rows: Iterable[ExtensionRecord], as_of: str, *, machines: Iterable[MachineRecord] = ()
+    ) -> None:
         """Each machine's extensions as the run saw them.
 
         `machines` are the run's machines: their extension lists are replaced whole (one that
@@ -79,9 +93,14 @@ class FleetLedger:
                 states = {r.name: fleet_state(r) for r in members}
                 attention = {r.name for r in members if extension_attention(r)}
                 kept = set() if whole else set(before.extensions_needing_attention) - set(states)
-                updated.append(replace(before, extensions=states if whole else {**before.extensions, **states},
-                                       extensions_needing_attention=tuple(sorted(kept | attention)),
-                                       updated_at=as_of))
+                updated.append(
+                    replace(
+                        before,
+                        extensions=states if whole else {**before.extensions, **states},
+                        extensions_needing_attention=tuple(sorted(kept | attention)),
+                        updated_at=as_of,
+                    )
+                )
             self.store.put_fleet(updated)
 
     @staticmethod
@@ -89,9 +108,16 @@ class FleetLedger:
         before = before or FleetRecord(row.resource_id, row.subscription_id, row.name, first_seen_at=as_of)
         compliant = row.findings == (Finding.COMPLIANT,)
         return replace(
-            before, name=row.name, last_seen_at=as_of, last_run_id=row.run_id,
-            agent_version=row.agent_version_seen, last_findings=row.findings,
-            last_action=row.action, last_result=row.action_result, updated_at=as_of, ring=row.ring,
+            before,
+            name=row.name,
+            last_seen_at=as_of,
+            last_run_id=row.run_id,
+            agent_version=row.agent_version_seen,
+            last_findings=row.findings,
+            last_action=row.action,
+            last_result=row.action_result,
+            updated_at=as_of,
+            ring=row.ring,
             first_noncompliant_at="" if compliant else (before.first_noncompliant_at or as_of),
             failing_since=_failing_since(before, row, as_of),
         )

@@ -16,6 +16,7 @@ PATCH here is the merge-patch of one value, safe to repeat, so it is retried lik
 a 409 that is not a lock (another writer on the same machine, such as a policy
 remediation) is retried a bounded number of times with backoff.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -97,8 +98,12 @@ class BoundedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
     """azure-core's retry policy with our bounds on Retry-After, conflicts and methods."""
 
     def __init__(self, limits: HttpLimits) -> None:
-        super().__init__(retry_total=limits.retries, retry_backoff_factor=limits.backoff_s,
-                         retry_backoff_max=limits.backoff_max_s, timeout=limits.deadline_s)
+        super().__init__(
+            retry_total=limits.retries,
+            retry_backoff_factor=limits.backoff_s,
+            retry_backoff_max=limits.backoff_max_s,
+            timeout=limits.deadline_s,
+        )
         self._limits = limits
         self._method_whitelist = frozenset({"GET", "HEAD", "PATCH", "POST", "PUT", "DELETE", "OPTIONS"})
 
@@ -117,8 +122,13 @@ class BoundedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
             return False
         wait = retry_after_seconds(response.http_response.headers, time.time())
         if wait is not None and wait > self._limits.max_retry_after_s:
-            log.warning("%s answered %d with Retry-After %.0fs, more than %.0fs: not waiting",
-                        response.http_request.method, status, wait, self._limits.max_retry_after_s)
+            log.warning(
+                "%s answered %d with Retry-After %.0fs, more than %.0fs: not waiting",
+                response.http_request.method,
+                status,
+                wait,
+                self._limits.max_retry_after_s,
+            )
             return False
         if time.monotonic() + (wait if wait is not None else self._limits.backoff_s) >= settings["deadline"]:
             return False
@@ -129,8 +139,13 @@ class BoundedRetryPolicy(RetryPolicy[HttpRequest, HttpResponse]):
             settings["conflicts"] = conflicts + 1
         elif status not in RETRYABLE_STATUSES:
             return False
-        log.info("%s %s answered %d; retrying%s", response.http_request.method,
-                 redact_url(response.http_request.url), status, f" after {wait:.1f}s" if wait is not None else "")
+        log.info(
+            "%s %s answered %d; retrying%s",
+            response.http_request.method,
+            redact_url(response.http_request.url),
+            status,
+            f" after {wait:.1f}s" if wait is not None else "",
+        )
         return True
 
     def _is_method_retryable(self, settings: dict[str, Any], request: Any, response: Any = None) -> bool:
@@ -210,8 +225,12 @@ class DeadlineTransport(RequestsTransport):  # type: ignore[misc]  # azure-core 
     """RequestsTransport whose every exchange, body included, ends by a hard deadline."""
 
     def __init__(self, limits: HttpLimits, session: requests.Session | None = None) -> None:
-        super().__init__(session=session or pooled_session(), session_owner=session is None,
-                         connection_timeout=limits.connect_timeout_s, read_timeout=limits.read_timeout_s)
+        super().__init__(
+            session=session or pooled_session(),
+            session_owner=session is None,
+            connection_timeout=limits.connect_timeout_s,
+            read_timeout=limits.read_timeout_s,
+        )
         self._limits = limits
 
     def send(self, request: Any, **kwargs: Any) -> Any:
@@ -226,24 +245,34 @@ class DeadlineTransport(RequestsTransport):  # type: ignore[misc]  # azure-core 
         except Exception:
             if watch.expired:
                 raise ServiceResponseTimeoutError(
-                    f"no complete response within the {self._limits.deadline_s:.0f}s deadline") from None
+                    f"no complete response within the {self._limits.deadline_s:.0f}s deadline"
+                ) from None
             raise
         finally:
             timer.cancel()
             _current.watch = None
         if watch.expired:
             raise ServiceResponseTimeoutError(
-                f"no complete response within the {self._limits.deadline_s:.0f}s deadline")
+                f"no complete response within the {self._limits.deadline_s:.0f}s deadline"
+            )
         if size > self._limits.max_body_bytes:
             raise ServiceResponseError(f"response body of {size} bytes is larger than {self._limits.max_body_bytes}")
         return response
 
 
-def policies(limits: HttpLimits, *, credential: TokenCredential | None = None, scopes: Sequence[str] = (),
-             allow_plain_http: bool = False) -> list[Any]:
+def policies(
+    limits: HttpLimits,
+    *,
+    credential: TokenCredential | None = None,
+    scopes: Sequence[str] = (),
+    allow_plain_http: bool = False,
+) -> list[Any]:
     """The policies of every pipeline: ids and agent, retry, token, budgets, redacted logging."""
     chain: list[Any] = [
-        RequestIdPolicy(), HeadersPolicy(), UserAgentPolicy(base_user_agent=USER_AGENT), ContentDecodePolicy(),
+        RequestIdPolicy(),
+        HeadersPolicy(),
+        UserAgentPolicy(base_user_agent=USER_AGENT),
+        ContentDecodePolicy(),
         BoundedRetryPolicy(limits),
     ]
     if credential is not None:
@@ -261,11 +290,19 @@ class _AllowPlainHttp(SansIOHTTPPolicy):  # type: ignore[type-arg]
         request.context["enforce_https"] = False
 
 
-def pipeline_client(base_url: str, limits: HttpLimits, *, credential: TokenCredential | None = None,
-                    scopes: Sequence[str] = (), allow_plain_http: bool = False) -> PipelineClient:  # type: ignore[type-arg]
-    return PipelineClient(base_url, policies=policies(limits, credential=credential, scopes=scopes,
-                                                      allow_plain_http=allow_plain_http),
-                          transport=DeadlineTransport(limits))
+def pipeline_client(
+    base_url: str,
+    limits: HttpLimits,
+    *,
+    credential: TokenCredential | None = None,
+    scopes: Sequence[str] = (),
+    allow_plain_http: bool = False,
+) -> PipelineClient:  # type: ignore[type-arg]
+    return PipelineClient(
+        base_url,
+        policies=policies(limits, credential=credential, scopes=scopes, allow_plain_http=allow_plain_http),
+        transport=DeadlineTransport(limits),
+    )
 
 
 def arm_error(response: Any) -> tuple[str, str]:

@@ -10,6 +10,7 @@ is kept in a row of its own (a thousand subscription ids do not fit in one prope
 A crashed holder does not block forever: its entry runs out after ENABLING_LEASE, and the
 starters also evict a holder whose orchestration is no longer running.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +43,8 @@ class LeaseContended(Exception):
 @dataclass(frozen=True)
 class Holder:
     run_id: str
-    until: str           # ISO 8601 UTC
-    everything: bool     # the scope is every subscription
+    until: str  # ISO 8601 UTC
+    everything: bool  # the scope is every subscription
 
 
 def overlaps(first: Collection[str], second: Collection[str]) -> bool:
@@ -55,8 +56,9 @@ class EnablingLeases:
     def __init__(self, table: TableClient) -> None:
         self._table = table
 
-    def acquire(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta,
-                evict: Iterable[str] = ()) -> str | None:
+    def acquire(
+        self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta, evict: Iterable[str] = ()
+    ) -> str | None:
         """Take the lease for `scope`; returns None when taken, else the run id of a holder in the way.
 
         Holders whose lease ran out, and those in `evict` (the caller found their orchestration
@@ -74,15 +76,26 @@ class EnablingLeases:
         """
         return self._take(run_id, self._scope_of(run_id), now, ttl, set(), now + ttl / 2)
 
-    def _take(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta, gone: set[str],
-              held_long_enough: datetime | None) -> str | None:
+    def _take(
+        self,
+        run_id: str,
+        scope: Collection[str],
+        now: datetime,
+        ttl: timedelta,
+        gone: set[str],
+        held_long_enough: datetime | None,
+    ) -> str | None:
         for _ in range(ATTEMPTS):
             holders, etag = self._guard()
             if held_long_enough is not None and any(
-                    h.run_id == run_id and (parse_timestamp(h.until) or now) >= held_long_enough for h in holders):
+                h.run_id == run_id and (parse_timestamp(h.until) or now) >= held_long_enough for h in holders
+            ):
                 return None
-            live = [h for h in holders if h.run_id not in gone and h.run_id != run_id
-                    and (parse_timestamp(h.until) or now) > now]
+            live = [
+                h
+                for h in holders
+                if h.run_id not in gone and h.run_id != run_id and (parse_timestamp(h.until) or now) > now
+            ]
             for holder in live:
                 if overlaps(scope, () if holder.everything else self._scope_of(holder.run_id)):
                     return holder.run_id
@@ -125,11 +138,11 @@ class EnablingLeases:
         return holders, str(entity.metadata["etag"])
 
     def _swap(self, holders: list[Holder], etag: str) -> bool:
-        entity = {"PartitionKey": PARTITION, "RowKey": GUARD,
-                  "holders": json.dumps([h.__dict__ for h in holders])}
+        entity = {"PartitionKey": PARTITION, "RowKey": GUARD, "holders": json.dumps([h.__dict__ for h in holders])}
         try:
-            self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
-                                      match_condition=MatchConditions.IfNotModified)
+            self._table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
             return True
         except ResourceModifiedError:
             return False
@@ -138,7 +151,7 @@ class EnablingLeases:
         ids = sorted({s.lower() for s in scope})
         entity: dict[str, Any] = {"PartitionKey": PARTITION, "RowKey": f"scope|{run_id}", "count": len(ids)}
         for index in range(0, len(ids), IDS_PER_PROPERTY):
-            entity[f"ids{index // IDS_PER_PROPERTY}"] = ",".join(ids[index:index + IDS_PER_PROPERTY])
+            entity[f"ids{index // IDS_PER_PROPERTY}"] = ",".join(ids[index : index + IDS_PER_PROPERTY])
         self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
 
     def _scope_of(self, run_id: str) -> list[str]:

@@ -5,6 +5,7 @@ alert is sent, so delivery never raises: every problem becomes a DeliveryResult 
 records on the run row. The callback URL carries a SAS signature (`sig=`) in its query
 string; neither the query string nor any of its values appear in logs, results or details.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,15 @@ from arc_sweeper.vocabulary import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-ALERT_LIMITS = HttpLimits(retries=4, backoff_s=2.0, backoff_max_s=30.0, max_retry_after_s=60.0,
-                          connect_timeout_s=10.0, read_timeout_s=15.0, deadline_s=120.0)
+ALERT_LIMITS = HttpLimits(
+    retries=4,
+    backoff_s=2.0,
+    backoff_max_s=30.0,
+    max_retry_after_s=60.0,
+    connect_timeout_s=10.0,
+    read_timeout_s=15.0,
+    deadline_s=120.0,
+)
 """About two minutes at most: an alert is not worth more, and the run's results are already stored."""
 _USER_INFO = re.compile(r"[^:/?#]*://[^/?#]*@")
 _SHORTEST_SECRET = 8
@@ -54,20 +62,27 @@ class _CountAttempts(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
         self.attempts += 1
 
 
-def deliver_alert(webhook_url: str, payload: dict[str, Any], *, limits: HttpLimits = ALERT_LIMITS,
-                  transport: DeadlineTransport | None = None) -> DeliveryResult:
+def deliver_alert(
+    webhook_url: str,
+    payload: dict[str, Any],
+    *,
+    limits: HttpLimits = ALERT_LIMITS,
+    transport: DeadlineTransport | None = None,
+) -> DeliveryResult:
     """POST the payload as JSON, retrying transient failures; never raises for delivery problems.
 
     A blank URL means alerts are off: nothing is sent and the result says so. Success is any
     2xx (Logic Apps answers 202 Accepted, or 200 when the workflow has a Response action).
     """
     if not webhook_url.strip():
-        return DeliveryResult(False, DeliveryStatus.SKIPPED_NO_URL, None, 0,
-                              "LOGIC_APP_WEBHOOK_URL is blank: alert not sent")
+        return DeliveryResult(
+            False, DeliveryStatus.SKIPPED_NO_URL, None, 0, "LOGIC_APP_WEBHOOK_URL is blank: alert not sent"
+        )
     target = redact_url(webhook_url)
     if _USER_INFO.match(webhook_url):
-        return _failed(None, 0, f"alert not sent to {target}: a user name or password in the URL is not supported",
-                       webhook_url)
+        return _failed(
+            None, 0, f"alert not sent to {target}: a user name or password in the URL is not supported", webhook_url
+        )
     try:
         body = encode_alert(payload)
     except (TypeError, ValueError) as error:
@@ -75,21 +90,34 @@ def deliver_alert(webhook_url: str, payload: dict[str, Any], *, limits: HttpLimi
     counter = _CountAttempts()
     try:
         client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
-            target, policies=[*policies(limits), counter], transport=transport or DeadlineTransport(limits))
+            target, policies=[*policies(limits), counter], transport=transport or DeadlineTransport(limits)
+        )
         with client:
-            response = client.send_request(HttpRequest(
-                "POST", webhook_url, content=body, headers={"Content-Type": "application/json; charset=utf-8"}))
+            response = client.send_request(
+                HttpRequest(
+                    "POST", webhook_url, content=body, headers={"Content-Type": "application/json; charset=utf-8"}
+                )
+            )
     except AzureError as error:
         return _failed(None, counter.attempts, f"no response from {target}: {type(error).__name__}", webhook_url)
     except ValueError as error:  # a URL requests cannot send to (bad port, no host)
         return _failed(None, counter.attempts, f"request to {target} failed: {type(error).__name__}", webhook_url)
     if 200 <= response.status_code < 300:
         log.info("alert delivered to %s: HTTP %d after %d attempt(s)", target, response.status_code, counter.attempts)
-        return DeliveryResult(True, DeliveryStatus.DELIVERED, response.status_code, counter.attempts,
-                              f"HTTP {response.status_code} from {target}")
+        return DeliveryResult(
+            True,
+            DeliveryStatus.DELIVERED,
+            response.status_code,
+            counter.attempts,
+            f"HTTP {response.status_code} from {target}",
+        )
     code, message = arm_error(response)
-    return _failed(response.status_code, counter.attempts,
-                   f"HTTP {response.status_code} from {target}: {code}: {message[:300]}", webhook_url)
+    return _failed(
+        response.status_code,
+        counter.attempts,
+        f"HTTP {response.status_code} from {target}: {code}: {message[:300]}",
+        webhook_url,
+    )
 
 
 def scrub(text: str, url: str) -> str:

@@ -1,4 +1,5 @@
 """What the sweeper knows about one Arc machine, as read from Azure Resource Graph."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

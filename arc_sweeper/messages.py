@@ -4,6 +4,7 @@ Durable Functions persists every input and output in the orchestration history a
 replays it, so messages carry ids and counts, never inventories: work lists live in
 Table Storage and are found again by run id, batch index and chunk index.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -37,7 +38,7 @@ class SweepRequest(Message):
     trigger: Trigger
     subscriptions: tuple[str, ...] = ()
     dry_run: bool | None = None
-    follow_up_window: str | None = None       # ISO 8601 duration
+    follow_up_window: str | None = None  # ISO 8601 duration
     poll_interval: str | None = None
 
 
@@ -49,7 +50,7 @@ class RunPlan(Message):
     subscriptions_in_scope: int
     follow_up_window_s: int
     poll_interval_s: int
-    staged: bool = False               # rings are configured: evaluate them before enabling
+    staged: bool = False  # rings are configured: evaluate them before enabling
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ class RingPlan(Message):
     """Which rings of the staged rollout may be enabled in this run, and why the others wait."""
 
     open_rings: tuple[int, ...]
-    last_ring: int                     # machines with no ring belong to it
-    waiting: dict[str, str] = field(default_factory=dict)   # ring (as text) -> why it is not open
+    last_ring: int  # machines with no ring belong to it
+    waiting: dict[str, str] = field(default_factory=dict)  # ring (as text) -> why it is not open
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class DiscoverBatch(Message):
     batch_index: int
     as_of: str
     quota: GraphQuota | None = None
-    rings: RingPlan | None = None      # None: no staged rollout, every ring is open
+    rings: RingPlan | None = None  # None: no staged rollout, every ring is open
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ class SubscriptionWork(Message):
 
     subscription_id: str
     machines_to_enable: int
-    chunks: int                   # enabling chunks, numbered 0..chunks-1 on the machine rows
-    extension_chunks: int = 0     # numbered 0..extension_chunks-1 on the extension rows
+    chunks: int  # enabling chunks, numbered 0..chunks-1 on the machine rows
+    extension_chunks: int = 0  # numbered 0..extension_chunks-1 on the extension rows
 
 
 @dataclass(frozen=True)
@@ -111,9 +112,9 @@ class DiscoveryResult(Message):
     machines: int
     work: tuple[SubscriptionWork, ...] = ()
     quota: GraphQuota | None = None
-    dropped: int = 0              # rows outside the batch's subscriptions: never recorded, never acted on
+    dropped: int = 0  # rows outside the batch's subscriptions: never recorded, never acted on
     extensions: int = 0
-    extension_error: str = ""     # why the batch's extensions could not be read (its machines were)
+    extension_error: str = ""  # why the batch's extensions could not be read (its machines were)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class EnableSubscription(Message):
     chunks: int
     dry_run: bool
     as_of: str
-    extension_chunks: int = 0      # after the machines' chunks, on the same write budget
+    extension_chunks: int = 0  # after the machines' chunks, on the same write budget
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ class EnableChunk(Message):
     dry_run: bool
     as_of: str
     budget: WriteBudget | None = None
-    continuation: int = 0          # how many calls for this chunk came before (a time budget ran out)
+    continuation: int = 0  # how many calls for this chunk came before (a time budget ran out)
     target: Target = Target.MACHINES
 
 
@@ -174,8 +175,11 @@ class Tally(Message):
 
     @staticmethod
     def merged(tallies: list[Tally]) -> Tally:
-        return Tally(_summed(t.counts for t in tallies), sum(t.unsettled for t in tallies),
-                     _summed(t.extension_counts for t in tallies))
+        return Tally(
+            _summed(t.counts for t in tallies),
+            sum(t.unsettled for t in tallies),
+            _summed(t.extension_counts for t in tallies),
+        )
 
 
 def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -192,7 +196,7 @@ class FollowUpState(Message):
 
     run_id: str
     batch_indices: tuple[int, ...]
-    deadline: str                 # ISO 8601 UTC
+    deadline: str  # ISO 8601 UTC
     poll_interval_s: int
     polls_done: int = 0
 

@@ -9,6 +9,7 @@ check failed that day, or that had nothing left to check, carries over.
 
 Size: one small map per followed batch per day of the follow-up window.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -20,8 +21,7 @@ OutcomeHistory = dict[str, dict[str, dict[str, int]]]
 """{day "YYYY-MM-DD": {batch index: {outcome: machines}}}"""
 
 
-def with_check(history: OutcomeHistory, checked_at: str, batch_index: int,
-               counts: Mapping[str, int]) -> OutcomeHistory:
+def with_check(history: OutcomeHistory, checked_at: str, batch_index: int, counts: Mapping[str, int]) -> OutcomeHistory:
     """The history with one batch's counts from a check at `checked_at` (ISO 8601)."""
     moment = parse_timestamp(checked_at)
     if moment is None:

@@ -4,6 +4,7 @@ The follow-up step reads the machine again and asks :func:`follow_up_outcome` wh
 snapshot means, given what it remembers from earlier checks; the answer is an
 :class:`OutcomeUpdate`, which the step records. The first matching rule wins.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -55,8 +56,9 @@ def _after(timestamp: str, since: str) -> bool:
     return when is None or start is None or when >= start
 
 
-def follow_up_outcome(followed: Followed, machine: MachineSnapshot | None, rules: FollowUpRules,
-                      now: datetime) -> OutcomeUpdate:
+def follow_up_outcome(
+    followed: Followed, machine: MachineSnapshot | None, rules: FollowUpRules, now: datetime
+) -> OutcomeUpdate:
     """The outcome this check's snapshot shows (None: the machine is gone).
 
     The latest upgrade attempt after enabling decides: `Success` is upgraded, `Failed` is
@@ -78,18 +80,29 @@ def follow_up_outcome(followed: Followed, machine: MachineSnapshot | None, rules
     if attempt == "success" or (not attempt and before is not None and after is not None and after > before):
         return replace(remembered, outcome=Outcome.UPGRADED, detail=change, recovered=bool(followed.failed_since))
     if machine.status.strip().lower() != "connected":
-        return replace(remembered, outcome=Outcome.DISCONNECTED, detail=f"status {machine.status or 'missing'}",
-                       disconnected_since=followed.disconnected_since or machine.last_status_change or stamp)
+        return replace(
+            remembered,
+            outcome=Outcome.DISCONNECTED,
+            detail=f"status {machine.status or 'missing'}",
+            disconnected_since=followed.disconnected_since or machine.last_status_change or stamp,
+        )
     if attempt == "failed":
         failed_since = followed.failed_since or machine.last_attempt_timestamp or stamp
         started = parse_timestamp(failed_since) or now
         if now - started >= rules.stuck_after:
             return replace(remembered, outcome=Outcome.STUCK, detail=STUCK_ADVICE, failed_since=failed_since)
-        return replace(remembered, outcome=Outcome.UPGRADE_FAILED, failed_since=failed_since,
-                       detail=machine.last_attempt_message or "upgrade attempt failed")
+        return replace(
+            remembered,
+            outcome=Outcome.UPGRADE_FAILED,
+            failed_since=failed_since,
+            detail=machine.last_attempt_message or "upgrade attempt failed",
+        )
     if attempt:
         return replace(remembered, detail=f"unrecognised lastAttemptStatus {machine.last_attempt_status!r}")
     if after is not None and rules.catalogue.releases_behind(after, rules.latest) <= 1:
-        return replace(remembered, outcome=Outcome.UP_TO_DATE,
-                       detail=f"agent {machine.agent_version} is within one release of the latest; no attempt seen")
+        return replace(
+            remembered,
+            outcome=Outcome.UP_TO_DATE,
+            detail=f"agent {machine.agent_version} is within one release of the latest; no attempt seen",
+        )
     return replace(remembered, detail="no upgrade attempt seen yet")

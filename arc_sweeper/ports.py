@@ -6,6 +6,7 @@ The concrete implementations are arc_sweeper.resource_graph (FleetReader),
 arc_sweeper.arm (SubscriptionDirectory, FleetWriter), arc_sweeper.tables (the stores)
 and arc_sweeper.logic_app (AlertSender).
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
@@ -61,7 +62,7 @@ class DeliveryResult:
     delivered: bool
     status: DeliveryStatus
     http_status: int | None  # the last HTTP status received, None when nothing was received
-    attempts: int            # HTTP requests made
+    attempts: int  # HTTP requests made
     detail: str
 
 
@@ -86,8 +87,9 @@ class MachineReader(Protocol):
 
 
 class ExtensionReader(Protocol):
-    def find_extensions(self, subscription_ids: Iterable[str],
-                        gate: Gate | None = None) -> Iterator[ExtensionSnapshot]: ...
+    def find_extensions(
+        self, subscription_ids: Iterable[str], gate: Gate | None = None
+    ) -> Iterator[ExtensionSnapshot]: ...
 
 
 class FleetReader(MachineReader, ExtensionReader, Protocol):
@@ -117,8 +119,9 @@ class AlertSender(Protocol):
 class ScopeLeases(Protocol):
     """One enabling sweep per overlapping scope (arc_sweeper.leases)."""
 
-    def acquire(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta,
-                evict: Iterable[str] = ()) -> str | None: ...
+    def acquire(
+        self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta, evict: Iterable[str] = ()
+    ) -> str | None: ...
 
     def release(self, run_id: str) -> None: ...
 
@@ -144,15 +147,17 @@ class SubscriptionStore(Protocol):
 class MachineStore(Protocol):
     def put_machines(self, records: Iterable[MachineRecord]) -> None: ...
 
-    def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
-                 enabled_only: bool = False) -> list[MachineRecord]: ...
+    def machines(
+        self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None, enabled_only: bool = False
+    ) -> list[MachineRecord]: ...
 
 
 class ExtensionStore(Protocol):
     def put_extensions(self, records: Iterable[ExtensionRecord]) -> None: ...
 
-    def extensions(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
-                   followed_only: bool = False) -> list[ExtensionRecord]: ...
+    def extensions(
+        self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None, followed_only: bool = False
+    ) -> list[ExtensionRecord]: ...
 
 
 class FleetStore(Protocol):

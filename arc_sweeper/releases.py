@@ -6,6 +6,7 @@ does not list, and the result is kept on the run row, so every step of the run c
 same table. During discovery :func:`unlisted_releases` finds what the estate runs that the
 run's catalogue lacks, to be recorded once with the date it was first seen.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,9 @@ Fetch = Callable[[str], ReleaseCatalogue]
 
 @dataclass(frozen=True)
 class RunCatalogue:
-    catalogue: ReleaseCatalogue     # the configured one plus the releases the estate has shown
-    base: ReleaseCatalogue          # the configured one: what goes stale
-    notice: str = ""                # why the configured URL could not be used
+    catalogue: ReleaseCatalogue  # the configured one plus the releases the estate has shown
+    base: ReleaseCatalogue  # the configured one: what goes stale
+    notice: str = ""  # why the configured URL could not be used
 
 
 def resolve_catalogue(source: ReleaseSource, observed: Iterable[ObservedRelease], fetch: Fetch) -> RunCatalogue:
@@ -38,8 +39,10 @@ def resolve_catalogue(source: ReleaseSource, observed: Iterable[ObservedRelease]
         try:
             base = fetch(source.url)
         except CatalogueError as error:
-            notice = (f"release catalogue at {error.origin} could not be used ({error.problem}); this run uses"
-                      f" the bundled catalogue plus the releases the estate has shown")
+            notice = (
+                f"release catalogue at {error.origin} could not be used ({error.problem}); this run uses"
+                f" the bundled catalogue plus the releases the estate has shown"
+            )
             log.warning("%s", notice)
     return RunCatalogue(base.with_observed(first_seen_dates(observed)), base, notice)
 
@@ -69,15 +72,17 @@ def catalogue_of(run: RunRecord | None, fallback: ReleaseCatalogue) -> ReleaseCa
     if run is None or not run.catalogue:
         return fallback
     return ReleaseCatalogue.from_json(
-        {"releases": [{"version": v, "released": m} for v, m in run.catalogue.items()]}, run.catalogue_origin)
+        {"releases": [{"version": v, "released": m} for v, m in run.catalogue.items()]}, run.catalogue_origin
+    )
 
 
 def as_row(catalogue: ReleaseCatalogue) -> dict[str, str]:
     return {entry["version"]: entry["released"] for entry in catalogue.to_json()["releases"]}
 
 
-def unlisted_releases(rows: Iterable[MachineRecord], catalogue: ReleaseCatalogue, on: date,
-                      as_of: str) -> list[ObservedRelease]:
+def unlisted_releases(
+    rows: Iterable[MachineRecord], catalogue: ReleaseCatalogue, on: date, as_of: str
+) -> list[ObservedRelease]:
     """Releases the machines run that `catalogue` does not list and that could exist on `on`
     (an agent claiming 1.100 is odd, not a release); the first machine seen names each."""
     listed = {entry.release for entry in catalogue.releases}
@@ -86,5 +91,7 @@ def unlisted_releases(rows: Iterable[MachineRecord], catalogue: ReleaseCatalogue
         version = parse_agent_version(row.agent_version_seen)
         if version is not None and version.release not in listed and catalogue.plausible(version.release, on):
             found.setdefault(version.release, row)
-    return [ObservedRelease(f"{release[0]}.{release[1]}", as_of, row.resource_id, row.run_id)
-            for release, row in sorted(found.items())]
+    return [
+        ObservedRelease(f"{release[0]}.{release[1]}", as_of, row.resource_id, row.run_id)
+        for release, row in sorted(found.items())
+    ]

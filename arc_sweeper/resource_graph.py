@@ -10,6 +10,7 @@ repeats, one offered on an empty page or after every row the query reported
 (`totalRecords`), more than MAX_PAGES pages, or a page that says rows were cut off without
 a token to the rest fails the query instead of passing off a partial estate as complete.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,17 +47,27 @@ class GraphQueryError(Exception):
 
 
 class ResourceGraph:
-    def __init__(self, arm_endpoint: str, credential: TokenCredential, *, subscriptions_per_query: int = 200,
-                 limits: HttpLimits = HttpLimits()) -> None:
+    def __init__(
+        self,
+        arm_endpoint: str,
+        credential: TokenCredential,
+        *,
+        subscriptions_per_query: int = 200,
+        limits: HttpLimits = HttpLimits(),
+    ) -> None:
         require_safe_endpoint(arm_endpoint, "ARM_ENDPOINT")
         if not 1 <= subscriptions_per_query <= MAX_SUBSCRIPTIONS_PER_QUERY:
             raise ValueError("subscriptions_per_query must be between 1 and 299")
         self._subscriptions_per_query = subscriptions_per_query
         scopes = [token_scope(arm_endpoint)]
         self._client = ResourceGraphClient(
-            credential, base_url=arm_endpoint, credential_scopes=scopes, transport=DeadlineTransport(limits),
-            policies=policies(limits, credential=credential, scopes=scopes,
-                              allow_plain_http=is_loopback_url(arm_endpoint)),
+            credential,
+            base_url=arm_endpoint,
+            credential_scopes=scopes,
+            transport=DeadlineTransport(limits),
+            policies=policies(
+                limits, credential=credential, scopes=scopes, allow_plain_http=is_loopback_url(arm_endpoint)
+            ),
         )
 
     def find_machines(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[MachineSnapshot]:
@@ -70,7 +81,7 @@ class ResourceGraph:
     def _batched(self, query: str, subscription_ids: Iterable[str], gate: Gate | None) -> Iterator[dict[str, Any]]:
         subscriptions = sorted(set(subscription_ids))
         for start in range(0, len(subscriptions), self._subscriptions_per_query):
-            yield from self._rows(query, subscriptions[start:start + self._subscriptions_per_query], gate)
+            yield from self._rows(query, subscriptions[start : start + self._subscriptions_per_query], gate)
 
     def _rows(self, query: str, subscriptions: list[str], gate: Gate | None) -> Iterator[dict[str, Any]]:
         skip_token: str | None = None
@@ -90,14 +101,18 @@ class ResourceGraph:
             skip_token = response.skip_token
             if not skip_token:
                 if _truthy(response.result_truncated):
-                    raise GraphQueryError("Resource Graph cut the result off (resultTruncated) without a $skipToken"
-                                          " to the rest: rows would be lost")
+                    raise GraphQueryError(
+                        "Resource Graph cut the result off (resultTruncated) without a $skipToken"
+                        " to the rest: rows would be lost"
+                    )
                 return
             if skip_token in tokens_seen:  # a token that repeats itself would page forever
                 raise GraphQueryError("Resource Graph returned the same $skipToken twice; paging stopped")
             if not data or read >= total:  # so would one that leads past every row there is
-                raise GraphQueryError(f"Resource Graph offered a $skipToken after {read} of its {total} rows"
-                                      f"{'' if data else ' on an empty page'}; paging stopped")
+                raise GraphQueryError(
+                    f"Resource Graph offered a $skipToken after {read} of its {total} rows"
+                    f"{'' if data else ' on an empty page'}; paging stopped"
+                )
             tokens_seen.add(skip_token)
         raise GraphQueryError(f"Resource Graph paging went on for more than {MAX_PAGES} pages; stopped")
 

@@ -8,6 +8,7 @@ digits, `_ ( ) - .` not ending in `.`, and a machine name matching
 each segment percent-encoded, so no id can drop or replace the api-version, climb to
 another path, or address the collection.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,16 +29,18 @@ _KEY_FORBIDDEN = re.compile(r"[%/\\#?|\x00-\x1f\x7f-\x9f]")
 
 @dataclass(frozen=True)
 class MachineId:
-    subscription_id: str   # lowercase GUID
-    resource_group: str    # as Azure wrote it (ARM compares it case-insensitively)
+    subscription_id: str  # lowercase GUID
+    resource_group: str  # as Azure wrote it (ARM compares it case-insensitively)
     name: str
 
     @property
     def path(self) -> str:
         """The ARM request path, every segment percent-encoded."""
-        return (f"/subscriptions/{quote(self.subscription_id, safe='')}"
-                f"/resourceGroups/{quote(self.resource_group, safe='')}"
-                f"/{MACHINE_TYPE_PATH}/{quote(self.name, safe='')}")
+        return (
+            f"/subscriptions/{quote(self.subscription_id, safe='')}"
+            f"/resourceGroups/{quote(self.resource_group, safe='')}"
+            f"/{MACHINE_TYPE_PATH}/{quote(self.name, safe='')}"
+        )
 
 
 def parse_machine_id(resource_id: str) -> MachineId | None:
@@ -48,7 +51,12 @@ def parse_machine_id(resource_id: str) -> MachineId | None:
     _, subscriptions, subscription, groups, group, providers, namespace, kind, name = segments
     literals = (subscriptions, groups, providers, namespace, kind)
     if tuple(part.lower() for part in literals) != (
-            "subscriptions", "resourcegroups", "providers", "microsoft.hybridcompute", "machines"):
+        "subscriptions",
+        "resourcegroups",
+        "providers",
+        "microsoft.hybridcompute",
+        "machines",
+    ):
         return None
     if not is_guid(subscription) or not is_resource_group_name(group) or not is_machine_name(name):
         return None
@@ -75,8 +83,11 @@ def parse_extension_id(resource_id: str) -> ExtensionId | None:
 
 
 def is_resource_group_name(name: str) -> bool:
-    return (0 < len(name) <= MAX_RESOURCE_GROUP and not name.endswith(".")
-            and all(c.isalnum() or c in _RESOURCE_GROUP_PUNCTUATION for c in name))
+    return (
+        0 < len(name) <= MAX_RESOURCE_GROUP
+        and not name.endswith(".")
+        and all(c.isalnum() or c in _RESOURCE_GROUP_PUNCTUATION for c in name)
+    )
 
 
 def is_machine_name(name: str) -> bool:

@@ -14,6 +14,7 @@ A ring that opened stays open. A ring whose gate fails is held, with the numbers
 failing machines, until they recover or an operator opens it by hand. The decision is pure:
 the same recorded facts and time always give the same rings (so a retried activity agrees).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -31,8 +32,8 @@ MAX_NAMED_FAILURES = 10
 
 @dataclass(frozen=True)
 class RingPolicy:
-    tag: str                                  # "" when rings come from subscriptions only
-    by_subscription: Mapping[str, int]        # lowercase subscription GUID -> ring
+    tag: str  # "" when rings come from subscriptions only
+    by_subscription: Mapping[str, int]  # lowercase subscription GUID -> ring
     soak: timedelta
     min_success: float
     max_failure: float
@@ -80,8 +81,13 @@ def health_by_ring(fleet: Iterable[FleetRecord]) -> dict[int, RingHealth]:
     return health
 
 
-def decide(rings: Iterable[int], before: Mapping[int, RingRecord], health: Mapping[int, RingHealth],
-           now: datetime, policy: RingPolicy) -> list[RingRecord]:
+def decide(
+    rings: Iterable[int],
+    before: Mapping[int, RingRecord],
+    health: Mapping[int, RingHealth],
+    now: datetime,
+    policy: RingPolicy,
+) -> list[RingRecord]:
     """Every ring's state after this evaluation, lowest ring first."""
     stamp = iso(now)
     decided: list[RingRecord] = []
@@ -91,14 +97,29 @@ def decide(rings: Iterable[int], before: Mapping[int, RingRecord], health: Mappi
             decided.append(replace(record, evaluated_at=stamp))
             continue
         if ring == 0:
-            decided.append(replace(record, state=RingState.OPEN, opened_at=stamp, opened_by="gate",
-                                   decision="ring 0 is always open", evaluated_at=stamp))
+            decided.append(
+                replace(
+                    record,
+                    state=RingState.OPEN,
+                    opened_at=stamp,
+                    opened_by="gate",
+                    decision="ring 0 is always open",
+                    evaluated_at=stamp,
+                )
+            )
             continue
         previous = decided[-1]
         measured = health.get(previous.ring, RingHealth())
         state, why = _gate(previous, measured, now, policy)
-        record = replace(record, state=state, decision=why, evaluated_at=stamp, previous_ring=previous.ring,
-                         previous_counts=_counts(measured), failing=measured.failing_names)
+        record = replace(
+            record,
+            state=state,
+            decision=why,
+            evaluated_at=stamp,
+            previous_ring=previous.ring,
+            previous_counts=_counts(measured),
+            failing=measured.failing_names,
+        )
         decided.append(replace(record, opened_at=stamp, opened_by="gate") if state == RingState.OPEN else record)
     return decided
 
@@ -109,16 +130,21 @@ def _gate(previous: RingRecord, health: RingHealth, now: datetime, policy: RingP
         return RingState.WAITING, f"waiting for ring {ring} to open"
     opened = parse_timestamp(previous.opened_at) or now
     if now - opened < policy.soak:
-        return RingState.WAITING, (f"ring {ring} opened {iso(opened)}: soaking until {iso(opened + policy.soak)}"
-                                   f" (RING_SOAK)")
+        return RingState.WAITING, (
+            f"ring {ring} opened {iso(opened)}: soaking until {iso(opened + policy.soak)} (RING_SOAK)"
+        )
     if health.enabled == 0:
         return RingState.OPEN, f"ring {ring} soaked and had nothing to enable"
     if health.settled < policy.min_sample and health.settled < health.enabled:
-        return RingState.WAITING, (f"ring {ring}: {health.settled} of {health.enabled} enabled machines settled,"
-                                   f" fewer than RING_MIN_SAMPLE={policy.min_sample}")
+        return RingState.WAITING, (
+            f"ring {ring}: {health.settled} of {health.enabled} enabled machines settled,"
+            f" fewer than RING_MIN_SAMPLE={policy.min_sample}"
+        )
     success, failure = health.succeeded / health.settled, health.failing / health.settled
-    measured = (f"ring {ring}: {health.settled} settled, {success:.0%} upgraded (at least"
-                f" {policy.min_success:.0%}), {failure:.0%} failing or stuck (at most {policy.max_failure:.0%})")
+    measured = (
+        f"ring {ring}: {health.settled} settled, {success:.0%} upgraded (at least"
+        f" {policy.min_success:.0%}), {failure:.0%} failing or stuck (at most {policy.max_failure:.0%})"
+    )
     if success >= policy.min_success and failure <= policy.max_failure:
         return RingState.OPEN, f"{measured}: healthy"
     names = f"; failing: {', '.join(health.failing_names)}" if health.failing_names else ""
@@ -132,5 +158,11 @@ def _counts(h: RingHealth) -> dict[str, int]:
 def opened_by_hand(record: RingRecord, who: str, reason: str, now: datetime) -> RingRecord:
     """An operator's decision, recorded with who and when; the gate never closes it again."""
     stamp = iso(now)
-    return replace(record, state=RingState.OPEN, opened_at=stamp, opened_by=f"operator {who}",
-                   decision=f"opened by hand: {reason}", evaluated_at=stamp)
+    return replace(
+        record,
+        state=RingState.OPEN,
+        opened_at=stamp,
+        opened_by=f"operator {who}",
+        decision=f"opened by hand: {reason}",
+        evaluated_at=stamp,
+    )

@@ -3,6 +3,7 @@
 Activities, the HTTP starters and the operator CLI all get their steps here, wired to the
 real outside systems: Resource Graph, ARM, Table Storage and the Logic App webhook.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,16 +55,21 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
     env = dict(env_items)
     settings = Settings.from_env(env)
     if settings.hybridcompute_api_version not in KNOWN_API_VERSIONS:
-        log.warning("HYBRIDCOMPUTE_API_VERSION=%s is not a known GA api-version (%s); used because "
-                    "ALLOW_UNLISTED_API_VERSION=true", settings.hybridcompute_api_version,
-                    ", ".join(KNOWN_API_VERSIONS))
+        log.warning(
+            "HYBRIDCOMPUTE_API_VERSION=%s is not a known GA api-version (%s); used because "
+            "ALLOW_UNLISTED_API_VERSION=true",
+            settings.hybridcompute_api_version,
+            ", ".join(KNOWN_API_VERSIONS),
+        )
     credential = credential_for(settings.arm_endpoint)
     store = SweepStore(table_service_from_settings(settings.storage_connection, env), settings.table_prefix)
     limits = HttpLimits(max_retry_after_s=settings.max_retry_wait.total_seconds())  # MAX_RETRY_WAIT bounds every wait
-    graph = ResourceGraph(settings.arm_endpoint, credential, subscriptions_per_query=settings.resource_graph_batch_size,
-                          limits=limits)
-    arm = Arm(settings.arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version,
-              limits=limits)
+    graph = ResourceGraph(
+        settings.arm_endpoint, credential, subscriptions_per_query=settings.resource_graph_batch_size, limits=limits
+    )
+    arm = Arm(
+        settings.arm_endpoint, credential, hybridcompute_api_version=settings.hybridcompute_api_version, limits=limits
+    )
     fleet = FleetLedger(store)
     hostname = env.get("WEBSITE_HOSTNAME", "")
     scheme = "http" if hostname.startswith(("localhost", "127.")) else "https"
@@ -75,6 +81,11 @@ def _steps_for(env_items: tuple[tuple[str, str], ...]) -> Steps:
         discovery=DiscoveryStep(settings, store, graph, fleet),
         enabling=EnablingStep(settings, store, arm, fleet, store.leases),
         follow_up=FollowUpStep(settings, store, graph, fleet),
-        closing=ClosingStep(store, LogicAppWebhook(settings.webhook_url), store.leases, fleet,
-                            app_url=f"{scheme}://{hostname}" if hostname else ""),
+        closing=ClosingStep(
+            store,
+            LogicAppWebhook(settings.webhook_url),
+            store.leases,
+            fleet,
+            app_url=f"{scheme}://{hostname}" if hostname else "",
+        ),
     )

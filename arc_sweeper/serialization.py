@@ -6,6 +6,7 @@ flat entities, so both need the same explicit conversion of our frozen dataclass
 hints (nested dataclasses, tuples, dicts, optionals and enums) and refuses anything that
 is not a JSON object. Entities add one rule: collections are stored as JSON text.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,8 +97,11 @@ def _convert(hint: Any, value: Any) -> Any:
     if origin in (tuple, list):
         args = typing.get_args(hint)
         inner = args[0] if args else Any
-        return tuple(_convert(inner, item) for item in value) if origin is tuple else [
-            _convert(inner, item) for item in value]
+        return (
+            tuple(_convert(inner, item) for item in value)
+            if origin is tuple
+            else [_convert(inner, item) for item in value]
+        )
     if origin is dict:
         args = typing.get_args(hint)
         inner = args[1] if len(args) == 2 else Any

@@ -7,6 +7,7 @@ Kept apart from the table of settings so each can be read on its own.
 Longer than most modules because it holds every kind of value (durations, NCRONTAB,
 shares, URLs, catalogues, ring maps); each function is short and stands alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,18 +50,14 @@ _NCRONTAB_FIELDS = (
     ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
     ("day of week", 0, 6, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
 )
-_CRON_ITEM = re.compile(
-    r"(?:\*|(?P<first>[0-9]+|[A-Za-z]{3})(?:-(?P<last>[0-9]+|[A-Za-z]{3}))?)(?:/(?P<step>[0-9]+))?"
-)
+_CRON_ITEM = re.compile(r"(?:\*|(?P<first>[0-9]+|[A-Za-z]{3})(?:-(?P<last>[0-9]+|[A-Za-z]{3}))?)(?:/(?P<step>[0-9]+))?")
 
 
 def parse_ncrontab(text: str) -> str:
     """Check a 6-field NCRONTAB expression (what the Functions timer trigger takes); returns it tidied."""
     fields = text.split()
     if len(fields) != len(_NCRONTAB_FIELDS):
-        raise ValueError(
-            f"expected 6 NCRONTAB fields (second minute hour day month day-of-week), got {len(fields)}"
-        )
+        raise ValueError(f"expected 6 NCRONTAB fields (second minute hour day month day-of-week), got {len(fields)}")
     for value, (field_name, low, high, names) in zip(fields, _NCRONTAB_FIELDS, strict=True):
         for item in value.split(","):
             _check_cron_item(item, field_name, low, high, names)
@@ -101,7 +98,7 @@ def parse_subscriptions(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(entry.lower() for entry in entries))
 
 
-_FORBIDDEN_IN_TAG_NAMES = set('<>%&\\?/')
+_FORBIDDEN_IN_TAG_NAMES = set("<>%&\\?/")
 
 
 def parse_exclusion_tag(text: str) -> tuple[str, str] | None:
@@ -183,8 +180,13 @@ def parse_api_version(text: str) -> str:
     return text
 
 
-def follow_up_timing_problems(window: timedelta, interval: timedelta | None, *, loopback: bool,
-                              names: tuple[str, str] = ("FOLLOW_UP_WINDOW", "POLL_INTERVAL")) -> list[str]:
+def follow_up_timing_problems(
+    window: timedelta,
+    interval: timedelta | None,
+    *,
+    loopback: bool,
+    names: tuple[str, str] = ("FOLLOW_UP_WINDOW", "POLL_INTERVAL"),
+) -> list[str]:
     """The bounds on following a cohort, shared by the settings and the HTTP API (which names them its way).
 
     Without an interval (an HTTP request that gives only a window) only the window is checked:
@@ -193,21 +195,28 @@ def follow_up_timing_problems(window: timedelta, interval: timedelta | None, *, 
     window_name, interval_name = names
     problems = []
     if window > MAX_FOLLOW_UP_WINDOW:
-        problems.append(f"{window_name}={format_duration(window)}: "
-                        f"must be at most {format_duration(MAX_FOLLOW_UP_WINDOW)}")
+        problems.append(
+            f"{window_name}={format_duration(window)}: must be at most {format_duration(MAX_FOLLOW_UP_WINDOW)}"
+        )
     if interval is None:
         return problems
     if interval > MAX_POLL_INTERVAL:
-        problems.append(f"{interval_name}={format_duration(interval)}: "
-                        f"must be at most {format_duration(MAX_POLL_INTERVAL)},"
-                        " the longest single durable timer")
+        problems.append(
+            f"{interval_name}={format_duration(interval)}: "
+            f"must be at most {format_duration(MAX_POLL_INTERVAL)},"
+            " the longest single durable timer"
+        )
     if interval < MIN_POLL_INTERVAL and not loopback:
-        problems.append(f"{interval_name}={format_duration(interval)}: "
-                        f"must be at least {format_duration(MIN_POLL_INTERVAL)}"
-                        " (shorter only against a loopback ARM_ENDPOINT)")
+        problems.append(
+            f"{interval_name}={format_duration(interval)}: "
+            f"must be at least {format_duration(MIN_POLL_INTERVAL)}"
+            " (shorter only against a loopback ARM_ENDPOINT)"
+        )
     if interval >= window:
-        problems.append(f"{interval_name}={format_duration(interval)}: must be shorter than"
-                        f" {window_name}={format_duration(window)}, or the upgrade is never checked")
+        problems.append(
+            f"{interval_name}={format_duration(interval)}: must be shorter than"
+            f" {window_name}={format_duration(window)}, or the upgrade is never checked"
+        )
     return problems
 
 
@@ -315,8 +324,10 @@ def parse_storage_connection(text: str) -> str:
         try:
             TableServiceClient.from_connection_string(text)
         except (ValueError, TypeError, KeyError, AttributeError):
-            raise ValueError("not a storage connection string (expected UseDevelopmentStorage=true or"
-                             " DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...)") from None
+            raise ValueError(
+                "not a storage connection string (expected UseDevelopmentStorage=true or"
+                " DefaultEndpointsProtocol=...;AccountName=...;AccountKey=...)"
+            ) from None
     return text
 
 

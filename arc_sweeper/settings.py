@@ -9,6 +9,7 @@ never appear in messages or in `repr`.
 Longer than most modules because the table of 34 settings, each with its meaning, is the
 point: one place to read what can be set.
 """
+
 from __future__ import annotations
 
 import os
@@ -90,8 +91,14 @@ class Settings:
         """The staged rollout's rules, or None when no rings are configured (one ring, always open)."""
         if not self.ring_tag and not self.ring_subscriptions:
             return None
-        return RingPolicy(self.ring_tag, self.ring_subscriptions, self.ring_soak, self.ring_min_success,
-                          self.ring_max_failure, self.ring_min_sample)
+        return RingPolicy(
+            self.ring_tag,
+            self.ring_subscriptions,
+            self.ring_soak,
+            self.ring_min_success,
+            self.ring_max_failure,
+            self.ring_min_sample,
+        )
 
     @property
     def redacted_webhook_url(self) -> str:
@@ -138,6 +145,7 @@ class Settings:
 
 # --- Checks of single settings: each returns the parsed value or raises ValueError. ---
 
+
 def _check_together(values: Mapping[str, Any]) -> list[str]:
     """Rules between settings, checked only when each setting on its own was valid."""
     problems = []
@@ -146,8 +154,10 @@ def _check_together(values: Mapping[str, Any]) -> list[str]:
         problems += read.follow_up_timing_problems(window, interval, loopback=is_loopback_url(endpoint))
     version, unlisted = values.get("hybridcompute_api_version"), values.get("allow_unlisted_api_version")
     if version is not None and unlisted is not True and version not in KNOWN_API_VERSIONS:
-        problems.append(f"HYBRIDCOMPUTE_API_VERSION={version!r}: not one of the known GA versions"
-                        f" ({', '.join(KNOWN_API_VERSIONS)}); set ALLOW_UNLISTED_API_VERSION=true to use it anyway")
+        problems.append(
+            f"HYBRIDCOMPUTE_API_VERSION={version!r}: not one of the known GA versions"
+            f" ({', '.join(KNOWN_API_VERSIONS)}); set ALLOW_UNLISTED_API_VERSION=true to use it anyway"
+        )
     return problems
 
 
@@ -167,211 +177,286 @@ class _Setting:
 
 _SETTINGS: tuple[_Setting, ...] = (
     _Setting(
-        "SWEEP_SCHEDULE", "0 30 3 * * *",
+        "SWEEP_SCHEDULE",
+        "0 30 3 * * *",
         "When the sweep runs: 6-field NCRONTAB (second minute hour day month day-of-week), UTC. The"
         " timer trigger reads it as %SWEEP_SCHEDULE%. The default runs after the agents' daily"
         " upgrade check (about 01:10-01:30 local time).",
-        "sweep_schedule", read.parse_ncrontab,
+        "sweep_schedule",
+        read.parse_ncrontab,
     ),
     _Setting(
-        "SUBSCRIPTION_ALLOW_LIST", "",
+        "SUBSCRIPTION_ALLOW_LIST",
+        "",
         "Subscription GUIDs to sweep, separated by commas, semicolons or spaces; blank means every"
         " Enabled subscription the identity can see.",
-        "subscription_allow_list", read.parse_subscriptions, blank_means_default=False,
+        "subscription_allow_list",
+        read.parse_subscriptions,
+        blank_means_default=False,
     ),
     _Setting(
-        "SUBSCRIPTION_DENY_LIST", "",
+        "SUBSCRIPTION_DENY_LIST",
+        "",
         "Subscription GUIDs never to sweep (same format); blank means none.",
-        "subscription_deny_list", read.parse_subscriptions, blank_means_default=False,
+        "subscription_deny_list",
+        read.parse_subscriptions,
+        blank_means_default=False,
     ),
     _Setting(
-        "EXCLUSION_TAG", "arc-sweeper=exclude",
+        "EXCLUSION_TAG",
+        "arc-sweeper=exclude",
         "Tag name=value: machines carrying it are reported but never changed. Name and value both compare"
         " case-insensitively and ignoring surrounding spaces (Exclude, exclude and ' exclude ' all"
         " exclude). Blank disables exclusion.",
-        "exclusion_tag", read.parse_exclusion_tag, blank_means_default=False,
+        "exclusion_tag",
+        read.parse_exclusion_tag,
+        blank_means_default=False,
     ),
     _Setting(
-        "MIN_AUTO_UPGRADE_VERSION", "1.57",
+        "MIN_AUTO_UPGRADE_VERSION",
+        "1.57",
         "Oldest agent release (MAJOR.MINOR) that can upgrade itself; older agents are reported for"
         " manual upgrade instead.",
-        "minimum_auto_upgrade_version", read.parse_minimum_version,
+        "minimum_auto_upgrade_version",
+        read.parse_minimum_version,
     ),
     _Setting(
-        "SUPPORT_WINDOW_MONTHS", "12",
+        "SUPPORT_WINDOW_MONTHS",
+        "12",
         "Agent releases older than this many months are reported out of support (1-120).",
-        "support_window_months", read.whole_number(1, 120),
+        "support_window_months",
+        read.whole_number(1, 120),
     ),
     _Setting(
-        "ARM_ENDPOINT", "https://management.azure.com",
+        "ARM_ENDPOINT",
+        "https://management.azure.com",
         "Azure Resource Manager endpoint: https URL without path (http only for a loopback host).",
-        "arm_endpoint", read.parse_arm_endpoint,
+        "arm_endpoint",
+        read.parse_arm_endpoint,
     ),
     _Setting(
-        "HYBRIDCOMPUTE_API_VERSION", "2025-01-13",
+        "HYBRIDCOMPUTE_API_VERSION",
+        "2025-01-13",
         "api-version for Microsoft.HybridCompute calls: one of the GA versions 2022-12-27, 2024-07-10,"
         " 2025-01-13, 2026-07-15 (any other YYYY-MM-DD[-preview] from 2022-12-27 on only with"
         " ALLOW_UNLISTED_API_VERSION=true).",
-        "hybridcompute_api_version", read.parse_api_version,
+        "hybridcompute_api_version",
+        read.parse_api_version,
     ),
     _Setting(
-        "ALLOW_UNLISTED_API_VERSION", "false",
+        "ALLOW_UNLISTED_API_VERSION",
+        "false",
         "true: accept a HYBRIDCOMPUTE_API_VERSION that is not in the known GA list (a newer GA version, or a"
         " preview), with a warning in the logs at start-up.",
-        "allow_unlisted_api_version", read.parse_bool,
+        "allow_unlisted_api_version",
+        read.parse_bool,
     ),
     _Setting(
-        "DRY_RUN", "false",
+        "DRY_RUN",
+        "false",
         "true: classify and report, but never PATCH a machine (true/false, 1/0, yes/no).",
-        "dry_run", read.parse_bool,
+        "dry_run",
+        read.parse_bool,
     ),
     _Setting(
-        "PUBLIC_CLOUD_ONLY", "true",
+        "PUBLIC_CLOUD_ONLY",
+        "true",
         "Automatic agent upgrade is documented as available only in the Azure public cloud. true: against"
         " any other ARM_ENDPOINT (a sovereign cloud) a sweep reports but sends no PATCH, as in a dry run."
         " Set false if your cloud offers it. Loopback endpoints (the simulator) count as public.",
-        "public_cloud_only", read.parse_bool,
+        "public_cloud_only",
+        read.parse_bool,
     ),
     _Setting(
-        "FOLLOW_UP_WINDOW", "P7D",
-        "How long to follow a machine after enabling automatic upgrade (ISO 8601 or 7d-style duration),"
-        " at most P30D.",
-        "follow_up_window", read.duration_between(timedelta(seconds=1), MAX_FOLLOW_UP_WINDOW),
+        "FOLLOW_UP_WINDOW",
+        "P7D",
+        "How long to follow a machine after enabling automatic upgrade (ISO 8601 or 7d-style duration), at most P30D.",
+        "follow_up_window",
+        read.duration_between(timedelta(seconds=1), MAX_FOLLOW_UP_WINDOW),
     ),
     _Setting(
-        "POLL_INTERVAL", "PT12H",
+        "POLL_INTERVAL",
+        "PT12H",
         "How often a followed machine is checked: from PT15M (shorter only against a loopback ARM_ENDPOINT) to"
         " P6D, and shorter than FOLLOW_UP_WINDOW.",
-        "poll_interval", read.parse_poll_interval,
+        "poll_interval",
+        read.parse_poll_interval,
     ),
     _Setting(
-        "STUCK_AFTER", "P3D",
+        "STUCK_AFTER",
+        "P3D",
         "An upgrade that has been failing for longer than this is reported as stuck.",
-        "stuck_after", parse_duration,
+        "stuck_after",
+        parse_duration,
     ),
     _Setting(
-        "TABLE_PREFIX", "arcsweep",
+        "TABLE_PREFIX",
+        "arcsweep",
         "Prefix of the sweeper's Azure Table names: letters and digits, starting with a letter.",
-        "table_prefix", read.parse_table_prefix,
+        "table_prefix",
+        read.parse_table_prefix,
     ),
     _Setting(
-        "LOGIC_APP_WEBHOOK_URL", "",
-        "Secret. Logic App HTTP trigger URL that receives alerts (https; http only for loopback);"
-        " blank skips alerts.",
-        "webhook_url", read.parse_webhook_url, show=redact_url, blank_means_default=False,
+        "LOGIC_APP_WEBHOOK_URL",
+        "",
+        "Secret. Logic App HTTP trigger URL that receives alerts (https; http only for loopback); blank skips alerts.",
+        "webhook_url",
+        read.parse_webhook_url,
+        show=redact_url,
+        blank_means_default=False,
     ),
     _Setting(
-        "MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "4",
+        "MAX_PARALLEL_WRITES_PER_SUBSCRIPTION",
+        "4",
         "Most PATCH calls in flight at once in one subscription (1-50), to stay under ARM throttling.",
-        "max_parallel_writes_per_subscription", read.whole_number(1, 50),
+        "max_parallel_writes_per_subscription",
+        read.whole_number(1, 50),
     ),
     _Setting(
-        "AGENT_RELEASES_FILE", "",
+        "AGENT_RELEASES_FILE",
+        "",
         "Release catalogue replacing the bundled one: a JSON file path (checked at start-up), or an https URL"
         " of such a file (e.g. a blob you keep current; a SAS token in it is kept secret), fetched once per run"
         " with a timeout; if the fetch or its check fails the run uses the bundled one and says so. Blank: the"
         " bundled one. Releases the estate runs that the catalogue lacks are learned either way.",
-        "releases", read.parse_release_source, show=lambda text: redact_url(text) if "://" in text else repr(text),
+        "releases",
+        read.parse_release_source,
+        show=lambda text: redact_url(text) if "://" in text else repr(text),
         blank_means_default=False,
     ),
     _Setting(
-        "RESOURCE_GRAPH_BATCH_SIZE", "200",
+        "RESOURCE_GRAPH_BATCH_SIZE",
+        "200",
         "Subscriptions per Resource Graph request (1-299; Microsoft advises fewer than 300).",
-        "resource_graph_batch_size", read.whole_number(1, 299),
+        "resource_graph_batch_size",
+        read.whole_number(1, 299),
     ),
     _Setting(
-        "ENABLE_BATCH_SIZE", "100",
+        "ENABLE_BATCH_SIZE",
+        "100",
         "Machines per enabling activity (1-500).",
-        "enable_batch_size", read.whole_number(1, 500),
+        "enable_batch_size",
+        read.whole_number(1, 500),
     ),
     _Setting(
-        "HISTORY_RETENTION", "P30D",
+        "HISTORY_RETENTION",
+        "P30D",
         "Finished Durable Functions instances older than this are purged from the task hub by the daily"
         " timer, so it does not grow without bound (the sweeper's own tables are kept).",
-        "history_retention", read.parse_retention,
+        "history_retention",
+        read.parse_retention,
     ),
     _Setting(
-        "ENABLE_TIME_BUDGET", "PT10M",
+        "ENABLE_TIME_BUDGET",
+        "PT10M",
         "Longest time one enabling activity keeps starting PATCHes (PT1M-PT20M); the rest of its chunk"
         " continues in a new call. Keeps every activity well inside host.json's functionTimeout (30"
         " minutes), past which the Python worker is restarted and everything in flight is lost.",
-        "enable_time_budget", read.duration_between(timedelta(minutes=1), timedelta(minutes=20)),
+        "enable_time_budget",
+        read.duration_between(timedelta(minutes=1), timedelta(minutes=20)),
     ),
     _Setting(
-        "MAX_RETRY_WAIT", "PT2M",
+        "MAX_RETRY_WAIT",
+        "PT2M",
         "Longest Retry-After, ARM write-budget pause or Resource Graph quota reset the sweeper waits for"
         " (PT1S-PT15M); a longer one fails that call, which is recorded and reported.",
-        "max_retry_wait", read.duration_between(timedelta(seconds=1), timedelta(minutes=15)),
+        "max_retry_wait",
+        read.duration_between(timedelta(seconds=1), timedelta(minutes=15)),
     ),
     _Setting(
-        "ENABLING_LEASE", "PT6H",
+        "ENABLING_LEASE",
+        "PT6H",
         "How long a sweep holds the lease on its scope while it enables (PT10M-P1D): an overlapping"
         " sweep is refused meanwhile. A finished sweep releases it at once; a crashed one frees it"
         " when its orchestration is no longer running or the lease runs out.",
-        "enabling_lease", read.duration_between(timedelta(minutes=10), timedelta(days=1)),
+        "enabling_lease",
+        read.duration_between(timedelta(minutes=10), timedelta(days=1)),
     ),
     _Setting(
-        "RING_TAG", "",
+        "RING_TAG",
+        "",
         "Staged rollout: the tag whose whole-number value (0, 1, 2, ...) is a machine's ring (name compared"
         " case-insensitively). Blank, with RING_SUBSCRIPTIONS blank too: no rings, every machine enabled at once.",
-        "ring_tag", read.parse_ring_tag, blank_means_default=False,
+        "ring_tag",
+        read.parse_ring_tag,
+        blank_means_default=False,
     ),
     _Setting(
-        "RING_SUBSCRIPTIONS", "",
+        "RING_SUBSCRIPTIONS",
+        "",
         "Staged rollout by subscription, for machines without the ring tag: ring=GUID,GUID;ring=GUID. A machine"
         " with neither falls in the last ring.",
-        "ring_subscriptions", read.parse_ring_subscriptions, blank_means_default=False,
+        "ring_subscriptions",
+        read.parse_ring_subscriptions,
+        blank_means_default=False,
     ),
     _Setting(
-        "RING_SOAK", "P3D",
+        "RING_SOAK",
+        "P3D",
         "How long a ring is followed after it opens before the next ring may open (PT1H-P30D).",
-        "ring_soak", read.duration_between(timedelta(hours=1), MAX_FOLLOW_UP_WINDOW),
+        "ring_soak",
+        read.duration_between(timedelta(hours=1), MAX_FOLLOW_UP_WINDOW),
     ),
     _Setting(
-        "RING_MIN_SUCCESS", "0.9",
+        "RING_MIN_SUCCESS",
+        "0.9",
         "The next ring opens only if at least this share of the ring's settled machines upgraded (0-1).",
-        "ring_min_success", read.parse_share,
+        "ring_min_success",
+        read.parse_share,
     ),
     _Setting(
-        "RING_MAX_FAILURE", "0.05",
+        "RING_MAX_FAILURE",
+        "0.05",
         "... and at most this share failed or got stuck (0-1).",
-        "ring_max_failure", read.parse_share,
+        "ring_max_failure",
+        read.parse_share,
     ),
     _Setting(
-        "RING_MIN_SAMPLE", "5",
+        "RING_MIN_SAMPLE",
+        "5",
         "... and at least this many of its machines settled (1-10000); a smaller ring is judged on its own"
         " numbers once every machine it enabled settled.",
-        "ring_min_sample", read.whole_number(1, 10000),
+        "ring_min_sample",
+        read.whole_number(1, 10000),
     ),
     _Setting(
-        "EXTENSION_UPGRADE_MODE", "report",
+        "EXTENSION_UPGRADE_MODE",
+        "report",
         "Machine extensions: off (not read), report (read, classified, followed and reported; never written) or"
         " enable (also PATCH supported extensions whose automatic upgrade is off, except on excluded machines and"
         " for types on EXTENSION_DENY_LIST; needs the extensions read/write role).",
-        "extension_upgrade_mode", read.parse_extension_mode,
+        "extension_upgrade_mode",
+        read.parse_extension_mode,
     ),
     _Setting(
-        "EXTENSION_DENY_LIST", "",
+        "EXTENSION_DENY_LIST",
+        "",
         "Extension types never changed, as type or publisher.type (e.g. AzureMonitorWindowsAgent), separated by"
         " commas; blank means none.",
-        "extension_deny_list", read.parse_extension_deny_list, blank_means_default=False,
+        "extension_deny_list",
+        read.parse_extension_deny_list,
+        blank_means_default=False,
     ),
     _Setting(
-        "SUPPORTED_EXTENSIONS_FILE", "",
+        "SUPPORTED_EXTENSIONS_FILE",
+        "",
         "Path to a JSON list of the extension types automatic extension upgrade supports, replacing the bundled"
         " data/auto_upgrade_extensions.json; blank uses the bundled one.",
-        "supported_extensions", read.load_supported_extensions, blank_means_default=False,
+        "supported_extensions",
+        read.load_supported_extensions,
+        blank_means_default=False,
     ),
     _Setting(
-        "AzureWebJobsStorage", "",
+        "AzureWebJobsStorage",
+        "",
         "Secret. Storage connection string of the Functions host, also used for the sweeper's tables "
         "(locally UseDevelopmentStorage=true). In Azure leave it unset: the deployment sets identity-based "
         "AzureWebJobsStorage__tableServiceUri and friends, which take precedence.",
-        "storage_connection", read.parse_storage_connection, show=lambda _: "(hidden)",
+        "storage_connection",
+        read.parse_storage_connection,
+        show=lambda _: "(hidden)",
     ),
 )
 
-SETTINGS_TABLE: list[tuple[str, str, str]] = [
-    (setting.name, setting.default, setting.meaning) for setting in _SETTINGS
-]
+SETTINGS_TABLE: list[tuple[str, str, str]] = [(setting.name, setting.default, setting.meaning) for setting in _SETTINGS]
 """(name, default, meaning) of every setting, in the order the README lists them."""

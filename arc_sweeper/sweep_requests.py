@@ -1,4 +1,5 @@
 """Turning triggers into sweep requests: run ids and HTTP body validation."""
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,10 @@ def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
     if not isinstance(subscriptions, list) or not all(isinstance(s, str) for s in subscriptions):
         raise BadSweepRequest("subscriptions must be a list of subscription ids")
     if len(subscriptions) > MAX_REQUESTED_SUBSCRIPTIONS:
-        raise BadSweepRequest(f"at most {MAX_REQUESTED_SUBSCRIPTIONS} subscriptions per request; "
-                              "use SUBSCRIPTION_ALLOW_LIST or omit the list to sweep everything")
+        raise BadSweepRequest(
+            f"at most {MAX_REQUESTED_SUBSCRIPTIONS} subscriptions per request; "
+            "use SUBSCRIPTION_ALLOW_LIST or omit the list to sweep everything"
+        )
     bad = [s for s in subscriptions if not is_guid(s)]
     if bad:
         raise BadSweepRequest(f"subscriptions must be GUIDs, got {bad[0][:60]!r}")
@@ -81,7 +84,8 @@ def parse_sweep_body(body: bytes, run_id: str) -> SweepRequest:
         except ValueError as error:
             raise BadSweepRequest(f"{name}: {error}") from None
     return SweepRequest(
-        run_id=run_id, trigger=Trigger.HTTP,
+        run_id=run_id,
+        trigger=Trigger.HTTP,
         subscriptions=tuple(dict.fromkeys(s.lower() for s in subscriptions)),
         dry_run=dry_run,
         follow_up_window=durations.get("followUpWindow"),
@@ -94,7 +98,8 @@ def check_timing(request: SweepRequest, settings: Settings) -> None:
     P30D, a poll interval from PT15M (shorter only against a loopback endpoint) to P6D."""
     window = parse_duration(request.follow_up_window) if request.follow_up_window else settings.follow_up_window
     interval = parse_duration(request.poll_interval) if request.poll_interval else None
-    problems = follow_up_timing_problems(window, interval, loopback=is_loopback_url(settings.arm_endpoint),
-                                         names=("followUpWindow", "pollInterval"))
+    problems = follow_up_timing_problems(
+        window, interval, loopback=is_loopback_url(settings.arm_endpoint), names=("followUpWindow", "pollInterval")
+    )
     if problems:
         raise BadSweepRequest("; ".join(problems))

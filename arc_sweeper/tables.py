@@ -5,6 +5,7 @@ Azure), like the Durable Functions task hub. Every write is an upsert keyed
 deterministically, in transactions of up to 100 rows of one partition, so a retried
 activity rewrites the same rows rather than duplicating them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,12 +46,15 @@ def table_service_from_settings(connection: str, env: Mapping[str, str]) -> Tabl
     """Identity-based `AzureWebJobsStorage__*` settings when present (Azure), else the connection string."""
     endpoint = env.get("AzureWebJobsStorage__tableServiceUri") or (
         f"https://{env['AzureWebJobsStorage__accountName']}.table.core.windows.net"
-        if env.get("AzureWebJobsStorage__accountName") else ""
+        if env.get("AzureWebJobsStorage__accountName")
+        else ""
     )
     if not endpoint:
         if not connection:
-            raise ValueError("AzureWebJobsStorage: set a connection string (UseDevelopmentStorage=true for Azurite) "
-                             "or identity-based AzureWebJobsStorage__tableServiceUri")
+            raise ValueError(
+                "AzureWebJobsStorage: set a connection string (UseDevelopmentStorage=true for Azurite) "
+                "or identity-based AzureWebJobsStorage__tableServiceUri"
+            )
         return TableServiceClient.from_connection_string(connection)
     from azure.identity import DefaultAzureCredential
 
@@ -75,8 +79,16 @@ class SweepStore:
         return cls(TableServiceClient.from_connection_string(connection), prefix)
 
     def create_tables(self) -> None:
-        for table in (self._runs, self._subscriptions, self._machines, self._extensions, self._fleet, self._leases,
-                      self._releases, self._rings):
+        for table in (
+            self._runs,
+            self._subscriptions,
+            self._machines,
+            self._extensions,
+            self._fleet,
+            self._leases,
+            self._releases,
+            self._rings,
+        ):
             with contextlib.suppress(ResourceExistsError):
                 table.create_table()
 
@@ -116,8 +128,7 @@ class SweepStore:
 
     # subscriptions ------------------------------------------------------------------------
     def put_subscriptions(self, records: Iterable[SubscriptionRecord]) -> None:
-        self._upsert(self._subscriptions, (
-            _entity(r, r.run_id, r.subscription_id) for r in records))
+        self._upsert(self._subscriptions, (_entity(r, r.run_id, r.subscription_id) for r in records))
 
     def subscriptions(self, run_id: str, batch_index: int | None = None) -> list[SubscriptionRecord]:
         query = f"PartitionKey eq {_odata_literal(run_id)}"
@@ -129,8 +140,9 @@ class SweepStore:
     def put_machines(self, records: Iterable[MachineRecord]) -> None:
         self._upsert(self._machines, (_entity(r, r.partition_key, r.row_key) for r in records))
 
-    def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
-                 enabled_only: bool = False) -> list[MachineRecord]:
+    def machines(
+        self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None, enabled_only: bool = False
+    ) -> list[MachineRecord]:
         """One subscription's rows of a run (optionally one enabling chunk, or the enabled cohort), by row key."""
         query = _run_rows_query(run_id, subscription_id, enable_chunk)
         if enabled_only:
@@ -138,8 +150,9 @@ class SweepStore:
         rows = [from_entity(MachineRecord, e) for e in self._machines.query_entities(query)]
         return sorted(rows, key=lambda r: r.row_key)
 
-    def all_machines(self, run_id: str,
-                     subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]:
+    def all_machines(
+        self, run_id: str, subscriptions: list[SubscriptionRecord] | None = None
+    ) -> Iterator[MachineRecord]:
         """Every row of a run; pass the run's subscriptions if already read."""
         for subscription in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if subscription.in_scope:
@@ -149,8 +162,9 @@ class SweepStore:
     def put_extensions(self, records: Iterable[ExtensionRecord]) -> None:
         self._upsert(self._extensions, (_entity(r, r.partition_key, r.row_key) for r in records))
 
-    def extensions(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
-                   followed_only: bool = False) -> list[ExtensionRecord]:
+    def extensions(
+        self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None, followed_only: bool = False
+    ) -> list[ExtensionRecord]:
         """One subscription's extension rows of a run (optionally one enabling chunk, or the followed ones)."""
         query = _run_rows_query(run_id, subscription_id, enable_chunk)
         if followed_only:
@@ -160,8 +174,10 @@ class SweepStore:
 
     # releases -----------------------------------------------------------------------------
     def observed_releases(self) -> list[ObservedRelease]:
-        return [from_entity(ObservedRelease, e) for e in self._releases.query_entities(
-            f"PartitionKey eq {_odata_literal(RELEASE_PARTITION)}")]
+        return [
+            from_entity(ObservedRelease, e)
+            for e in self._releases.query_entities(f"PartitionKey eq {_odata_literal(RELEASE_PARTITION)}")
+        ]
 
     def record_release(self, release: ObservedRelease) -> None:
         try:
@@ -191,14 +207,15 @@ class SweepStore:
         return {e["RowKey"]: from_entity(FleetRecord, e) for e in self._fleet.query_entities(query)}
 
     def put_fleet(self, records: Iterable[FleetRecord]) -> None:
-        self._upsert(self._fleet, (
-            _entity(r, r.subscription_id.lower(), r.row_key) for r in records))
+        self._upsert(self._fleet, (_entity(r, r.subscription_id.lower(), r.row_key) for r in records))
 
     def merge_fleet(self, subscription_id: str, changes: Mapping[str, Mapping[str, Any]]) -> None:
         """Set a few columns of existing fleet rows ({row key: {column: value}}) without reading them."""
-        self._upsert(self._fleet, (
-            {"PartitionKey": subscription_id.lower(), "RowKey": key, **columns} for key, columns in changes.items()
-        ), mode=UpdateMode.MERGE)
+        self._upsert(
+            self._fleet,
+            ({"PartitionKey": subscription_id.lower(), "RowKey": key, **columns} for key, columns in changes.items()),
+            mode=UpdateMode.MERGE,
+        )
 
     # --------------------------------------------------------------------------------------
     @staticmethod
@@ -211,7 +228,7 @@ class SweepStore:
             batch = list(rows.values())
             for start in range(0, len(batch), TRANSACTION_LIMIT):
                 table.submit_transaction(
-                    [("upsert", e, {"mode": mode}) for e in batch[start:start + TRANSACTION_LIMIT]]
+                    [("upsert", e, {"mode": mode}) for e in batch[start : start + TRANSACTION_LIMIT]]
                 )
 
 

@@ -1,4 +1,5 @@
 """Small text rules used everywhere: clipping, GUIDs, and the one URL redactor."""
+
 from __future__ import annotations
 
 import re

@@ -21,6 +21,7 @@ per subscription and one quota for the whole app, on any number of Functions ins
 Every wait is bounded: a gate that would wait past its limit raises :class:`BudgetExhausted`,
 which the caller records as a failure of that call rather than hanging.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -77,10 +78,10 @@ class WriteBudget:
     concurrency: int = 4
     paused_until: float = 0.0
     as_of: float = 0.0
-    throttled: int = 0             # 429s drawn so far
-    early: int = 0                 # requests sent before a Retry-After had passed (should stay 0)
-    reported: bool = False         # tokens and capacity come from ARM, not from the documentation
-    evidence_at: float = 0.0       # 0: no window yet
+    throttled: int = 0  # 429s drawn so far
+    early: int = 0  # requests sent before a Retry-After had passed (should stay 0)
+    reported: bool = False  # tokens and capacity come from ARM, not from the documentation
+    evidence_at: float = 0.0  # 0: no window yet
     evidence_tokens: float = 0.0
     evidence_granted: int = 0
 
@@ -133,9 +134,16 @@ class WriteGate:
     whole subscription for its Retry-After.
     """
 
-    def __init__(self, budget: WriteBudget, *, max_wait_s: float, max_concurrency: int = MAX_CONCURRENCY,
-                 clock: Clock = time.time, sleep: Sleep = time.sleep,
-                 out_of_time: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self,
+        budget: WriteBudget,
+        *,
+        max_wait_s: float,
+        max_concurrency: int = MAX_CONCURRENCY,
+        clock: Clock = time.time,
+        sleep: Sleep = time.sleep,
+        out_of_time: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._clock, self._sleep, self._max_wait_s = clock, sleep, max_wait_s
         self._out_of_time = out_of_time
         self._max_concurrency = max_concurrency
@@ -166,16 +174,18 @@ class WriteGate:
                 now = self._clock()
                 b = self._budget
                 spare = self._estimated(now) - self._in_flight
-                if now >= b.paused_until and (b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0)
-                                              or (spare >= 1.0 and self._in_flight == 0)):
+                if now >= b.paused_until and (
+                    b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0) or (spare >= 1.0 and self._in_flight == 0)
+                ):
                     self._in_flight += 1
                     return
                 wait = max(b.paused_until - now, 0.0 if self._in_flight else (1.0 - spare) / b.refill_per_s, 0.01)
             if now + wait > give_up_at:
                 raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
             if self._out_of_time():
-                raise BudgetExhausted("ARM write budget: the call's time budget ran out while waiting; the next call"
-                                      " sends it")
+                raise BudgetExhausted(
+                    "ARM write budget: the call's time budget ran out while waiting; the next call sends it"
+                )
             self._sleep(min(wait, 0.05 if self._in_flight else 1.0))
 
     def after_response(self, status: int, headers: Mapping[str, str]) -> None:
@@ -187,9 +197,16 @@ class WriteGate:
                 b = replace(b, early=b.early + 1)
             if status == 429:
                 wait = retry_after_seconds(headers, now)
-                b = replace(b, tokens=0.0, as_of=now, paused_until=max(b.paused_until, now + (wait or 1.0)),
-                            throttled=b.throttled + 1, concurrency=max(1, b.concurrency // 2),
-                            refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.5), evidence_at=0.0)
+                b = replace(
+                    b,
+                    tokens=0.0,
+                    as_of=now,
+                    paused_until=max(b.paused_until, now + (wait or 1.0)),
+                    throttled=b.throttled + 1,
+                    concurrency=max(1, b.concurrency // 2),
+                    refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.5),
+                    evidence_at=0.0,
+                )
                 self._clean = 0
             else:
                 b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)))
@@ -205,14 +222,29 @@ class WriteGate:
             return replace(b, tokens=max(0.0, self._estimated(now) - 1.0), as_of=now)
         capacity = max(b.capacity, remaining + 1.0) if b.reported else remaining + 1.0
         if not b.evidence_at:
-            return replace(b, tokens=remaining, capacity=capacity, as_of=now, reported=True, evidence_at=now,
-                           evidence_tokens=remaining, evidence_granted=-self._in_flight)
+            return replace(
+                b,
+                tokens=remaining,
+                capacity=capacity,
+                as_of=now,
+                reported=True,
+                evidence_at=now,
+                evidence_tokens=remaining,
+                evidence_granted=-self._in_flight,
+            )
         granted = b.evidence_granted + 1
         refill = b.refill_per_s
         if now - b.evidence_at >= MIN_EVIDENCE_S:
             refill = max(refill, (remaining - b.evidence_tokens - 1.0 + granted) / (now - b.evidence_at))
-        return replace(b, tokens=remaining, capacity=capacity, as_of=now, reported=True, refill_per_s=refill,
-                       evidence_granted=granted)
+        return replace(
+            b,
+            tokens=remaining,
+            capacity=capacity,
+            as_of=now,
+            reported=True,
+            refill_per_s=refill,
+            evidence_granted=granted,
+        )
 
 
 def _number(value: str | None) -> float | None:
@@ -225,8 +257,9 @@ def _number(value: str | None) -> float | None:
 class QuotaGate:
     """The Resource Graph quota of this identity, shared by the queries of one activity."""
 
-    def __init__(self, quota: GraphQuota, *, max_wait_s: float, clock: Clock = time.time,
-                 sleep: Sleep = time.sleep) -> None:
+    def __init__(
+        self, quota: GraphQuota, *, max_wait_s: float, clock: Clock = time.time, sleep: Sleep = time.sleep
+    ) -> None:
         self._clock, self._sleep, self._max_wait_s = clock, sleep, max_wait_s
         self._lock = threading.Lock()
         self._quota = quota
@@ -259,8 +292,9 @@ class QuotaGate:
             if remaining is not None and resets_after is not None:
                 try:
                     hours, minutes, seconds = (float(part) for part in str(resets_after).split(":"))
-                    q = replace(q, remaining=int(remaining),
-                                resets_at=now + min(hours * 3600 + minutes * 60 + seconds, 3600.0))
+                    q = replace(
+                        q, remaining=int(remaining), resets_at=now + min(hours * 3600 + minutes * 60 + seconds, 3600.0)
+                    )
                 except ValueError:
                     pass
             self._quota = replace(q, as_of=now)

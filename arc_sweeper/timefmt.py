@@ -1,4 +1,5 @@
 """Timestamps as the product stores them: ISO 8601 in UTC."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ def parse_timestamp(text: str) -> datetime | None:
     head, dot, rest = text.partition(".")
     if dot:  # Python accepts at most 6 fractional digits
         digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
+        zone = rest[len(digits) :]
         text = f"{head}.{digits[:6]}{zone}"
     try:
         value = datetime.fromisoformat(text)

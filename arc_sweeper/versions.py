@@ -5,6 +5,7 @@ Azure reports `properties.agentVersion` as free text, usually `MAJOR.MINOR.BUILD
 (`1.28.02260-755`, `1.61.03310848`). Versions are compared as numbers, never as text,
 because as text "1.9" sorts after "1.10".
 """
+
 from __future__ import annotations
 
 import re

@@ -9,6 +9,7 @@ URL, so tests can check the signature never leaks.
 Run `python -m local_stack.alert_receiver` to print alerts as they arrive, with
 LOGIC_APP_WEBHOOK_URL set to the URL it shows.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ class AlertReceiver:
     def __init__(self, *, schema: dict[str, Any] | None = None, signature: str = FAKE_SIGNATURE) -> None:
         self.signature = signature
         self.payloads: list[dict[str, Any]] = []
-        self.rejections: list[str] = []      # why bodies were refused (400)
+        self.rejections: list[str] = []  # why bodies were refused (400)
         self.requests_seen = 0
         self._validator = jsonschema.Draft7Validator(schema) if schema is not None else None
         self._lock = threading.Lock()
@@ -49,7 +50,10 @@ class AlertReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="alert-receiver", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="alert-receiver",
+            daemon=True,
         )
 
     @property
@@ -95,8 +99,14 @@ class AlertReceiver:
         if failure is not None:
             status, retry_after = failure
             headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-            return status, headers, _error("ServiceUnavailable" if status >= 500 else "TooManyRequests",
-                                           "Failure injected by the test receiver.")
+            return (
+                status,
+                headers,
+                _error(
+                    "ServiceUnavailable" if status >= 500 else "TooManyRequests",
+                    "Failure injected by the test receiver.",
+                ),
+            )
         parts = urlsplit(path)
         if parts.path != TRIGGER_PATH:
             return 404, {}, _error("NotFound", "No trigger at this path.")

@@ -4,6 +4,7 @@ Ports are chosen by Azurite itself (port 0) and read back from its start-up outp
 parallel runs never race for a port. The app reaches it only through the
 `AzureWebJobsStorage` connection string, as it reaches Azure Storage in production.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,7 @@ class Azurite:
     process: subprocess.Popen
     ports: dict[str, int]
     workdir: str
-    location: str | None = None    # where its data lives on disk (None: in memory, lost on a restart)
+    location: str | None = None  # where its data lives on disk (None: in memory, lost on a restart)
 
     @property
     def connection_string(self) -> str:
@@ -61,8 +62,9 @@ class Azurite:
 
     def restart(self) -> None:
         """Start the process again (after `halt`) on the same ports, over the same data."""
-        again = start_azurite(in_memory=self.location is None, location=self.location, ports=self.ports,
-                              workdir=self.workdir)
+        again = start_azurite(
+            in_memory=self.location is None, location=self.location, ports=self.ports, workdir=self.workdir
+        )
         self.process = again.process
 
     def __enter__(self) -> Azurite:
@@ -79,16 +81,36 @@ def azurite_binary() -> Path:
     return binary
 
 
-def start_azurite(*, in_memory: bool = True, location: str | None = None, timeout_s: float = 30,
-                  ports: dict[str, int] | None = None, workdir: str | None = None) -> Azurite:
+def start_azurite(
+    *,
+    in_memory: bool = True,
+    location: str | None = None,
+    timeout_s: float = 30,
+    ports: dict[str, int] | None = None,
+    workdir: str | None = None,
+) -> Azurite:
     """Start blob, queue and table services on loopback ports (free ones unless given) and wait until they listen."""
     workdir = workdir or tempfile.mkdtemp(prefix="azurite-")
     location = None if in_memory else location or workdir
     wanted = ports or {}
-    args = [str(azurite_binary()), "--silent", "--disableTelemetry", "--skipApiVersionCheck",
-            "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-            "--blobPort", str(wanted.get("Blob", 0)), "--queuePort", str(wanted.get("Queue", 0)),
-            "--tablePort", str(wanted.get("Table", 0))]
+    args = [
+        str(azurite_binary()),
+        "--silent",
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+        "--blobHost",
+        "127.0.0.1",
+        "--queueHost",
+        "127.0.0.1",
+        "--tableHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(wanted.get("Blob", 0)),
+        "--queuePort",
+        str(wanted.get("Queue", 0)),
+        "--tablePort",
+        str(wanted.get("Table", 0)),
+    ]
     args += ["--inMemoryPersistence"] if location is None else ["--location", location]
     process = subprocess.Popen(args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     listening: dict[str, int] = {}

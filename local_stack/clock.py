@@ -3,6 +3,7 @@
 The host's durable timers and the simulated agents must read the same time, so that
 "wait 12 hours" in an orchestration also means "12 hours passed" for the agents.
 """
+
 from __future__ import annotations
 
 import threading

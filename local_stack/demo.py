@@ -14,6 +14,7 @@ happened to the rings (GET /api/rings), the week's sweeps, the first run in full
 Logic App would receive and the estate's trend per day; writes the first run's HTML report to
 .demo/report.html and leaves the tables in Azurite's folder for `show`.
 """
+
 from __future__ import annotations
 
 import json
@@ -76,15 +77,31 @@ def fail_upgrades_in(fleet: Fleet, subscription_ids: list[str], share: float, se
     return len(doomed)
 
 
-def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, poll_interval: str,
-             days: int = 7, failing_ring: int | None = None) -> int:
+def run_demo(
+    *,
+    machines: int,
+    subscriptions: int,
+    seed: int,
+    follow_up: str,
+    poll_interval: str,
+    days: int = 7,
+    failing_ring: int | None = None,
+) -> int:
     started = time.monotonic()
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     (DEMO_DIR / "alerts").mkdir(parents=True)
     first_sweep = datetime.combine(datetime.now(UTC).date(), SWEEP_TIME, UTC)
     now = first_sweep - timedelta(hours=1)
-    fleet = generate_fleet(FleetSpec(seed=seed, machines=machines, subscriptions=subscriptions, now=now,
-                                     changes_within=timedelta(days=days), **CHANGES))
+    fleet = generate_fleet(
+        FleetSpec(
+            seed=seed,
+            machines=machines,
+            subscriptions=subscriptions,
+            now=now,
+            changes_within=timedelta(days=days),
+            **CHANGES,
+        )
+    )
     clock = VirtualClock(now)
     progress = ProgressPrinter(clock)
     arriving = sum(1 for m in fleet.machines if m.onboard_at)
@@ -93,32 +110,45 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
     if failing_ring is not None and not 0 <= failing_ring < len(rings):
         raise ValueError(f"--failing-ring must be one of 0..{len(rings) - 1}, got {failing_ring}")
     failing = 0 if failing_ring is None else fail_upgrades_in(fleet, rings[failing_ring], FAILING_RING_SHARE, seed)
-    print(f"Simulated estate: {len(fleet.machines) - arriving} Arc machines in {len(fleet.subscriptions)} "
-          f"subscriptions (seed {seed}); during the week {arriving} more are onboarded, "
-          f"{sum(1 for m in fleet.machines if m.reconnect_at)} disconnected ones come back and agent 1.68 ships "
-          f"(the release catalogue ends at 1.67). Virtual clock starts {now:%a %d %b %Y %H:%M} UTC.")
+    print(
+        f"Simulated estate: {len(fleet.machines) - arriving} Arc machines in {len(fleet.subscriptions)} "
+        f"subscriptions (seed {seed}); during the week {arriving} more are onboarded, "
+        f"{sum(1 for m in fleet.machines if m.reconnect_at)} disconnected ones come back and agent 1.68 ships "
+        f"(the release catalogue ends at 1.67). Virtual clock starts {now:%a %d %b %Y %H:%M} UTC."
+    )
     gate = ", ".join(f"{name}={value}" for name, value in RING_SETTINGS.items())
     print(f"Staged rollout by subscription (RING_SUBSCRIPTIONS), {gate}:")
     for ring, members in enumerate(rings):
         machines_in = sum(1 for m in fleet.machines if m.subscription_id in members and not m.onboard_at)
-        print(f"  ring {ring}: {len(members)} subscriptions, {machines_in} machines "
-              f"({', '.join(names[s] for s in members)})")
+        print(
+            f"  ring {ring}: {len(members)} subscriptions, {machines_in} machines "
+            f"({', '.join(names[s] for s in members)})"
+        )
     if failing_ring is not None:
-        print(f"  --failing-ring {failing_ring}: {failing} of ring {failing_ring}'s machines fail every upgrade "
-              "attempt.")
-    print("Machine extensions: EXTENSION_UPGRADE_MODE=enable (supported types whose automatic upgrade is off "
-          "are PATCHed).")
+        print(
+            f"  --failing-ring {failing_ring}: {failing} of ring {failing_ring}'s machines fail every upgrade attempt."
+        )
+    print(
+        "Machine extensions: EXTENSION_UPGRADE_MODE=enable (supported types whose automatic upgrade is off "
+        "are PATCHed)."
+    )
     with FleetSimulator(fleet, clock) as sim, AlertReceiver() as receiver:
         env = {
-            "ARM_ENDPOINT": sim.base_url, "TABLE_PREFIX": DEMO_PREFIX, "TASKHUB_NAME": "demo",
-            "LOGIC_APP_WEBHOOK_URL": receiver.url, "DRY_RUN": "false",
-            "FOLLOW_UP_WINDOW": follow_up, "POLL_INTERVAL": poll_interval,
+            "ARM_ENDPOINT": sim.base_url,
+            "TABLE_PREFIX": DEMO_PREFIX,
+            "TASKHUB_NAME": "demo",
+            "LOGIC_APP_WEBHOOK_URL": receiver.url,
+            "DRY_RUN": "false",
+            "FOLLOW_UP_WINDOW": follow_up,
+            "POLL_INTERVAL": poll_interval,
             "SWEEP_SCHEDULE": f"0 {SWEEP_TIME.minute} {SWEEP_TIME.hour} * * *",
             "RING_SUBSCRIPTIONS": ";".join(f"{ring}={','.join(members)}" for ring, members in enumerate(rings)),
-            **RING_SETTINGS, "EXTENSION_UPGRADE_MODE": "enable",
+            **RING_SETTINGS,
+            "EXTENSION_UPGRADE_MODE": "enable",
         }
-        with LocalStack(env, clock=clock, azurite_location=str((DEMO_DIR / "azurite").resolve()),
-                        on_progress=progress) as stack:
+        with LocalStack(
+            env, clock=clock, azurite_location=str((DEMO_DIR / "azurite").resolve()), on_progress=progress
+        ) as stack:
             print(f"Azurite, simulator ({sim.base_url}) and a local alert receiver are up.")
             store = SweepStore.from_connection_string(stack.storage_connection, DEMO_PREFIX)
             run_ids = []
@@ -144,8 +174,11 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
         patches = Counter(r.status for r in sim.requests if r.method == "PATCH" and "/extensions/" not in r.path)
         extension_patches = Counter(r.status for r in sim.requests if r.method == "PATCH" and "/extensions/" in r.path)
         ring_of = {sub.lower(): ring for ring, members in enumerate(rings) for sub in members}
-        by_ring = Counter((ring_of[r.path.split("/")[2].lower()], "/extensions/" in r.path)
-                          for r in sim.requests if r.method == "PATCH")
+        by_ring = Counter(
+            (ring_of[r.path.split("/")[2].lower()], "/extensions/" in r.path)
+            for r in sim.requests
+            if r.method == "PATCH"
+        )
         arg_requests = sum(1 for r in sim.requests if "resourcegraph" in r.path.lower())
         print()
         print_lines(_week_lines(week))
@@ -153,11 +186,16 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
         print_lines(_ring_table(ring_days))
         print()
         print_lines(summary_lines(week[0]))
-        print(f"Azure calls over the week: {arg_requests} Resource Graph queries, "
-              f"{sum(patches.values())} machine PATCHes ({_statuses(patches)}), "
-              f"{sum(extension_patches.values())} extension PATCHes ({_statuses(extension_patches)}).")
-        print("PATCHes per ring (machines + extensions): " + ", ".join(
-            f"ring {ring} {by_ring[ring, False]} + {by_ring[ring, True]}" for ring in range(len(rings))) + ".")
+        print(
+            f"Azure calls over the week: {arg_requests} Resource Graph queries, "
+            f"{sum(patches.values())} machine PATCHes ({_statuses(patches)}), "
+            f"{sum(extension_patches.values())} extension PATCHes ({_statuses(extension_patches)})."
+        )
+        print(
+            "PATCHes per ring (machines + extensions): "
+            + ", ".join(f"ring {ring} {by_ring[ring, False]} + {by_ring[ring, True]}" for ring in range(len(rings)))
+            + "."
+        )
         print()
         print(f"Alerts the Logic App received ({len(receiver.payloads)}; full payloads in .demo/alerts/):")
         for index, payload in enumerate(receiver.payloads, 1):
@@ -173,10 +211,14 @@ def run_demo(*, machines: int, subscriptions: int, seed: int, follow_up: str, po
     for day, _, seen, new, _, share, enabled, failing, stuck in page.trend.rows:
         print(f"  {day:<10}  {seen:>8}  {new:>4}  {share:>9}  {enabled:>7}  {failing:>7}  {stuck:>5}")
     print()
-    print(f"Done in {time.monotonic() - started:.0f}s wall time. The first run's HTML report (its whole follow-up, "
-          f"the week's trend): {report}")
-    print(f"Tables in Azurite's folder .demo/azurite: .venv/bin/python -m local_stack show {run_ids[-1]} "
-          f"[--machines stuck] [--html FILE]")
+    print(
+        f"Done in {time.monotonic() - started:.0f}s wall time. The first run's HTML report (its whole follow-up, "
+        f"the week's trend): {report}"
+    )
+    print(
+        f"Tables in Azurite's folder .demo/azurite: .venv/bin/python -m local_stack show {run_ids[-1]} "
+        f"[--machines stuck] [--html FILE]"
+    )
     return 0 if final.runtime_status == "Completed" else 1
 
 
@@ -190,31 +232,39 @@ def _statuses(counts: Counter[int]) -> str:
 
 
 def _enable_counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{label} {counts.get(key, 0)}" for key, label in
-                     (("enabled", "enabled"), ("deferred", "deferred"), ("failed", "refused")))
+    return ", ".join(
+        f"{label} {counts.get(key, 0)}"
+        for key, label in (("enabled", "enabled"), ("deferred", "deferred"), ("failed", "refused"))
+    )
 
 
 def _day_lines(run: RunRecord, rings: list[dict], before: list[dict]) -> list[str]:
     """What the day's sweep did and where each ring stands after it (GET /api/rings)."""
     was = {r["ring"]: r["state"] for r in before}
-    lines = [f"  {run.run_id}: {run.machines_seen} machines seen; machines {_enable_counts(run.result_counts)}; "
-             f"extensions {_enable_counts(run.extension_result_counts)}"]
+    lines = [
+        f"  {run.run_id}: {run.machines_seen} machines seen; machines {_enable_counts(run.result_counts)}; "
+        f"extensions {_enable_counts(run.extension_result_counts)}"
+    ]
     for r in rings:
         if r["state"] == "open" and was.get(r["ring"]) == "open":
             lines.append(f"  ring {r['ring']}: open since {_short_times(r['opened_at'])}")
         elif r["state"] == "open":
             lines.append(f"  ring {r['ring']}: opens: {_short_times(r['decision'])}")
         else:
-            lines.append(f"  ring {r['ring']}: {r['state'].upper() if r['state'] == 'held' else r['state']}: "
-                         f"{_short_times(r['decision'])}")
+            lines.append(
+                f"  ring {r['ring']}: {r['state'].upper() if r['state'] == 'held' else r['state']}: "
+                f"{_short_times(r['decision'])}"
+            )
     return lines
 
 
 def _ring_table(ring_days: list[tuple[str, list[dict]]]) -> list[str]:
     """Each ring's state after each day's sweep."""
     rings = sorted({r["ring"] for _, answer in ring_days for r in answer})
-    lines = ["The rings after each day's sweep (GET /api/rings):",
-             f"  {'day':<10}  " + "  ".join(f"{'ring ' + str(ring):<8}" for ring in rings)]
+    lines = [
+        "The rings after each day's sweep (GET /api/rings):",
+        f"  {'day':<10}  " + "  ".join(f"{'ring ' + str(ring):<8}" for ring in rings),
+    ]
     for day, answer in ring_days:
         state = {r["ring"]: r["state"] for r in answer}
         lines.append(f"  {day:<10}  " + "  ".join(f"{state.get(ring, '-'):<8}" for ring in rings))
@@ -227,10 +277,12 @@ def _week_lines(week: list[RunRecord]) -> list[str]:
     for run in week:
         outcomes = ", ".join(f"{name} {n}" for name, n in run.outcome_counts.items() if n)
         ext_outcomes = ", ".join(f"{name} {n}" for name, n in run.extension_outcome_counts.items() if n)
-        lines.append(f"  {run.run_id} ({run.status}): {run.machines_seen} machines seen, enabled "
-                     f"{run.result_counts.get('enabled', 0)}, deferred {run.result_counts.get('deferred', 0)}, "
-                     f"refused {run.result_counts.get('failed', 0)}; extensions enabled "
-                     f"{run.extension_result_counts.get('enabled', 0)}"
-                     + (f"; follow-up: {outcomes}" if outcomes else "")
-                     + (f"; extensions: {ext_outcomes}" if ext_outcomes else ""))
+        lines.append(
+            f"  {run.run_id} ({run.status}): {run.machines_seen} machines seen, enabled "
+            f"{run.result_counts.get('enabled', 0)}, deferred {run.result_counts.get('deferred', 0)}, "
+            f"refused {run.result_counts.get('failed', 0)}; extensions enabled "
+            f"{run.extension_result_counts.get('enabled', 0)}"
+            + (f"; follow-up: {outcomes}" if outcomes else "")
+            + (f"; extensions: {ext_outcomes}" if ext_outcomes else "")
+        )
     return lines

@@ -1,4 +1,5 @@
 """Live progress of a run on the local Durable host, as an operator would want to read it."""
+
 from __future__ import annotations
 
 import sys

@@ -3,6 +3,7 @@
 Used by `make demo`, the command-line runner and the end-to-end tests, so all three run
 the real app (function_app.app: triggers, orchestrators, activities) the same way.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,13 +54,13 @@ class LocalStack:
     def __enter__(self) -> LocalStack:
         try:
             if self._storage_connection is None:
-                azurite = self._stack.enter_context(start_azurite(
-                    in_memory=self._azurite_location is None, location=self._azurite_location))
+                azurite = self._stack.enter_context(
+                    start_azurite(in_memory=self._azurite_location is None, location=self._azurite_location)
+                )
                 self.storage_connection = azurite.connection_string
             else:
                 self.storage_connection = self._storage_connection
-            settings = {"WEBSITE_HOSTNAME": LOCAL_HOSTNAME, **self._env,
-                        "AzureWebJobsStorage": self.storage_connection}
+            settings = {"WEBSITE_HOSTNAME": LOCAL_HOSTNAME, **self._env, "AzureWebJobsStorage": self.storage_connection}
             for name, value in settings.items():
                 self._saved_env[name] = os.environ.get(name)
                 os.environ[name] = value
@@ -67,9 +68,14 @@ class LocalStack:
 
             clock.use(self._clock.now)  # the starters read the same (possibly virtual) clock as the host
 
-            self.host = self._stack.enter_context(LocalDurableHost(
-                function_app.app, clock=self._clock, on_progress=self._on_progress,
-                activity_workers=self._activity_workers))
+            self.host = self._stack.enter_context(
+                LocalDurableHost(
+                    function_app.app,
+                    clock=self._clock,
+                    on_progress=self._on_progress,
+                    activity_workers=self._activity_workers,
+                )
+            )
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -91,13 +97,15 @@ class LocalStack:
 
     def post_sweep(self, body: bytes | dict = b"") -> func.HttpResponse:
         data = json.dumps(body).encode() if isinstance(body, dict) else body
-        request = func.HttpRequest("POST", f"http://{LOCAL_HOSTNAME}/api/sweeps", body=data,
-                                   headers={"Content-Type": "application/json"})
+        request = func.HttpRequest(
+            "POST", f"http://{LOCAL_HOSTNAME}/api/sweeps", body=data, headers={"Content-Type": "application/json"}
+        )
         return self.host.invoke("start_sweep", req=request)
 
     def get_sweep(self, run_id: str) -> func.HttpResponse:
-        request = func.HttpRequest("GET", f"http://{LOCAL_HOSTNAME}/api/sweeps/{run_id}", body=b"",
-                                   route_params={"runId": run_id})
+        request = func.HttpRequest(
+            "GET", f"http://{LOCAL_HOSTNAME}/api/sweeps/{run_id}", body=b"", route_params={"runId": run_id}
+        )
         return self.host.invoke("get_sweep", req=request)
 
     def get_report(self, run_id: str | None = None) -> func.HttpResponse:
@@ -105,8 +113,9 @@ class LocalStack:
         if run_id is None:
             request = func.HttpRequest("GET", f"http://{LOCAL_HOSTNAME}/api/report", body=b"")
             return self.host.invoke("get_latest_report", req=request)
-        request = func.HttpRequest("GET", f"http://{LOCAL_HOSTNAME}/api/sweeps/{run_id}/report", body=b"",
-                                   route_params={"runId": run_id})
+        request = func.HttpRequest(
+            "GET", f"http://{LOCAL_HOSTNAME}/api/sweeps/{run_id}/report", body=b"", route_params={"runId": run_id}
+        )
         return self.host.invoke("get_sweep_report", req=request)
 
     def get_rings(self) -> func.HttpResponse:

@@ -5,6 +5,7 @@ Auth level FUNCTION, like the rest of the API. The page is read from the tables 
 repeats the page's Content-Security-Policy and sends no Referer on its portal links, so
 the `code` a browser was given in the URL never leaves for another site.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,6 +63,10 @@ async def _report(choose: Callable[[ReportStore], str | None]) -> func.HttpRespo
 
     run_id, html = await asyncio.to_thread(render)
     if html is None:
-        return json_response({"error": "NotFound", "runId": run_id} if run_id
-                     else {"error": "NotFound", "reason": "no run has completed yet"}, 404)
+        return json_response(
+            {"error": "NotFound", "runId": run_id}
+            if run_id
+            else {"error": "NotFound", "reason": "no run has completed yet"},
+            404,
+        )
     return func.HttpResponse(html, status_code=200, mimetype="text/html", charset="utf-8", headers=HEADERS)

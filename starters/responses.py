@@ -3,6 +3,7 @@
 Invalid app settings are a 500 naming each (secret values never shown); storage that cannot be
 reached is a 503 with Retry-After, and nothing was started.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ STORAGE_ERRORS = (AzureError, LeaseContended)
 
 
 def json_response(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(body, default=str), status_code=status,
-                             mimetype="application/json", headers=headers)
+    return func.HttpResponse(
+        json.dumps(body, default=str), status_code=status, mimetype="application/json", headers=headers
+    )
 
 
 def configured() -> tuple[Steps | None, func.HttpResponse | None]:

@@ -4,6 +4,7 @@ An operator who has looked at a held ring (or wants a ring early) opens it with 
 decision is recorded with who (the signed-in principal when App Service authentication is on,
 else "a function key holder") and when, and the gate never closes that ring again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,11 +46,12 @@ async def open_ring(req: func.HttpRequest) -> func.HttpResponse:
     try:
         body = json.loads(req.get_body() or b"{}")
     except (ValueError, RecursionError):
-        return json_response({"error": "BadRequest", "reason": "body must be JSON: {\"reason\": \"...\"}"}, 400)
+        return json_response({"error": "BadRequest", "reason": 'body must be JSON: {"reason": "..."}'}, 400)
     reason = body.get("reason") if isinstance(body, dict) else None
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
-        return json_response({"error": "BadRequest",
-                      "reason": f"say why: {{\"reason\": \"...\"}}, 1 to {MAX_REASON} characters"}, 400)
+        return json_response(
+            {"error": "BadRequest", "reason": f'say why: {{"reason": "..."}}, 1 to {MAX_REASON} characters'}, 400
+        )
     app, refusal = configured()
     if app is None:
         assert refusal is not None

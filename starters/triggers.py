@@ -5,6 +5,7 @@ durable client and shape HTTP responses. Responses never echo secrets: errors ca
 reasons (an invalid app setting is named, a secret one never shown), and the status URL
 we hand out carries no key.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,13 @@ bp = df.Blueprint()
 
 ORCHESTRATOR = "sweep_orchestrator"
 LIVE_STATES = {df.OrchestrationRuntimeStatus.Running, df.OrchestrationRuntimeStatus.Pending}
-ENDED_STATES = {df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
-                df.OrchestrationRuntimeStatus.Terminated}
+ENDED_STATES = {
+    df.OrchestrationRuntimeStatus.Completed,
+    df.OrchestrationRuntimeStatus.Failed,
+    df.OrchestrationRuntimeStatus.Terminated,
+}
+
+
 async def _is_live(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
     status = await client.get_status(instance_id)
     return bool(status) and status.runtime_status in LIVE_STATES
@@ -49,8 +55,9 @@ async def _has_ended(client: df.DurableOrchestrationClient, instance_id: str) ->
     return bool(status) and status.runtime_status in ENDED_STATES
 
 
-async def _take_lease(client: df.DurableOrchestrationClient, app: Steps, request: SweepRequest,
-                      now: datetime) -> str | None:
+async def _take_lease(
+    client: df.DurableOrchestrationClient, app: Steps, request: SweepRequest, now: datetime
+) -> str | None:
     """Take the enabling lease for the request's scope; the run id of a holder in the way, or None.
 
     A holder whose orchestration has ended (it failed or was terminated before releasing) is
@@ -88,8 +95,7 @@ async def daily_sweep(timer: func.TimerRequest, client: df.DurableOrchestrationC
     if not app.scope.dry_run_reason(request):
         holder = await _take_lease(client, app, request, now)
         if holder is not None:  # the run reports only and says why (run row, summary, digest alert)
-            log.warning("sweep %s starts report-only: sweep %s is still enabling an overlapping scope", run_id,
-                        holder)
+            log.warning("sweep %s starts report-only: sweep %s is still enabling an overlapping scope", run_id, holder)
     try:
         await client.start_new(ORCHESTRATOR, run_id, request.to_json())
     except Exception as error:  # the extension refuses a duplicate id if another firing won the race
@@ -112,8 +118,11 @@ async def _purge_old_instances(client: df.DurableOrchestrationClient, retention:
         result = await client.purge_instance_history_by(
             created_time_from=datetime(2000, 1, 1, tzinfo=UTC),
             created_time_to=now - retention,
-            runtime_status=[df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Failed,
-                            df.OrchestrationRuntimeStatus.Terminated],
+            runtime_status=[
+                df.OrchestrationRuntimeStatus.Completed,
+                df.OrchestrationRuntimeStatus.Failed,
+                df.OrchestrationRuntimeStatus.Terminated,
+            ],
         )
         log.info("purged %s finished orchestration instances older than %s", result.instances_deleted, retention)
     except Exception as error:  # noqa: BLE001 - housekeeping only
@@ -146,21 +155,33 @@ async def start_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClie
         if not app.scope.dry_run_reason(request):
             holder = await _take_lease(client, app, request, now)
             if holder is not None:
-                return json_response({"error": "Conflict", "runId": holder,
-                              "reason": f"sweep {holder} is still enabling an overlapping scope"}, 409)
+                return json_response(
+                    {
+                        "error": "Conflict",
+                        "runId": holder,
+                        "reason": f"sweep {holder} is still enabling an overlapping scope",
+                    },
+                    409,
+                )
         await asyncio.to_thread(app.scope.record_request, request, iso(now))
     except STORAGE_ERRORS as error:
         return storage_unavailable(error)
     try:
         await client.start_new(ORCHESTRATOR, run_id, request.to_json())
     except Exception:
-        await asyncio.to_thread(app.store.update_run, run_id, status=RunStatus.FAILED, phase=RunPhase.DONE,
-                                error="the orchestration could not be started")
+        await asyncio.to_thread(
+            app.store.update_run,
+            run_id,
+            status=RunStatus.FAILED,
+            phase=RunPhase.DONE,
+            error="the orchestration could not be started",
+        )
         await asyncio.to_thread(app.store.leases.release, run_id)
         raise
     log.info("started on-demand sweep %s", run_id)
-    return json_response({"runId": run_id, "statusUrl": f"/api/sweeps/{run_id}"}, 202,
-                 headers={"Location": f"/api/sweeps/{run_id}"})
+    return json_response(
+        {"runId": run_id, "statusUrl": f"/api/sweeps/{run_id}"}, 202, headers={"Location": f"/api/sweeps/{run_id}"}
+    )
 
 
 @bp.route(route="sweeps/{runId}", methods=["GET"])
@@ -188,7 +209,11 @@ async def get_sweep(req: func.HttpRequest, client: df.DurableOrchestrationClient
         "createdTime": status.created_time if status else None,
         "lastUpdatedTime": status.last_updated_time if status else None,
     }
-    summary = {"runId": run_id, "status": run.status if run else RunStatus.RUNNING,
-               "run": to_json(run) if run else None, "orchestration": orchestration,
-               "scope": sorted(s.subscription_id for s in subscriptions)}  # empty: every subscription
+    summary = {
+        "runId": run_id,
+        "status": run.status if run else RunStatus.RUNNING,
+        "run": to_json(run) if run else None,
+        "orchestration": orchestration,
+        "scope": sorted(s.subscription_id for s in subscriptions),
+    }  # empty: every subscription
     return json_response(summary, 200)

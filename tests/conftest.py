@@ -1,4 +1,5 @@
 """Shared fixtures: one Azurite for the whole session, a fresh table prefix per test."""
+
 from __future__ import annotations
 
 import itertools

@@ -4,6 +4,7 @@ For unit tests of the steps: fast, no Azure, no Azurite. They keep what the real
 keep (rows by key, PATCHes sent, alerts posted) so tests can assert on it. The
 end-to-end suite runs the same steps against the simulator and Azurite.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -63,16 +64,20 @@ class InMemoryTables:
             self.subscription_rows[(record.run_id, record.subscription_id)] = record
 
     def subscriptions(self, run_id: str, batch_index: int | None = None) -> list[SubscriptionRecord]:
-        return [s for (run, _), s in sorted(self.subscription_rows.items())
-                if run == run_id and (batch_index is None or s.batch_index == batch_index)]
+        return [
+            s
+            for (run, _), s in sorted(self.subscription_rows.items())
+            if run == run_id and (batch_index is None or s.batch_index == batch_index)
+        ]
 
     def put_machines(self, records: Iterable[MachineRecord]) -> None:
         for record in records:
             self.writes += 1
             self.machine_rows[(record.partition_key, record.row_key)] = record
 
-    def machines(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
-                 enabled_only: bool = False) -> list[MachineRecord]:
+    def machines(
+        self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None, enabled_only: bool = False
+    ) -> list[MachineRecord]:
         partition = MachineRecord(run_id, "", subscription_id, "", "").partition_key
         rows = [r for (p, _), r in sorted(self.machine_rows.items()) if p == partition]
         if enable_chunk is not None:
@@ -86,14 +91,21 @@ class InMemoryTables:
             self.writes += 1
             self.extension_rows[(record.partition_key, record.row_key)] = record
 
-    def extensions(self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None,
-                   followed_only: bool = False) -> list[ExtensionRecord]:
+    def extensions(
+        self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None, followed_only: bool = False
+    ) -> list[ExtensionRecord]:
         partition = MachineRecord(run_id, "", subscription_id, "", "").partition_key
-        return [r for (p, _), r in sorted(self.extension_rows.items()) if p == partition
-                and (enable_chunk is None or r.enable_chunk == enable_chunk) and (r.followed or not followed_only)]
+        return [
+            r
+            for (p, _), r in sorted(self.extension_rows.items())
+            if p == partition
+            and (enable_chunk is None or r.enable_chunk == enable_chunk)
+            and (r.followed or not followed_only)
+        ]
 
-    def all_machines(self, run_id: str,
-                     subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]:
+    def all_machines(
+        self, run_id: str, subscriptions: list[SubscriptionRecord] | None = None
+    ) -> Iterator[MachineRecord]:
         for s in self.subscriptions(run_id) if subscriptions is None else subscriptions:
             if s.in_scope:
                 yield from self.machines(run_id, s.subscription_id)
@@ -137,8 +149,9 @@ class InMemoryLeases:
 
     holders: dict[str, tuple[tuple[str, ...], datetime]] = field(default_factory=dict)
 
-    def acquire(self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta,
-                evict: Iterable[str] = ()) -> str | None:
+    def acquire(
+        self, run_id: str, scope: Collection[str], now: datetime, ttl: timedelta, evict: Iterable[str] = ()
+    ) -> str | None:
         gone = set(evict)
         for holder, (their_scope, until) in self.holders.items():
             if holder != run_id and holder not in gone and until > now and overlaps(scope, their_scope):
@@ -193,8 +206,7 @@ class FakeGraph:
         wanted = set(subscription_ids)
         return iter(sorted((m for m in self.machines if m.subscription_id in wanted), key=lambda m: m.id))
 
-    def find_extensions(self, subscription_ids: Iterable[str],
-                        gate: Gate | None = None) -> Iterator[ExtensionSnapshot]:
+    def find_extensions(self, subscription_ids: Iterable[str], gate: Gate | None = None) -> Iterator[ExtensionSnapshot]:
         self.queries += 1
         if self.fail_extensions is not None:
             raise self.fail_extensions

@@ -1,4 +1,5 @@
 """A scripted HTTP server on loopback, for tests of the product's HTTP clients."""
+
 from __future__ import annotations
 
 import contextlib

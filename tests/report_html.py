@@ -1,4 +1,5 @@
 """Reading the HTML report back as a person reads it: headline figures, tables by id, charts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,8 +9,8 @@ from html.parser import HTMLParser
 @dataclass
 class Table:
     caption: str = ""
-    rows: list[list[str]] = field(default_factory=list)   # the header row first
-    sections: tuple[str, ...] = ()                        # ids of the sections it is in, outermost first
+    rows: list[list[str]] = field(default_factory=list)  # the header row first
+    sections: tuple[str, ...] = ()  # ids of the sections it is in, outermost first
 
     @property
     def body(self) -> list[list[str]]:
@@ -77,7 +78,6 @@ class ReportReader(HTMLParser):
             self._headline_dt = text
         elif tag == "dd":
             self.headline[self._headline_dt] = text
-
 
     def in_section(self, section_id: str) -> list[Table]:
         """The tables inside the section with this id, in order."""

@@ -1,4 +1,5 @@
 """Importing function_app registers the triggers, orchestrators and activities by name."""
+
 from __future__ import annotations
 
 import ast
@@ -37,7 +38,9 @@ def test_http_routes_for_on_demand_sweeps(functions):
 def test_html_report_routes(functions):
     routes = {name: functions[name].get_trigger() for name in ("get_sweep_report", "get_latest_report")}
     assert {name: (t.route, [str(m) for m in t.methods]) for name, t in routes.items()} == {
-        "get_sweep_report": ("sweeps/{runId}/report", ["GET"]), "get_latest_report": ("report", ["GET"])}
+        "get_sweep_report": ("sweeps/{runId}/report", ["GET"]),
+        "get_latest_report": ("report", ["GET"]),
+    }
     assert all(str(t.auth_level) in ("FUNCTION", "AuthLevel.FUNCTION") for t in routes.values())
 
 
@@ -45,18 +48,37 @@ def test_orchestrators_and_activities_are_registered(functions):
     kinds = {name: f.get_trigger().type for name, f in functions.items()}
     for name in ("sweep_orchestrator", "enable_subscription_orchestrator", "follow_up_orchestrator"):
         assert kinds[name] == "orchestrationTrigger"
-    for name in ("start_run", "discover_machines", "enable_machines", "check_cohort",
-                 "finish_enabling", "finish_run", "record_failure"):
+    for name in (
+        "start_run",
+        "discover_machines",
+        "enable_machines",
+        "check_cohort",
+        "finish_enabling",
+        "finish_run",
+        "record_failure",
+    ):
         assert kinds[name] == "activityTrigger"
 
 
 def test_orchestrators_call_registered_functions_by_object_never_by_name(functions):
     """A name string would fail only at run time after a rename; a function object fails at import."""
     tree = ast.parse(inspect.getsource(orchestrators.sweep))
-    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-             and node.func.attr.startswith("call_") and node.args]
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr.startswith("call_")
+        and node.args
+    ]
     assert calls and not [c for c in calls if isinstance(c.args[0], ast.Constant)]
     called = {c.args[0].id for c in calls if isinstance(c.args[0], ast.Name)}
-    assert called >= {"start_run", "discover_machines", "enable_machines", "check_cohort",
-                      "enable_subscription_orchestrator", "follow_up_orchestrator"}
+    assert called >= {
+        "start_run",
+        "discover_machines",
+        "enable_machines",
+        "check_cohort",
+        "enable_subscription_orchestrator",
+        "follow_up_orchestrator",
+    }
     assert called <= set(functions)

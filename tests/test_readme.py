@@ -1,4 +1,5 @@
 """The README stays true to the code: its settings table is the settings module's table."""
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,7 @@ Delivery is arc_sweeper.logic_app's job.
 Its length is the payload's: one builder per section of the schema, kept together so the
 cap and the totals are decided in one place.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -43,7 +44,13 @@ PORTAL_RESOURCE_URL = "https://portal.azure.com/#resource"
 
 # Longest text per field, in characters; the schema's maxLength says the same.
 _ITEM_FIELD_LIMITS = {
-    "kind": 64, "resourceId": 1024, "subscriptionId": 64, "name": 256, "code": 128, "message": 500, "since": 64,
+    "kind": 64,
+    "resourceId": 1024,
+    "subscriptionId": 64,
+    "name": 256,
+    "code": 128,
+    "message": 500,
+    "since": 64,
     "portalUrl": 2048,
 }
 _SUMMARY_LIMIT = 300
@@ -55,11 +62,16 @@ _RUN_ID_LIMIT = 128
 
 
 KNOWN_COUNT_NAMES: dict[str, tuple[str, ...]] = {
-    "findings": tuple(Finding), "actions": tuple(Action), "results": tuple(EnableResult), "outcomes": tuple(Outcome),
+    "findings": tuple(Finding),
+    "actions": tuple(Action),
+    "results": tuple(EnableResult),
+    "outcomes": tuple(Outcome),
 }
 """Names always present in `counts` (zero when absent), so Logic App expressions can rely on them."""
 EXTENSION_COUNT_NAMES: dict[str, tuple[str, ...]] = {
-    "findings": tuple(ExtensionFinding), "results": tuple(EnableResult), "outcomes": tuple(ExtensionOutcome),
+    "findings": tuple(ExtensionFinding),
+    "results": tuple(EnableResult),
+    "outcomes": tuple(ExtensionOutcome),
 }
 """The same for `counts.extensions` (all zero when EXTENSION_UPGRADE_MODE is off)."""
 
@@ -185,8 +197,11 @@ def _most_severe(items: Iterable[AttentionItem], limit: int) -> list[AttentionIt
 
     def urgency(item: AttentionItem) -> tuple[int, int, int, str, str]:
         return (
-            -_severity(item.kind).rank, kind_order.get(item.kind, len(kind_order)),
-            0 if item.since else 1, item.since, item.resource_id,
+            -_severity(item.kind).rank,
+            kind_order.get(item.kind, len(kind_order)),
+            0 if item.since else 1,
+            item.since,
+            item.resource_id,
         )
 
     return heapq.nsmallest(limit, items, key=urgency)
@@ -244,8 +259,11 @@ def _summary(kind: str, report: RunReport) -> str:
     results = report.result_counts
     done = EnableResult.DRY_RUN if report.dry_run else EnableResult.ENABLED
     verb = "would enable" if report.dry_run else "enabled"
-    extensions = (f", {report.extensions_seen} extensions ({verb} {report.extension_result_counts.get(done, 0)})"
-                  if report.extensions_seen else "")
+    extensions = (
+        f", {report.extensions_seen} extensions ({verb} {report.extension_result_counts.get(done, 0)})"
+        if report.extensions_seen
+        else ""
+    )
     return (
         f"Sweep {report.run_id}{dry}: {report.machines_seen} machines seen, {verb} {results.get(done, 0)},"
         f" {results.get(EnableResult.FAILED, 0)} failed{extensions}, {attention} needing attention"

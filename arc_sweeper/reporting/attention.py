@@ -1,4 +1,5 @@
 """Attention items: the machines and subscriptions an operator should look at."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -12,17 +13,20 @@ from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding,
 @dataclass(frozen=True)
 class AttentionItem:
     kind: AttentionKind
-    resource_id: str        # machine or extension resource id, /subscriptions/{id}, or /rings/{n}
+    resource_id: str  # machine or extension resource id, /subscriptions/{id}, or /rings/{n}
     subscription_id: str
     name: str
-    code: str = ""          # ARM error code, lastAttemptStatus or connection status
-    message: str = ""       # ARM error message or lastAttemptMessage
-    since: str = ""         # ISO 8601, when the condition was first seen
+    code: str = ""  # ARM error code, lastAttemptStatus or connection status
+    message: str = ""  # ARM error message or lastAttemptMessage
+    since: str = ""  # ISO 8601, when the condition was first seen
 
 
-def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[SubscriptionRecord],
-                    rings: Iterable[RingRecord] = (),
-                    extensions: Iterable[ExtensionRecord] = ()) -> list[AttentionItem]:
+def attention_items(
+    rows: Iterable[MachineRecord],
+    skipped: Iterable[SubscriptionRecord],
+    rings: Iterable[RingRecord] = (),
+    extensions: Iterable[ExtensionRecord] = (),
+) -> list[AttentionItem]:
     """Everything an operator should look at, most urgent kinds first (AttentionKind's order)."""
     items: list[AttentionItem] = []
     for row in rows:
@@ -31,12 +35,29 @@ def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[Subscriptio
         items.extend(_extension_items(ext))
     for ring in rings:
         if ring.state == RingState.HELD:
-            items.append(AttentionItem(AttentionKind.RING_HELD, f"/rings/{ring.ring}", "", f"ring {ring.ring}",
-                                       str(ring.state), ring.decision, ring.evaluated_at))
+            items.append(
+                AttentionItem(
+                    AttentionKind.RING_HELD,
+                    f"/rings/{ring.ring}",
+                    "",
+                    f"ring {ring.ring}",
+                    str(ring.state),
+                    ring.decision,
+                    ring.evaluated_at,
+                )
+            )
     for s in skipped:
         kind = AttentionKind.SUBSCRIPTION_NOT_SWEPT if s.not_swept else AttentionKind.SUBSCRIPTION_SKIPPED
-        items.append(AttentionItem(kind, f"/subscriptions/{s.subscription_id}",
-                                   s.subscription_id, s.display_name or s.subscription_id, s.state, s.skip_reason))
+        items.append(
+            AttentionItem(
+                kind,
+                f"/subscriptions/{s.subscription_id}",
+                s.subscription_id,
+                s.display_name or s.subscription_id,
+                s.state,
+                s.skip_reason,
+            )
+        )
     order = {kind: index for index, kind in enumerate(AttentionKind)}
     return sorted(items, key=lambda i: (order.get(i.kind, len(order)), i.resource_id))
 
@@ -44,11 +65,19 @@ def attention_items(rows: Iterable[MachineRecord], skipped: Iterable[Subscriptio
 def _extension_items(r: ExtensionRecord) -> Iterable[AttentionItem]:
     name = f"{r.machine_name}/{r.name}"
     if r.action_result == EnableResult.FAILED:
-        yield AttentionItem(AttentionKind.ENABLE_FAILED, r.resource_id, r.subscription_id, name, r.arm_error_code,
-                            r.arm_error_message, r.updated_at)
+        yield AttentionItem(
+            AttentionKind.ENABLE_FAILED,
+            r.resource_id,
+            r.subscription_id,
+            name,
+            r.arm_error_code,
+            r.arm_error_message,
+            r.updated_at,
+        )
     for kind, message in extension_attention(r):
-        yield AttentionItem(kind, r.resource_id, r.subscription_id, name,
-                            f"{r.extension_type} {r.version_seen}".strip(), message)
+        yield AttentionItem(
+            kind, r.resource_id, r.subscription_id, name, f"{r.extension_type} {r.version_seen}".strip(), message
+        )
 
 
 def _machine_items(r: MachineRecord) -> Iterable[AttentionItem]:

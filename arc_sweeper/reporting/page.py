@@ -11,6 +11,7 @@ and the extensions needing attention, apart from the machines'.
 
 Its length is the page's: one loader per section, each reading only the rows it shows.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -47,31 +48,43 @@ CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-u
 
 _ATTENTION_TEXT: dict[str, tuple[str, str]] = {
     AttentionKind.ENABLE_FAILED: (
-        "ARM error", "ARM refused the PATCH (a lock, a missing permission, a read-only subscription): fix the"
-                     " cause and the next daily sweep tries again."),
+        "ARM error",
+        "ARM refused the PATCH (a lock, a missing permission, a read-only subscription): fix the"
+        " cause and the next daily sweep tries again.",
+    ),
     AttentionKind.UPGRADE_STUCK: ("Last attempt", STUCK_ADVICE),
     AttentionKind.UPGRADE_FAILED: (
-        "Last attempt", "The agent's latest upgrade attempt failed and it will retry by itself; it is reported"
-                        " stuck once it has been failing for longer than STUCK_AFTER."),
+        "Last attempt",
+        "The agent's latest upgrade attempt failed and it will retry by itself; it is reported"
+        " stuck once it has been failing for longer than STUCK_AFTER.",
+    ),
     AttentionKind.MANUAL_UPGRADE_NEEDED: ("Agent version", Finding.TOO_OLD_FOR_AUTO_UPGRADE.explanation),
     AttentionKind.OUT_OF_SUPPORT: ("Agent version", Finding.OUT_OF_SUPPORT.explanation),
     AttentionKind.EXPIRED: ("Status", Finding.EXPIRED.explanation),
     AttentionKind.NOT_CONNECTED: ("Status", Finding.NOT_CONNECTED.explanation),
     AttentionKind.UNKNOWN_VERSION: ("Agent version", Finding.UNKNOWN_VERSION.explanation),
     AttentionKind.RING_HELD: (
-        "State", "The ring's health gate failed, so its machines wait: see why below, and once the cause is"
-                 " fixed open it by hand (POST /api/rings/{ring}/open with a reason)."),
+        "State",
+        "The ring's health gate failed, so its machines wait: see why below, and once the cause is"
+        " fixed open it by hand (POST /api/rings/{ring}/open with a reason).",
+    ),
     AttentionKind.EXTENSION_FAILED: (
-        "Type and version", "Its installation failed, or an automatic upgrade failed and was rolled back (Azure"
-                            " tries again): the message says why; fix the cause on the machine, or reinstall it."),
+        "Type and version",
+        "Its installation failed, or an automatic upgrade failed and was rolled back (Azure"
+        " tries again): the message says why; fix the cause on the machine, or reinstall it.",
+    ),
     AttentionKind.EXTENSION_OPTED_OUT: (
-        "Type and version", f"{ExtensionFinding.AUTO_UPGRADE_OFF.explanation} Turn enableAutomaticUpgrade on"
-                            " (EXTENSION_UPGRADE_MODE=enable does, except for types on EXTENSION_DENY_LIST), or"
-                            " keep the opt-out on purpose."),
+        "Type and version",
+        f"{ExtensionFinding.AUTO_UPGRADE_OFF.explanation} Turn enableAutomaticUpgrade on"
+        " (EXTENSION_UPGRADE_MODE=enable does, except for types on EXTENSION_DENY_LIST), or"
+        " keep the opt-out on purpose.",
+    ),
     AttentionKind.EXTENSION_FAR_BEHIND: (
-        "Type and version", "Two or more versions behind the newest of its type in the estate: check that it is"
-                            " opted in and healthy; a type automatic extension upgrade does not support is"
-                            " upgraded by its owner."),
+        "Type and version",
+        "Two or more versions behind the newest of its type in the estate: check that it is"
+        " opted in and healthy; a type automatic extension upgrade does not support is"
+        " upgraded by its owner.",
+    ),
 }
 """Per attention kind: what its code column holds, and what to do. A kind not listed gets "Code" and no advice."""
 _SUBJECT_HEADER: dict[str, str] = {AttentionKind.RING_HELD: "Ring"}
@@ -91,8 +104,9 @@ class ReportStore(Protocol):
 
     def subscriptions(self, run_id: str, batch_index: int | None = None) -> list[SubscriptionRecord]: ...
 
-    def all_machines(self, run_id: str,
-                     subscriptions: list[SubscriptionRecord] | None = None) -> Iterator[MachineRecord]: ...
+    def all_machines(
+        self, run_id: str, subscriptions: list[SubscriptionRecord] | None = None
+    ) -> Iterator[MachineRecord]: ...
 
     def extensions(self, run_id: str, subscription_id: str) -> list[ExtensionRecord]: ...
 
@@ -128,7 +142,7 @@ class AttentionGroup:
     code_header: str
     advice: str
     total: int
-    items: tuple[AttentionItem, ...]   # the oldest first, at most MAX_ROWS_PER_KIND
+    items: tuple[AttentionItem, ...]  # the oldest first, at most MAX_ROWS_PER_KIND
 
     @property
     def with_messages(self) -> bool:
@@ -140,7 +154,7 @@ class ExtensionSection:
     """The run's machine extensions: its counts (from the run row) and those needing attention."""
 
     seen: int
-    findings: tuple[Count, ...]        # detail: what the finding means
+    findings: tuple[Count, ...]  # detail: what the finding means
     results: tuple[Count, ...]
     outcomes: tuple[Count, ...]
     attention: tuple[AttentionGroup, ...]
@@ -155,10 +169,10 @@ class ReportPage:
     findings: Figure
     actions: tuple[Count, ...]
     results: tuple[Count, ...]
-    follow_up: Figure | None          # None: nothing was followed (yet)
+    follow_up: Figure | None  # None: nothing was followed (yet)
     trend: Figure
     attention: tuple[AttentionGroup, ...]
-    extensions: ExtensionSection | None   # None: the run read no extension (EXTENSION_UPGRADE_MODE off)
+    extensions: ExtensionSection | None  # None: the run read no extension (EXTENSION_UPGRADE_MODE off)
     skipped: tuple[SubscriptionRecord, ...]
     content_security_policy: str = CONTENT_SECURITY_POLICY
 
@@ -173,8 +187,9 @@ def load_page(store: ReportStore, run_id: str, *, generated_at: str) -> ReportPa
     swept = [s.subscription_id for s in subscriptions if s.in_scope]
     fleet = [f for sub in swept for f in store.fleet(sub).values()]
     extensions = [e for sub in swept for e in store.extensions(run_id, sub)]
-    return build_page(run, rows, subscriptions, store.all_runs(), fleet, store.rings().values(), extensions,
-                      generated_at=generated_at)
+    return build_page(
+        run, rows, subscriptions, store.all_runs(), fleet, store.rings().values(), extensions, generated_at=generated_at
+    )
 
 
 def latest_completed_run(store: ReportStore) -> str | None:
@@ -183,20 +198,34 @@ def latest_completed_run(store: ReportStore) -> str | None:
     return max(done, key=lambda run: run.started_at).run_id if done else None
 
 
-def build_page(run: RunRecord, rows: Sequence[MachineRecord], subscriptions: Sequence[SubscriptionRecord],
-               runs: Iterable[RunRecord], fleet: Iterable[FleetRecord], rings: Iterable[RingRecord] = (),
-               extensions: Iterable[ExtensionRecord] = (), *, generated_at: str) -> ReportPage:
+def build_page(
+    run: RunRecord,
+    rows: Sequence[MachineRecord],
+    subscriptions: Sequence[SubscriptionRecord],
+    runs: Iterable[RunRecord],
+    fleet: Iterable[FleetRecord],
+    rings: Iterable[RingRecord] = (),
+    extensions: Iterable[ExtensionRecord] = (),
+    *,
+    generated_at: str,
+) -> ReportPage:
     """The page; attention lists machines and held rings (as the alert does), subscriptions and extensions
     have their own sections."""
     skipped = tuple(s for s in subscriptions if not s.in_scope)
     machine_items = attention_items(rows, [], rings)
     return ReportPage(
-        run=run, generated_at=generated_at,
+        run=run,
+        generated_at=generated_at,
         headline=_headline(run, needing_attention=len(machine_items) + len(skipped)),
-        versions=_versions(rows), findings=_findings(run),
-        actions=_counts(run.action_counts, Action), results=_counts(run.result_counts, EnableResult),
-        follow_up=_follow_up(run), trend=_trend(trend(run, runs, fleet)),
-        attention=_attention_groups(machine_items), extensions=_extension_section(run, extensions), skipped=skipped,
+        versions=_versions(rows),
+        findings=_findings(run),
+        actions=_counts(run.action_counts, Action),
+        results=_counts(run.result_counts, EnableResult),
+        follow_up=_follow_up(run),
+        trend=_trend(trend(run, runs, fleet)),
+        attention=_attention_groups(machine_items),
+        extensions=_extension_section(run, extensions),
+        skipped=skipped,
     )
 
 
@@ -207,8 +236,11 @@ def render_page(page: ReportPage) -> str:
 def _headline(run: RunRecord, needing_attention: int) -> tuple[Count, ...]:
     compliant = run.finding_counts.get(Finding.COMPLIANT, 0)
     share = compliant / run.machines_seen if run.machines_seen else 0.0
-    enabled = (Count("Would enable", run.result_counts.get(EnableResult.DRY_RUN, 0), "dry run: nothing was sent")
-               if run.dry_run else Count("Automatic upgrade enabled", run.result_counts.get(EnableResult.ENABLED, 0)))
+    enabled = (
+        Count("Would enable", run.result_counts.get(EnableResult.DRY_RUN, 0), "dry run: nothing was sent")
+        if run.dry_run
+        else Count("Automatic upgrade enabled", run.result_counts.get(EnableResult.ENABLED, 0))
+    )
     return (
         Count("Machines seen", run.machines_seen, f"in {run.subscriptions_in_scope:,} subscriptions"),
         Count("Compliant", f"{share:.1%}", f"{compliant:,} of {run.machines_seen:,} machines"),
@@ -228,12 +260,16 @@ def _versions(rows: Sequence[MachineRecord]) -> Figure:
     counts = releases_in_use(rows)
     releases = list(dict.fromkeys(c.release for c in counts))
     by_key = {(c.release, c.support): c.machines for c in counts}
-    series = [(name, label, [by_key.get((release, name)) for release in releases])
-              for name, label in SUPPORT_CLASSES if any(c.support == name for c in counts)]
+    series = [
+        (name, label, [by_key.get((release, name)) for release in releases])
+        for name, label in SUPPORT_CLASSES
+        if any(c.support == name for c in counts)
+    ]
     labels = dict(SUPPORT_CLASSES)
     title = "Agent versions in use, by release"
     return Figure(
-        "versions", title,
+        "versions",
+        title,
         (bar_chart(title=title, x_labels=releases, series=series, stacked=True, described_by="versions-table"),),
         ("Release", "Support", "Machines"),
         tuple((c.release, labels[c.support], c.machines) for c in counts),
@@ -244,10 +280,20 @@ def _versions(rows: Sequence[MachineRecord]) -> Figure:
 def _findings(run: RunRecord) -> Figure:
     names = ordered_names(Finding, run.finding_counts)
     title = "Findings (a machine may have several)"
-    chart = bar_chart(title=title, x_labels=names, series=[("findings", "machines", [
-        run.finding_counts[n] for n in names])], horizontal=True, described_by="findings-table")
-    return Figure("findings", title, (chart,), ("Finding", "Machines", "Meaning"),
-                  tuple((n, run.finding_counts[n], _MEANINGS.get(n, "")) for n in names))
+    chart = bar_chart(
+        title=title,
+        x_labels=names,
+        series=[("findings", "machines", [run.finding_counts[n] for n in names])],
+        horizontal=True,
+        described_by="findings-table",
+    )
+    return Figure(
+        "findings",
+        title,
+        (chart,),
+        ("Finding", "Machines", "Meaning"),
+        tuple((n, run.finding_counts[n], _MEANINGS.get(n, "")) for n in names),
+    )
 
 
 def _follow_up(run: RunRecord) -> Figure | None:
@@ -258,28 +304,57 @@ def _follow_up(run: RunRecord) -> Figure | None:
     title = "Follow-up outcomes at the end of each day"
     series = [(name, name, [days[day].get(name, 0) for day in days]) for name in names]
     chart = bar_chart(title=title, x_labels=list(days), series=series, stacked=True, described_by="follow-up-table")
-    return Figure("follow-up", title, (chart,), ("Day", *names),
-                  tuple((day, *(counts.get(n, 0) for n in names)) for day, counts in days.items()),
-                  f"The {run.result_counts.get(EnableResult.ENABLED, 0):,} machines this run enabled, at the last"
-                  " check of each day.")
+    return Figure(
+        "follow-up",
+        title,
+        (chart,),
+        ("Day", *names),
+        tuple((day, *(counts.get(n, 0) for n in names)) for day, counts in days.items()),
+        f"The {run.result_counts.get(EnableResult.ENABLED, 0):,} machines this run enabled, at the last"
+        " check of each day.",
+    )
 
 
 def _trend(points: list[TrendPoint]) -> Figure:
     days = [p.day for p in points]
-    share = line_chart(title="Compliant share of machines seen", x_labels=days, percent=True, y_title="%",
-                       series=[("supported", "compliant", [round(100 * p.compliant_share, 1) for p in points])],
-                       described_by="trend-table")
-    counts = bar_chart(title="Enabled, failing, stuck and new machines per run", x_labels=days, series=[
-        (Outcome.PENDING, "enabled", [p.enabled for p in points]),
-        (Outcome.UPGRADE_FAILED, "failing", [p.failing for p in points]),
-        (Outcome.STUCK, "stuck", [p.stuck for p in points]),
-        ("new", "new", [p.new_machines for p in points]),
-    ], described_by="trend-table")
+    share = line_chart(
+        title="Compliant share of machines seen",
+        x_labels=days,
+        percent=True,
+        y_title="%",
+        series=[("supported", "compliant", [round(100 * p.compliant_share, 1) for p in points])],
+        described_by="trend-table",
+    )
+    counts = bar_chart(
+        title="Enabled, failing, stuck and new machines per run",
+        x_labels=days,
+        series=[
+            (Outcome.PENDING, "enabled", [p.enabled for p in points]),
+            (Outcome.UPGRADE_FAILED, "failing", [p.failing for p in points]),
+            (Outcome.STUCK, "stuck", [p.stuck for p in points]),
+            ("new", "new", [p.new_machines for p in points]),
+        ],
+        described_by="trend-table",
+    )
     return Figure(
-        "trend", "The estate across runs", (share, counts),
+        "trend",
+        "The estate across runs",
+        (share, counts),
         ("Day", "Run", "Machines seen", "New", "Compliant", "Compliant share", "Enabled", "Failing", "Stuck"),
-        tuple((p.day, p.run_id + (" (dry run)" if p.dry_run else ""), p.machines_seen, p.new_machines, p.compliant,
-               f"{p.compliant_share:.1%}", p.enabled, p.failing, p.stuck) for p in points),
+        tuple(
+            (
+                p.day,
+                p.run_id + (" (dry run)" if p.dry_run else ""),
+                p.machines_seen,
+                p.new_machines,
+                p.compliant,
+                f"{p.compliant_share:.1%}",
+                p.enabled,
+                p.failing,
+                p.stuck,
+            )
+            for p in points
+        ),
         "Runs over the same subscriptions, up to now. Failing and stuck: machines under follow-up that day, from"
         " every run's follow-up; new: machines the fleet table first saw since the run before.",
     )
@@ -292,7 +367,8 @@ def _extension_section(run: RunRecord, extensions: Iterable[ExtensionRecord]) ->
     return ExtensionSection(
         run.extensions_seen,
         tuple(Count(n, findings[n], _EXTENSION_MEANINGS.get(n, "")) for n in ordered_names(ExtensionFinding, findings)),
-        _counts(run.extension_result_counts, EnableResult), _counts(run.extension_outcome_counts, ExtensionOutcome),
+        _counts(run.extension_result_counts, EnableResult),
+        _counts(run.extension_outcome_counts, ExtensionOutcome),
         _attention_groups(attention_items([], [], extensions=extensions), subject="Extension"),
     )
 
@@ -302,9 +378,17 @@ def _attention_groups(items: list[AttentionItem], subject: str = "Machine") -> t
     for kind, members in itertools.groupby(items, key=lambda item: item.kind):
         ordered = sorted(members, key=lambda i: (not i.since, i.since, i.name.casefold(), i.resource_id))
         code_header, advice = _ATTENTION_TEXT.get(kind, ("Code", ""))
-        groups.append(AttentionGroup(kind, kind.replace("_", " ").capitalize(), _SUBJECT_HEADER.get(kind, subject),
-                                     code_header, advice,
-                                     len(ordered), tuple(ordered[:MAX_ROWS_PER_KIND])))
+        groups.append(
+            AttentionGroup(
+                kind,
+                kind.replace("_", " ").capitalize(),
+                _SUBJECT_HEADER.get(kind, subject),
+                code_header,
+                advice,
+                len(ordered),
+                tuple(ordered[:MAX_ROWS_PER_KIND]),
+            )
+        )
     return tuple(groups)
 
 
@@ -312,6 +396,11 @@ def _number(value: object) -> object:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-_ENV = Environment(loader=PackageLoader("arc_sweeper.reporting", "templates"), autoescape=True,
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV = Environment(
+    loader=PackageLoader("arc_sweeper.reporting", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _ENV.filters["number"] = _number

@@ -3,6 +3,7 @@
 Built from Table Storage when a phase ends, then turned into an alert, a summary or a
 page. It never crosses an activity boundary, so it may be large; alerts cap what they send.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -44,19 +45,37 @@ class RunReport:
         return converted
 
 
-def build_report(run: RunRecord, rows: Iterable[MachineRecord], subscriptions: Iterable[SubscriptionRecord],
-                 rings: Iterable[RingRecord] = (), extensions: Iterable[ExtensionRecord] = ()) -> RunReport:
+def build_report(
+    run: RunRecord,
+    rows: Iterable[MachineRecord],
+    subscriptions: Iterable[SubscriptionRecord],
+    rings: Iterable[RingRecord] = (),
+    extensions: Iterable[ExtensionRecord] = (),
+) -> RunReport:
     """The report of a run; with a requested scope, every subscription row is one that was asked for."""
     subscriptions = list(subscriptions)
     skipped = [s for s in subscriptions if not s.in_scope]
     requested = tuple(sorted(s.subscription_id for s in subscriptions)) if run.scope_count else ()
     return RunReport(
-        run_id=run.run_id, trigger=run.trigger, dry_run=run.dry_run, scope=requested, status=run.status,
-        started_at=run.started_at, ended_at=run.ended_at, subscriptions_in_scope=run.subscriptions_in_scope,
-        machines_seen=run.machines_seen, finding_counts=run.finding_counts, action_counts=run.action_counts,
-        result_counts=run.result_counts, outcome_counts=run.outcome_counts,
-        attention=tuple(attention_items(rows, skipped, rings, extensions)), error=run.error, notices=run.notices,
+        run_id=run.run_id,
+        trigger=run.trigger,
+        dry_run=run.dry_run,
+        scope=requested,
+        status=run.status,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        subscriptions_in_scope=run.subscriptions_in_scope,
+        machines_seen=run.machines_seen,
+        finding_counts=run.finding_counts,
+        action_counts=run.action_counts,
+        result_counts=run.result_counts,
+        outcome_counts=run.outcome_counts,
+        attention=tuple(attention_items(rows, skipped, rings, extensions)),
+        error=run.error,
+        notices=run.notices,
         blocked_by=run.blocked_by,
-        extensions_seen=run.extensions_seen, extension_finding_counts=run.extension_finding_counts,
-        extension_result_counts=run.extension_result_counts, extension_outcome_counts=run.extension_outcome_counts,
+        extensions_seen=run.extensions_seen,
+        extension_finding_counts=run.extension_finding_counts,
+        extension_result_counts=run.extension_result_counts,
+        extension_outcome_counts=run.extension_outcome_counts,
     )

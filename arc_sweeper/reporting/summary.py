@@ -1,4 +1,5 @@
 """A run as plain text: what the operator CLI and the demo print."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -46,8 +47,9 @@ def summary_lines(run: RunRecord) -> list[str]:
             lines.append(f"  {day}  " + " ".join(f"{counts.get(n, 0):>14}" for n in names))
     if run.extensions_seen:
         lines.append(f"Extensions: {run.extensions_seen} on the machines seen")
-        lines += _table("  Extension findings (an extension may have several)", run.extension_finding_counts,
-                        ExtensionFinding)
+        lines += _table(
+            "  Extension findings (an extension may have several)", run.extension_finding_counts, ExtensionFinding
+        )
         lines += _table("  Extension enable results", run.extension_result_counts)
         lines += _table("  Extension follow-up outcomes", run.extension_outcome_counts, ExtensionOutcome)
     if run.alerts:
@@ -62,7 +64,8 @@ def summary_lines(run: RunRecord) -> list[str]:
 def finding_lines(run: RunRecord) -> list[str]:
     """What each finding the run saw means."""
     return ["What the findings mean:"] + [
-        f"  {finding}: {finding.explanation}" for finding in Finding if run.finding_counts.get(finding)]
+        f"  {finding}: {finding.explanation}" for finding in Finding if run.finding_counts.get(finding)
+    ]
 
 
 def attention_lines(items: list[AttentionItem], limit: int) -> list[str]:

@@ -4,6 +4,7 @@
 follow-up (the cohort's outcome alert) and `record_failure` records a run that stopped.
 Each recounts the run from Table Storage, so a retried activity gives the same answer.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,30 +74,51 @@ class ClosingStep:
         stale = stale_notice(self.store.get_run(end.run_id), self.store.observed_releases(), on.date())
 
         def close(run: RunRecord, rows: RunRows) -> RunRecord:
-            cohort = (sum(1 for r in rows.machines if r.action_result == EnableResult.ENABLED)
-                      + sum(1 for r in rows.extensions if r.action_result == EnableResult.ENABLED))
+            cohort = sum(1 for r in rows.machines if r.action_result == EnableResult.ENABLED) + sum(
+                1 for r in rows.extensions if r.action_result == EnableResult.ENABLED
+            )
             following = cohort > 0 and not run.dry_run
-            return replace(run, cohort_size=cohort, enabling_ended_at=end.as_of,
-                           status=RunStatus.FOLLOWING if following else RunStatus.COMPLETED,
-                           phase=RunPhase.FOLLOWING if following else RunPhase.DONE,
-                           ended_at="" if following else end.as_of, error=clip(end.error),
-                           notices=tuple(dict.fromkeys([*run.notices, *([stale] if stale else [])])))
+            return replace(
+                run,
+                cohort_size=cohort,
+                enabling_ended_at=end.as_of,
+                status=RunStatus.FOLLOWING if following else RunStatus.COMPLETED,
+                phase=RunPhase.FOLLOWING if following else RunPhase.DONE,
+                ended_at="" if following else end.as_of,
+                error=clip(end.error),
+                notices=tuple(dict.fromkeys([*run.notices, *([stale] if stale else [])])),
+            )
 
         run = self._close_phase(end, AlertKind.SWEEP_COMPLETED, close, summary="sweep done", rank=True)
         self.leases.release(end.run_id)  # enabling is over: an overlapping sweep may start
         return run.cohort_size if run.status == RunStatus.FOLLOWING else 0
 
     def finish_run(self, end: PhaseEnd) -> None:
-        self._close_phase(end, AlertKind.FOLLOW_UP_COMPLETED, lambda run, rows: replace(
-            run, status=RunStatus.COMPLETED, phase=RunPhase.DONE, ended_at=end.as_of), summary="follow-up done")
+        self._close_phase(
+            end,
+            AlertKind.FOLLOW_UP_COMPLETED,
+            lambda run, rows: replace(run, status=RunStatus.COMPLETED, phase=RunPhase.DONE, ended_at=end.as_of),
+            summary="follow-up done",
+        )
 
     def record_failure(self, end: PhaseEnd) -> None:
-        self._close_phase(end, AlertKind.SWEEP_FAILED, lambda run, rows: replace(
-            run, status=RunStatus.FAILED, phase=RunPhase.DONE, ended_at=end.as_of, error=clip(end.error)))
+        self._close_phase(
+            end,
+            AlertKind.SWEEP_FAILED,
+            lambda run, rows: replace(
+                run, status=RunStatus.FAILED, phase=RunPhase.DONE, ended_at=end.as_of, error=clip(end.error)
+            ),
+        )
         self.leases.release(end.run_id)
 
-    def _close_phase(self, end: PhaseEnd, kind: AlertKind, close: Callable[[RunRecord, RunRows], RunRecord],
-                     summary: str = "", rank: bool = False) -> RunRecord:
+    def _close_phase(
+        self,
+        end: PhaseEnd,
+        kind: AlertKind,
+        close: Callable[[RunRecord, RunRows], RunRecord],
+        summary: str = "",
+        rank: bool = False,
+    ) -> RunRecord:
         """Recount the run from its rows, apply the phase's changes, alert, and save the run row.
 
         With `rank` (enabling's end, once every batch is in), extensions are ranked against the
@@ -121,8 +143,11 @@ class ClosingStep:
     def _rows(self, run_id: str) -> RunRows:
         subscriptions = self.store.subscriptions(run_id)
         swept = [s.subscription_id for s in subscriptions if s.in_scope]
-        return RunRows(subscriptions, [row for sub in swept for row in self.store.machines(run_id, sub)],
-                       [row for sub in swept for row in self.store.extensions(run_id, sub)])
+        return RunRows(
+            subscriptions,
+            [row for sub in swept for row in self.store.machines(run_id, sub)],
+            [row for sub in swept for row in self.store.extensions(run_id, sub)],
+        )
 
     def _ranked(self, rows: RunRows, as_of: str) -> RunRows:
         changed = ranked(rows.extensions)
@@ -151,26 +176,41 @@ def with_counts(run: RunRecord, rows: RunRows) -> RunRecord:
     in_scope = sum(1 for s in rows.subscriptions if s.in_scope)
     machines, extensions = rows.machines, rows.extensions
     return replace(
-        run, machines_seen=len(machines),
-        subscriptions_in_scope=in_scope, subscriptions_skipped=len(rows.subscriptions) - in_scope,
+        run,
+        machines_seen=len(machines),
+        subscriptions_in_scope=in_scope,
+        subscriptions_skipped=len(rows.subscriptions) - in_scope,
         finding_counts=dict(Counter(str(f) for r in machines for f in r.findings)),
         action_counts=dict(Counter(str(r.action) for r in machines)),
         result_counts=dict(Counter(str(r.action_result) for r in machines if r.action == Action.ENABLE_AUTO_UPGRADE)),
         outcome_counts=dict(Counter(str(r.outcome) for r in machines if r.outcome)),
         extensions_seen=len(extensions),
         extension_finding_counts=dict(Counter(str(f) for r in extensions for f in r.findings)),
-        extension_result_counts=dict(Counter(str(r.action_result) for r in extensions
-                                             if r.action == Action.ENABLE_AUTO_UPGRADE)),
+        extension_result_counts=dict(
+            Counter(str(r.action_result) for r in extensions if r.action == Action.ENABLE_AUTO_UPGRADE)
+        ),
         extension_outcome_counts=dict(Counter(str(r.outcome) for r in extensions if r.outcome)),
     )
 
 
 def log_summary(run: RunRecord, what: str) -> None:
     """One line per phase for the Functions logs: a warning when anything needs a person."""
-    trouble = (run.result_counts.get(EnableResult.FAILED, 0) + run.outcome_counts.get(Outcome.STUCK, 0)
-               + run.outcome_counts.get(Outcome.UPGRADE_FAILED, 0) + run.subscriptions_skipped)
-    log.log(logging.WARNING if trouble else logging.INFO,
-            "run %s %s: %d machines in %d subscriptions (%d skipped); actions %s; enable results %s; "
-            "outcomes %s%s", run.run_id, what, run.machines_seen, run.subscriptions_in_scope,
-            run.subscriptions_skipped, run.action_counts, run.result_counts, run.outcome_counts,
-            " (dry run)" if run.dry_run else "")
+    trouble = (
+        run.result_counts.get(EnableResult.FAILED, 0)
+        + run.outcome_counts.get(Outcome.STUCK, 0)
+        + run.outcome_counts.get(Outcome.UPGRADE_FAILED, 0)
+        + run.subscriptions_skipped
+    )
+    log.log(
+        logging.WARNING if trouble else logging.INFO,
+        "run %s %s: %d machines in %d subscriptions (%d skipped); actions %s; enable results %s; outcomes %s%s",
+        run.run_id,
+        what,
+        run.machines_seen,
+        run.subscriptions_in_scope,
+        run.subscriptions_skipped,
+        run.action_counts,
+        run.result_counts,
+        run.outcome_counts,
+        " (dry run)" if run.dry_run else "",
+    )

@@ -3,6 +3,7 @@
 Machines first, then (unless EXTENSION_UPGRADE_MODE is off) their extensions, with one
 more paged query joined to the machines here; nothing is written until both were read.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,36 +72,57 @@ class DiscoveryStep:
         extensions, extension_error = self._read_extensions(ids, gate) if extension_policy else ([], "")
         machines, dropped = within_scope(machines, set(ids))
         if dropped:
-            log.warning("run %s batch %d: %d Resource Graph rows outside the batch's subscriptions dropped, e.g. %r",
-                        work.run_id, work.batch_index, len(dropped), dropped[0].id[:200])
+            log.warning(
+                "run %s batch %d: %d Resource Graph rows outside the batch's subscriptions dropped, e.g. %r",
+                work.run_id,
+                work.batch_index,
+                len(dropped),
+                dropped[0].id[:200],
+            )
         staged = self.settings.ring_policy if work.rings is not None else None
-        rows = self._in_chunks([in_ring(machine_row(work.run_id, m, policy, work.as_of), m, work.rings, staged)
-                                for m in machines])
-        extension_rows = self._in_chunks(extensions_of(rows, extensions, extension_policy, work.as_of, work.rings)
-                                         if extension_policy else [])
+        rows = self._in_chunks(
+            [in_ring(machine_row(work.run_id, m, policy, work.as_of), m, work.rings, staged) for m in machines]
+        )
+        extension_rows = self._in_chunks(
+            extensions_of(rows, extensions, extension_policy, work.as_of, work.rings) if extension_policy else []
+        )
         self.store.put_machines(rows)
         self.store.put_extensions(extension_rows)
         self.fleet.record_discovery(rows, work.as_of)
         for release in unlisted_releases(rows, catalogue, as_of.date(), work.as_of):
-            log.info("run %s: agent release %s seen for the first time, on %s", work.run_id, release.release,
-                     release.first_seen_on)
+            log.info(
+                "run %s: agent release %s seen for the first time, on %s",
+                work.run_id,
+                release.release,
+                release.first_seen_on,
+            )
             self.store.record_release(release)
         per_subscription = Counter(r.subscription_id for r in rows)
         to_enable = Counter(r.subscription_id for r in rows if r.enable_chunk >= 0)
         extensions_to_enable = Counter(r.subscription_id for r in extension_rows if r.enable_chunk >= 0)
         self.store.put_subscriptions(
-            replace(s, machines=per_subscription[s.subscription_id], to_enable=to_enable[s.subscription_id],
-                    extensions=sum(1 for r in extension_rows if r.subscription_id == s.subscription_id),
-                    extensions_to_enable=extensions_to_enable[s.subscription_id])
+            replace(
+                s,
+                machines=per_subscription[s.subscription_id],
+                to_enable=to_enable[s.subscription_id],
+                extensions=sum(1 for r in extension_rows if r.subscription_id == s.subscription_id),
+                extensions_to_enable=extensions_to_enable[s.subscription_id],
+            )
             for s in subscriptions
         )
         size = self.settings.enable_batch_size
         return DiscoveryResult(
-            work.run_id, work.batch_index, len(rows),
-            tuple(SubscriptionWork(sub, to_enable[sub], -(-to_enable[sub] // size),
-                                   -(-extensions_to_enable[sub] // size))
-                  for sub in sorted(to_enable | extensions_to_enable)), gate.state(),
-            dropped=len(dropped), extensions=len(extension_rows), extension_error=extension_error,
+            work.run_id,
+            work.batch_index,
+            len(rows),
+            tuple(
+                SubscriptionWork(sub, to_enable[sub], -(-to_enable[sub] // size), -(-extensions_to_enable[sub] // size))
+                for sub in sorted(to_enable | extensions_to_enable)
+            ),
+            gate.state(),
+            dropped=len(dropped),
+            extensions=len(extension_rows),
+            extension_error=extension_error,
         )
 
     def _read_extensions(self, subscription_ids: list[str], gate: QuotaGate) -> tuple[list[ExtensionSnapshot], str]:
@@ -117,9 +139,11 @@ class DiscoveryStep:
         """The batch's subscriptions could not be read even with retries: say so on each of them."""
         reason = clip(f"not swept: Resource Graph could not be read: {failure.error}")
         log.error("run %s batch %d: %s", failure.run_id, failure.batch_index, reason)
-        self.store.put_subscriptions(replace(s, in_scope=False, not_swept=True, skip_reason=reason)
-                                     for s in self.store.subscriptions(failure.run_id, failure.batch_index)
-                                     if s.in_scope)
+        self.store.put_subscriptions(
+            replace(s, in_scope=False, not_swept=True, skip_reason=reason)
+            for s in self.store.subscriptions(failure.run_id, failure.batch_index)
+            if s.in_scope
+        )
 
     def _in_chunks(self, rows: list[Row]) -> list[Row]:
         """Number the machines (or extensions) to enable into chunks of ENABLE_BATCH_SIZE per subscription.
@@ -137,8 +161,9 @@ class DiscoveryStep:
         return numbered
 
 
-def in_ring(row: MachineRecord, machine: MachineSnapshot, plan: RingPlan | None,
-            policy: RingPolicy | None) -> MachineRecord:
+def in_ring(
+    row: MachineRecord, machine: MachineSnapshot, plan: RingPlan | None, policy: RingPolicy | None
+) -> MachineRecord:
     """The row with its staged-rollout ring; enabling deferred (nothing sent) while that ring is not open."""
     if plan is None or policy is None:
         return row
@@ -154,12 +179,18 @@ def ring_held(row: MachineRecord, plan: RingPlan | None) -> str:
     """Why the machine's ring may not be changed in this run; empty when it may."""
     if plan is None or row.ring in plan.open_rings:
         return ""
-    return plan.waiting.get(str(row.ring), f"ring {row.ring} waits for the rings before it to open and pass their"
-                                           " gates")
+    return plan.waiting.get(
+        str(row.ring), f"ring {row.ring} waits for the rings before it to open and pass their gates"
+    )
 
 
-def extensions_of(rows: list[MachineRecord], extensions: list[ExtensionSnapshot], policy: ExtensionPolicy,
-                  as_of: str, plan: RingPlan | None) -> list[ExtensionRecord]:
+def extensions_of(
+    rows: list[MachineRecord],
+    extensions: list[ExtensionSnapshot],
+    policy: ExtensionPolicy,
+    as_of: str,
+    plan: RingPlan | None,
+) -> list[ExtensionRecord]:
     """Each extension joined to its machine's row by the machine id in its own id.
 
     An extension whose machine is not among the rows (outside the batch, or created between
@@ -176,8 +207,9 @@ def extensions_of(rows: list[MachineRecord], extensions: list[ExtensionSnapshot]
     return joined
 
 
-def within_scope(machines: list[MachineSnapshot], subscriptions: set[str]) -> tuple[list[MachineSnapshot],
-                                                                                   list[MachineSnapshot]]:
+def within_scope(
+    machines: list[MachineSnapshot], subscriptions: set[str]
+) -> tuple[list[MachineSnapshot], list[MachineSnapshot]]:
     """Rows of the batch's subscriptions (by their subscriptionId column), and the others
     (outside the scope, or on the deny list), which are never recorded.
 
@@ -197,8 +229,12 @@ def is_permanent(error: Exception) -> bool:
     if isinstance(error, GraphQueryError):
         return True
     status = getattr(error, "status_code", None)
-    return isinstance(error, HttpResponseError) and isinstance(status, int) and 400 <= status < 500 \
+    return (
+        isinstance(error, HttpResponseError)
+        and isinstance(status, int)
+        and 400 <= status < 500
         and status not in (408, 429)
+    )
 
 
 def describe(error: Exception) -> str:
@@ -212,13 +248,21 @@ def machine_row(run_id: str, machine: MachineSnapshot, policy: ClassificationPol
     classification = classify(machine, policy)
     auto = {True: "true", False: "false", None: "missing"}[machine.auto_upgrade]
     return MachineRecord(
-        run_id=run_id, resource_id=machine.id, subscription_id=machine.subscription_id,
-        resource_group=machine.resource_group, name=machine.name, os_type=machine.os_type,
-        location=machine.location, connection_status=machine.status,
-        agent_version_seen=machine.agent_version, auto_upgrade_before=auto,
-        findings=classification.findings, action=classification.action,
+        run_id=run_id,
+        resource_id=machine.id,
+        subscription_id=machine.subscription_id,
+        resource_group=machine.resource_group,
+        name=machine.name,
+        os_type=machine.os_type,
+        location=machine.location,
+        connection_status=machine.status,
+        agent_version_seen=machine.agent_version,
+        auto_upgrade_before=auto,
+        findings=classification.findings,
+        action=classification.action,
         action_result=EnableResult.NOT_ATTEMPTED,
         last_attempt_status=machine.last_attempt_status,
         last_attempt_message=machine.last_attempt_message,
-        last_attempt_time=machine.last_attempt_timestamp, updated_at=as_of,
+        last_attempt_time=machine.last_attempt_timestamp,
+        updated_at=as_of,
     )

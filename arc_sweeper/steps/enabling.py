@@ -19,6 +19,7 @@ Machine extensions (EXTENSION_UPGRADE_MODE=enable) go through the very same code
 names its target, and `Targets` says where that target's rows live and how ARM reads and
 writes one of them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,8 @@ class Targets(Generic[Row]):
     put: Callable[[Iterable[Row]], None]
     patch: Callable[[str, Gate], PatchOutcome]
     is_enabled: Callable[[str], bool | None]
-    record_results: Callable[[str, list[Row], str], None]   # tell the fleet ledger
-    on_enabled: Mapping[str, Any] = field(default_factory=dict)   # what else an enabled row starts with
+    record_results: Callable[[str, list[Row], str], None]  # tell the fleet ledger
+    on_enabled: Mapping[str, Any] = field(default_factory=dict)  # what else an enabled row starts with
 
 
 class EnablingStore(MachineStore, ExtensionStore, Protocol):
@@ -80,16 +81,22 @@ class EnablingStep:
     def machines(self) -> Targets[MachineRecord]:
         return Targets(
             rows=lambda work: self.store.machines(work.run_id, work.subscription_id, enable_chunk=work.chunk_index),
-            put=self.store.put_machines, patch=self.arm.enable_automatic_upgrade,
-            is_enabled=self.arm.automatic_upgrade_enabled, record_results=self.fleet.record_enable_results,
-            on_enabled={"outcome": Outcome.PENDING, "outcome_detail": "waiting for the agent"})
+            put=self.store.put_machines,
+            patch=self.arm.enable_automatic_upgrade,
+            is_enabled=self.arm.automatic_upgrade_enabled,
+            record_results=self.fleet.record_enable_results,
+            on_enabled={"outcome": Outcome.PENDING, "outcome_detail": "waiting for the agent"},
+        )
 
     def extensions(self) -> Targets[ExtensionRecord]:
         """The fleet hears of extensions when enabling closes (arc_sweeper.steps.closing)."""
         return Targets(
             rows=lambda work: self.store.extensions(work.run_id, work.subscription_id, enable_chunk=work.chunk_index),
-            put=self.store.put_extensions, patch=self.arm.enable_extension_upgrade,
-            is_enabled=self.arm.extension_upgrade_enabled, record_results=lambda subscription, rows, as_of: None)
+            put=self.store.put_extensions,
+            patch=self.arm.enable_extension_upgrade,
+            is_enabled=self.arm.extension_upgrade_enabled,
+            record_results=lambda subscription, rows, as_of: None,
+        )
 
     def enable_chunk(self, work: EnableChunk) -> ChunkResult:
         """PATCH the chunk's open rows; while this run still holds the enabling lease of its scope.
@@ -106,8 +113,7 @@ class EnablingStep:
         if holder is not None:
             reason = f"enabling lease lost: sweep {holder} took over an overlapping scope; nothing more is sent"
             log.error("run %s subscription %s: %s", work.run_id, work.subscription_id, reason)
-            failure = ChunkFailure(work.run_id, work.subscription_id, work.chunk_index, reason, work.as_of,
-                                   work.target)
+            failure = ChunkFailure(work.run_id, work.subscription_id, work.chunk_index, reason, work.as_of, work.target)
             return self._abandon(failure, targets)
         return self._enable(work, targets)
 
@@ -125,46 +131,84 @@ class EnablingStep:
     def _enable(self, work: EnableChunk, targets: Targets[Row]) -> ChunkResult:
         rows = {r.row_key: r for r in targets.rows(work)}
         stop_at = self.monotonic() + self.settings.enable_time_budget.total_seconds()
-        gate = WriteGate(work.budget or WriteBudget(concurrency=self.settings.max_parallel_writes_per_subscription),
-                         max_wait_s=self.settings.max_retry_wait.total_seconds(),
-                         out_of_time=lambda: self.monotonic() >= stop_at)
+        gate = WriteGate(
+            work.budget or WriteBudget(concurrency=self.settings.max_parallel_writes_per_subscription),
+            max_wait_s=self.settings.max_retry_wait.total_seconds(),
+            out_of_time=lambda: self.monotonic() >= stop_at,
+        )
         if work.dry_run:
-            decided = [replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of)
-                       for r in rows.values() if r.action_result in OPEN]
+            decided = [
+                replace(r, action_result=EnableResult.DRY_RUN, updated_at=work.as_of)
+                for r in rows.values()
+                if r.action_result in OPEN
+            ]
             targets.put(decided)
             rows.update((r.row_key, r) for r in decided)
         else:
-            rows.update((r.row_key, r) for r in self._reconcile(
-                targets, [r for r in rows.values() if r.action_result == EnableResult.SENDING], work))
+            rows.update(
+                (r.row_key, r)
+                for r in self._reconcile(
+                    targets, [r for r in rows.values() if r.action_result == EnableResult.SENDING], work
+                )
+            )
             sender = _Sender(self, targets, gate, work, stop_at)
-            rows.update((r.row_key, r) for r in sender.send([r for r in rows.values()
-                                                             if r.action_result == EnableResult.NOT_ATTEMPTED]))
-            rows.update((r.row_key, r) for r in self._reconcile(
-                targets, [r for r in rows.values() if r.action_result == EnableResult.SENDING], work))
+            rows.update(
+                (r.row_key, r)
+                for r in sender.send([r for r in rows.values() if r.action_result == EnableResult.NOT_ATTEMPTED])
+            )
+            rows.update(
+                (r.row_key, r)
+                for r in self._reconcile(
+                    targets, [r for r in rows.values() if r.action_result == EnableResult.SENDING], work
+                )
+            )
             if sender.error is not None:
                 raise sender.error
-            still_open = Counter(f"{r.arm_error_code}: {r.arm_error_message[:120]}" if r.arm_error_code
-                                 else str(r.action_result) for r in rows.values() if r.action_result in OPEN)
+            still_open = Counter(
+                f"{r.arm_error_code}: {r.arm_error_message[:120]}" if r.arm_error_code else str(r.action_result)
+                for r in rows.values()
+                if r.action_result in OPEN
+            )
             if still_open and not sender.out_of_time:
-                raise NotAllSent(f"{sum(still_open.values())} {work.target} still to do after a failed attempt ("
-                                 + ", ".join(f"{n} x {why}" for why, n in still_open.most_common())
-                                 + "); the retry decides them")
+                raise NotAllSent(
+                    f"{sum(still_open.values())} {work.target} still to do after a failed attempt ("
+                    + ", ".join(f"{n} x {why}" for why, n in still_open.most_common())
+                    + "); the retry decides them"
+                )
         results = list(rows.values())
-        _log_refusals(work, [(r.arm_http_status, r.arm_error_code) for r in results
-                             if r.action_result == EnableResult.FAILED])
+        _log_refusals(
+            work, [(r.arm_http_status, r.arm_error_code) for r in results if r.action_result == EnableResult.FAILED]
+        )
         targets.record_results(work.subscription_id, [r for r in results if r.action_result not in OPEN], work.as_of)
-        return ChunkResult(dict(Counter(str(r.action_result) for r in results)),
-                           remaining=sum(1 for r in results if r.action_result in OPEN), budget=gate.state())
+        return ChunkResult(
+            dict(Counter(str(r.action_result) for r in results)),
+            remaining=sum(1 for r in results if r.action_result in OPEN),
+            budget=gate.state(),
+        )
 
     @staticmethod
     def _abandon(failure: ChunkFailure, targets: Targets[Row]) -> ChunkResult:
-        rows = targets.rows(EnableChunk(failure.run_id, failure.subscription_id, failure.chunk_index, False,
-                                        failure.as_of, target=failure.target))
-        closed = [replace(r, action_result=EnableResult.FAILED,
-                          arm_error_code="OutcomeUnknown" if r.action_result == EnableResult.SENDING else "NotSent",
-                          arm_error_message=clip(f"enabling given up: {failure.error}"),
-                          updated_at=failure.as_of)
-                  for r in rows if r.action_result in OPEN]
+        rows = targets.rows(
+            EnableChunk(
+                failure.run_id,
+                failure.subscription_id,
+                failure.chunk_index,
+                False,
+                failure.as_of,
+                target=failure.target,
+            )
+        )
+        closed = [
+            replace(
+                r,
+                action_result=EnableResult.FAILED,
+                arm_error_code="OutcomeUnknown" if r.action_result == EnableResult.SENDING else "NotSent",
+                arm_error_message=clip(f"enabling given up: {failure.error}"),
+                updated_at=failure.as_of,
+            )
+            for r in rows
+            if r.action_result in OPEN
+        ]
         targets.put(closed)
         targets.record_results(failure.subscription_id, closed, failure.as_of)
         done = {r.row_key: r for r in closed}
@@ -179,9 +223,16 @@ class EnablingStep:
                 enabled = targets.is_enabled(row.resource_id)
             except ArmError as error:
                 if error.http_status == 404:
-                    decided.append(replace(row, action_result=EnableResult.FAILED, arm_http_status=404,
-                                           arm_error_code=error.code, arm_error_message=clip(error.message),
-                                           updated_at=work.as_of))
+                    decided.append(
+                        replace(
+                            row,
+                            action_result=EnableResult.FAILED,
+                            arm_http_status=404,
+                            arm_error_code=error.code,
+                            arm_error_message=clip(error.message),
+                            updated_at=work.as_of,
+                        )
+                    )
                 continue  # still unknown: a later retry reads it again
             if enabled is True:
                 decided.append(with_patch_outcome(row, PatchOutcome(True, 200), work.as_of, targets.on_enabled))
@@ -194,8 +245,9 @@ class EnablingStep:
 class _Sender(Generic[Row]):
     """Keeps the budget's number of PATCHes in flight; records intents before and results after."""
 
-    def __init__(self, step: EnablingStep, targets: Targets[Row], gate: WriteGate, work: EnableChunk,
-                 stop_at: float) -> None:
+    def __init__(
+        self, step: EnablingStep, targets: Targets[Row], gate: WriteGate, work: EnableChunk, stop_at: float
+    ) -> None:
         self.step, self.gate, self.work, self.stop_at = step, gate, work, stop_at
         self.targets: Targets[Row] = targets
         self.error: Exception | None = None
@@ -229,8 +281,13 @@ class _Sender(Generic[Row]):
 
     def _result(self, row: Row, outcome: PatchOutcome) -> Row:
         if outcome.http_status is None and not outcome.sent:
-            return replace(row, action_result=EnableResult.NOT_ATTEMPTED, arm_error_code=outcome.error_code,
-                           arm_error_message=clip(outcome.error_message), updated_at=self.work.as_of)
+            return replace(
+                row,
+                action_result=EnableResult.NOT_ATTEMPTED,
+                arm_error_code=outcome.error_code,
+                arm_error_message=clip(outcome.error_message),
+                updated_at=self.work.as_of,
+            )
         if outcome.unknown:
             return replace(row, arm_error_code=outcome.error_code, arm_error_message=clip(outcome.error_message))
         return with_patch_outcome(row, outcome, self.work.as_of, self.targets.on_enabled)
@@ -243,9 +300,14 @@ class _Sender(Generic[Row]):
             self.targets.put(rows)
             return True
         except Exception as error:  # noqa: BLE001 - any storage failure stops the sending
-            log.error("run %s subscription %s chunk %d: recording failed, no further PATCH is sent: %s: %s",
-                      self.work.run_id, self.work.subscription_id, self.work.chunk_index,
-                      type(error).__name__, error)
+            log.error(
+                "run %s subscription %s chunk %d: recording failed, no further PATCH is sent: %s: %s",
+                self.work.run_id,
+                self.work.subscription_id,
+                self.work.chunk_index,
+                type(error).__name__,
+                error,
+            )
             self.error = error
             return False
 
@@ -260,16 +322,35 @@ def _outcome_of(future: Future[PatchOutcome]) -> PatchOutcome:
 
 def with_patch_outcome(row: Row, outcome: PatchOutcome, as_of: str, on_enabled: Mapping[str, Any]) -> Row:
     if outcome.succeeded:
-        return replace(row, action_result=EnableResult.ENABLED, arm_http_status=outcome.http_status or 0,
-                       arm_error_code="", arm_error_message="", enabled_at=as_of, updated_at=as_of, **on_enabled)
-    return replace(row, action_result=EnableResult.FAILED, arm_http_status=outcome.http_status or 0,
-                   arm_error_code=outcome.error_code, arm_error_message=clip(outcome.error_message),
-                   updated_at=as_of)
+        return replace(
+            row,
+            action_result=EnableResult.ENABLED,
+            arm_http_status=outcome.http_status or 0,
+            arm_error_code="",
+            arm_error_message="",
+            enabled_at=as_of,
+            updated_at=as_of,
+            **on_enabled,
+        )
+    return replace(
+        row,
+        action_result=EnableResult.FAILED,
+        arm_http_status=outcome.http_status or 0,
+        arm_error_code=outcome.error_code,
+        arm_error_message=clip(outcome.error_message),
+        updated_at=as_of,
+    )
 
 
 def _log_refusals(work: EnableChunk, refusals: list[tuple[int, str]]) -> None:
     refused = Counter(f"{status} {code}" for status, code in refusals)
     if refused:
-        log.warning("run %s subscription %s %s chunk %d: %d PATCHes refused (%s)", work.run_id,
-                    work.subscription_id, work.target, work.chunk_index, sum(refused.values()),
-                    ", ".join(f"{n} x {reason}" for reason, n in refused.most_common()))
+        log.warning(
+            "run %s subscription %s %s chunk %d: %d PATCHes refused (%s)",
+            work.run_id,
+            work.subscription_id,
+            work.target,
+            work.chunk_index,
+            sum(refused.values()),
+            ", ".join(f"{n} x {reason}" for reason, n in refused.most_common()),
+        )

@@ -1,4 +1,5 @@
 """Step 4: re-read the enabled machines of one batch, and their followed extensions, and record what became of them."""
+
 from __future__ import annotations
 
 import logging
@@ -41,12 +42,13 @@ class FollowUpStep:
         A failed query raises (the activity is retried; then this poll of the batch is skipped
         and the next poll reads it again): nothing is concluded from a read that did not happen.
         """
-        subscriptions = [s.subscription_id for s in self.store.subscriptions(check.run_id, check.batch_index)
-                         if s.in_scope]
-        cohort = [row for sub in subscriptions
-                  for row in self.store.machines(check.run_id, sub, enabled_only=True)]
-        extensions = [row for sub in subscriptions
-                      for row in self.store.extensions(check.run_id, sub, followed_only=True)]
+        subscriptions = [
+            s.subscription_id for s in self.store.subscriptions(check.run_id, check.batch_index) if s.in_scope
+        ]
+        cohort = [row for sub in subscriptions for row in self.store.machines(check.run_id, sub, enabled_only=True)]
+        extensions = [
+            row for sub in subscriptions for row in self.store.extensions(check.run_id, sub, followed_only=True)
+        ]
         open_rows = [r for r in cohort if r.outcome not in SETTLED_OUTCOMES]
         open_extensions = [r for r in extensions if r.outcome not in SETTLED_EXTENSION_OUTCOMES]
         gate = QuotaGate(check.quota or GraphQuota(), max_wait_s=self.settings.max_retry_wait.total_seconds())
@@ -60,8 +62,9 @@ class FollowUpStep:
         now = parse_timestamp(check.checked_at)
         assert now is not None, "checked_at comes from the orchestration clock"
         catalogue = catalogue_of(self.store.get_run(check.run_id), self.settings.releases.catalogue)
-        rules = FollowUpRules(catalogue, catalogue.latest((v for v in versions if v), now.date()),
-                              self.settings.stuck_after)
+        rules = FollowUpRules(
+            catalogue, catalogue.latest((v for v in versions if v), now.date()), self.settings.stuck_after
+        )
         checked = [checked_row(r, seen.get(r.resource_id.lower()), rules, check.checked_at) for r in open_rows]
         self.store.put_machines(checked)
         self.fleet.record_outcomes(checked, check.checked_at)
@@ -78,11 +81,16 @@ class FollowUpStep:
         """
         run = self.store.get_run(check.run_id)
         if run is not None:
-            self.store.put_run(replace(run, outcome_history=with_check(
-                run.outcome_history, check.checked_at, check.batch_index, counts.counts)))
+            self.store.put_run(
+                replace(
+                    run,
+                    outcome_history=with_check(run.outcome_history, check.checked_at, check.batch_index, counts.counts),
+                )
+            )
 
-    def _check_extensions(self, followed: list[ExtensionRecord], open_rows: list[ExtensionRecord], gate: QuotaGate,
-                          checked_at: str) -> list[ExtensionRecord]:
+    def _check_extensions(
+        self, followed: list[ExtensionRecord], open_rows: list[ExtensionRecord], gate: QuotaGate, checked_at: str
+    ) -> list[ExtensionRecord]:
         """Re-read the open extensions (one paged query) and record what each shows now; returns every followed row."""
         seen = {e.id.lower(): e for e in self.graph.find_extensions({r.subscription_id for r in open_rows}, gate)}
         checked = []
@@ -90,34 +98,48 @@ class FollowUpStep:
             now = seen.get(row.resource_id.lower())
             outcome, detail = extension_outcome(row, now)
             row = replace(row, outcome=outcome, outcome_detail=detail, updated_at=checked_at)
-            checked.append(row if now is None else replace(row, version_now=now.version,
-                                                           status_message=now.status_message))
+            checked.append(
+                row if now is None else replace(row, version_now=now.version, status_message=now.status_message)
+            )
         self.store.put_extensions(checked)
         self.fleet.record_extensions(checked, checked_at)
         done = {r.row_key: r for r in checked}
         return [done.get(r.row_key, r) for r in followed]
 
 
-def checked_row(row: MachineRecord, machine: MachineSnapshot | None, rules: FollowUpRules,
-                checked_at: str) -> MachineRecord:
+def checked_row(
+    row: MachineRecord, machine: MachineSnapshot | None, rules: FollowUpRules, checked_at: str
+) -> MachineRecord:
     """The cohort row with what this check saw and concluded."""
     now = parse_timestamp(checked_at)
     assert now is not None
     followed = Followed(row.enabled_at, row.agent_version_seen, row.failed_since, row.disconnected_since)
     update = follow_up_outcome(followed, machine, rules, now)
     if machine is not None:
-        row = replace(row, agent_version_now=machine.agent_version, connection_status_now=machine.status,
-                      last_attempt_status=machine.last_attempt_status,
-                      last_attempt_message=machine.last_attempt_message,
-                      last_attempt_time=machine.last_attempt_timestamp)
-    return replace(row, outcome=update.outcome, outcome_detail=update.detail, failed_since=update.failed_since,
-                   disconnected_since=update.disconnected_since, recovered=row.recovered or update.recovered,
-                   updated_at=checked_at)
+        row = replace(
+            row,
+            agent_version_now=machine.agent_version,
+            connection_status_now=machine.status,
+            last_attempt_status=machine.last_attempt_status,
+            last_attempt_message=machine.last_attempt_message,
+            last_attempt_time=machine.last_attempt_timestamp,
+        )
+    return replace(
+        row,
+        outcome=update.outcome,
+        outcome_detail=update.detail,
+        failed_since=update.failed_since,
+        disconnected_since=update.disconnected_since,
+        recovered=row.recovered or update.recovered,
+        updated_at=checked_at,
+    )
 
 
 def tally(cohort: list[MachineRecord], extensions: list[ExtensionRecord]) -> Tally:
     """Outcome counts of the machines and of their followed extensions, and what is still open."""
-    return Tally(dict(Counter(str(r.outcome) for r in cohort)),
-                 sum(1 for r in cohort if r.outcome not in SETTLED_OUTCOMES)
-                 + sum(1 for r in extensions if r.outcome not in SETTLED_EXTENSION_OUTCOMES),
-                 dict(Counter(str(r.outcome) for r in extensions if r.outcome)))
+    return Tally(
+        dict(Counter(str(r.outcome) for r in cohort)),
+        sum(1 for r in cohort if r.outcome not in SETTLED_OUTCOMES)
+        + sum(1 for r in extensions if r.outcome not in SETTLED_EXTENSION_OUTCOMES),
+        dict(Counter(str(r.outcome) for r in extensions if r.outcome)),
+    )

@@ -1,4 +1,5 @@
 """Step 1b (staged rollout only): decide which rings may be enabled today, and by-hand openings."""
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,9 @@ class RingsStep:
         return RingPlan(
             open_rings=tuple(r.ring for r in rings if r.state == RingState.OPEN),
             last_ring=max(r.ring for r in rings),
-            waiting={str(r.ring): f"ring {r.ring} is {r.state}: {r.decision}" for r in rings
-                     if r.state != RingState.OPEN},
+            waiting={
+                str(r.ring): f"ring {r.ring} is {r.state}: {r.decision}" for r in rings if r.state != RingState.OPEN
+            },
         )
 
     def open_by_hand(self, ring: int, who: str, reason: str) -> RingRecord:

@@ -1,4 +1,5 @@
 """Step 1: record the run and fix its scope of subscriptions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -51,16 +52,24 @@ class ScopeStep:
         in_scope = [s for s in subscriptions if s.in_scope]
         resolved = resolve_catalogue(self.settings.releases, self.store.observed_releases(), self.fetch_catalogue)
         run = replace(
-            run, phase=RunPhase.SWEEPING, catalogue=as_row(resolved.catalogue),
-            catalogue_origin=resolved.catalogue.origin, catalogue_base_newest=format_release(resolved.base.newest()),
+            run,
+            phase=RunPhase.SWEEPING,
+            catalogue=as_row(resolved.catalogue),
+            catalogue_origin=resolved.catalogue.origin,
+            catalogue_base_newest=format_release(resolved.base.newest()),
             notices=tuple(n for n in (run.dry_run_reason if run.blocked_by else "", resolved.notice) if n),
             subscriptions_in_scope=len(in_scope),
             subscriptions_skipped=len(subscriptions) - len(in_scope),
             batch_count=max((s.batch_index for s in in_scope), default=-1) + 1,
         )
         self.store.put_run(run)
-        log.info("run %s: %d subscriptions in scope, %d skipped, dry run %s",
-                 run.run_id, run.subscriptions_in_scope, run.subscriptions_skipped, run.dry_run)
+        log.info(
+            "run %s: %d subscriptions in scope, %d skipped, dry run %s",
+            run.run_id,
+            run.subscriptions_in_scope,
+            run.subscriptions_skipped,
+            run.dry_run,
+        )
         return self._plan(run)
 
     def _plan(self, run: RunRecord) -> RunPlan:
@@ -72,17 +81,26 @@ class ScopeStep:
         The HTTP starter writes it before the orchestration starts, so that a second,
         overlapping request made meanwhile already sees this run as running.
         """
-        window = (parse_duration(request.follow_up_window) if request.follow_up_window
-                  else self.settings.follow_up_window)
+        window = (
+            parse_duration(request.follow_up_window) if request.follow_up_window else self.settings.follow_up_window
+        )
         poll = parse_duration(request.poll_interval) if request.poll_interval else self.settings.poll_interval
         self.store.create_tables()
         reason = self.dry_run_reason(request)
         scope = self.requested_scope(request)
         run = RunRecord(
-            run_id=request.run_id, trigger=request.trigger, dry_run=bool(reason), dry_run_reason=reason,
-            scope_count=len(scope), scope_digest=scope_digest(scope),
-            status=RunStatus.RUNNING, phase=RunPhase.STARTING, started_at=as_of, updated_at=as_of,
-            follow_up_window=format_duration(window), poll_interval=format_duration(min(poll, window)),
+            run_id=request.run_id,
+            trigger=request.trigger,
+            dry_run=bool(reason),
+            dry_run_reason=reason,
+            scope_count=len(scope),
+            scope_digest=scope_digest(scope),
+            status=RunStatus.RUNNING,
+            phase=RunPhase.STARTING,
+            started_at=as_of,
+            updated_at=as_of,
+            follow_up_window=format_duration(window),
+            poll_interval=format_duration(min(poll, window)),
         )
         self.store.put_run(run)
         return run
@@ -115,23 +133,36 @@ class ScopeStep:
                 try:
                     found = self.directory.get_subscription(subscription_id)
                 except ArmError as error:
-                    records.append(SubscriptionRecord(run_id, subscription_id, in_scope=False,
-                                                      skip_reason=clip(f"cannot read subscription: {error}")))
+                    records.append(
+                        SubscriptionRecord(
+                            run_id,
+                            subscription_id,
+                            in_scope=False,
+                            skip_reason=clip(f"cannot read subscription: {error}"),
+                        )
+                    )
                     continue
                 records.append(SubscriptionRecord(run_id, subscription_id, found.display_name, found.state))
         else:
-            records = [SubscriptionRecord(run_id, s.subscription_id, s.display_name, s.state)
-                       for s in self.directory.list_subscriptions()]
+            records = [
+                SubscriptionRecord(run_id, s.subscription_id, s.display_name, s.state)
+                for s in self.directory.list_subscriptions()
+            ]
         resolved = []
         for record in records:
             if record.in_scope and record.subscription_id in denied:
                 record = replace(record, in_scope=False, skip_reason="on SUBSCRIPTION_DENY_LIST")
             elif record.in_scope and record.state.lower() in UNSWEEPABLE_STATES:
-                record = replace(record, in_scope=False,
-                                 skip_reason=f"subscription state is {record.state}: it takes no writes")
+                record = replace(
+                    record, in_scope=False, skip_reason=f"subscription state is {record.state}: it takes no writes"
+                )
             elif record.in_scope and record.state.lower() not in KNOWN_STATES:
-                log.warning("run %s: subscription %s has an unknown state %r; swept as active",
-                            run_id, record.subscription_id, record.state)
+                log.warning(
+                    "run %s: subscription %s has an unknown state %r; swept as active",
+                    run_id,
+                    record.subscription_id,
+                    record.state,
+                )
                 record = replace(record, note=clip(f"unknown subscription state {record.state!r}: swept as active"))
             resolved.append(record)
         in_scope = sorted(r.subscription_id for r in resolved if r.in_scope)
@@ -147,12 +178,17 @@ def dry_run_reason(settings: Settings, request: SweepRequest) -> str:
     that DRY_RUN (the documented rollback) or PUBLIC_CLOUD_ONLY forbid.
     """
     if settings.public_cloud_only and not is_public_cloud(settings.arm_endpoint):
-        log.warning("run %s: %s is not the Azure public cloud, where automatic agent upgrade is offered: "
-                    "reporting only (PUBLIC_CLOUD_ONLY)", request.run_id, settings.arm_endpoint)
+        log.warning(
+            "run %s: %s is not the Azure public cloud, where automatic agent upgrade is offered: "
+            "reporting only (PUBLIC_CLOUD_ONLY)",
+            request.run_id,
+            settings.arm_endpoint,
+        )
         return "PUBLIC_CLOUD_ONLY: automatic agent upgrade is documented for the Azure public cloud only"
     if settings.dry_run:
-        return "DRY_RUN setting" + (" (the request's dryRun=false cannot turn writes on)"
-                                    if request.dry_run is False else "")
+        return "DRY_RUN setting" + (
+            " (the request's dryRun=false cannot turn writes on)" if request.dry_run is False else ""
+        )
     return "dryRun requested" if request.dry_run else ""
 
 
@@ -164,7 +200,9 @@ def scope_digest(scope: Iterable[str]) -> str:
 
 def plan_of(run: RunRecord) -> RunPlan:
     return RunPlan(
-        run_id=run.run_id, dry_run=run.dry_run, batch_count=run.batch_count,
+        run_id=run.run_id,
+        dry_run=run.dry_run,
+        batch_count=run.batch_count,
         subscriptions_in_scope=run.subscriptions_in_scope,
         follow_up_window_s=int(parse_duration(run.follow_up_window).total_seconds()),
         poll_interval_s=int(parse_duration(run.poll_interval).total_seconds()),

@@ -8,6 +8,7 @@ requests sent before a Retry-After had passed, Resource Graph requests, Table St
 written, CPU time and peak RSS per process, and the largest orchestration history. Then
 the orchestration micro benchmarks (local_stack.bench.orchestration).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,12 +25,27 @@ from local_stack.bench.sweeps import PRODUCT, REMEDIATION, SEQUENTIAL
 from local_stack.simulator import Latency, ThrottleSettings
 
 LATENCY = Latency(read_s=0.05, write_s=0.1)
-TEN_THOUSAND = Estate("10,000 machines in 100 subscriptions", 10_000, 100,
-                      ThrottleSettings(write_burst=10, write_refill_per_second=1.0), LATENCY)
-HUNDRED_THOUSAND = Estate("100,000 machines in 1,000 subscriptions", 100_000, 1_000,
-                          ThrottleSettings(write_burst=10, write_refill_per_second=0.1), LATENCY)
-REDUCED = Estate("25,000 machines in 1,000 subscriptions (reduced; SIZE=full runs 100,000)", 25_000, 1_000,
-                 ThrottleSettings(write_burst=2, write_refill_per_second=0.1), LATENCY)
+TEN_THOUSAND = Estate(
+    "10,000 machines in 100 subscriptions",
+    10_000,
+    100,
+    ThrottleSettings(write_burst=10, write_refill_per_second=1.0),
+    LATENCY,
+)
+HUNDRED_THOUSAND = Estate(
+    "100,000 machines in 1,000 subscriptions",
+    100_000,
+    1_000,
+    ThrottleSettings(write_burst=10, write_refill_per_second=0.1),
+    LATENCY,
+)
+REDUCED = Estate(
+    "25,000 machines in 1,000 subscriptions (reduced; SIZE=full runs 100,000)",
+    25_000,
+    1_000,
+    ThrottleSettings(write_burst=2, write_refill_per_second=0.1),
+    LATENCY,
+)
 """Azure's write bucket is 200 + 10/s per subscription; at that size an estate of ~40 writes per
 subscription fits in the burst and the sweep is bound by this machine's CPU. These buckets are
 smaller and slower, so that the floor is Azure's, and the refill summed over all subscriptions
@@ -39,24 +55,39 @@ ESTATES = {"reduced": (TEN_THOUSAND, REDUCED), "full": (TEN_THOUSAND, HUNDRED_TH
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", choices=sorted(ESTATES), default="reduced",
-                        help="reduced (default): the second estate has 25,000 machines; full: 100,000")
-    parser.add_argument("--sequential-cap", type=float, default=60.0, metavar="SECONDS",
-                        help="the sequential baseline stops sending after this long and is projected from its "
-                             "rate (0: no cap; uncapped it takes about 45 times the floor)")
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--size",
+        choices=sorted(ESTATES),
+        default="reduced",
+        help="reduced (default): the second estate has 25,000 machines; full: 100,000",
+    )
+    parser.add_argument(
+        "--sequential-cap",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="the sequential baseline stops sending after this long and is projected from its "
+        "rate (0: no cap; uncapped it takes about 45 times the floor)",
+    )
     parser.add_argument("--skip-orchestration", action="store_true", help="only the end-to-end sweeps")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    print(f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
-          f"{platform.system()} {platform.release()}. The simulator, Azurite and each sweep run as separate "
-          "processes on it; the sweep's process stands in for the Functions worker.")
+    print(
+        f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}. The simulator, Azurite and each sweep run as separate "
+        "processes on it; the sweep's process stands in for the Functions worker."
+    )
     for estate in ESTATES[args.size]:
         started = time.monotonic()
-        results = [measure(estate, PRODUCT, activity_workers=estate.subscriptions),
-                   measure(estate, SEQUENTIAL, cap_s=args.sequential_cap or None), measure(estate, REMEDIATION)]
+        results = [
+            measure(estate, PRODUCT, activity_workers=estate.subscriptions),
+            measure(estate, SEQUENTIAL, cap_s=args.sequential_cap or None),
+            measure(estate, REMEDIATION),
+        ]
         print_estate(estate, results, time.monotonic() - started)
     if not args.skip_orchestration:
         orchestration.main([])

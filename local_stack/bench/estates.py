@@ -6,6 +6,7 @@ fleet's fate ledger): Resource Graph pages at the quota rate, then every subscri
 writes in parallel, each subscription's burst at once and the rest at its refill rate.
 One request's service time is added to each phase: the last answer still takes that long.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,17 +34,18 @@ class Estate:
     seed: int = 7
 
     def fleet(self, now: datetime) -> Fleet:
-        return generate_fleet(FleetSpec(seed=self.seed, machines=self.machines, subscriptions=self.subscriptions,
-                                        now=now))
+        return generate_fleet(
+            FleetSpec(seed=self.seed, machines=self.machines, subscriptions=self.subscriptions, now=now)
+        )
 
 
 @dataclass(frozen=True)
 class Floor:
     """What the estate needs from Azure, and the least time that takes."""
 
-    writes: int                  # PATCHes a correct sweep sends (to succeed, or to be refused)
-    largest_subscription: int    # writes to the busiest subscription
-    pages: int                   # Resource Graph pages, batch by batch
+    writes: int  # PATCHes a correct sweep sends (to succeed, or to be refused)
+    largest_subscription: int  # writes to the busiest subscription
+    pages: int  # Resource Graph pages, batch by batch
     batches: int
     discovery_s: float
     enabling_s: float
@@ -54,13 +56,17 @@ class Floor:
 
     @classmethod
     def of(cls, fleet: Fleet, limits: ThrottleSettings, latency: Latency) -> Floor:
-        per_subscription = Counter(m.subscription_id for m in fleet.machines
-                                   if fleet.fates[m.id].expect in (PATCH, REFUSED))
+        per_subscription = Counter(
+            m.subscription_id for m in fleet.machines if fleet.fates[m.id].expect in (PATCH, REFUSED)
+        )
         largest = max(per_subscription.values(), default=0)
         pages = [max(1, math.ceil(rows / PAGE_SIZE)) for rows in _rows_per_batch(fleet)]
         return cls(
-            writes=sum(per_subscription.values()), largest_subscription=largest, pages=sum(pages),
-            batches=len(pages), discovery_s=limits.arg_floor_seconds(sum(pages)) + latency.read_s,
+            writes=sum(per_subscription.values()),
+            largest_subscription=largest,
+            pages=sum(pages),
+            batches=len(pages),
+            discovery_s=limits.arg_floor_seconds(sum(pages)) + latency.read_s,
             enabling_s=limits.arm_floor_seconds(largest, "write") + latency.write_s if largest else 0.0,
         )
 
@@ -68,8 +74,9 @@ class Floor:
 def _rows_per_batch(fleet: Fleet) -> list[int]:
     """Machines Resource Graph returns for each batch, batched as the product does (scope.py):
     listed Enabled subscriptions in id order, RESOURCE_GRAPH_BATCH at a time."""
-    in_scope = sorted(s.subscription_id for s in fleet.subscriptions
-                      if s.readable and s.state == "Enabled")
+    in_scope = sorted(s.subscription_id for s in fleet.subscriptions if s.readable and s.state == "Enabled")
     rows = Counter(m.subscription_id for m in fleet.machines if not m.deleted)
-    return [sum(rows[s] for s in in_scope[i:i + RESOURCE_GRAPH_BATCH])
-            for i in range(0, len(in_scope), RESOURCE_GRAPH_BATCH)]
+    return [
+        sum(rows[s] for s in in_scope[i : i + RESOURCE_GRAPH_BATCH])
+        for i in range(0, len(in_scope), RESOURCE_GRAPH_BATCH)
+    ]

@@ -11,6 +11,7 @@ every episode replays the whole history (see shared/reference/durable-functions-
 - enabling: the product's enable_subscription_orchestrator PATCHes chunks of 100 machines
   per activity; the variant fans out one activity per machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,12 +55,17 @@ def follow_up_in_one_execution(context: df.DurableOrchestrationContext):
     state = FollowUpState.from_json(context.get_input())
     deadline = parse_timestamp(state.deadline)
     while True:
-        yield context.create_timer(min(context.current_utc_datetime + timedelta(seconds=state.poll_interval_s),
-                                       deadline))
-        yield context.task_all([
-            context.call_activity("check_cohort",
-                                  CheckCohort(state.run_id, i, iso(context.current_utc_datetime)).to_json())
-            for i in state.batch_indices])
+        yield context.create_timer(
+            min(context.current_utc_datetime + timedelta(seconds=state.poll_interval_s), deadline)
+        )
+        yield context.task_all(
+            [
+                context.call_activity(
+                    "check_cohort", CheckCohort(state.run_id, i, iso(context.current_utc_datetime)).to_json()
+                )
+                for i in state.batch_indices
+            ]
+        )
         if context.current_utc_datetime >= deadline:
             return None
 
@@ -96,8 +102,12 @@ def measure(name: str, payload: dict) -> Cost:
         if final.runtime_status != "Completed":
             raise RuntimeError(f"{name} ended {final.runtime_status}: {final.error}")
         infos = host.instances()
-    return Cost(sum(i.replayed_events for i in infos), max(i.max_history_length for i in infos),
-                sum(i.episodes for i in infos), cpu)
+    return Cost(
+        sum(i.replayed_events for i in infos),
+        max(i.max_history_length for i in infos),
+        sum(i.episodes for i in infos),
+        cpu,
+    )
 
 
 def follow_up_scenario(batches: int, window: timedelta, poll: timedelta) -> tuple[str, dict, str, dict]:
@@ -106,17 +116,30 @@ def follow_up_scenario(batches: int, window: timedelta, poll: timedelta) -> tupl
 
 
 def enabling_scenario(machines: int) -> tuple[str, dict, str, dict]:
-    work = EnableSubscription("bench", "00000000-0000-0000-0000-000000000000", machines,
-                              math.ceil(machines / CHUNK), False, iso(START))
-    return ("enable_subscription_orchestrator", work.to_json(),
-            "enable_one_activity_per_machine", {"machines": machines})
+    work = EnableSubscription(
+        "bench", "00000000-0000-0000-0000-000000000000", machines, math.ceil(machines / CHUNK), False, iso(START)
+    )
+    return (
+        "enable_subscription_orchestrator",
+        work.to_json(),
+        "enable_one_activity_per_machine",
+        {"machines": machines},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack.bench.orchestration", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--machines", type=int, nargs="+", default=[500, 1000],
-                        help="machines in one subscription for the enabling scenarios")
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack.bench.orchestration",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--machines",
+        type=int,
+        nargs="+",
+        default=[500, 1000],
+        help="machines in one subscription for the enabling scenarios",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the SDK warns about auth levels on a bench app without HTTP
     scenarios = [
@@ -129,11 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     for title, (product, product_input, naive, naive_input) in scenarios:
         ours, theirs = measure(product, product_input), measure(naive, naive_input)
         for label, cost in (("product", ours), ("naive", theirs)):
-            print(f"{title:<45} {label:<9} {cost.replayed_events:>15} {cost.max_history:>12} {cost.episodes:>9} "
-                  f"{cost.cpu_s:>7.2f}")
-        print(f"{'':<45} {'ratio':<9} {theirs.replayed_events / max(ours.replayed_events, 1):>14.1f}x "
-              f"{theirs.max_history / max(ours.max_history, 1):>11.1f}x {'':>9} "
-              f"{theirs.cpu_s / max(ours.cpu_s, 1e-9):>6.1f}x")
+            print(
+                f"{title:<45} {label:<9} {cost.replayed_events:>15} {cost.max_history:>12} {cost.episodes:>9} "
+                f"{cost.cpu_s:>7.2f}"
+            )
+        print(
+            f"{'':<45} {'ratio':<9} {theirs.replayed_events / max(ours.replayed_events, 1):>14.1f}x "
+            f"{theirs.max_history / max(ours.max_history, 1):>11.1f}x {'':>9} "
+            f"{theirs.cpu_s / max(ours.cpu_s, 1e-9):>6.1f}x"
+        )
     return 0
 
 

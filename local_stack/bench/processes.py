@@ -5,6 +5,7 @@ cores, so each gets its own process: the worker's CPU time and peak RSS are then
 not the simulator's or Azurite's, and no two of them share a GIL. Children are started
 with ``spawn`` (a fresh interpreter, as a Functions worker is) and talk over a pipe.
 """
+
 from __future__ import annotations
 
 import logging

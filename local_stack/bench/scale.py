@@ -3,6 +3,7 @@
 Each sweep gets its own simulator process (the same seeded estate, full buckets), and the
 product its own in-memory Azurite, so no sweep inherits another's state or spent budget.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ class Measured:
     floor: Floor
     run: SweepRun
     azure: SimulatorStats
-    storage: Cost | None          # Azurite (product only)
+    storage: Cost | None  # Azurite (product only)
 
     @property
     def complete(self) -> bool:
@@ -46,8 +47,9 @@ class Measured:
         return self.azure.last_patch_at + self.estate.latency.write_s - self.run.discovered_at
 
 
-def measure(estate: Estate, kind: str, *, activity_workers: int = 8, cap_s: float | None = None,
-            timeout_s: float = 7200) -> Measured:
+def measure(
+    estate: Estate, kind: str, *, activity_workers: int = 8, cap_s: float | None = None, timeout_s: float = 7200
+) -> Measured:
     with SimulatorProcess(estate) as simulator:
         url = simulator.ready.base_url
         if kind == PRODUCT:

@@ -4,6 +4,7 @@ Everything the benchmark reports about Azure's side is counted here, from the re
 simulator served: PATCHes, 429s, requests sent before a Retry-After had passed, Resource
 Graph requests, and whether the sweep did what the fleet's fate ledger says it must.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -29,14 +30,14 @@ class Ready:
 class SimulatorStats:
     patches: int
     patches_throttled: int
-    early: int                    # requests sent before their scope's Retry-After had passed
+    early: int  # requests sent before their scope's Retry-After had passed
     arg_requests: int
     arg_throttled: int
-    arg_batches: int              # distinct sets of subscriptions queried
-    first_patch_at: float         # wall clock (time.time()) when the simulator served it
+    arg_batches: int  # distinct sets of subscriptions queried
+    first_patch_at: float  # wall clock (time.time()) when the simulator served it
     last_patch_at: float
-    problems: tuple[str, ...]     # the fate ledger's complaints: machines missed or wrongly PATCHed
-    repeated: int                 # machines given more than one PATCH that was not throttled
+    problems: tuple[str, ...]  # the fate ledger's complaints: machines missed or wrongly PATCHed
+    repeated: int  # machines given more than one PATCH that was not throttled
     cost: Cost
 
 
@@ -57,16 +58,20 @@ def _stats(simulator: FleetSimulator, cpu_at_start: float) -> SimulatorStats:
     graph = [r for r in requests if r.method == "POST" and "resourcegraph" in r.path.lower()]
     answered = Counter(r.path.lower() for r in patches if r.status != 429)
     assert simulator.fleet.fates is not None
-    problems = simulator.fleet.fates.check(sent=simulator.patch_targets(),
-                                           succeeded=simulator.patch_targets(succeeded=True))
+    problems = simulator.fleet.fates.check(
+        sent=simulator.patch_targets(), succeeded=simulator.patch_targets(succeeded=True)
+    )
     return SimulatorStats(
-        patches=len(patches), patches_throttled=sum(r.status == 429 for r in patches),
+        patches=len(patches),
+        patches_throttled=sum(r.status == 429 for r in patches),
         early=simulator.early_after_retry_after,
-        arg_requests=len(graph), arg_throttled=sum(r.status == 429 for r in graph),
+        arg_requests=len(graph),
+        arg_throttled=sum(r.status == 429 for r in graph),
         arg_batches=len({tuple(r.body.get("subscriptions") or ()) for r in graph if isinstance(r.body, dict)}),
         first_patch_at=min((r.wall_time for r in patches), default=0.0),
         last_patch_at=max((r.wall_time for r in patches), default=0.0),
-        problems=tuple(problems), repeated=sum(1 for n in answered.values() if n > 1),
+        problems=tuple(problems),
+        repeated=sum(1 for n in answered.values() if n > 1),
         cost=Cost.of_this_process(cpu_at_start),
     )
 

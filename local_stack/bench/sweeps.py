@@ -16,6 +16,7 @@ The clients stop starting PATCHes after ``cap_s`` seconds of enabling, if given,
 many they sent, so the sequential baseline (in id order, subscription after subscription, at
 a steady rate) can be measured in part and projected.
 """
+
 from __future__ import annotations
 
 import random
@@ -44,19 +45,20 @@ class SweepRun:
 
     kind: str
     started_at: float
-    discovered_at: float          # discovery over: enabling may start
-    finished_at: float            # product: enabling recorded and counted; clients: last PATCH answered
-    planned: int                  # machines the sweep set out to PATCH
-    sent: int                     # of which sent (fewer only when a time cap stopped it)
-    table_rows: int = 0           # entities written to Table Storage
-    table_requests: int = 0       # write requests (a transaction of up to 100 rows is one)
-    largest_history: int = 0      # events in the largest orchestration history
+    discovered_at: float  # discovery over: enabling may start
+    finished_at: float  # product: enabling recorded and counted; clients: last PATCH answered
+    planned: int  # machines the sweep set out to PATCH
+    sent: int  # of which sent (fewer only when a time cap stopped it)
+    table_rows: int = 0  # entities written to Table Storage
+    table_requests: int = 0  # write requests (a transaction of up to 100 rows is one)
+    largest_history: int = 0  # events in the largest orchestration history
     orchestrations: int = 0
     cost: Cost = Cost(0.0, 0.0)
 
 
-def sweep_with_product(connection: Connection, arm_endpoint: str, storage_connection: str,
-                       activity_workers: int, timeout_s: float) -> None:
+def sweep_with_product(
+    connection: Connection, arm_endpoint: str, storage_connection: str, activity_workers: int, timeout_s: float
+) -> None:
     """Child process: the app's daily timer fires; the host runs until the enabling phase is over."""
     from local_stack.runner import LocalStack
 
@@ -70,9 +72,12 @@ def sweep_with_product(connection: Connection, arm_endpoint: str, storage_connec
             planned = int(status.get("machines", planned))
 
     env = {"ARM_ENDPOINT": arm_endpoint, "TABLE_PREFIX": "bench", "TASKHUB_NAME": "bench", "DRY_RUN": "false"}
-    with counting_table_writes() as writes, LocalStack(env, storage_connection=storage_connection,
-                                                       on_progress=progress,
-                                                       activity_workers=activity_workers) as stack:
+    with (
+        counting_table_writes() as writes,
+        LocalStack(
+            env, storage_connection=storage_connection, on_progress=progress, activity_workers=activity_workers
+        ) as stack,
+    ):
         assert stack.host is not None
         cpu_before, started = cpu_now(), time.time()
         stack.fire_timer()
@@ -81,9 +86,21 @@ def sweep_with_product(connection: Connection, arm_endpoint: str, storage_connec
         instances = stack.host.instances()
     if "failed" in phases or "enabling" not in phases:
         raise RuntimeError(f"the sweep did not get through enabling: phases {sorted(phases)}")
-    connection.send(SweepRun(
-        PRODUCT, started, phases["enabling"], finished, planned, planned, writes["rows"], writes["requests"],
-        max(i.max_history_length for i in instances), len(instances), Cost.of_this_process(cpu_before)))
+    connection.send(
+        SweepRun(
+            PRODUCT,
+            started,
+            phases["enabling"],
+            finished,
+            planned,
+            planned,
+            writes["rows"],
+            writes["requests"],
+            max(i.max_history_length for i in instances),
+            len(instances),
+            Cost.of_this_process(cpu_before),
+        )
+    )
 
 
 def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_s: float | None) -> None:
@@ -103,8 +120,9 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
     cpu_before, started = cpu_now(), time.time()
     policy = settings.classification_policy(datetime.now(UTC).date(), settings.releases.catalogue)
     subscriptions = [s.subscription_id for s in arm.list_subscriptions() if s.state.lower() == "enabled"]
-    todo = [m.id for m in graph.find_machines(subscriptions)
-            if classify(m, policy).action == Action.ENABLE_AUTO_UPGRADE]
+    todo = [
+        m.id for m in graph.find_machines(subscriptions) if classify(m, policy).action == Action.ENABLE_AUTO_UPGRADE
+    ]
     discovered = time.time()
     stop_at = discovered + cap_s if cap_s else float("inf")
 
@@ -121,8 +139,9 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
         random.Random(7).shuffle(todo)
         with ThreadPoolExecutor(max_workers=REMEDIATION_PARALLELISM) as pool:
             sent = sum(pool.map(patch, todo))
-    connection.send(SweepRun(kind, started, discovered, time.time(), len(todo), sent,
-                             cost=Cost.of_this_process(cpu_before)))
+    connection.send(
+        SweepRun(kind, started, discovered, time.time(), len(todo), sent, cost=Cost.of_this_process(cpu_before))
+    )
 
 
 @contextmanager
@@ -132,8 +151,12 @@ def counting_table_writes() -> Iterator[Counter[str]]:
 
     counts: Counter[str] = Counter()
     lock = threading.Lock()
-    methods = {"submit_transaction": lambda args: len(list(args[0])), "upsert_entity": lambda args: 1,
-               "update_entity": lambda args: 1, "create_entity": lambda args: 1}
+    methods = {
+        "submit_transaction": lambda args: len(list(args[0])),
+        "upsert_entity": lambda args: 1,
+        "update_entity": lambda args: 1,
+        "create_entity": lambda args: 1,
+    }
     originals = {name: getattr(TableClient, name) for name in methods}
 
     def counted(name: str, rows: Callable[[tuple[Any, ...]], int]) -> Callable[..., Any]:
@@ -147,6 +170,7 @@ def counting_table_writes() -> Iterator[Counter[str]]:
                 counts["rows"] += rows(args)
                 counts["requests"] += 1
             return result
+
         return write
 
     for name, rows in methods.items():

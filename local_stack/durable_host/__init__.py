@@ -28,6 +28,7 @@ sub-orchestration task. Any single timer longer than 6 days is rejected (Azure S
 the SDK splits long timers itself, so this only fires when splitting was bypassed. Activities
 receive only their trigger argument (no ``context`` parameter).
 """
+
 from .host import LocalDurableHost
 from .instances import DurableHostError, InstanceInfo
 

@@ -5,6 +5,7 @@ OrchestratorStarted and this batch of messages (unplayed). The SDK replays the g
 over all of it and returns its actions; the shim decides which are new and whether the
 execution is done. Reference notes, section 8.
 """
+
 from __future__ import annotations
 
 import random

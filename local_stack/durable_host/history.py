@@ -5,6 +5,7 @@ history events (PascalCase fields, .NET timestamps) wrapped in a context object.
 builders in one place lets the host and tests write exactly the same events. Protocol details:
 shared/reference/durable-functions-python.md, sections 3 and 4.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,13 +47,29 @@ def orchestrator_completed(at: datetime) -> dict:
     return event(ORCHESTRATOR_COMPLETED, at)
 
 
-def execution_started(at: datetime, name: str, instance_id: str, execution_id: str, input_text: str | None,
-                      parent: dict | None = None, generation: int = 0) -> dict:
+def execution_started(
+    at: datetime,
+    name: str,
+    instance_id: str,
+    execution_id: str,
+    input_text: str | None,
+    parent: dict | None = None,
+    generation: int = 0,
+) -> dict:
     """Starts an execution. ``Version`` must be present or the SDK raises AttributeError."""
-    return event(EXECUTION_STARTED, at, Name=name, Version="", Input=input_text,
-                 OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
-                 ParentInstance=parent, Tags=None, Correlation=None, ScheduledStartTime=None,
-                 Generation=generation)
+    return event(
+        EXECUTION_STARTED,
+        at,
+        Name=name,
+        Version="",
+        Input=input_text,
+        OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
+        ParentInstance=parent,
+        Tags=None,
+        Correlation=None,
+        ScheduledStartTime=None,
+        Generation=generation,
+    )
 
 
 def task_scheduled(at: datetime, task_id: int, name: str, input_text: Any) -> dict:
@@ -105,16 +122,24 @@ def replay_history(played: list[dict], new: list[dict]) -> list[dict]:
     return [{**e, "IsPlayed": True} for e in played] + [{**e, "IsPlayed": False} for e in new]
 
 
-def context_json(history: list[dict], input_text: str | None, instance_id: str,
-                 parent_instance_id: str | None = None) -> str:
+def context_json(
+    history: list[dict], input_text: str | None, instance_id: str, parent_instance_id: str | None = None
+) -> str:
     """The orchestration trigger's body, with exactly the keys the extension sends.
 
     Schema V3 (``upperSchemaVersionNew=2``) plus both durations make the SDK split long timers.
     """
-    return json.dumps({
-        "history": history, "input": input_text, "instanceId": instance_id,
-        "isReplaying": False, "parentInstanceId": parent_instance_id,
-        "upperSchemaVersion": 1, "upperSchemaVersionNew": 2,
-        "longRunningTimerIntervalDuration": "3.00:00:00", "maximumShortTimerDuration": "6.00:00:00",
-        "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
-    })
+    return json.dumps(
+        {
+            "history": history,
+            "input": input_text,
+            "instanceId": instance_id,
+            "isReplaying": False,
+            "parentInstanceId": parent_instance_id,
+            "upperSchemaVersion": 1,
+            "upperSchemaVersionNew": 2,
+            "longRunningTimerIntervalDuration": "3.00:00:00",
+            "maximumShortTimerDuration": "6.00:00:00",
+            "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+        }
+    )

@@ -5,6 +5,7 @@ per batch of messages through the SDK handler, turn the shim's new actions into 
 (activities on a thread pool, timers on a heap, sub-orchestrations as child instances), and
 record each instance's fate. See the package docstring for what is and is not modelled.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,10 +41,17 @@ class LocalDurableHost:
     the ``run_until_*`` methods is pumping it.
     """
 
-    def __init__(self, app: Any, *, clock: Clock | None = None, activity_workers: int = 8,
-                 max_events_per_episode: int = 32, shuffle_seed: int | None = None,
-                 task_hub: str = "LocalTaskHub",
-                 on_progress: Callable[[str, Any], None] | None = None):
+    def __init__(
+        self,
+        app: Any,
+        *,
+        clock: Clock | None = None,
+        activity_workers: int = 8,
+        max_events_per_episode: int = 32,
+        shuffle_seed: int | None = None,
+        task_hub: str = "LocalTaskHub",
+        on_progress: Callable[[str, Any], None] | None = None,
+    ):
         self.clock = clock or RealClock()
         self.task_hub = task_hub
         self.max_events_per_episode = max_events_per_episode
@@ -65,26 +73,35 @@ class LocalDurableHost:
                 self._activities[function.name] = (function.user_function, function.trigger_parameter)
             elif function.trigger_type != "entityTrigger":
                 self._functions[function.name] = function
-        self._api = ManagementApi(task_hub=task_hub, clock=self.clock, lock=self._cond,
-                                  instances=self._instances, create=self._create, deliver=self._deliver)
+        self._api = ManagementApi(
+            task_hub=task_hub,
+            clock=self.clock,
+            lock=self._cond,
+            instances=self._instances,
+            create=self._create,
+            deliver=self._deliver,
+        )
 
     # ---------------------------------------------------------------- public API
     def start_new(self, name: str, instance_id: str | None = None, input: Any = None) -> str:
         """Start an orchestration as ``DurableOrchestrationClient.start_new`` would."""
         with self._cond:
-            return self._create(name, instance_id or uuid.uuid4().hex,
-                                None if input is None else sdk_seam.df_dumps(input))
+            return self._create(
+                name, instance_id or uuid.uuid4().hex, None if input is None else sdk_seam.df_dumps(input)
+            )
 
     def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> None:
         """Raise an event exactly as the SDK client's ``raise_event`` does (same wire encoding)."""
-        status, _ = self._api.handle("POST", f"{RPC_BASE_URL}instances/{instance_id}/raiseEvent/{event_name}",
-                                     json.dumps(data))
+        status, _ = self._api.handle(
+            "POST", f"{RPC_BASE_URL}instances/{instance_id}/raiseEvent/{event_name}", json.dumps(data)
+        )
         if status != 202:
             raise DurableHostError(f"raise_event on {instance_id!r} failed with HTTP {status}", status)
 
     def terminate(self, instance_id: str, reason: str = "") -> None:
-        status, _ = self._api.handle("POST", f"{RPC_BASE_URL}instances/{instance_id}/terminate"
-                                             f"?reason={quote(reason)}", None)
+        status, _ = self._api.handle(
+            "POST", f"{RPC_BASE_URL}instances/{instance_id}/terminate?reason={quote(reason)}", None
+        )
         if status not in (202, 410):
             raise DurableHostError(f"No instance with ID '{instance_id}' found.", status)
 
@@ -114,6 +131,7 @@ class LocalDurableHost:
         def done() -> bool:
             inst = self._instances.get(instance_id)
             return inst is None or inst.status in TERMINAL  # None: purged meanwhile
+
         self.run_until(done, timeout_s)
         return self.status(instance_id)
 
@@ -130,8 +148,10 @@ class LocalDurableHost:
         Timers due by then fire in order; a virtual clock then jumps to ``moment`` and stops
         there, so a caller can fire a trigger at a given time (the daily timer of a simulated week).
         """
+
         def done() -> bool:
             return self.clock.now() >= moment and not self._runnable() and self._inflight == 0
+
         self._run(done, timeout_s, stop_when_idle=False, until=moment)
 
     def close(self) -> None:
@@ -173,8 +193,9 @@ class LocalDurableHost:
             return worker.call(function.user_function, **kwargs)
 
     # ---------------------------------------------------------------- scheduling loop
-    def _run(self, done: Callable[[], bool], timeout_s: float, stop_when_idle: bool,
-             until: datetime | None = None) -> None:
+    def _run(
+        self, done: Callable[[], bool], timeout_s: float, stop_when_idle: bool, until: datetime | None = None
+    ) -> None:
         """Pump until ``done()`` (or idle); a virtual clock jumps to the next timer when nothing else can run,
         but never past ``until``."""
         deadline = time.monotonic() + timeout_s
@@ -185,8 +206,12 @@ class LocalDurableHost:
                     return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError("LocalDurableHost did not finish in time; active instances: " + ", ".join(
-                        f"{i.instance_id}={i.status}" for i in self._instances.values() if i.status in ACTIVE))
+                    raise TimeoutError(
+                        "LocalDurableHost did not finish in time; active instances: "
+                        + ", ".join(
+                            f"{i.instance_id}={i.status}" for i in self._instances.values() if i.status in ACTIVE
+                        )
+                    )
                 if worked or self._runnable():
                     continue
                 next_timer = self._next_timer()
@@ -263,19 +288,22 @@ class LocalDurableHost:
     def _dispatch(self, inst: Instance, issued: Issued) -> None:
         """Start the work behind one new action: a timer on the heap, an activity, or a child instance."""
         if issued.kind == "timer":
-            heapq.heappush(self._timers, (issued.fire_at, next(self._seq), inst.instance_id,
-                                          inst.execution_id, issued.id))
+            heapq.heappush(
+                self._timers, (issued.fire_at, next(self._seq), inst.instance_id, inst.execution_id, issued.id)
+            )
         elif issued.kind == "activity":
             self._inflight += 1
-            self._pool.submit(self._activity_job, inst.instance_id, inst.execution_id, issued.id,
-                              issued.name, issued.input)
+            self._pool.submit(
+                self._activity_job, inst.instance_id, inst.execution_id, issued.id, issued.name, issued.input
+            )
         else:
             parent = (inst.instance_id, inst.execution_id, inst.name, issued.id)
             try:
                 self._create(issued.name, issued.child_id, issued.input, parent=parent)
             except DurableHostError as exc:
-                self._deliver(inst.instance_id, inst.execution_id,
-                              h.sub_failed(self.clock.now(), issued.id, str(exc), str(exc)))
+                self._deliver(
+                    inst.instance_id, inst.execution_id, h.sub_failed(self.clock.now(), issued.id, str(exc), str(exc))
+                )
 
     def _activity_job(self, instance_id: str, execution_id: str, task_id: int, name: str, input_text: Any) -> None:
         outcome = worker.execute_activity(self._activities, name, input_text)  # never raises
@@ -284,18 +312,24 @@ class LocalDurableHost:
             self._inflight -= 1
             self._cond.notify_all()
 
-    def _create(self, name: str, instance_id: str, input_value: Any,
-                parent: tuple[str, str, str, int] | None = None) -> str:
+    def _create(
+        self, name: str, instance_id: str, input_value: Any, parent: tuple[str, str, str, int] | None = None
+    ) -> str:
         """A new instance (or a fresh one over a finished instance of the same id), Pending."""
         if name not in self._orchestrators:
             known = "', '".join(self._orchestrators)
-            raise DurableHostError(f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                                   f"function. Additional info: The following are the known orchestrator "
-                                   f"functions: '{known}'.")
+            raise DurableHostError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                f"function. Additional info: The following are the known orchestrator "
+                f"functions: '{known}'."
+            )
         existing = self._instances.get(instance_id)
         if existing is not None and existing.status in ACTIVE:  # OverridableExistingInstanceStates
-            raise DurableHostError(f"An Orchestration instance with the status {existing.status} already exists.",
-                                   500, "System.InvalidOperationException")
+            raise DurableHostError(
+                f"An Orchestration instance with the status {existing.status} already exists.",
+                500,
+                "System.InvalidOperationException",
+            )
         now = self.clock.now()
         inst = Instance(instance_id, name, input_value, uuid.uuid4().hex, parent, created=now, updated=now)
         inst.inbox.append(inst.execution_started(now))

@@ -3,6 +3,7 @@
 Kept apart from the scheduling loop so the state an instance carries (status, history,
 inbox, replay counters) can be read in one screen.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,31 +81,56 @@ class Instance:
         parent = None
         if self.parent:
             parent_id, parent_execution, parent_name, task_id = self.parent
-            parent = {"Name": parent_name, "Version": "", "TaskScheduleId": task_id,
-                      "OrchestrationInstance": {"InstanceId": parent_id, "ExecutionId": parent_execution}}
-        return h.execution_started(at, self.name, self.instance_id, self.execution_id,
-                                   None if self.input is None else json.dumps(self.input),
-                                   parent, generation=self.executions - 1)
+            parent = {
+                "Name": parent_name,
+                "Version": "",
+                "TaskScheduleId": task_id,
+                "OrchestrationInstance": {"InstanceId": parent_id, "ExecutionId": parent_execution},
+            }
+        return h.execution_started(
+            at,
+            self.name,
+            self.instance_id,
+            self.execution_id,
+            None if self.input is None else json.dumps(self.input),
+            parent,
+            generation=self.executions - 1,
+        )
 
     def info(self) -> InstanceInfo:
-        return InstanceInfo(self.instance_id, self.name, self.status, self.input, self.output, self.custom_status,
-                            self.created, self.updated, self.execution_id, self.parent_id,
-                            len(self.history), self.max_history, self.episodes, self.replays,
-                            self.replayed_events, self.executions, self.error)
+        return InstanceInfo(
+            self.instance_id,
+            self.name,
+            self.status,
+            self.input,
+            self.output,
+            self.custom_status,
+            self.created,
+            self.updated,
+            self.execution_id,
+            self.parent_id,
+            len(self.history),
+            self.max_history,
+            self.episodes,
+            self.replays,
+            self.replayed_events,
+            self.executions,
+            self.error,
+        )
 
     def close_episode(self, at: datetime) -> None:
         self.history.append(h.orchestrator_completed(at))
         self.max_history = max(self.max_history, len(self.history))
         self.updated = at
 
-    def finish(self, status: str, at: datetime, output: Any = None,
-               error: str | None = None) -> tuple[str, str, dict] | None:
+    def finish(
+        self, status: str, at: datetime, output: Any = None, error: str | None = None
+    ) -> tuple[str, str, dict] | None:
         """End the execution; returns (parent id, parent execution id, reply) for a sub-orchestration."""
         self.status, self.error = status, error
         self.output = error if status == "Failed" else output
         self.inbox.clear()
-        self.history.append(h.execution_completed(at, status, None if self.output is None
-                                                  else json.dumps(self.output)))
+        self.history.append(h.execution_completed(at, status, None if self.output is None else json.dumps(self.output)))
         self.close_episode(at)
         if not self.parent:
             return None

@@ -5,6 +5,7 @@ sends every call (start, status, raise event, terminate, purge) as HTTP to the e
 those requests are routed, through the seam, into :class:`ManagementApi`, which answers as the
 extension's HttpApiHandler does, so the app's real HTTP and timer functions run unchanged.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,32 +35,34 @@ def client_binding(task_hub: str) -> str:
     code = "code=local-placeholder-key"
     query = f"taskHub={task_hub}&connection=Storage&{code}"
     instance = f"{BASE_URL}/instances/INSTANCEID"
-    return json.dumps({
-        "taskHubName": task_hub,
-        "creationUrls": {
-            "createNewInstancePostUri": f"{BASE_URL}/orchestrators/{{functionName}}[/{{instanceId}}]?{code}",
-            "createAndWaitOnNewInstancePostUri": f"{BASE_URL}/orchestrators/{{functionName}}[/{{instanceId}}]"
-                                                 f"?timeout={{timeoutInSeconds}}&pollingInterval="
-                                                 f"{{intervalInSeconds}}&{code}",
-        },
-        "managementUrls": {
-            "id": "INSTANCEID",
-            "statusQueryGetUri": f"{instance}?{query}",
-            "sendEventPostUri": f"{instance}/raiseEvent/{{eventName}}?{query}",
-            "terminatePostUri": f"{instance}/terminate?reason={{text}}&{query}",
-            "rewindPostUri": f"{instance}/rewind?reason={{text}}&{query}",
-            "purgeHistoryDeleteUri": f"{instance}?{query}",
-            "restartPostUri": f"{instance}/restart?{query}",
-            "suspendPostUri": f"{instance}/suspend?reason={{text}}&{query}",
-            "resumePostUri": f"{instance}/resume?reason={{text}}&{query}",
-        },
-        "baseUrl": BASE_URL,
-        "requiredQueryStringParameters": code,
-        "rpcBaseUrl": RPC_BASE_URL,
-        "httpBaseUrl": "",
-        "maxGrpcMessageSizeInBytes": 0,
-        "grpcHttpClientTimeout": "00:01:40",
-    })
+    return json.dumps(
+        {
+            "taskHubName": task_hub,
+            "creationUrls": {
+                "createNewInstancePostUri": f"{BASE_URL}/orchestrators/{{functionName}}[/{{instanceId}}]?{code}",
+                "createAndWaitOnNewInstancePostUri": f"{BASE_URL}/orchestrators/{{functionName}}[/{{instanceId}}]"
+                f"?timeout={{timeoutInSeconds}}&pollingInterval="
+                f"{{intervalInSeconds}}&{code}",
+            },
+            "managementUrls": {
+                "id": "INSTANCEID",
+                "statusQueryGetUri": f"{instance}?{query}",
+                "sendEventPostUri": f"{instance}/raiseEvent/{{eventName}}?{query}",
+                "terminatePostUri": f"{instance}/terminate?reason={{text}}&{query}",
+                "rewindPostUri": f"{instance}/rewind?reason={{text}}&{query}",
+                "purgeHistoryDeleteUri": f"{instance}?{query}",
+                "restartPostUri": f"{instance}/restart?{query}",
+                "suspendPostUri": f"{instance}/suspend?reason={{text}}&{query}",
+                "resumePostUri": f"{instance}/resume?reason={{text}}&{query}",
+            },
+            "baseUrl": BASE_URL,
+            "requiredQueryStringParameters": code,
+            "rpcBaseUrl": RPC_BASE_URL,
+            "httpBaseUrl": "",
+            "maxGrpcMessageSizeInBytes": 0,
+            "grpcHttpClientTimeout": "00:01:40",
+        }
+    )
 
 
 class ManagementApi:
@@ -69,8 +72,16 @@ class ManagementApi:
     delivering messages through the host's own ``create`` and ``deliver``.
     """
 
-    def __init__(self, *, task_hub: str, clock: Clock, lock: Any, instances: dict[str, Instance],
-                 create: Callable[[str, str, Any], str], deliver: Callable[[str, str, dict], None]):
+    def __init__(
+        self,
+        *,
+        task_hub: str,
+        clock: Clock,
+        lock: Any,
+        instances: dict[str, Instance],
+        create: Callable[[str, str, Any], str],
+        deliver: Callable[[str, str, dict], None],
+    ):
         self.binding = client_binding(task_hub)
         self.clock, self._lock, self._instances = clock, lock, instances
         self._create, self._deliver = create, deliver
@@ -78,6 +89,7 @@ class ManagementApi:
     @contextlib.contextmanager
     def serving(self) -> Iterator[None]:
         """Route the SDK client's HTTP calls into :meth:`handle` while the block runs."""
+
         async def post(url, data=None, trace_parent=None, trace_state=None, function_invocation_id=None):
             return self.handle("POST", url, data)
 
@@ -100,7 +112,7 @@ class ManagementApi:
         path, query = unquote(parts.path), {k: v[0] for k, v in parse_qs(parts.query).items()}
         for base in (urlsplit(RPC_BASE_URL).path, urlsplit(BASE_URL).path + "/"):
             if path.startswith(base):
-                segments = path[len(base):].split("/")
+                segments = path[len(base) :].split("/")
                 break
         else:
             return [404, None]
@@ -108,10 +120,20 @@ class ManagementApi:
             try:
                 return self._route(method, segments, query, data)
             except DurableHostError as exc:
-                message = "Something went wrong while processing your request" if exc.status == 500 \
+                message = (
+                    "Something went wrong while processing your request"
+                    if exc.status == 500
                     else "One or more of the arguments submitted is incorrect"
-                return [exc.status, {"Message": message, "ExceptionMessage": str(exc),
-                                     "ExceptionType": exc.exception_type, "StackTrace": ""}]
+                )
+                return [
+                    exc.status,
+                    {
+                        "Message": message,
+                        "ExceptionMessage": str(exc),
+                        "ExceptionType": exc.exception_type,
+                        "StackTrace": "",
+                    },
+                ]
 
     def _route(self, method: str, segments: list[str], query: dict, data: Any) -> list:
         head = segments[0]
@@ -144,8 +166,9 @@ class ManagementApi:
             if inst.status in TERMINAL:
                 return [410, None]
             # The body (already json.dumps'ed by the SDK) becomes a JToken string, stored as JSON.
-            self._deliver(inst.instance_id, inst.execution_id,
-                          h.event_raised(self.clock.now(), segments[3], json.dumps(data)))
+            self._deliver(
+                inst.instance_id, inst.execution_id, h.event_raised(self.clock.now(), segments[3], json.dumps(data))
+            )
             return [202, None]
         if operation == "terminate" and method == "POST":
             if inst.status in TERMINAL:
@@ -164,9 +187,16 @@ class ManagementApi:
     @staticmethod
     def _status_json(inst: Instance) -> dict:
         """The extension's HTTP status payload (StatusResponsePayload)."""
-        return {"name": inst.name, "instanceId": inst.instance_id, "runtimeStatus": inst.status,
-                "input": inst.input, "customStatus": inst.custom_status, "output": inst.output,
-                "createdTime": http_ts(inst.created), "lastUpdatedTime": http_ts(inst.updated)}
+        return {
+            "name": inst.name,
+            "instanceId": inst.instance_id,
+            "runtimeStatus": inst.status,
+            "input": inst.input,
+            "customStatus": inst.custom_status,
+            "output": inst.output,
+            "createdTime": http_ts(inst.created),
+            "lastUpdatedTime": http_ts(inst.updated),
+        }
 
     @staticmethod
     def _matches(inst: Instance, query: dict) -> bool:

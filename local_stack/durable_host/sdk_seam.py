@@ -6,6 +6,7 @@ trigger converters, the SDK client's HTTP utility, the app's function registry. 
 wrapped here so an SDK upgrade breaks one module, and tests/local_host/test_sdk_contract.py
 says what changed. Nothing else in local_stack/durable_host imports azure.*.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,10 @@ WRITTEN_FOR = {"azure-functions-durable": "1.7", "azure-functions": "1.26"}  # d
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 
 # The SDK client copies these functions from its module when constructed; http_utils defines them.
-CLIENT_HTTP_MODULES = ("azure.durable_functions.models.DurableOrchestrationClient",
-                       "azure.durable_functions.models.utils.http_utils")
+CLIENT_HTTP_MODULES = (
+    "azure.durable_functions.models.DurableOrchestrationClient",
+    "azure.durable_functions.models.utils.http_utils",
+)
 CLIENT_HTTP_FUNCTIONS = ("post_async_request", "get_async_request", "delete_async_request")
 _patch_lock = threading.Lock()
 
@@ -50,11 +53,16 @@ def app_functions(app: Any) -> list[AppFunction]:
     (python-worker#1867) unless ``functions_bindings`` is reset around it."""
     app.functions_bindings = None
     try:
-        return [AppFunction(function.get_function_name(), function.get_trigger().type,
-                            function.get_trigger().name,
-                            tuple(b.name for b in function.get_bindings() if b.type == "durableClient"),
-                            function.get_user_function())
-                for function in app.get_functions()]
+        return [
+            AppFunction(
+                function.get_function_name(),
+                function.get_trigger().type,
+                function.get_trigger().name,
+                tuple(b.name for b in function.get_bindings() if b.type == "durableClient"),
+                function.get_user_function(),
+            )
+            for function in app.get_functions()
+        ]
     finally:
         app.functions_bindings = None
 

@@ -5,6 +5,7 @@ host side: it walks the SDK's actions in order, hands out DTFx sequence ids, mat
 against the scheduling events already in history (non-determinism checks), and reports the
 actions that are new this episode. Reference notes, sections 7 and 8.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict, deque
@@ -102,8 +103,10 @@ class ShimReplay:
         """The shim for the SDK's returned state; only schema V2/V3 (one flat action list) is modelled."""
         actions = state.get("actions") or []
         if state.get("schemaVersion", 0) < 1 or len(actions) != 1:
-            raise ShimFailure(f"LocalDurableHost expects replay schema V2/V3 with one action list, got "
-                              f"schemaVersion={state.get('schemaVersion')} and {len(actions)} lists")
+            raise ShimFailure(
+                f"LocalDurableHost expects replay schema V2/V3 with one action list, got "
+                f"schemaVersion={state.get('schemaVersion')} and {len(actions)} lists"
+            )
         return cls(actions[0], execution_id)
 
     def run(self, history: list[dict]) -> list[Issued]:
@@ -142,14 +145,16 @@ class ShimReplay:
                 f"Non-Deterministic workflow detected: A previous execution of this orchestration "
                 f"scheduled {_DESCRIBE[kind]}{named} with sequence ID {seq}, but the current replay "
                 f"execution hasn't (yet?) scheduled this task. Was a change made to the orchestrator "
-                f"code after this instance had already started running?")
+                f"code after this instance had already started running?"
+            )
         if issued.kind != kind or (kind != "timer" and issued.name != name):
             actual = f" named '{issued.name}'" if issued.kind != "timer" else ""
             raise ShimFailure(
                 f"Non-Deterministic workflow detected: A previous execution of this orchestration "
                 f"scheduled {_DESCRIBE[kind]}{named} with sequence ID {seq}, but the current replay "
                 f"execution instead scheduled {_DESCRIBE[issued.kind]}{actual} with this sequence ID. "
-                f"Was a change made to the orchestrator code after this instance had already started running?")
+                f"Was a change made to the orchestrator code after this instance had already started running?"
+            )
         issued.in_history = True
 
     def _advance(self, _: _Fut | None = None) -> None:
@@ -167,8 +172,9 @@ class ShimReplay:
         if kind == 0:
             return self._issue("activity", action["functionName"], input=action.get("input"))
         if kind == 1:
-            return self._with_retry(action, lambda: self._issue(
-                "activity", action["functionName"], input=action.get("input")))
+            return self._with_retry(
+                action, lambda: self._issue("activity", action["functionName"], input=action.get("input"))
+            )
         if kind == 2:
             return self._sub_orchestration(action)
         if kind == 3:
@@ -183,8 +189,9 @@ class ShimReplay:
         if kind in (11, 12):
             children = [self._invoke(child) for child in action.get("compoundActions") or []]
             return self._when_any(children) if kind == 11 else self._when_all(children)
-        raise ShimFailure(f"LocalDurableHost does not support action type {kind} "
-                          f"(entities and call_http are not modelled)")
+        raise ShimFailure(
+            f"LocalDurableHost does not support action type {kind} (entities and call_http are not modelled)"
+        )
 
     def _issue(self, kind: str, name: str | None, **details: Any) -> _Fut:
         issued = Issued(self.next_id, kind, name, _Fut(), **details)
@@ -204,7 +211,8 @@ class ShimReplay:
             raise ShimFailure(
                 f"The Azure Storage provider supports a maximum of 6 days for time-based delays: "
                 f"the timer with sequence ID {self.next_id} fires at {action['fireAt']}, "
-                f"{fire_at - self.now} after the orchestration's current time")
+                f"{fire_at - self.now} after the orchestration's current time"
+            )
         fut = self._issue("timer", None, fire_at=fire_at)
         return _Fut(done=True) if action.get("isCanceled") else fut
 

@@ -4,6 +4,7 @@ Activities get their argument and return their result through the worker's own c
 (via the seam), so payloads are (de)serialised exactly as on Azure. Failures are reported
 the way the extension records them, never raised into the host.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,20 +40,32 @@ def execute_activity(activities: dict[str, tuple[Callable, str]], name: str, inp
     entry = activities.get(name)
     if entry is None:  # the extension's TaskNonexistentActivityShim
         known = "', '".join(activities)
-        message = (f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
-                   "Additional info: " + (f"The following are the known activity functions: '{known}'."
-                                          if known else "No activity functions are currently registered!"))
-        return ActivityOutcome(reason=f"Activity function '{name}' failed: {message}",
-                               details=json.dumps({"ClassName": "Microsoft.Azure.WebJobs.Extensions."
-                                                                  "DurableTask.FunctionFailedException",
-                                                     "Message": message}))
+        message = (
+            f"The function '{name}' doesn't exist, is disabled, or is not an activity function. "
+            "Additional info: "
+            + (
+                f"The following are the known activity functions: '{known}'."
+                if known
+                else "No activity functions are currently registered!"
+            )
+        )
+        return ActivityOutcome(
+            reason=f"Activity function '{name}' failed: {message}",
+            details=json.dumps(
+                {
+                    "ClassName": "Microsoft.Azure.WebJobs.Extensions.DurableTask.FunctionFailedException",
+                    "Message": message,
+                }
+            ),
+        )
     function, parameter = entry
     try:
         value = None if input_text is None else sdk_seam.decode_activity_input(input_text)
         return ActivityOutcome(result=sdk_seam.encode_activity_result(call(function, **{parameter: value})))
     except Exception as exc:  # noqa: BLE001 - any activity failure becomes TaskFailed
-        return ActivityOutcome(reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}",
-                               details=traceback.format_exc())
+        return ActivityOutcome(
+            reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}", details=traceback.format_exc()
+        )
 
 
 def call(function: Callable, /, **kwargs: Any) -> Any:
@@ -63,8 +76,10 @@ def call(function: Callable, /, **kwargs: Any) -> Any:
 
 def run_coroutine(awaitable: Any) -> Any:
     """Await from sync code; uses a helper thread if this thread already runs an event loop."""
+
     async def wrapper():
         return await awaitable
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -76,6 +91,7 @@ def run_coroutine(awaitable: Any) -> Any:
             box["value"] = asyncio.run(wrapper())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
+
     thread = threading.Thread(target=target)
     thread.start()
     thread.join()

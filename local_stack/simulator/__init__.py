@@ -7,6 +7,7 @@ Start it in-process::
 
 or as a process: ``python -m local_stack.simulator --machines 2000 --seed 7 --port 0``.
 """
+
 from local_stack.simulator.agents import AgentModel, UpgradeBehaviour
 from local_stack.simulator.extension_catalog import SUPPORTED_EXTENSION_TYPES
 from local_stack.simulator.extensions import Extension, ExtensionBehaviour, ExtensionModel
@@ -20,8 +21,26 @@ from local_stack.simulator.throttling import ThrottleSettings
 from local_stack.simulator.timing import Latency
 
 __all__ = [
-    "SUPPORTED_EXTENSION_TYPES", "AgentModel", "ChangeRecord", "Extension", "ExtensionBehaviour", "ExtensionModel",
-    "ExtensionFateRules", "Fate", "FateLedger", "FateRules", "FaultSettings", "Fleet",
-    "FleetSimulator", "FleetSpec", "Latency", "Machine", "RequestRecord", "Script", "Subscription", "ThrottleSettings",
-    "UpgradeBehaviour", "generate_fleet",
+    "SUPPORTED_EXTENSION_TYPES",
+    "AgentModel",
+    "ChangeRecord",
+    "Extension",
+    "ExtensionBehaviour",
+    "ExtensionModel",
+    "ExtensionFateRules",
+    "Fate",
+    "FateLedger",
+    "FateRules",
+    "FaultSettings",
+    "Fleet",
+    "FleetSimulator",
+    "FleetSpec",
+    "Latency",
+    "Machine",
+    "RequestRecord",
+    "Script",
+    "Subscription",
+    "ThrottleSettings",
+    "UpgradeBehaviour",
+    "generate_fleet",
 ]

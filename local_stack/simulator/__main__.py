@@ -2,6 +2,7 @@
 
 Prints the base URL on the first line of stdout, so a script can read it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,15 +52,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--start", type=_moment, default=None,
-                        help="simulated start time (ISO 8601); default: now, on the real clock")
-    parser.add_argument("--faults", type=_faults, default=FaultSettings(),
-                        help="fault rates, e.g. arg=0.05,patch=0.02 (kinds: {})".format(", ".join(FAULTS)))
+    parser.add_argument(
+        "--start", type=_moment, default=None, help="simulated start time (ISO 8601); default: now, on the real clock"
+    )
+    parser.add_argument(
+        "--faults",
+        type=_faults,
+        default=FaultSettings(),
+        help="fault rates, e.g. arg=0.05,patch=0.02 (kinds: {})".format(", ".join(FAULTS)),
+    )
     parser.add_argument("--throttle-scale", type=float, default=1.0, help="< 1 shrinks quotas and buckets")
-    parser.add_argument("--latency", type=_latency, default=Latency(),
-                        help="service time in seconds per request, e.g. read=0.02,write=0.05 (default 0)")
-    parser.add_argument("--odd-but-legal", action="store_true",
-                        help="add the odd-but-legal estate (Unicode resource groups, every subscription state, ...)")
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        default=Latency(),
+        help="service time in seconds per request, e.g. read=0.02,write=0.05 (default 0)",
+    )
+    parser.add_argument(
+        "--odd-but-legal",
+        action="store_true",
+        help="add the odd-but-legal estate (Unicode resource groups, every subscription state, ...)",
+    )
     args = parser.parse_args(argv)
 
     if args.start is None:
@@ -68,14 +81,33 @@ def main(argv: list[str] | None = None) -> int:
     else:
         start = args.start
         clock = VirtualClock(start)
-    fleet = generate_fleet(FleetSpec(seed=args.seed, subscriptions=args.subscriptions, machines=args.machines,
-                                     now=start, odd_but_legal=args.odd_but_legal))
-    sim = FleetSimulator(fleet, clock, faults=args.faults, throttle_scale=args.throttle_scale,
-                         host=args.host, port=args.port, max_log_entries=100_000, latency=args.latency)
+    fleet = generate_fleet(
+        FleetSpec(
+            seed=args.seed,
+            subscriptions=args.subscriptions,
+            machines=args.machines,
+            now=start,
+            odd_but_legal=args.odd_but_legal,
+        )
+    )
+    sim = FleetSimulator(
+        fleet,
+        clock,
+        faults=args.faults,
+        throttle_scale=args.throttle_scale,
+        host=args.host,
+        port=args.port,
+        max_log_entries=100_000,
+        latency=args.latency,
+    )
     with sim:
         print(sim.base_url, flush=True)
-        print(f"{len(fleet.machines)} machines in {len(fleet.subscriptions)} subscriptions, tenant "
-              f"{fleet.tenant_id}, fleet time {start.isoformat()}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        print(
+            f"{len(fleet.machines)} machines in {len(fleet.subscriptions)} subscriptions, tenant "
+            f"{fleet.tenant_id}, fleet time {start.isoformat()}; Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0

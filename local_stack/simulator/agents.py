@@ -13,6 +13,7 @@ assumes; the docs only say "periodically"). The docs promise only "within one ve
 of the latest", so an agent one release behind may fail every attempt (``STUCK``) or
 make none (``NEVER_ATTEMPTS``) and still be where Azure means it to be.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,18 +29,18 @@ if TYPE_CHECKING:
     from local_stack.simulator.fleet import Machine
 
 #: Outcomes an agent's upgrade attempts can have.
-SUCCEED = "succeed"            # first attempt succeeds
-RECOVER = "recover"            # fails `failures` times, then succeeds on a retry
-STUCK = "stuck"                # every retry fails again
+SUCCEED = "succeed"  # first attempt succeeds
+RECOVER = "recover"  # fails `failures` times, then succeeds on a retry
+STUCK = "stuck"  # every retry fails again
 STUCK_NO_RETRY = "stuck-no-retry"  # fails once and never tries again
 NEVER_ATTEMPTS = "never-attempts"  # counts itself current ("within one version of the latest"): no
-                                   # attempt, so lastAttempt* never appear
+# attempt, so lastAttempt* never appear
 OUTCOMES = (SUCCEED, RECOVER, STUCK, STUCK_NO_RETRY, NEVER_ATTEMPTS)
 
 LATEST_VERSIONS = {"windows": "1.67.03504.3207", "linux": "1.67.03504.1320"}
 
 FAILURE_MESSAGES = (
-    "AZCM0165: Failed to download the agent package: Get \"https://aka.ms/AzureConnectedMachineAgent\": "
+    'AZCM0165: Failed to download the agent package: Get "https://aka.ms/AzureConnectedMachineAgent": '
     "dial tcp 20.50.2.1:443: i/o timeout",
     "AZCM0166: Failed to verify the agent package signature: the package hash does not match the catalog",
     "AZCM0167: Failed to install the agent package: msiexec exited with code 1603 (fatal error during installation)",
@@ -64,7 +65,7 @@ class UpgradeBehaviour:
     """Per-machine randomness, drawn once by the generator (or set by a test)."""
 
     outcome: str = SUCCEED
-    failures: int = 1                       # failed attempts before success, for RECOVER
+    failures: int = 1  # failed attempts before success, for RECOVER
     propagation_delay: timedelta = timedelta(days=2)
     window_offset: timedelta = timedelta(minutes=30)  # where in the off-peak window this agent runs
     failure_message: str = FAILURE_MESSAGES[0]
@@ -95,8 +96,7 @@ class AgentModel:
                 versions = later
         return versions.get((os_type or "").lower())
 
-    def next_release_after(self, moment: datetime, os_type: str,
-                           newer_than: tuple[int, int]) -> datetime | None:
+    def next_release_after(self, moment: datetime, os_type: str, newer_than: tuple[int, int]) -> datetime | None:
         """When the first release newer than ``newer_than`` ships after ``moment``, if one does."""
         for ships_at, versions in self.later_releases:
             release = parse_version(versions.get((os_type or "").lower()))
@@ -139,9 +139,9 @@ def next_attempt_at(machine: Machine, model: AgentModel) -> datetime | None:
         return None
     assert machine.enabled_at is not None
     first = model.first_slot(machine.enabled_at + behaviour.propagation_delay, behaviour.window_offset)
-    due = first + machine.attempts * model.retry_interval   # the first attempt, then retries of failed ones
+    due = first + machine.attempts * model.retry_interval  # the first attempt, then retries of failed ones
     if machine.last_attempt_at is not None and machine.attempts > 0 and not _last_attempt_failed(machine):
-        since = machine.last_attempt_at                     # current since then: waits for a newer release
+        since = machine.last_attempt_at  # current since then: waits for a newer release
     elif wants_upgrade(machine, model, due):
         return due
     else:
@@ -157,8 +157,9 @@ def _last_attempt_failed(machine: Machine) -> bool:
     return isinstance(upgrade, dict) and upgrade.get("lastAttemptStatus") == "Failed"
 
 
-def _next_event(machine: Machine, model: AgentModel, extension_model: ExtensionModel | None
-                ) -> tuple[datetime, int, str, Extension | None] | None:
+def _next_event(
+    machine: Machine, model: AgentModel, extension_model: ExtensionModel | None
+) -> tuple[datetime, int, str, Extension | None] | None:
     """The machine's earliest event; at the same moment a disconnect comes first, then a delete,
     then the agent's upgrade, then its extensions' (which need the machine Connected). A deleted
     machine's only event is its onboarding, if it has one."""
@@ -181,8 +182,13 @@ def _next_event(machine: Machine, model: AgentModel, extension_model: ExtensionM
     return min(candidates, key=lambda c: (c[0], c[1])) if candidates else None
 
 
-def settle(machine: Machine, now: datetime, model: AgentModel, record: Recorder | None = None,
-           extension_model: ExtensionModel | None = None) -> bool:
+def settle(
+    machine: Machine,
+    now: datetime,
+    model: AgentModel,
+    record: Recorder | None = None,
+    extension_model: ExtensionModel | None = None,
+) -> bool:
     """Apply every event due up to ``now`` (onboarding, reconnecting, disconnecting, deletion, upgrade
     attempts, and the extensions' given their model), in time order; True if anything changed."""
     changed = False
@@ -238,5 +244,11 @@ def _attempt(machine: Machine, at: datetime, model: AgentModel, record: Recorder
     set_property(machine, ("agentUpgrade", "lastAttemptDesiredVersion"), target, at, cause, record)
     set_property(machine, ("agentUpgrade", "lastAttemptStatus"), "Success" if success else "Failed", at, cause, record)
     set_property(machine, ("agentUpgrade", "lastAttemptTimestamp"), format_timestamp(at), at, cause, record)
-    set_property(machine, ("agentUpgrade", "lastAttemptMessage"),
-                 MISSING if success else behaviour.failure_message, at, cause, record)
+    set_property(
+        machine,
+        ("agentUpgrade", "lastAttemptMessage"),
+        MISSING if success else behaviour.failure_message,
+        at,
+        cause,
+        record,
+    )

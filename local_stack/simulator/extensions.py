@@ -20,6 +20,7 @@ rollout "could take up to eight weeks". The model, on the simulator's clock:
 Like the agents (agents.py), nothing runs in the background: ``agents.settle`` replays these
 events in time order with the machine's own whenever the machine is read.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,12 +40,12 @@ if TYPE_CHECKING:
     from local_stack.simulator.fleet import Machine
 
 #: What an extension's upgrade attempts do.
-UPGRADES = "upgrades"                          # the first attempt succeeds
+UPGRADES = "upgrades"  # the first attempt succeeds
 FAILS_AND_ROLLS_BACK = "fails-and-rolls-back"  # `failures` attempts fail and are rolled back (None: all of them)
 EXTENSION_OUTCOMES = (UPGRADES, FAILS_AND_ROLLS_BACK)
 
 SUCCEEDED = "Succeeded"
-HEALTHY_LEVEL = "Information"   # what Arc extensions report (the REST spec's enum says "Info")
+HEALTHY_LEVEL = "Information"  # what Arc extensions report (the REST spec's enum says "Info")
 ERROR_LEVEL = "Error"
 
 UPGRADE_FAILURE_MESSAGES = (
@@ -87,9 +88,9 @@ class ExtensionBehaviour:
     """Per-extension randomness, drawn once by the generator (or set by a test)."""
 
     outcome: str = UPGRADES
-    delay: timedelta = timedelta(days=2)              # opt-in (or rollout start) to the first attempt's slot
-    failures: int | None = 1                       # FAILS_AND_ROLLS_BACK: failed attempts before one succeeds
-    rollback_after: timedelta = timedelta(hours=2)    # how long a failed attempt shows Error
+    delay: timedelta = timedelta(days=2)  # opt-in (or rollout start) to the first attempt's slot
+    failures: int | None = 1  # FAILS_AND_ROLLS_BACK: failed attempts before one succeeds
+    rollback_after: timedelta = timedelta(hours=2)  # how long a failed attempt shows Error
     failure_message: str = UPGRADE_FAILURE_MESSAGES[0]
 
     def __post_init__(self) -> None:
@@ -115,17 +116,25 @@ class Extension:
     name: str
     properties: dict[str, Any]
     behaviour: ExtensionBehaviour = field(default_factory=ExtensionBehaviour)
-    due_at: datetime | None = None         # the next upgrade attempt's slot, while opted in
-    rollback_at: datetime | None = None    # when the failed attempt in progress is rolled back
-    attempts: int = 0                         # attempts since it was opted in
+    due_at: datetime | None = None  # the next upgrade attempt's slot, while opted in
+    rollback_at: datetime | None = None  # when the failed attempt in progress is rolled back
+    attempts: int = 0  # attempts since it was opted in
     tags: dict[str, str] = field(default_factory=dict)
-    protected_settings: dict[str, Any] = field(default_factory=dict)   # write-only: never served
+    protected_settings: dict[str, Any] = field(default_factory=dict)  # write-only: never served
 
     @classmethod
-    def build(cls, publisher: str, ext_type: str, version: str | None = None, *, name: str | None = None,
-              auto_upgrade: bool | None = True, failed: str | None = None,
-              behaviour: ExtensionBehaviour | None = None, pending_since: datetime | None = None,
-              ) -> Extension:
+    def build(
+        cls,
+        publisher: str,
+        ext_type: str,
+        version: str | None = None,
+        *,
+        name: str | None = None,
+        auto_upgrade: bool | None = True,
+        failed: str | None = None,
+        behaviour: ExtensionBehaviour | None = None,
+        pending_since: datetime | None = None,
+    ) -> Extension:
         """An extension as Azure shows a healthy install. ``version=None`` is the catalogue's latest;
         ``auto_upgrade=None`` omits ``enableAutomaticUpgrade`` (opted in by default); ``failed`` makes
         the install a failed one (``provisioningState: Failed``, status level Error, this message).
@@ -137,17 +146,18 @@ class Extension:
                 raise ValueError(f"{publisher}/{ext_type} is not in the catalogue: give a version")
             version = entry.latest
         name = name or ext_type
-        status = healthy_status(ext_type) if failed is None else {"code": "1", "level": ERROR_LEVEL,
-                                                                   "message": failed}
+        status = healthy_status(ext_type) if failed is None else {"code": "1", "level": ERROR_LEVEL, "message": failed}
         props: dict[str, Any] = {"publisher": publisher, "type": ext_type, "typeHandlerVersion": version}
         if auto_upgrade is not None:
             props["enableAutomaticUpgrade"] = auto_upgrade
-        props.update({
-            "autoUpgradeMinorVersion": False,
-            "settings": {},
-            "provisioningState": SUCCEEDED if failed is None else "Failed",
-            "instanceView": {"name": name, "type": ext_type, "typeHandlerVersion": version, "status": status},
-        })
+        props.update(
+            {
+                "autoUpgradeMinorVersion": False,
+                "settings": {},
+                "provisioningState": SUCCEEDED if failed is None else "Failed",
+                "instanceView": {"name": name, "type": ext_type, "typeHandlerVersion": version, "status": status},
+            }
+        )
         ext = cls(name, props, behaviour=behaviour or ExtensionBehaviour())
         if pending_since is not None and ext.opted_in:
             ext.schedule_from(pending_since)
@@ -186,7 +196,7 @@ class ExtensionModel:
 
     latest_versions: dict[tuple[str, str], str] = field(default_factory=lambda: dict(LATEST_EXTENSION_VERSIONS))
     supported: frozenset[tuple[str, str]] = SUPPORTED_EXTENSION_TYPES
-    retry_interval: timedelta = timedelta(hours=1)   # after a rollback, until the next attempt's slot
+    retry_interval: timedelta = timedelta(hours=1)  # after a rollback, until the next attempt's slot
 
     def __post_init__(self) -> None:
         self._latest = {type_key(*key): version for key, version in self.latest_versions.items()}
@@ -206,8 +216,7 @@ class ExtensionModel:
         return current is not None and latest is not None and current < latest
 
 
-def next_event(machine: Machine, model: ExtensionModel, connected: bool
-               ) -> tuple[datetime, str, Extension] | None:
+def next_event(machine: Machine, model: ExtensionModel, connected: bool) -> tuple[datetime, str, Extension] | None:
     """The earliest (time, kind, extension) due on this machine: a rollback (on the machine, whatever
     its connection) or, while it is Connected, an upgrade attempt."""
     events = []
@@ -219,9 +228,11 @@ def next_event(machine: Machine, model: ExtensionModel, connected: bool
     return min(events, key=lambda e: e[0]) if events else None
 
 
-def apply_event(machine: Machine, ext: Extension, kind: str, at: datetime, model: ExtensionModel,
-          record: Recorder | None) -> None:
+def apply_event(
+    machine: Machine, ext: Extension, kind: str, at: datetime, model: ExtensionModel, record: Recorder | None
+) -> None:
     """Carry out one event from :func:`next_event`, recording every property it changes."""
+
     def put(path: tuple[str, ...], value: Any, cause: str) -> None:
         set_property(machine, path, value, at, cause, record, extension=ext)
 

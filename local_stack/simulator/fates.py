@@ -18,6 +18,7 @@ states the contract.
 A fate is decided on the fleet as it stands (generation time for ``generate_fleet``):
 agents that disconnect or vanish later keep the fate they had at the start.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,10 +35,10 @@ if TYPE_CHECKING:
     from local_stack.simulator.extensions import Extension
     from local_stack.simulator.fleet import Fleet, Machine
 
-PATCH = "patch"        # must be PATCHed, and the PATCH succeeds (perhaps after transient 409s)
-REFUSED = "refused"    # a PATCH is due, but Azure refuses it (lock, no write permission): trying is right
-LEAVE = "leave"        # no PATCH may be sent
-EITHER = "either"      # the documented rules do not decide (an odd version string): not asserted
+PATCH = "patch"  # must be PATCHed, and the PATCH succeeds (perhaps after transient 409s)
+REFUSED = "refused"  # a PATCH is due, but Azure refuses it (lock, no write permission): trying is right
+LEAVE = "leave"  # no PATCH may be sent
+EITHER = "either"  # the documented rules do not decide (an odd version string): not asserted
 EXPECTS = (PATCH, REFUSED, LEAVE, EITHER)
 
 #: Two to four dot-separated numbers: MAJOR.MINOR is unambiguous. Anything else (``1.62.0-beta``)
@@ -67,8 +68,10 @@ class FateRules:
         for key, value in tags.items():
             if name_key(key) != name_key(name):
                 continue
-            if value == wanted or (self.exclusion_value_match == "trimmed-casefold"
-                                   and value.strip().casefold() == wanted.strip().casefold()):
+            if value == wanted or (
+                self.exclusion_value_match == "trimmed-casefold"
+                and value.strip().casefold() == wanted.strip().casefold()
+            ):
                 return True
         return False
 
@@ -84,7 +87,7 @@ class ExtensionFateRules:
     platform upgrades, and (``scope``) the machine rules on subscriptions and the exclusion tag."""
 
     mode: str = ENABLE
-    denied_types: frozenset[str] = frozenset()    # extension types (properties.type), compared ignoring case
+    denied_types: frozenset[str] = frozenset()  # extension types (properties.type), compared ignoring case
     supported: frozenset[tuple[str, str]] = SUPPORTED_EXTENSION_TYPES
     scope: FateRules = FateRules()
 
@@ -101,8 +104,8 @@ class ExtensionFateRules:
 
 @dataclass(frozen=True)
 class Fate:
-    expect: str        # one of EXPECTS
-    reason: str        # why, for a failing test's message
+    expect: str  # one of EXPECTS
+    reason: str  # why, for a failing test's message
 
 
 def _out_of_reach(machine: Machine, fleet: Fleet, rules: FateRules) -> Fate | None:
@@ -197,7 +200,7 @@ class FateLedger:
 
     def __init__(self, fates: dict[str, Fate], rules: FateRules | ExtensionFateRules, noun: str = "machine"):
         self.rules = rules
-        self.noun = noun   # what the ids name, for check()'s messages
+        self.noun = noun  # what the ids name, for check()'s messages
         self._fates = fates
 
     @classmethod
@@ -207,8 +210,11 @@ class FateLedger:
     @classmethod
     def of_extensions(cls, fleet: Fleet, rules: ExtensionFateRules = ExtensionFateRules()) -> FateLedger:
         """Every extension's fate, by its id (``{machine id}/extensions/{name}``)."""
-        return cls({m.extension_id(e): decide_extension(m, e, fleet, rules) for m in fleet.machines
-                    for e in m.extensions}, rules, noun="extension")
+        return cls(
+            {m.extension_id(e): decide_extension(m, e, fleet, rules) for m in fleet.machines for e in m.extensions},
+            rules,
+            noun="extension",
+        )
 
     def __getitem__(self, machine_id: str) -> Fate:
         return self._fates[machine_id]
@@ -237,11 +243,14 @@ class FateLedger:
         """What is wrong with a sweep, from the ids PATCHes were ``sent`` to and those that ``succeeded``
         (``FleetSimulator.patch_targets``, with ``resource="extension"`` for an extension ledger); empty
         when it did what it must."""
-        problems = [f"not patched: {mid} ({self._fates[mid].reason})"
-                    for mid in sorted(self.must_patch() - succeeded)]
-        problems += [f"patched but must not be: {mid} ({self._fates[mid].reason})"
-                     for mid in sorted(self.must_not_patch() & sent)]
+        problems = [f"not patched: {mid} ({self._fates[mid].reason})" for mid in sorted(self.must_patch() - succeeded)]
+        problems += [
+            f"patched but must not be: {mid} ({self._fates[mid].reason})"
+            for mid in sorted(self.must_not_patch() & sent)
+        ]
         article = "an" if self.noun[:1] in "aeiou" else "a"
-        problems += [f"PATCH sent to {article} {self.noun} the fleet does not have: {mid}"
-                     for mid in sorted(sent - set(self._fates))]
+        problems += [
+            f"PATCH sent to {article} {self.noun} the fleet does not have: {mid}"
+            for mid in sorted(sent - set(self._fates))
+        ]
         return problems

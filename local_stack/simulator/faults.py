@@ -4,6 +4,7 @@ Two sorts: 5xx answers per operation kind (``KINDS``), and answers that are well
 but lose data (``arg_truncated``: a Resource Graph page marked ``resultTruncated`` with
 no ``$skipToken``, which Azure documents for queries it cannot page).
 """
+
 from __future__ import annotations
 
 import random
@@ -18,7 +19,7 @@ class FaultSettings:
 
     arg: float = 0.0
     subscriptions: float = 0.0
-    machine_get: float = 0.0   # machine and extension GETs, machine lists
+    machine_get: float = 0.0  # machine and extension GETs, machine lists
     patch: float = 0.0
     arg_truncated: float = 0.0  # a page with more rows to come says resultTruncated "true", no $skipToken
 
@@ -53,9 +54,12 @@ class FaultInjector:
             return None
         roll = self._rng.random()
         if roll < 0.5:
-            return Fault(500, "InternalServerError",
-                         "Encountered internal server error. Please try again later.", None)
+            return Fault(500, "InternalServerError", "Encountered internal server error. Please try again later.", None)
         if roll < 0.8:
-            return Fault(503, "ServiceUnavailable",
-                         "The service is temporarily unavailable. Please retry the request after some time.", 1)
+            return Fault(
+                503,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable. Please retry the request after some time.",
+                1,
+            )
         return Fault(503, "ServiceUnavailable", "The server is currently unable to handle the request.", None)

@@ -5,6 +5,7 @@ missing keys really missing) so the HTTP layer only has to serialise it. Tests c
 build a small fleet by hand with :meth:`Machine.build`; ``generator.generate_fleet``
 makes a realistic one from a ``FleetSpec``.
 """
+
 from __future__ import annotations
 
 import random
@@ -32,7 +33,7 @@ RESOURCE_GROUP_NAME = re.compile(r"[-\w._()]{1,90}")
 def name_key(name: str) -> str:
     """How ARM compares names: ignoring case with simple (one-to-one) case mapping, as .NET's
     OrdinalIgnoreCase does, so "ß" matches itself but not "SS"."""
-    if name.isascii():   # the common case, and a fast one: every ASCII letter maps to one letter
+    if name.isascii():  # the common case, and a fast one: every ASCII letter maps to one letter
         return name.upper()
     return "".join(c.upper() if len(c.upper()) == 1 else c for c in name)
 
@@ -43,8 +44,12 @@ DEFAULT_NOW = datetime(2026, 8, 15, 12, 0, tzinfo=UTC)
 #: Release table (reference §5.2): minor -> (build, windows revision, linux revision).
 #: Builds marked in the reference are verbatim; the others are interpolated.
 KNOWN_BUILDS = {
-    67: ("03504", "3207", "1320"), 61: ("03310", "2719", None), 60: ("03293", "2680", "809"),
-    58: ("03224", "2567", "693"), 57: ("03197", "2516", "640"), 56: ("03167", "2465", "593"),
+    67: ("03504", "3207", "1320"),
+    61: ("03310", "2719", None),
+    60: ("03293", "2680", "809"),
+    58: ("03224", "2567", "693"),
+    57: ("03197", "2516", "640"),
+    56: ("03167", "2465", "593"),
 }
 LINUX_1_61 = "1.61.03310848"  # sic, as published
 
@@ -78,10 +83,14 @@ def one_release_behind(model: AgentModel, os_type: str) -> str:
 #: Defender for Endpoint (not), both at their latest version, so a hand-written fleet sees no
 #: extension upgrade unless a test asks for one.
 DEFAULT_EXTENSIONS = {
-    "windows": (("Microsoft.Azure.Monitor", "AzureMonitorWindowsAgent"),
-                ("Microsoft.Azure.AzureDefenderForServers", "MDE.Windows")),
-    "linux": (("Microsoft.Azure.Monitor", "AzureMonitorLinuxAgent"),
-              ("Microsoft.Azure.AzureDefenderForServers", "MDE.Linux")),
+    "windows": (
+        ("Microsoft.Azure.Monitor", "AzureMonitorWindowsAgent"),
+        ("Microsoft.Azure.AzureDefenderForServers", "MDE.Windows"),
+    ),
+    "linux": (
+        ("Microsoft.Azure.Monitor", "AzureMonitorLinuxAgent"),
+        ("Microsoft.Azure.AzureDefenderForServers", "MDE.Linux"),
+    ),
 }
 
 
@@ -91,9 +100,9 @@ def default_extensions(os_type: str) -> list[Extension]:
 
 #: Subscription states (reference §13a, Microsoft Learn "Azure subscription states"). ARM's enum has
 #: Enabled, Warned, PastDue, Disabled and Deleted; the portal also shows Expired, so it is accepted too.
-READ_WRITE_STATES = ("Enabled", "Warned", "PastDue")   # every operation allowed
-READ_ONLY_STATES = ("Disabled", "Expired")              # GET and DELETE only; PUT, PATCH and POST refused
-DELETED = "Deleted"                                     # no operation at all
+READ_WRITE_STATES = ("Enabled", "Warned", "PastDue")  # every operation allowed
+READ_ONLY_STATES = ("Disabled", "Expired")  # GET and DELETE only; PUT, PATCH and POST refused
+DELETED = "Deleted"  # no operation at all
 SUBSCRIPTION_STATES = READ_WRITE_STATES + READ_ONLY_STATES + (DELETED,)
 
 
@@ -103,9 +112,9 @@ class Subscription:
 
     subscription_id: str
     display_name: str
-    state: str = "Enabled"            # one of SUBSCRIPTION_STATES, served verbatim
-    readable: bool = True             # False: 403 on GET, not listed, invisible to ARG
-    writable: bool = True             # False: PATCH 403 AuthorizationFailed
+    state: str = "Enabled"  # one of SUBSCRIPTION_STATES, served verbatim
+    readable: bool = True  # False: 403 on GET, not listed, invisible to ARG
+    writable: bool = True  # False: PATCH 403 AuthorizationFailed
     locked_resource_groups: set[str] = field(default_factory=set)  # ReadOnly locks, any case
 
     def __post_init__(self) -> None:
@@ -180,23 +189,23 @@ class Machine:
     location: str = "eastus"
     tags: dict[str, str] = field(default_factory=dict)
     extensions: list[Extension] = field(default_factory=list)
-    locked: bool = False              # ReadOnly lock on the machine itself: PATCH 409 ScopeLocked, forever
-    write_forbidden: bool = False     # no write permission on this machine: PATCH 403
-    write_conflicts: int = 0          # another writer (e.g. a policy remediation): the next N PATCHes 409
-    conflict_code: str = "Conflict"   # their error code, e.g. AnotherOperationInProgress (never ScopeLocked)
+    locked: bool = False  # ReadOnly lock on the machine itself: PATCH 409 ScopeLocked, forever
+    write_forbidden: bool = False  # no write permission on this machine: PATCH 403
+    write_conflicts: int = 0  # another writer (e.g. a policy remediation): the next N PATCHes 409
+    conflict_code: str = "Conflict"  # their error code, e.g. AnotherOperationInProgress (never ScopeLocked)
     behaviour: UpgradeBehaviour = field(default_factory=UpgradeBehaviour)
-    enabled_at: datetime | None = None   # when the flag last went to true
-    attempts: int = 0                 # upgrade attempts since enabled_at
+    enabled_at: datetime | None = None  # when the flag last went to true
+    attempts: int = 0  # upgrade attempts since enabled_at
     last_attempt_at: datetime | None = None
     disconnect_at: datetime | None = None
-    reconnect_at: datetime | None = None   # a machine not Connected comes back then
+    reconnect_at: datetime | None = None  # a machine not Connected comes back then
     delete_at: datetime | None = None
-    onboard_at: datetime | None = None     # not in Azure until then (absent, like a deleted one)
+    onboard_at: datetime | None = None  # not in Azure until then (absent, like a deleted one)
     deleted: bool = False
     principal_id: str = ""
-    revision: int = 0                 # bumped on every change; the ARG index syncs on it
-    arg_id: str | None = None      # a fault: the id Resource Graph reports instead (see malformed.py)
-    oddity: str = ""                  # what is odd about it, for the odd-but-legal estate (odd_estate.py)
+    revision: int = 0  # bumped on every change; the ARG index syncs on it
+    arg_id: str | None = None  # a fault: the id Resource Graph reports instead (see malformed.py)
+    oddity: str = ""  # what is odd about it, for the odd-but-legal estate (odd_estate.py)
 
     def __post_init__(self) -> None:
         self.subscription_id = self.subscription_id.lower()
@@ -215,8 +224,10 @@ class Machine:
 
     @property
     def id(self) -> str:
-        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.HybridCompute/machines/{self.name}")
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.HybridCompute/machines/{self.name}"
+        )
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -260,24 +271,28 @@ class Machine:
                 enabled_at = changed
         if extensions is None:
             extensions = default_extensions(os_type)
-        return cls(subscription_id, resource_group, name, props, extensions=extensions,
-                   enabled_at=enabled_at, **kwargs)
+        return cls(subscription_id, resource_group, name, props, extensions=extensions, enabled_at=enabled_at, **kwargs)
 
 
 OS_DETAILS = {
-    "windows": [("Windows Server 2022 Datacenter", "10.0.20348.2849", "windows", "Datacenter"),
-                ("Windows Server 2019 Standard", "10.0.17763.6532", "windows", "Standard"),
-                ("Windows Server 2016 Datacenter", "10.0.14393.7515", "windows", "Datacenter"),
-                ("Windows Server 2025 Datacenter", "10.0.26100.2314", "windows", "Datacenter")],
-    "linux": [("Ubuntu 24.04.3 LTS", "6.8.0-87-generic", "linux", ""),
-              ("Ubuntu 22.04.5 LTS", "5.15.0-126-generic", "linux", ""),
-              ("Red Hat Enterprise Linux 9.4", "5.14.0-427.42.1.el9_4.x86_64", "linux", ""),
-              ("SUSE Linux Enterprise Server 15 SP6", "6.4.0-150600.23.25-default", "linux", "")],
+    "windows": [
+        ("Windows Server 2022 Datacenter", "10.0.20348.2849", "windows", "Datacenter"),
+        ("Windows Server 2019 Standard", "10.0.17763.6532", "windows", "Standard"),
+        ("Windows Server 2016 Datacenter", "10.0.14393.7515", "windows", "Datacenter"),
+        ("Windows Server 2025 Datacenter", "10.0.26100.2314", "windows", "Datacenter"),
+    ],
+    "linux": [
+        ("Ubuntu 24.04.3 LTS", "6.8.0-87-generic", "linux", ""),
+        ("Ubuntu 22.04.5 LTS", "5.15.0-126-generic", "linux", ""),
+        ("Red Hat Enterprise Linux 9.4", "5.14.0-427.42.1.el9_4.x86_64", "linux", ""),
+        ("SUSE Linux Enterprise Server 15 SP6", "6.4.0-150600.23.25-default", "linux", ""),
+    ],
 }
 
 
-def base_properties(name: str, os_type: str, agent_version: str | None, status: str,
-                    last_status_change: datetime, seed: Any) -> dict[str, Any]:
+def base_properties(
+    name: str, os_type: str, agent_version: str | None, status: str, last_status_change: datetime, seed: Any
+) -> dict[str, Any]:
     """The read-only part of a machine's ``properties`` bag, as GET shows it."""
     rng = random.Random(f"props:{seed}")
     sku, os_version, os_name, edition = rng.choice(OS_DETAILS.get(os_type, OS_DETAILS["linux"]))
@@ -287,9 +302,14 @@ def base_properties(name: str, os_type: str, agent_version: str | None, status: 
         "status": status,
         "lastStatusChange": format_timestamp(last_status_change),
         "agentConfiguration": {
-            "proxyUrl": "", "incomingConnectionsPorts": [], "extensionsAllowList": [],
-            "extensionsBlockList": [], "proxyBypass": [], "extensionsEnabled": "true",
-            "guestConfigurationEnabled": "true", "configMode": "full",
+            "proxyUrl": "",
+            "incomingConnectionsPorts": [],
+            "extensionsAllowList": [],
+            "extensionsBlockList": [],
+            "proxyBypass": [],
+            "extensionsEnabled": "true",
+            "guestConfigurationEnabled": "true",
+            "configMode": "full",
         },
         "cloudMetadata": {"provider": "N/A"},
         "osName": os_name,
@@ -305,8 +325,12 @@ def base_properties(name: str, os_type: str, agent_version: str | None, status: 
         "domainName": "corp.contoso.com",
         "adFqdn": fqdn if os_type == "windows" else "",
         "mssqlDiscovered": "false",
-        "detectedProperties": {"cloudprovider": "N/A", "manufacturer": "VMware, Inc.",
-                               "model": "VMware7,1", "processorCount": str(rng.choice([2, 4, 8, 16]))},
+        "detectedProperties": {
+            "cloudprovider": "N/A",
+            "manufacturer": "VMware, Inc.",
+            "model": "VMware7,1",
+            "processorCount": str(rng.choice([2, 4, 8, 16])),
+        },
     }
     if agent_version is not None:
         props["agentVersion"] = agent_version
@@ -330,9 +354,9 @@ class Fleet:
     tenant_id: str = DEFAULT_TENANT_ID
     model: AgentModel = field(default_factory=AgentModel)
     created_at: datetime = DEFAULT_NOW
-    fates: FateLedger | None = None   # what a sweep must do with each machine (fates.py)
+    fates: FateLedger | None = None  # what a sweep must do with each machine (fates.py)
     extension_model: ExtensionModel = field(default_factory=ExtensionModel)
-    extension_fates: FateLedger | None = None   # what an enabling sweep must do with each extension
+    extension_fates: FateLedger | None = None  # what an enabling sweep must do with each extension
 
     def __post_init__(self) -> None:
         self._subs = {s.subscription_id: s for s in self.subscriptions}

@@ -4,6 +4,7 @@ Shares in the spec are exact (see :func:`_allocate`), so even a small fleet has 
 category the product handles; options that are off by default draw from their own random
 streams, so switching one on leaves the rest of the fleet as it was.
 """
+
 from __future__ import annotations
 
 import random
@@ -44,42 +45,57 @@ class FleetSpec:
     seed: int = 7
     subscriptions: int = 20
     machines: int = 2000
-    now: datetime = DEFAULT_NOW                       # generation time; start the clock here
-    tenant_id: str | None = None                   # derived from the seed when None
+    now: datetime = DEFAULT_NOW  # generation time; start the clock here
+    tenant_id: str | None = None  # derived from the seed when None
     locations: Sequence[str] = ("eastus", "westeurope", "uksouth", "centralus", "southeastasia", "westus2")
     resource_groups_per_subscription: tuple[int, int] = (2, 6)
     windows_share: float = 0.55
-    status_weights: dict[str, float] = field(default_factory=lambda: {
-        "Connected": 0.82, "Disconnected": 0.08, "Expired": 0.03, "Error": 0.03,
-        "AwaitingConnection": 0.02, "Provisioning": 0.02})
+    status_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "Connected": 0.82,
+            "Disconnected": 0.08,
+            "Expired": 0.03,
+            "Error": 0.03,
+            "AwaitingConnection": 0.02,
+            "Provisioning": 0.02,
+        }
+    )
     # agent versions: supported (1.56-1.67), too old (1.40-1.55), ancient (1.20-1.39), odd strings
-    version_weights: dict[str, float] = field(default_factory=lambda: {
-        "recent": 0.80, "old": 0.16, "ancient": 0.04})
+    version_weights: dict[str, float] = field(default_factory=lambda: {"recent": 0.80, "old": 0.16, "ancient": 0.04})
     odd_versions: Sequence[str | None] = (
-        "", None, "1.58", "1.60.03293", "01.059.03224.0693", "1.61.03310848", "1.62.0-beta", "garbage")
+        "",
+        None,
+        "1.58",
+        "1.60.03293",
+        "01.059.03224.0693",
+        "1.61.03310848",
+        "1.62.0-beta",
+        "garbage",
+    )
     # agentUpgrade bag: absent / {"enableAutomaticUpgrade": false} / true (enabled in the past)
-    agent_upgrade_weights: dict[str, float] = field(default_factory=lambda: {
-        "absent": 0.40, "disabled": 0.30, "enabled": 0.30})
-    enabled_within: timedelta = timedelta(days=14)   # enabled_at of pre-enabled machines: this far back
+    agent_upgrade_weights: dict[str, float] = field(
+        default_factory=lambda: {"absent": 0.40, "disabled": 0.30, "enabled": 0.30}
+    )
+    enabled_within: timedelta = timedelta(days=14)  # enabled_at of pre-enabled machines: this far back
     exclusion_tag: str = "arc-sweeper"
     exclusion_value: str = "exclude"
     excluded_share: float = 0.03
     disabled_subscriptions: int = 2
     warned_subscriptions: int = 1
     past_due_subscriptions: int = 1
-    expired_subscriptions: int = 0                  # read-only, like Disabled
-    deleted_subscriptions: int = 0                  # not listed, 404 inside, invisible to ARG
-    write_forbidden_subscriptions: int = 1          # readable, PATCH 403
-    unreadable_subscriptions: int = 1               # known here, 403 on GET, invisible to ARG
+    expired_subscriptions: int = 0  # read-only, like Disabled
+    deleted_subscriptions: int = 0  # not listed, 404 inside, invisible to ARG
+    write_forbidden_subscriptions: int = 1  # readable, PATCH 403
+    unreadable_subscriptions: int = 1  # known here, 403 on GET, invisible to ARG
     locked_machine_share: float = 0.01
-    conflict_share: float = 0.0                      # machines another writer holds: 409 for a few PATCHes
-    conflict_attempts: tuple[int, int] = (1, 3)      # how many PATCHes each of them refuses
+    conflict_share: float = 0.0  # machines another writer holds: 409 for a few PATCHes
+    conflict_attempts: tuple[int, int] = (1, 3)  # how many PATCHes each of them refuses
     locked_resource_groups: int = 1
     write_forbidden_machine_share: float = 0.005
     # upgrade behaviour, drawn for every machine (it matters once the flag is on)
-    failure_share: float = 0.15                      # machines whose first attempt fails
-    recover_share: float = 0.5                       # of those, succeed on a later retry
-    stuck_no_retry_share: float = 0.5                # of the stuck rest, never retry
+    failure_share: float = 0.15  # machines whose first attempt fails
+    recover_share: float = 0.5  # of those, succeed on a later retry
+    stuck_no_retry_share: float = 0.5  # of the stuck rest, never retry
     propagation_delay: tuple[timedelta, timedelta] = (timedelta(days=1), timedelta(days=4))
     window_start: time = time(1, 0)
     window_length: timedelta = timedelta(hours=2)
@@ -92,15 +108,16 @@ class FleetSpec:
     dynamics_horizon: timedelta = timedelta(days=14)
     # extensions (their own random stream): how many a machine has, how they stand, how upgrades go
     extensions_per_machine: tuple[int, int] = (0, 5)
-    extension_auto_upgrade_weights: dict[str, float] = field(default_factory=lambda: {
-        "absent": 0.35, "enabled": 0.40, "disabled": 0.25})   # enableAutomaticUpgrade missing / true / false
-    extension_latest_share: float = 0.5              # at their type's latest version; the rest at older ones
-    extension_failed_share: float = 0.03             # failed installs: provisioningState Failed, status Error
-    extension_rollback_share: float = 0.1            # upgrades that fail (once or twice) and are rolled back first
+    extension_auto_upgrade_weights: dict[str, float] = field(
+        default_factory=lambda: {"absent": 0.35, "enabled": 0.40, "disabled": 0.25}
+    )  # enableAutomaticUpgrade missing / true / false
+    extension_latest_share: float = 0.5  # at their type's latest version; the rest at older ones
+    extension_failed_share: float = 0.03  # failed installs: provisioningState Failed, status Error
+    extension_rollback_share: float = 0.1  # upgrades that fail (once or twice) and are rolled back first
     extension_upgrade_delay: tuple[timedelta, timedelta] = (timedelta(days=1), timedelta(days=3))
     extension_rollback_after: tuple[timedelta, timedelta] = (timedelta(minutes=30), timedelta(hours=6))
-    extension_retry_interval: timedelta = timedelta(hours=1)   # after a rollback, to the next attempt's slot
-    sql_server_share: float = 0.15                   # machines running SQL Server, if Windows (SQL extensions)
+    extension_retry_interval: timedelta = timedelta(hours=1)  # after a rollback, to the next attempt's slot
+    sql_server_share: float = 0.15  # machines running SQL Server, if Windows (SQL extensions)
     # on top of `machines`: the odd-but-legal block of odd_estate.py (about 50 machines, 6 subscriptions)
     odd_but_legal: bool = False
     # a week that changes (off by default), each within `changes_within` after `now`: machines onboarded
@@ -118,9 +135,14 @@ class FleetSpec:
         later = ()
         if self.release_after is not None:
             later = ((self.now + self.release_after, next_release(self.latest_versions)),)
-        return AgentModel(latest_versions=dict(self.latest_versions), min_version=self.min_auto_upgrade_version,
-                          window_start=self.window_start, window_length=self.window_length,
-                          retry_interval=self.retry_interval, later_releases=later)
+        return AgentModel(
+            latest_versions=dict(self.latest_versions),
+            min_version=self.min_auto_upgrade_version,
+            window_start=self.window_start,
+            window_length=self.window_length,
+            retry_interval=self.retry_interval,
+            later_releases=later,
+        )
 
 
 def next_release(latest_versions: dict[str, str]) -> dict[str, str]:
@@ -177,11 +199,23 @@ def _extensions(rng: random.Random, spec: FleetSpec, os_type: str, sql_server: b
         failed = rng.choice(INSTALL_FAILURE_MESSAGES) if rng.random() < spec.extension_failed_share else None
         behaviour = ExtensionBehaviour(
             outcome=FAILS_AND_ROLLS_BACK if rng.random() < spec.extension_rollback_share else UPGRADES,
-            delay=_between(rng, spec.extension_upgrade_delay), failures=rng.choice((1, 2)),
+            delay=_between(rng, spec.extension_upgrade_delay),
+            failures=rng.choice((1, 2)),
             rollback_after=_between(rng, spec.extension_rollback_after),
-            failure_message=rng.choice(UPGRADE_FAILURE_MESSAGES))
-        exts.append(Extension.build(entry.publisher, entry.type, version, name=rng.choice(entry.resource_names),
-                                    auto_upgrade=flag, failed=failed, behaviour=behaviour, pending_since=spec.now))
+            failure_message=rng.choice(UPGRADE_FAILURE_MESSAGES),
+        )
+        exts.append(
+            Extension.build(
+                entry.publisher,
+                entry.type,
+                version,
+                name=rng.choice(entry.resource_names),
+                auto_upgrade=flag,
+                failed=failed,
+                behaviour=behaviour,
+                pending_since=spec.now,
+            )
+        )
     return exts
 
 
@@ -198,17 +232,24 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
 
     subs: list[Subscription] = []
     for i in range(spec.subscriptions):
-        subs.append(Subscription(seeded_guid(rng), f"{rng.choice(['Contoso', 'Fabrikam', 'Northwind'])}-"
-                                             f"{rng.choice(['Prod', 'Dev', 'Shared', 'Retail', 'Plant'])}-{i + 1:02d}"))
+        subs.append(
+            Subscription(
+                seeded_guid(rng),
+                f"{rng.choice(['Contoso', 'Fabrikam', 'Northwind'])}-"
+                f"{rng.choice(['Prod', 'Dev', 'Shared', 'Retail', 'Plant'])}-{i + 1:02d}",
+            )
+        )
     # Special subscriptions take distinct slots from the end so the first ones stay plain.
     special = list(range(len(subs) - 1, -1, -1))
-    for count, apply in ((spec.unreadable_subscriptions, lambda s: setattr(s, "readable", False)),
-                         (spec.write_forbidden_subscriptions, lambda s: setattr(s, "writable", False)),
-                         (spec.disabled_subscriptions, lambda s: setattr(s, "state", "Disabled")),
-                         (spec.warned_subscriptions, lambda s: setattr(s, "state", "Warned")),
-                         (spec.past_due_subscriptions, lambda s: setattr(s, "state", "PastDue")),
-                         (spec.expired_subscriptions, lambda s: setattr(s, "state", "Expired")),
-                         (spec.deleted_subscriptions, lambda s: setattr(s, "state", DELETED))):
+    for count, apply in (
+        (spec.unreadable_subscriptions, lambda s: setattr(s, "readable", False)),
+        (spec.write_forbidden_subscriptions, lambda s: setattr(s, "writable", False)),
+        (spec.disabled_subscriptions, lambda s: setattr(s, "state", "Disabled")),
+        (spec.warned_subscriptions, lambda s: setattr(s, "state", "Warned")),
+        (spec.past_due_subscriptions, lambda s: setattr(s, "state", "PastDue")),
+        (spec.expired_subscriptions, lambda s: setattr(s, "state", "Expired")),
+        (spec.deleted_subscriptions, lambda s: setattr(s, "state", DELETED)),
+    ):
         for _ in range(count):
             if len(special) > 1:  # always keep at least one plain subscription
                 apply(subs[special.pop(0)])
@@ -218,8 +259,13 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         lo, hi = spec.resource_groups_per_subscription
         for j in range(rng.randint(lo, hi)):
             words = rng.sample(_RG_WORDS, 2)
-            name = rng.choice([f"rg-{words[0]}-{words[1]}-{j + 1:02d}", f"RG-{words[0].upper()}-{j + 1:02d}",
-                               f"{words[0].capitalize()}_{words[1].capitalize()}.{j + 1}"])
+            name = rng.choice(
+                [
+                    f"rg-{words[0]}-{words[1]}-{j + 1:02d}",
+                    f"RG-{words[0].upper()}-{j + 1:02d}",
+                    f"{words[0].capitalize()}_{words[1].capitalize()}.{j + 1}",
+                ]
+            )
             rgs.append((sub, name, rng.choice(list(spec.locations))))
     for sub, name, _ in rng.sample(rgs, min(spec.locked_resource_groups, len(rgs))):
         sub.locked_resource_groups.add(name)
@@ -233,21 +279,25 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
     locked = _flags(rng, n, spec.locked_machine_share)
     forbidden = _flags(rng, n, spec.write_forbidden_machine_share)
     fail_share = spec.failure_share
-    outcomes = _allocate(rng, n, {
-        agents.SUCCEED: 1 - fail_share,
-        agents.RECOVER: fail_share * spec.recover_share,
-        agents.STUCK: fail_share * (1 - spec.recover_share) * (1 - spec.stuck_no_retry_share),
-        agents.STUCK_NO_RETRY: fail_share * (1 - spec.recover_share) * spec.stuck_no_retry_share,
-    })
+    outcomes = _allocate(
+        rng,
+        n,
+        {
+            agents.SUCCEED: 1 - fail_share,
+            agents.RECOVER: fail_share * spec.recover_share,
+            agents.STUCK: fail_share * (1 - spec.recover_share) * (1 - spec.stuck_no_retry_share),
+            agents.STUCK_NO_RETRY: fail_share * (1 - spec.recover_share) * spec.stuck_no_retry_share,
+        },
+    )
     disconnects = _flags(rng, n, spec.disconnect_share)
     deletes = _flags(rng, n, spec.delete_share)
     odd_slots = rng.sample(range(n), min(n, len(spec.odd_versions))) if n >= 4 * len(spec.odd_versions) else []
     odd_of = {slot: spec.odd_versions[k] for k, slot in enumerate(odd_slots)}
-    conflict_rng = random.Random(f"conflicts:{spec.seed}")   # its own stream: the default fleet is unchanged
+    conflict_rng = random.Random(f"conflicts:{spec.seed}")  # its own stream: the default fleet is unchanged
     conflicts = _flags(conflict_rng, n, spec.conflict_share)
-    extension_rng = random.Random(f"extensions:{spec.seed}")   # its own stream too, for the same reason
+    extension_rng = random.Random(f"extensions:{spec.seed}")  # its own stream too, for the same reason
     extension_model = spec.extension_model()
-    sql_servers = _flags(extension_rng, n, spec.sql_server_share)   # SQL Server runs on the Windows ones
+    sql_servers = _flags(extension_rng, n, spec.sql_server_share)  # SQL Server runs on the Windows ones
 
     machines: list[Machine] = []
     used: set[tuple[str, str, str]] = set()
@@ -260,8 +310,11 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
             name = _machine_name(rng, i, os_type)
         used.add((sub.subscription_id, name_key(rg), name_key(name)))
 
-        minor = {"recent": lambda: rng.choice(range(56, 68)), "old": lambda: rng.randint(40, 55),
-                 "ancient": lambda: rng.randint(20, 39)}[bands[i]]()
+        minor = {
+            "recent": lambda: rng.choice(range(56, 68)),
+            "old": lambda: rng.randint(40, 55),
+            "ancient": lambda: rng.randint(20, 39),
+        }[bands[i]]()
         version: str | None = full_version(minor, os_type)
         if i in odd_of:
             version = odd_of[i]
@@ -283,8 +336,10 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
             props["agentUpgrade"] = {"enableAutomaticUpgrade": True}
             enabled_at = now - spec.enabled_within * rng.random()
 
-        tags = {"environment": rng.choice(["prod", "dev", "test", "prod"]),
-                "owner": rng.choice(["ops-team", "sql-team", "retail-it", "plant-ot"])}
+        tags = {
+            "environment": rng.choice(["prod", "dev", "test", "prod"]),
+            "owner": rng.choice(["ops-team", "sql-team", "retail-it", "plant-ot"]),
+        }
         if rng.random() < 0.3:
             tags["costCenter"] = str(rng.randint(1000, 9999))
         if excluded[i]:
@@ -302,9 +357,19 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
             window_offset=spec.window_length * rng.random(),
             failure_message=rng.choice(agents.FAILURE_MESSAGES),
         )
-        machine = Machine(sub.subscription_id, rg, name, props, location=location, tags=tags, extensions=exts,
-                          locked=locked[i], write_forbidden=forbidden[i], behaviour=behaviour,
-                          enabled_at=enabled_at)
+        machine = Machine(
+            sub.subscription_id,
+            rg,
+            name,
+            props,
+            location=location,
+            tags=tags,
+            extensions=exts,
+            locked=locked[i],
+            write_forbidden=forbidden[i],
+            behaviour=behaviour,
+            enabled_at=enabled_at,
+        )
         if disconnects[i] and status == "Connected":
             machine.disconnect_at = now + spec.dynamics_horizon * rng.random()
         if deletes[i]:
@@ -322,10 +387,10 @@ def generate_fleet(spec: FleetSpec = FleetSpec()) -> Fleet:
         odd_subs, odd_machines = odd_estate.odd_but_legal(spec, model)
         subs += odd_subs
         machines += odd_machines
-    fleet = Fleet(subs, machines, tenant_id=tenant_id, model=model, created_at=now,
-                  extension_model=extension_model)
-    rules = FateRules(exclusion_tag=(spec.exclusion_tag, spec.exclusion_value),
-                      min_version=spec.min_auto_upgrade_version)
+    fleet = Fleet(subs, machines, tenant_id=tenant_id, model=model, created_at=now, extension_model=extension_model)
+    rules = FateRules(
+        exclusion_tag=(spec.exclusion_tag, spec.exclusion_value), min_version=spec.min_auto_upgrade_version
+    )
     fleet.fates = FateLedger.of(fleet, rules)
     fleet.extension_fates = FateLedger.of_extensions(fleet, ExtensionFateRules(scope=rules))
     return fleet
@@ -341,8 +406,9 @@ def _schedule_reconnects(spec: FleetSpec, machines: list[Machine]) -> None:
         machine.reconnect_at = spec.now + spec.changes_within * rng.random()
 
 
-def _onboarded_later(spec: FleetSpec, subs: list[Subscription], rgs: list[tuple[Subscription, str, str]],
-                     used: set[tuple[str, str, str]]) -> list[Machine]:
+def _onboarded_later(
+    spec: FleetSpec, subs: list[Subscription], rgs: list[tuple[Subscription, str, str]], used: set[tuple[str, str, str]]
+) -> list[Machine]:
     """Machines onboarded within the week: recent agents, automatic upgrade not set, in Enabled subscriptions."""
     count = round(spec.machines * spec.onboard_share)
     homes = [rg for rg in rgs if rg[0].state == "Enabled" and rg[0].visible]
@@ -357,15 +423,32 @@ def _onboarded_later(spec: FleetSpec, subs: list[Subscription], rgs: list[tuple[
         name = f"new-{os_type[:3]}-{k:04d}"
         used.add((sub.subscription_id, name_key(rg), name_key(name)))
         arrives = spec.now + spec.changes_within * rng.random()
-        props = base_properties(name, os_type, full_version(rng.randint(62, 67), os_type), "Connected", arrives,
-                                seed=f"onboard:{spec.seed}:{k}")
+        props = base_properties(
+            name,
+            os_type,
+            full_version(rng.randint(62, 67), os_type),
+            "Connected",
+            arrives,
+            seed=f"onboard:{spec.seed}:{k}",
+        )
         behaviour = UpgradeBehaviour(
             outcome=agents.SUCCEED if rng.random() >= spec.failure_share else agents.RECOVER,
             propagation_delay=lo_delay + (hi_delay - lo_delay) * rng.random(),
-            window_offset=spec.window_length * rng.random(), failure_message=rng.choice(agents.FAILURE_MESSAGES))
-        machines.append(Machine(sub.subscription_id, rg, name, props, location=location,
-                                tags={"environment": "prod", "owner": "ops-team"}, behaviour=behaviour,
-                                onboard_at=arrives))
+            window_offset=spec.window_length * rng.random(),
+            failure_message=rng.choice(agents.FAILURE_MESSAGES),
+        )
+        machines.append(
+            Machine(
+                sub.subscription_id,
+                rg,
+                name,
+                props,
+                location=location,
+                tags={"environment": "prod", "owner": "ops-team"},
+                behaviour=behaviour,
+                onboard_at=arrives,
+            )
+        )
     return machines
 
 

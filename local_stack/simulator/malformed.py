@@ -11,6 +11,7 @@ product that follows the row: a PATCH to a path that is no machine, or to the ma
 itself, since HTTP clients rewrite some of these ids before sending (``requests`` drops
 ``#...`` and resolves ``/../`` and ``/./``) and ARM ignores a trailing ``/``.
 """
+
 from __future__ import annotations
 
 import random
@@ -53,8 +54,9 @@ def malformed_id(machine: Machine, kind: str) -> str:
     return KINDS[kind](head, name, machine)
 
 
-def corrupt_arg_ids(fleet: Fleet, kinds: Iterable[str] = tuple(KINDS), *, seed: int = 0,
-                    candidates: list[Machine] | None = None) -> dict[str, Machine]:
+def corrupt_arg_ids(
+    fleet: Fleet, kinds: Iterable[str] = tuple(KINDS), *, seed: int = 0, candidates: list[Machine] | None = None
+) -> dict[str, Machine]:
     """Give one machine per kind a malformed Resource Graph id; returns kind -> machine.
 
     Machines are drawn (seeded) from ``candidates``, by default every machine Resource
@@ -71,6 +73,6 @@ def corrupt_arg_ids(fleet: Fleet, kinds: Iterable[str] = tuple(KINDS), *, seed: 
     for kind, machine in zip(kinds, chosen, strict=True):
         machine.arg_id = malformed_id(machine, kind)
         machine.revision += 1
-        if fleet.fates is not None:   # the product only knows it by a bad id: it must leave it alone
+        if fleet.fates is not None:  # the product only knows it by a bad id: it must leave it alone
             fleet.fates.overrule(machine.id, Fate(LEAVE, f"Resource Graph reports a malformed id ({kind})"))
     return dict(zip(kinds, chosen, strict=True))

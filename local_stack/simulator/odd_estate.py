@@ -17,6 +17,7 @@ from their own seeded stream (the ordinary part of the fleet is unchanged):
 Each machine's ``oddity`` says what is odd about it; the fleet's ``fates`` (fates.py) say
 what the sweep must do with it.
 """
+
 from __future__ import annotations
 
 import random
@@ -37,12 +38,11 @@ from local_stack.simulator.fleet import (
 if TYPE_CHECKING:
     from local_stack.simulator.generator import FleetSpec
 
-ACCENTED_GROUP = "ÀÉÎÕÜåçñøß" * 9                       # 90 letters: the longest legal name
-CJK_GROUP = "東京本社サーバー群" * 5 + "資源組(本番)"          # 52 CJK characters with parentheses
-RESOURCE_GROUPS = (ACCENTED_GROUP, CJK_GROUP, "rg_(prod)-eu.west.1", "Ресурсы-Прод", "Ünïcödé.Grüppe_(1)",
-                   "x", "1234")
+ACCENTED_GROUP = "ÀÉÎÕÜåçñøß" * 9  # 90 letters: the longest legal name
+CJK_GROUP = "東京本社サーバー群" * 5 + "資源組(本番)"  # 52 CJK characters with parentheses
+RESOURCE_GROUPS = (ACCENTED_GROUP, CJK_GROUP, "rg_(prod)-eu.west.1", "Ресурсы-Прод", "Ünïcödé.Grüppe_(1)", "x", "1234")
 MACHINE_NAMES = (("srv-01.corp_contoso.com-" * 3)[:54], "x", "7", "a.b_c-d", "SRV_01.Corp.Contoso.COM")
-PLAIN_MINORS = (58, 59, 60, 62, 63, 64)               # supported, four-part builds (1.61's Linux one is odd)
+PLAIN_MINORS = (58, 59, 60, 62, 63, 64)  # supported, four-part builds (1.61's Linux one is odd)
 VERY_OLD_MINORS = (0, 5, 9, 10, 20)
 VERY_NEW_MINORS = (70, 100)
 
@@ -66,23 +66,40 @@ class _Builder:
         self.spec, self.model, self.rng = spec, model, rng
         self.machines: list[Machine] = []
 
-    def add(self, sub: Subscription, oddity: str, *, rg: str | None = None, name: str | None = None,
-            os_type: str | None = None, version: str | None = None, tags: dict[str, str] | None = None,
-            outcome: str = agents.SUCCEED) -> Machine:
+    def add(
+        self,
+        sub: Subscription,
+        oddity: str,
+        *,
+        rg: str | None = None,
+        name: str | None = None,
+        os_type: str | None = None,
+        version: str | None = None,
+        tags: dict[str, str] | None = None,
+        outcome: str = agents.SUCCEED,
+    ) -> Machine:
         rng, spec = self.rng, self.spec
         os_type = os_type or rng.choice(("windows", "linux"))
         lo, hi = spec.propagation_delay
         machine = Machine.build(
-            sub.subscription_id, rg or rng.choice(RESOURCE_GROUPS), name or f"odd-{len(self.machines):03d}",
-            os_type=os_type, agent_version=version or full_version(rng.choice(PLAIN_MINORS), os_type),
-            auto_upgrade=rng.choice((None, False)), location=rng.choice(list(spec.locations)),
-            last_status_change=spec.now - timedelta(days=rng.uniform(0.5, 60)), tags=dict(tags or {}),
+            sub.subscription_id,
+            rg or rng.choice(RESOURCE_GROUPS),
+            name or f"odd-{len(self.machines):03d}",
+            os_type=os_type,
+            agent_version=version or full_version(rng.choice(PLAIN_MINORS), os_type),
+            auto_upgrade=rng.choice((None, False)),
+            location=rng.choice(list(spec.locations)),
+            last_status_change=spec.now - timedelta(days=rng.uniform(0.5, 60)),
+            tags=dict(tags or {}),
             behaviour=UpgradeBehaviour(
-                outcome=outcome, failures=1,
+                outcome=outcome,
+                failures=1,
                 propagation_delay=lo + (hi - lo) * rng.random(),
                 window_offset=spec.window_length * rng.random(),
-                failure_message=rng.choice(agents.FAILURE_MESSAGES)),
-            oddity=oddity)
+                failure_message=rng.choice(agents.FAILURE_MESSAGES),
+            ),
+            oddity=oddity,
+        )
         self.machines.append(machine)
         return machine
 
@@ -107,11 +124,26 @@ def odd_but_legal(spec: FleetSpec, model: AgentModel) -> tuple[list[Subscription
         build.add(home, f"agent 1.{minor}", version=full_version(minor, "linux"), os_type="linux")
     for os_type in ("windows", "linux"):
         behind = one_release_behind(model, os_type)
-        build.add(home, f"agent {behind}, one release behind, fails every attempt", os_type=os_type,
-                  version=behind, outcome=agents.STUCK)
-        build.add(home, f"agent {behind}, one release behind, never attempts", os_type=os_type, version=behind,
-                  outcome=agents.NEVER_ATTEMPTS)
+        build.add(
+            home,
+            f"agent {behind}, one release behind, fails every attempt",
+            os_type=os_type,
+            version=behind,
+            outcome=agents.STUCK,
+        )
+        build.add(
+            home,
+            f"agent {behind}, one release behind, never attempts",
+            os_type=os_type,
+            version=behind,
+            outcome=agents.NEVER_ATTEMPTS,
+        )
     latest = model.target_version("linux")
-    build.add(home, f"agent {latest}, the latest, never attempts", os_type="linux", version=latest,
-              outcome=agents.NEVER_ATTEMPTS)
+    build.add(
+        home,
+        f"agent {latest}, the latest, never attempts",
+        os_type="linux",
+        version=latest,
+        outcome=agents.NEVER_ATTEMPTS,
+    )
     return list(subs.values()), build.machines

@@ -5,6 +5,7 @@ Machines and their extensions keep ``properties`` in ARM's own shape; whatever e
 :func:`set_property`, so the Resource Graph index sees the machine's revision move and the
 change log says what changed, when and why.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,8 +41,16 @@ def field_name(path: tuple[str, ...], extension: Extension | None = None) -> str
     return prefix + "properties." + ".".join(path)
 
 
-def set_property(machine: Machine, path: tuple[str, ...], value: Any, at: datetime, cause: str,
-                 record: Recorder | None, *, extension: Extension | None = None) -> None:
+def set_property(
+    machine: Machine,
+    path: tuple[str, ...],
+    value: Any,
+    at: datetime,
+    cause: str,
+    record: Recorder | None,
+    *,
+    extension: Extension | None = None,
+) -> None:
     """Set (or with ``MISSING`` remove) ``properties.<path>`` of the machine, or of ``extension``
     (one of its extensions: Resource Graph indexes both under the machine), and record the change."""
     node = (extension if extension is not None else machine).properties
@@ -61,5 +70,6 @@ def set_property(machine: Machine, path: tuple[str, ...], value: Any, at: dateti
         node[path[-1]] = value
     machine.revision += 1
     if record is not None:
-        record(machine, field_name(path, extension), old, value, at, cause,
-               extension.name if extension is not None else "")
+        record(
+            machine, field_name(path, extension), old, value, at, cause, extension.name if extension is not None else ""
+        )

@@ -5,6 +5,7 @@ Rows live in ``_sim_resources`` / ``_sim_resourcecontainers``; the views
 request's scope (``_sim_scope``), so a query cannot see what the caller could not.
 DuckDB connections are not thread-safe: callers hold the simulator lock.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,10 +38,22 @@ EXTENSION_TYPE = "microsoft.hybridcompute/machines/extensions"
 
 # Column order of a real `resources | take 1`.
 COLUMNS = (
-    ("id", "VARCHAR"), ("name", "VARCHAR"), ("type", "VARCHAR"), ("tenantId", "VARCHAR"), ("kind", "VARCHAR"),
-    ("location", "VARCHAR"), ("resourceGroup", "VARCHAR"), ("subscriptionId", "VARCHAR"),
-    ("managedBy", "VARCHAR"), ("sku", "JSON"), ("plan", "JSON"), ("properties", "JSON"), ("tags", "JSON"),
-    ("identity", "JSON"), ("zones", "JSON"), ("extendedLocation", "JSON"),
+    ("id", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("type", "VARCHAR"),
+    ("tenantId", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("location", "VARCHAR"),
+    ("resourceGroup", "VARCHAR"),
+    ("subscriptionId", "VARCHAR"),
+    ("managedBy", "VARCHAR"),
+    ("sku", "JSON"),
+    ("plan", "JSON"),
+    ("properties", "JSON"),
+    ("tags", "JSON"),
+    ("identity", "JSON"),
+    ("zones", "JSON"),
+    ("extendedLocation", "JSON"),
 )
 _PUBLIC = ", ".join(f'"{name}"' for name, _ in COLUMNS)
 _TRUNCATING = re.compile(r"\|\s*(take|limit|sample)\b", re.IGNORECASE)
@@ -54,11 +67,13 @@ class ResourceGraphIndex:
         self.con = duckdb_kql.connect()
         table_cols = ", ".join(f'"{n}" {t}' for n, t in COLUMNS)
         for table in ("_sim_resources", "_sim_resourcecontainers"):
-            self.con.execute(f'CREATE TABLE {table} (_key VARCHAR, {table_cols})')
+            self.con.execute(f"CREATE TABLE {table} (_key VARCHAR, {table_cols})")
         self.con.execute('CREATE TABLE _sim_scope ("subscriptionId" VARCHAR)')
         for view, table in (("resources", "_sim_resources"), ("resourcecontainers", "_sim_resourcecontainers")):
-            self.con.execute(f'CREATE VIEW {view} AS SELECT {_PUBLIC} FROM {table} '
-                             f'WHERE "subscriptionId" IN (SELECT "subscriptionId" FROM _sim_scope)')
+            self.con.execute(
+                f"CREATE VIEW {view} AS SELECT {_PUBLIC} FROM {table} "
+                f'WHERE "subscriptionId" IN (SELECT "subscriptionId" FROM _sim_scope)'
+            )
         self._schema = duckdb_kql.engine.schema(self.con)
         self._sql_cache: dict[str, str] = {}
         self._synced: dict[int, int] = {}
@@ -106,8 +121,9 @@ class ResourceGraphIndex:
             self._sql_cache[query] = str(translated)
         return str(translated), params
 
-    def run(self, query: str, subscription_ids: Iterable[str],
-            now: dt.datetime) -> tuple[list[str], list[str], list[tuple]]:
+    def run(
+        self, query: str, subscription_ids: Iterable[str], now: dt.datetime
+    ) -> tuple[list[str], list[str], list[tuple]]:
         """Execute KQL over the given scope: (column names, DuckDB types, rows)."""
         self.con.execute("DELETE FROM _sim_scope")
         self.con.execute("INSERT INTO _sim_scope SELECT unnest($1::VARCHAR[])", [sorted(set(subscription_ids))])
@@ -115,31 +131,45 @@ class ResourceGraphIndex:
             sql, params = self._translate(query, now)
             relation = self.con.sql(sql, params=params) if params else self.con.sql(sql)
             if relation is None:
-                raise ArmError(400, "BadRequest", "The query produced no tabular result.",
-                               details=[_invalid_query()])
+                raise ArmError(400, "BadRequest", "The query produced no tabular result.", details=[_invalid_query()])
             return list(relation.columns), [str(t) for t in relation.types], relation.fetchall()
         except duckdb_kql.KqlSyntaxError as exc:
             details = [_invalid_query()]
             for diag in getattr(exc, "diagnostics", [])[:5]:
                 span = getattr(diag, "span", None)
-                details.append({"code": "ParserFailure", "message": str(getattr(diag, "message", diag)),
-                                "line": getattr(span, "line", None),
-                                "characterPositionInLine": getattr(span, "column", None)})
+                details.append(
+                    {
+                        "code": "ParserFailure",
+                        "message": str(getattr(diag, "message", diag)),
+                        "line": getattr(span, "line", None),
+                        "characterPositionInLine": getattr(span, "column", None),
+                    }
+                )
             if len(details) == 1:
                 details.append({"code": "ParserFailure", "message": str(exc)})
             raise ArmError(400, "BadRequest", f"Query is invalid: {exc}", details=details) from None
         except duckdb_kql.KqlUnsupportedError as exc:
-            raise ArmError(400, "BadRequest",
-                           f"Query is invalid or not supported by the simulator's KQL engine (duckdb-kql): {exc}",
-                           details=[_invalid_query(), {"code": "UnsupportedConstruct", "message": str(exc)}]) from None
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"Query is invalid or not supported by the simulator's KQL engine (duckdb-kql): {exc}",
+                details=[_invalid_query(), {"code": "UnsupportedConstruct", "message": str(exc)}],
+            ) from None
         except (duckdb_kql.KqlError, duckdb.Error) as exc:
-            raise ArmError(400, "BadRequest", f"Query is invalid: {exc}",
-                           details=[_invalid_query(), {"code": "InvalidQuery", "message": str(exc)}]) from None
+            raise ArmError(
+                400,
+                "BadRequest",
+                f"Query is invalid: {exc}",
+                details=[_invalid_query(), {"code": "InvalidQuery", "message": str(exc)}],
+            ) from None
 
 
 def _invalid_query() -> dict[str, str]:
-    return {"code": "InvalidQuery", "message": "Query is invalid. Please refer to the documentation for the "
-                                               "Azure Resource Graph service and fix the error before retrying."}
+    return {
+        "code": "InvalidQuery",
+        "message": "Query is invalid. Please refer to the documentation for the "
+        "Azure Resource Graph service and fix the error before retrying.",
+    }
 
 
 def _json(value: Any) -> str | None:
@@ -150,13 +180,27 @@ def machine_rows(machine: Machine, fleet: Fleet) -> list[tuple]:
     """The machine and its extensions as ARG rows (type lowercase, resourceGroup lowercase)."""
     key = machine.id.lower()
     identity = {"type": "SystemAssigned", "principalId": machine.principal_id, "tenantId": fleet.tenant_id}
-    common = (fleet.tenant_id, "", machine.location, machine.resource_group.lower(), machine.subscription_id, "",
-              None, None)
-    rows = [(key, machine.arg_id or machine.id, machine.name, MACHINE_TYPE) + common
-            + (_json(machine.properties), _json(machine.tags), _json(identity), None, None)]
+    common = (
+        fleet.tenant_id,
+        "",
+        machine.location,
+        machine.resource_group.lower(),
+        machine.subscription_id,
+        "",
+        None,
+        None,
+    )
+    rows = [
+        (key, machine.arg_id or machine.id, machine.name, MACHINE_TYPE)
+        + common
+        + (_json(machine.properties), _json(machine.tags), _json(identity), None, None)
+    ]
     for ext in machine.extensions:
-        rows.append((key, machine.extension_id(ext), ext.name, EXTENSION_TYPE) + common
-                    + (_json(ext.properties), _json(ext.tags), None, None, None))
+        rows.append(
+            (key, machine.extension_id(ext), ext.name, EXTENSION_TYPE)
+            + common
+            + (_json(ext.properties), _json(ext.tags), None, None, None)
+        )
     return rows
 
 
@@ -167,20 +211,63 @@ def container_rows(fleet: Fleet) -> list[tuple]:
         groups.setdefault((m.subscription_id, m.resource_group.lower()), (m.resource_group, m.location))
     rows = []
     for sub in fleet.subscriptions:
-        props = {"state": sub.state, "subscriptionPolicies": {
-            "locationPlacementId": "Public_2014-09-01", "quotaId": "EnterpriseAgreement_2014-09-01",
-            "spendingLimit": "Off"}}
-        rows.append((sub.id, sub.id, sub.display_name, "microsoft.resources/subscriptions", fleet.tenant_id, "", "",
-                     "", sub.subscription_id, "", None, None, _json(props), _json({}), None, None, None))
+        props = {
+            "state": sub.state,
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "EnterpriseAgreement_2014-09-01",
+                "spendingLimit": "Off",
+            },
+        }
+        rows.append(
+            (
+                sub.id,
+                sub.id,
+                sub.display_name,
+                "microsoft.resources/subscriptions",
+                fleet.tenant_id,
+                "",
+                "",
+                "",
+                sub.subscription_id,
+                "",
+                None,
+                None,
+                _json(props),
+                _json({}),
+                None,
+                None,
+                None,
+            )
+        )
     for (sub_id, rg_lower), (rg, location) in sorted(groups.items()):
         rg_id = f"/subscriptions/{sub_id}/resourceGroups/{rg}"
-        rows.append((rg_id, rg_id, rg, "microsoft.resources/subscriptions/resourcegroups", fleet.tenant_id, "",
-                     location, rg_lower, sub_id, "", None, None,
-                     _json({"provisioningState": "Succeeded"}), _json({}), None, None, None))
+        rows.append(
+            (
+                rg_id,
+                rg_id,
+                rg,
+                "microsoft.resources/subscriptions/resourcegroups",
+                fleet.tenant_id,
+                "",
+                location,
+                rg_lower,
+                sub_id,
+                "",
+                None,
+                None,
+                _json({"provisioningState": "Succeeded"}),
+                _json({}),
+                None,
+                None,
+                None,
+            )
+        )
     return rows
 
 
 # --- values -----------------------------------------------------------------------------------------
+
 
 def _timestamp(value: dt.datetime) -> str:
     if value.tzinfo is not None:
@@ -255,6 +342,7 @@ def column_type(duck_type: str) -> str:
 
 # --- skip tokens ------------------------------------------------------------------------------------
 
+
 def _query_hash(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()[:16]
 
@@ -270,16 +358,24 @@ def read_skip_token(token: str, query: str) -> int:
         offset = int(data["$skip"])
         matches = data["$queryHash"] == _query_hash(query)
     except (ValueError, KeyError, TypeError):
-        raise ArmError(400, "BadRequest", "The $skipToken is invalid.",
-                       details=[{"code": "InvalidSkipToken", "message": "The $skipToken is invalid."}]) from None
+        raise ArmError(
+            400,
+            "BadRequest",
+            "The $skipToken is invalid.",
+            details=[{"code": "InvalidSkipToken", "message": "The $skipToken is invalid."}],
+        ) from None
     if not matches or offset < 0:
-        raise ArmError(400, "BadRequest", "The $skipToken was issued for a different query.",
-                       details=[{"code": "InvalidSkipToken",
-                                 "message": "The $skipToken was issued for a different query."}])
+        raise ArmError(
+            400,
+            "BadRequest",
+            "The $skipToken was issued for a different query.",
+            details=[{"code": "InvalidSkipToken", "message": "The $skipToken was issued for a different query."}],
+        )
     return offset
 
 
 # --- the endpoint -----------------------------------------------------------------------------------
+
 
 def _bad(message: str) -> ArmError:
     return ArmError(400, "BadRequest", message)
@@ -335,14 +431,16 @@ def handle_query(sim: FleetSimulator, request: Request, params: dict[str, str]) 
     columns, types, rows = sim.index.run(query, scope, sim.clock.now())
 
     top = top if top is not None else DEFAULT_TOP
-    page = rows[skip:skip + top]
+    page = rows[skip : skip + top]
     more = skip + len(page) < len(rows)
     pageable = "id" in columns and not _TRUNCATING.search(query)
     if more and pageable and sim.fault_strikes("arg_truncated"):
-        pageable = False   # a fault: "truncated", no $skipToken, the rest of the rows lost
+        pageable = False  # a fault: "truncated", no $skipToken, the rest of the rows lost
     if result_format == "table":
-        data: Any = {"columns": [{"name": c, "type": column_type(t)} for c, t in zip(columns, types, strict=True)],
-                     "rows": [[to_json_value(v, t) for v, t in zip(row, types, strict=True)] for row in page]}
+        data: Any = {
+            "columns": [{"name": c, "type": column_type(t)} for c, t in zip(columns, types, strict=True)],
+            "rows": [[to_json_value(v, t) for v, t in zip(row, types, strict=True)] for row in page],
+        }
     else:
         data = [{c: to_json_value(v, t) for c, v, t in zip(columns, row, types, strict=True)} for row in page]
     result: dict[str, Any] = {

@@ -16,6 +16,7 @@ request, and no other, answered badly. ``sim.script(Script(when=..., ...))`` doe
 A script applies to ``times`` requests it matches (all of them when None), after letting
 the first ``after`` through.
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,7 +30,7 @@ from local_stack.simulator.wire import ArmError, Request, Response
 class Script:
     when: Callable[[Request], bool]
     times: int | None = None
-    after: int = 0                 # let this many matching requests through first
+    after: int = 0  # let this many matching requests through first
     refuse: ArmError | None = None
     transform: Callable[[Request, Response], Response] | None = None
     raw_body: bytes | None = None
@@ -58,8 +59,8 @@ def requests_to(method: str, *path_parts: str, body_has: str = "") -> Callable[[
 
     def match(request: Request) -> bool:
         path = request.path.lower()
-        return (request.method == method.upper() and all(p in path for p in parts)
-                and body_has.encode() in request.body)
+        return request.method == method.upper() and all(p in path for p in parts) and body_has.encode() in request.body
+
     return match
 
 

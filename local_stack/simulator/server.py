@@ -5,6 +5,7 @@ Pipeline, in ARM's order: authentication (401) -> route (404/405) -> api-version
 serialises requests: the fleet and the DuckDB connection are shared state. The
 configured service latency (timing.py) is slept after the lock is released.
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,26 +42,26 @@ log = logging.getLogger(__name__)
 class RequestRecord:
     method: str
     path: str
-    query: dict[str, str]      # keys lowercased, e.g. "api-version"
-    body: Any                  # parsed JSON (or raw text, or None)
+    query: dict[str, str]  # keys lowercased, e.g. "api-version"
+    body: Any  # parsed JSON (or raw text, or None)
     status: int
-    error_code: str            # ARM error code, "" on success
-    at: datetime               # simulated time
-    wall_time: float           # time.time(), for throttling assertions
-    caller: str                # hash of the bearer token (never the token itself)
-    early_after_retry_after: bool = False   # sent before a Retry-After given to its caller and scope passed
+    error_code: str  # ARM error code, "" on success
+    at: datetime  # simulated time
+    wall_time: float  # time.time(), for throttling assertions
+    caller: str  # hash of the bearer token (never the token itself)
+    early_after_retry_after: bool = False  # sent before a Retry-After given to its caller and scope passed
 
 
 @dataclass(frozen=True)
 class ChangeRecord:
     machine_id: str
-    field: str                 # "properties.agentUpgrade.enableAutomaticUpgrade", "tags", "deleted", ...
-    old: Any                   # None when the key was absent
-    new: Any                   # None when the key was removed
-    at: datetime               # simulated time the change took effect
-    cause: str                 # patch | agent-upgrade | disconnect | reconnect | delete | onboard |
-                               # extension-upgrade | extension-rollback
-    extension: str = ""        # the extension's name when it changed, not the machine (field "extensions/{name}....")
+    field: str  # "properties.agentUpgrade.enableAutomaticUpgrade", "tags", "deleted", ...
+    old: Any  # None when the key was absent
+    new: Any  # None when the key was removed
+    at: datetime  # simulated time the change took effect
+    cause: str  # patch | agent-upgrade | disconnect | reconnect | delete | onboard |
+    # extension-upgrade | extension-rollback
+    extension: str = ""  # the extension's name when it changed, not the machine (field "extensions/{name}....")
 
     @property
     def resource_id(self) -> str:
@@ -70,11 +71,11 @@ class ChangeRecord:
 
 @dataclass(frozen=True)
 class _Route:
-    pattern: tuple[str, ...]          # lowercase literals and {placeholders}
+    pattern: tuple[str, ...]  # lowercase literals and {placeholders}
     handlers: dict[str, Callable[..., Response]]
     api_versions: tuple[str, ...]
-    api_error: str                    # error code for an unsupported api-version
-    family: str                       # "arg" | "subscriptions" | "machines"
+    api_error: str  # error code for an unsupported api-version
+    family: str  # "arg" | "subscriptions" | "machines"
 
     def match(self, lowered: list[str], original: list[str]) -> dict[str, str] | None:
         if len(lowered) != len(self.pattern):
@@ -88,23 +89,53 @@ class _Route:
         return params
 
 
-_MACHINES = ("subscriptions", "{subscription}", "resourcegroups", "{resource_group}", "providers",
-             "microsoft.hybridcompute", "machines")
+_MACHINES = (
+    "subscriptions",
+    "{subscription}",
+    "resourcegroups",
+    "{resource_group}",
+    "providers",
+    "microsoft.hybridcompute",
+    "machines",
+)
 _HC = (arm.HYBRIDCOMPUTE_API_VERSIONS, "NoRegisteredProviderFound")
 ROUTES = (
-    _Route(("providers", "microsoft.resourcegraph", "resources"), {"POST": resource_graph.handle_query},
-           resource_graph.API_VERSIONS, "InvalidApiVersionParameter", "arg"),
-    _Route(("subscriptions",), {"GET": arm.list_subscriptions},
-           arm.SUBSCRIPTION_API_VERSIONS, "InvalidApiVersionParameter", "subscriptions"),
-    _Route(("subscriptions", "{subscription}"), {"GET": arm.get_subscription},
-           arm.SUBSCRIPTION_API_VERSIONS, "InvalidApiVersionParameter", "subscriptions"),
-    _Route(("subscriptions", "{subscription}", "providers", "microsoft.hybridcompute", "machines"),
-           {"GET": arm.list_machines}, *_HC, "machines"),
+    _Route(
+        ("providers", "microsoft.resourcegraph", "resources"),
+        {"POST": resource_graph.handle_query},
+        resource_graph.API_VERSIONS,
+        "InvalidApiVersionParameter",
+        "arg",
+    ),
+    _Route(
+        ("subscriptions",),
+        {"GET": arm.list_subscriptions},
+        arm.SUBSCRIPTION_API_VERSIONS,
+        "InvalidApiVersionParameter",
+        "subscriptions",
+    ),
+    _Route(
+        ("subscriptions", "{subscription}"),
+        {"GET": arm.get_subscription},
+        arm.SUBSCRIPTION_API_VERSIONS,
+        "InvalidApiVersionParameter",
+        "subscriptions",
+    ),
+    _Route(
+        ("subscriptions", "{subscription}", "providers", "microsoft.hybridcompute", "machines"),
+        {"GET": arm.list_machines},
+        *_HC,
+        "machines",
+    ),
     _Route(_MACHINES, {"GET": arm.list_machines}, *_HC, "machines"),
     _Route(_MACHINES + ("{machine}",), {"GET": arm.get_machine, "PATCH": arm.patch_machine}, *_HC, "machines"),
     _Route(_MACHINES + ("{machine}", "extensions"), {"GET": arm.list_extensions}, *_HC, "machines"),
-    _Route(_MACHINES + ("{machine}", "extensions", "{extension}"),
-           {"GET": arm.get_extension, "PATCH": arm.patch_extension}, *_HC, "machines"),
+    _Route(
+        _MACHINES + ("{machine}", "extensions", "{extension}"),
+        {"GET": arm.get_extension, "PATCH": arm.patch_extension},
+        *_HC,
+        "machines",
+    ),
 )
 
 
@@ -133,8 +164,11 @@ class FleetSimulator:
     ):
         self.fleet = fleet
         self.clock: Clock = clock or VirtualClock(fleet.created_at)
-        self.throttles = Throttles((throttling or ThrottleSettings()).scaled(throttle_scale)
-                                   if throttle_scale != 1.0 else (throttling or ThrottleSettings()))
+        self.throttles = Throttles(
+            (throttling or ThrottleSettings()).scaled(throttle_scale)
+            if throttle_scale != 1.0
+            else (throttling or ThrottleSettings())
+        )
         self._faults = FaultInjector(faults or FaultSettings(), seed=fault_seed)
         self.subscription_page_size = subscription_page_size
         self.machine_page_size = machine_page_size
@@ -145,7 +179,7 @@ class FleetSimulator:
         self.caller_object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"caller:{fleet.tenant_id}"))
         self.latency = latency or Latency()
         self._retry_after = RetryAfterWatch()
-        self.early_after_retry_after = 0   # requests sent before their scope's Retry-After passed
+        self.early_after_retry_after = 0  # requests sent before their scope's Retry-After passed
         self.requests: list[RequestRecord] = []
         self.changes: list[ChangeRecord] = []
         self._scripts: list[Script] = []
@@ -162,8 +196,9 @@ class FleetSimulator:
         if self._server is None:
             self._server = ThreadingHTTPServer((self._host, self._port), _handler_for(self))
             self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                            name="fleet-simulator", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fleet-simulator", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -250,10 +285,12 @@ class FleetSimulator:
         for machine in self.fleet.machines:
             agents.settle(machine, now, self.fleet.model, self.record_change, self.fleet.extension_model)
 
-    def record_change(self, machine: Machine, field: str, old: Any, new: Any, at: datetime, cause: str,
-                      extension: str = "") -> None:
+    def record_change(
+        self, machine: Machine, field: str, old: Any, new: Any, at: datetime, cause: str, extension: str = ""
+    ) -> None:
         def clean(value: Any) -> Any:
             return None if value is MISSING else copy.deepcopy(value)
+
         self.changes.append(ChangeRecord(machine.id, field, clean(old), clean(new), at, cause, extension))
         self._trim(self.changes)
 
@@ -311,8 +348,11 @@ class FleetSimulator:
         one extension (``.../machines/{m}/extensions/{e}``)."""
         wanted = resource_id.lower()
         with self._lock:
-            return [c for c in self.changes if c.resource_id.lower() == wanted
-                    or (include_extensions and c.machine_id.lower() == wanted)]
+            return [
+                c
+                for c in self.changes
+                if c.resource_id.lower() == wanted or (include_extensions and c.machine_id.lower() == wanted)
+            ]
 
     def reset_log(self) -> None:
         """Forget requests, changes and Retry-After deadlines (and the early count)."""
@@ -351,21 +391,36 @@ class FleetSimulator:
             if retry_after is not None and request.caller:
                 self._retry_after.note(retry_key, retry_after)
             self.early_after_retry_after += early
-            self.requests.append(RequestRecord(
-                request.method, request.path, dict(request.query), _logged_body(request.body), response.status,
-                response.error_code, at, time.time(), request.caller, early))
+            self.requests.append(
+                RequestRecord(
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    _logged_body(request.body),
+                    response.status,
+                    response.error_code,
+                    at,
+                    time.time(),
+                    request.caller,
+                    early,
+                )
+            )
             self._trim(self.requests)
             return response
 
     def _dispatch(self, request: Request, extra: dict[str, str], script: Script | None = None) -> Response:
         if not request.caller:
-            raise ArmError(401, "AuthenticationFailed",
-                           "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
-                           headers={"WWW-Authenticate":
-                                    'Bearer authorization_uri="https://login.microsoftonline.com/'
-                                    f'{self.fleet.tenant_id}", '
-                                    'error="invalid_token", error_description="The authentication failed because '
-                                    'of missing \'Authorization\' header."'})
+            raise ArmError(
+                401,
+                "AuthenticationFailed",
+                "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
+                headers={
+                    "WWW-Authenticate": 'Bearer authorization_uri="https://login.microsoftonline.com/'
+                    f'{self.fleet.tenant_id}", '
+                    'error="invalid_token", error_description="The authentication failed because '
+                    "of missing 'Authorization' header.\""
+                },
+            )
         lowered = request.lower
         for route in ROUTES:
             params = route.match(lowered, request.segments)
@@ -375,13 +430,15 @@ class FleetSimulator:
             raise ArmError(404, "NotFound", f"The simulator serves no resource at '{request.path}'.")
         handler = route.handlers.get(request.method)
         if handler is None:
-            raise ArmError(405, "MethodNotAllowed",
-                           f"The requested resource does not support http method '{request.method}'.")
+            raise ArmError(
+                405, "MethodNotAllowed", f"The requested resource does not support http method '{request.method}'."
+            )
         require_api_version(request, route.api_versions, code=route.api_error, what="machines")
 
         self._throttle(route, request, params, extra)
         kind = {"arg": "arg", "subscriptions": "subscriptions"}.get(route.family) or (
-            "patch" if request.method == "PATCH" else "machine_get")
+            "patch" if request.method == "PATCH" else "machine_get"
+        )
         if script is not None and script.refuse is not None:
             raise script.refuse
         fault = self._faults.draw(kind)
@@ -397,14 +454,21 @@ class FleetSimulator:
             extra["x-ms-user-quota-remaining"] = str(remaining)
             extra["x-ms-user-quota-resets-after"] = format_resets_after(resets)
             if not allowed:
-                raise ArmError(429, "RateLimiting",
-                               "Please provide below info when asking for support: timestamp = "
-                               f"{self.clock.now().isoformat()}, correlationId = {uuid.uuid4()}.",
-                               headers={"Retry-After": str(max(1, math.ceil(resets)))},
-                               details=[{"code": "RateLimiting", "message":
-                                         "Client application has been throttled and should not attempt to repeat "
-                                         "the request until an amount of time has elapsed. Please see "
-                                         "https://aka.ms/resourcegraph-throttling for help."}])
+                raise ArmError(
+                    429,
+                    "RateLimiting",
+                    "Please provide below info when asking for support: timestamp = "
+                    f"{self.clock.now().isoformat()}, correlationId = {uuid.uuid4()}.",
+                    headers={"Retry-After": str(max(1, math.ceil(resets)))},
+                    details=[
+                        {
+                            "code": "RateLimiting",
+                            "message": "Client application has been throttled and should not attempt to repeat "
+                            "the request until an amount of time has elapsed. Please see "
+                            "https://aka.ms/resourcegraph-throttling for help.",
+                        }
+                    ],
+                )
             return
         write = request.method == "PATCH"
         scope = params.get("subscription", "tenant")
@@ -412,10 +476,13 @@ class FleetSimulator:
         level = "subscription" if "subscription" in params else "tenant"
         extra[f"x-ms-ratelimit-remaining-{level}-{'writes' if write else 'reads'}"] = str(remaining)
         if not allowed:
-            raise ArmError(429, "TooManyRequests",
-                           "The request is being throttled as the limit has been reached for operation type - "
-                           f"{'Write' if write else 'Read'}. For more information, see - https://aka.ms/armthrottling",
-                           headers={"Retry-After": str(retry_after)})
+            raise ArmError(
+                429,
+                "TooManyRequests",
+                "The request is being throttled as the limit has been reached for operation type - "
+                f"{'Write' if write else 'Read'}. For more information, see - https://aka.ms/armthrottling",
+                headers={"Retry-After": str(retry_after)},
+            )
 
 
 def _logged_body(body: bytes) -> Any:
@@ -448,19 +515,26 @@ def _handler_for(sim: FleetSimulator) -> type[BaseHTTPRequestHandler]:
             segments = [unquote(s) for s in split.path.split("/") if s]
             query = {k.lower(): v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            request = Request(self.command, unquote(split.path), segments, query, headers, self._body(),
-                              caller_of(headers.get("authorization", "")))
+            request = Request(
+                self.command,
+                unquote(split.path),
+                segments,
+                query,
+                headers,
+                self._body(),
+                caller_of(headers.get("authorization", "")),
+            )
             script = sim.scripted(request)
             if script is not None and script.before is not None:
                 script.before(request)
             response = sim.handle(request, script)
             delay = sim.latency.seconds(request.method, response.status)
             if delay > 0:
-                time.sleep(delay)   # this thread only: other requests go on meanwhile
+                time.sleep(delay)  # this thread only: other requests go on meanwhile
             payload = b"" if response.body is None else json.dumps(response.body).encode()
             if script is not None and script.raw_body is not None:
                 payload = script.raw_body
-            wire, self.wfile = self.wfile, io.BytesIO()   # the whole answer, then out at once or trickled
+            wire, self.wfile = self.wfile, io.BytesIO()  # the whole answer, then out at once or trickled
             try:
                 self.send_response(response.status)
                 for key, value in response.headers.items():
@@ -482,7 +556,7 @@ def _handler_for(sim: FleetSimulator) -> type[BaseHTTPRequestHandler]:
             """One byte at a time until the client hangs up (a scripted slow answer)."""
             try:
                 for index in range(len(answer)):
-                    self.wfile.write(answer[index:index + 1])
+                    self.wfile.write(answer[index : index + 1])
                     self.wfile.flush()
                     time.sleep(script.trickle_s)
             except OSError:
@@ -508,4 +582,3 @@ def _handler_for(sim: FleetSimulator) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
-

@@ -4,6 +4,7 @@ Both run on real monotonic time, never the simulated clock: a virtual clock that
 three days must not refill a bucket, and throttling is about how fast the product
 really sends requests.
 """
+
 from __future__ import annotations
 
 import math

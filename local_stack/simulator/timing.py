@@ -7,6 +7,7 @@ tests stay fast. The Retry-After watch remembers every ``Retry-After`` it answer
 per caller and scope (a subscription, Resource Graph, or the tenant), and flags each later
 request in that scope that arrives before the wait is over.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,8 @@ WRITE_METHODS = ("PUT", "PATCH", "DELETE")
 class Latency:
     """Service time per request in seconds, before the answer is sent (throttled answers are not delayed)."""
 
-    read_s: float = 0.0     # GET, and Resource Graph queries (a POST that reads)
-    write_s: float = 0.0    # PUT, PATCH, DELETE
+    read_s: float = 0.0  # GET, and Resource Graph queries (a POST that reads)
+    write_s: float = 0.0  # PUT, PATCH, DELETE
 
     def __post_init__(self) -> None:
         if self.read_s < 0 or self.write_s < 0:

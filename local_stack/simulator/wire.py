@@ -1,4 +1,5 @@
 """Requests, responses and ARM's error envelope, independent of the HTTP server."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ from typing import Any
 @dataclass
 class Request:
     method: str
-    path: str                      # decoded path, as sent
-    segments: list[str]            # decoded path segments, original case
-    query: dict[str, str]          # first value of each parameter, keys lowercased
-    headers: dict[str, str]        # keys lowercased
+    path: str  # decoded path, as sent
+    segments: list[str]  # decoded path segments, original case
+    query: dict[str, str]  # first value of each parameter, keys lowercased
+    headers: dict[str, str]  # keys lowercased
     body: bytes = b""
-    caller: str = ""               # the bearer token: quotas are per caller
+    caller: str = ""  # the bearer token: quotas are per caller
 
     @property
     def lower(self) -> list[str]:
@@ -31,8 +32,9 @@ class Request:
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ArmError(400, "InvalidRequestContent",
-                           f"The request content was invalid and could not be deserialized: '{exc}'.") from None
+            raise ArmError(
+                400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: '{exc}'."
+            ) from None
 
 
 @dataclass
@@ -51,8 +53,15 @@ class Response:
 class ArmError(Exception):
     """Any ARM failure: rendered as ``{"error": {"code", "message"[, "details"]}}``."""
 
-    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                 details: list[dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ):
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -70,15 +79,19 @@ class ArmError(Exception):
 def require_api_version(request: Request, supported: tuple[str, ...], *, code: str, what: str) -> str:
     version = request.api_version
     if not version:
-        raise ArmError(400, "MissingApiVersionParameter",
-                       "The api-version query parameter (?api-version=) is required for all requests.")
+        raise ArmError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
     for known in supported:
         if version.lower() == known.lower():
             return known
     if code == "NoRegisteredProviderFound":
-        message = (f"No registered resource provider found for location 'global' and API version '{version}' "
-                   f"for type '{what}'. The supported api-versions are '{', '.join(supported)}'.")
+        message = (
+            f"No registered resource provider found for location 'global' and API version '{version}' "
+            f"for type '{what}'. The supported api-versions are '{', '.join(supported)}'."
+        )
     else:
-        message = (f"The api-version '{version}' is invalid. The supported versions are "
-                   f"'{','.join(supported)}'.")
+        message = f"The api-version '{version}' is invalid. The supported versions are '{','.join(supported)}'."
     raise ArmError(400, code, message)

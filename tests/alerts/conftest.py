@@ -1,4 +1,5 @@
 """The committed alert schema, and a check that lists every violation of it."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,8 +23,9 @@ def assert_valid(alert_schema: dict[str, Any]) -> Callable[[dict[str, Any]], Non
     validator = jsonschema.Draft7Validator(alert_schema)
 
     def check(payload: dict[str, Any]) -> None:
-        problems = [f"/{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
-                    for e in validator.iter_errors(payload)]
+        problems = [
+            f"/{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in validator.iter_errors(payload)
+        ]
         assert not problems, "payload does not match the schema:\n" + "\n".join(problems)
 
     return check

@@ -3,6 +3,7 @@
 Every test also checks the callback URL's signature never shows: not in the log (DEBUG,
 all loggers, urllib3 included), not in the DeliveryResult, and no exception escapes.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,15 +25,17 @@ from arc_sweeper.text import redact_url
 from arc_sweeper.vocabulary import AlertKind, AttentionKind
 from local_stack.alert_receiver import FAKE_SIGNATURE, TRIGGER_PATH, AlertReceiver, load_alert_schema
 
-FAST = HttpLimits(retries=2, backoff_s=0.01, backoff_max_s=0.05, max_retry_after_s=1.0, deadline_s=5.0,
-                  read_timeout_s=2.0)
+FAST = HttpLimits(
+    retries=2, backoff_s=0.01, backoff_max_s=0.05, max_retry_after_s=1.0, deadline_s=5.0, read_timeout_s=2.0
+)
 
 
 @pytest.fixture
 def payload():
     run = report(attention=(attention(AttentionKind.ENABLE_FAILED, "srv-東京", code="Conflict", message="busy"),))
-    return build_alert(AlertKind.SWEEP_COMPLETED, run, generated_at="2026-07-01T03:41:13Z",
-                       app_url="https://func.example")
+    return build_alert(
+        AlertKind.SWEEP_COMPLETED, run, generated_at="2026-07-01T03:41:13Z", app_url="https://func.example"
+    )
 
 
 @pytest.fixture
@@ -83,8 +86,11 @@ def test_delivers_the_payload_as_sent(receiver, payload):
 
 def test_urllib3_request_lines_are_logged_without_their_query(receiver, payload, caplog):
     deliver_alert(receiver.url, payload, limits=FAST)
-    request_lines = [r.getMessage() for r in caplog.get_records("call") if r.name == "urllib3.connectionpool"
-                     and TRIGGER_PATH in r.getMessage()]
+    request_lines = [
+        r.getMessage()
+        for r in caplog.get_records("call")
+        if r.name == "urllib3.connectionpool" and TRIGGER_PATH in r.getMessage()
+    ]
     assert request_lines and all("?(redacted)" in line for line in request_lines)
 
 
@@ -159,13 +165,16 @@ def test_no_url_means_skipped(url, payload):
     assert "LOGIC_APP_WEBHOOK_URL" in result.detail
 
 
-@pytest.mark.parametrize("url", [
-    f"not a url?sig={FAKE_SIGNATURE}",
-    f"ftp://example.invalid/x?sig={FAKE_SIGNATURE}",
-    f"http://[::1/x?sig={FAKE_SIGNATURE}",
-    f"http://127.0.0.1:99999/x?sig={FAKE_SIGNATURE}",
-    f"https://user:{FAKE_SIGNATURE}@127.0.0.1:1/x",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"not a url?sig={FAKE_SIGNATURE}",
+        f"ftp://example.invalid/x?sig={FAKE_SIGNATURE}",
+        f"http://[::1/x?sig={FAKE_SIGNATURE}",
+        f"http://127.0.0.1:99999/x?sig={FAKE_SIGNATURE}",
+        f"https://user:{FAKE_SIGNATURE}@127.0.0.1:1/x",
+    ],
+)
 def test_malformed_urls_fail_quietly(url, payload):
     result = deliver_alert(url, payload, limits=FAST, transport=RecordingTransport())
     assert (result.delivered, result.status) == (False, "failed")
@@ -183,8 +192,15 @@ class ExplodingSession(requests.Session):
         raise self.error(f"{method} {url} went wrong")
 
 
-@pytest.mark.parametrize("error", [requests.ConnectionError, requests.TooManyRedirects, requests.exceptions.SSLError,
-                                   requests.exceptions.ChunkedEncodingError])
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.ConnectionError,
+        requests.TooManyRedirects,
+        requests.exceptions.SSLError,
+        requests.exceptions.ChunkedEncodingError,
+    ],
+)
 def test_request_exceptions_are_described_without_the_url(error, payload):
     url = f"https://prod-00.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig={FAKE_SIGNATURE}"
     transport = RecordingTransport(FAST, session=ExplodingSession(error))

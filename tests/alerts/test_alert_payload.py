@@ -1,4 +1,5 @@
 """Every alert the product can build matches the committed schema and stays small."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,17 @@ def test_schema_names_every_kind_and_count_the_code_knows(alert_schema):
 
 def test_schema_uses_only_keywords_a_logic_app_trigger_accepts(alert_schema):
     tolerated = {
-        "$schema", "title", "description", "type", "properties", "required", "items", "enum", "maxLength",
-        "minimum", "additionalProperties",
+        "$schema",
+        "title",
+        "description",
+        "type",
+        "properties",
+        "required",
+        "items",
+        "enum",
+        "maxLength",
+        "minimum",
+        "additionalProperties",
     }
 
     def keywords(node, inside_properties=False):
@@ -78,15 +88,22 @@ def test_every_kind_matches_the_schema(kind, assert_valid):
 
 def test_sweep_completed_digest_carries_counts_and_scope(assert_valid):
     run = report(
-        dry_run=True, status="following", ended_at="", scope=(SUBSCRIPTION,), trigger="http",
+        dry_run=True,
+        status="following",
+        ended_at="",
+        scope=(SUBSCRIPTION,),
+        trigger="http",
         result_counts={"dry_run": 20},
     )
     payload = alert(AlertKind.SWEEP_COMPLETED, run)
     assert_valid(payload)
     assert payload["dryRun"] is True and payload["trigger"] == "http" and payload["endedAt"] == ""
     assert payload["scope"] == {
-        "allSubscriptions": False, "requestedSubscriptionIds": [SUBSCRIPTION], "requestedTotal": 1,
-        "subscriptionsInScope": 3, "machinesSeen": 120,
+        "allSubscriptions": False,
+        "requestedSubscriptionIds": [SUBSCRIPTION],
+        "requestedTotal": 1,
+        "subscriptionsInScope": 3,
+        "machinesSeen": 120,
     }
     assert payload["counts"]["results"]["dry_run"] == 20
     assert payload["counts"]["results"]["failed"] == 0
@@ -98,7 +115,13 @@ def test_follow_up_completed_carries_the_cohort_outcome(assert_valid):
     payload = alert(AlertKind.FOLLOW_UP_COMPLETED, run)
     assert_valid(payload)
     assert payload["counts"]["outcomes"] == {
-        "upgraded": 17, "up_to_date": 0, "upgrade_failed": 2, "stuck": 0, "pending": 1, "disconnected": 0, "gone": 0,
+        "upgraded": 17,
+        "up_to_date": 0,
+        "upgrade_failed": 2,
+        "stuck": 0,
+        "pending": 1,
+        "disconnected": 0,
+        "gone": 0,
     }
     assert "17 upgraded" in payload["summary"]
 
@@ -123,8 +146,9 @@ def test_an_unknown_kind_is_refused():
 
 
 def test_the_status_url_never_carries_a_key():
-    payload = build_alert(AlertKind.SWEEP_COMPLETED, report(), generated_at=GENERATED,
-                          app_url=APP_URL + "?code=SECRETFUNCTIONKEY==")
+    payload = build_alert(
+        AlertKind.SWEEP_COMPLETED, report(), generated_at=GENERATED, app_url=APP_URL + "?code=SECRETFUNCTIONKEY=="
+    )
     assert payload["links"] == {"runStatusUrl": STATUS_URL, "reportUrl": STATUS_URL + "/report"}
     assert "SECRETFUNCTIONKEY" not in json.dumps(payload)
 
@@ -156,9 +180,15 @@ def test_a_held_ring_is_never_pushed_out_by_the_machines_warnings(assert_valid):
     # ring's rollout stopped, with the numbers: it comes first of the warnings, right after the errors.
     machines = tuple(attention(AttentionKind.MANUAL_UPGRADE_NEEDED, f"srv-{i:04}") for i in range(300))
     machines += tuple(attention(AttentionKind.UPGRADE_FAILED, f"web-{i:04}") for i in range(60))
-    held = AttentionItem(AttentionKind.RING_HELD, "/rings/2", "", "ring 2", "held",
-                         "ring 1: 49 settled, 84% upgraded (at least 90%), 16% failing or stuck (at most 10%): held",
-                         "2026-07-01T03:30:01Z")
+    held = AttentionItem(
+        AttentionKind.RING_HELD,
+        "/rings/2",
+        "",
+        "ring 2",
+        "held",
+        "ring 1: 49 settled, 84% upgraded (at least 90%), 16% failing or stuck (at most 10%): held",
+        "2026-07-01T03:30:01Z",
+    )
     payload = alert(run=report(attention=(*machines, held, attention(AttentionKind.ENABLE_FAILED, "locked-01"))))
     assert_valid(payload)
     names = [item["name"] for item in payload["attention"]["items"]]
@@ -167,15 +197,27 @@ def test_a_held_ring_is_never_pushed_out_by_the_machines_warnings(assert_valid):
 
 
 def test_items_carry_what_an_operator_needs(assert_valid):
-    item = attention(AttentionKind.ENABLE_FAILED, "srv-07", code="AuthorizationFailed",
-                     message="The client does not have authorization", since="2026-07-01T03:35:00Z")
+    item = attention(
+        AttentionKind.ENABLE_FAILED,
+        "srv-07",
+        code="AuthorizationFailed",
+        message="The client does not have authorization",
+        since="2026-07-01T03:35:00Z",
+    )
     payload = alert(run=report(attention=(item,)))
     assert_valid(payload)
-    assert payload["attention"]["items"] == [{
-        "kind": "enable_failed", "resourceId": machine_id("srv-07"), "subscriptionId": SUBSCRIPTION,
-        "name": "srv-07", "code": "AuthorizationFailed", "message": "The client does not have authorization",
-        "since": "2026-07-01T03:35:00Z", "portalUrl": "https://portal.azure.com/#resource" + machine_id("srv-07"),
-    }]
+    assert payload["attention"]["items"] == [
+        {
+            "kind": "enable_failed",
+            "resourceId": machine_id("srv-07"),
+            "subscriptionId": SUBSCRIPTION,
+            "name": "srv-07",
+            "code": "AuthorizationFailed",
+            "message": "The client does not have authorization",
+            "since": "2026-07-01T03:35:00Z",
+            "portalUrl": "https://portal.azure.com/#resource" + machine_id("srv-07"),
+        }
+    ]
 
 
 def test_more_items_than_the_cap_keep_the_totals(assert_valid):
@@ -207,8 +249,13 @@ def test_a_cap_of_zero_sends_only_the_totals(assert_valid):
 def test_a_huge_estate_stays_under_64_kib(assert_valid):
     long_code, long_message = "E" * 200, "é" * 5000
     items = tuple(
-        attention(list(AttentionKind)[i % len(list(AttentionKind))], f"srv-{i:06}", code=long_code,
-                  message=long_message, since=f"2026-06-{1 + i % 28:02}T00:00:00Z")
+        attention(
+            list(AttentionKind)[i % len(list(AttentionKind))],
+            f"srv-{i:06}",
+            code=long_code,
+            message=long_message,
+            since=f"2026-06-{1 + i % 28:02}T00:00:00Z",
+        )
         for i in range(100_000)
     )
     scope = tuple(f"{i:08}-0000-0000-0000-000000000000" for i in range(5000))
@@ -233,13 +280,22 @@ def test_the_byte_budget_applies_even_within_the_item_cap(assert_valid):
 
 
 def test_empty_counts_and_no_items(assert_valid):
-    run = report(finding_counts={}, action_counts={}, result_counts={}, outcome_counts={}, machines_seen=0,
-                 subscriptions_in_scope=0)
+    run = report(
+        finding_counts={},
+        action_counts={},
+        result_counts={},
+        outcome_counts={},
+        machines_seen=0,
+        subscriptions_in_scope=0,
+    )
     payload = alert(run=run)
     assert_valid(payload)
     assert set(payload["counts"]["findings"].values()) == {0}
     assert payload["attention"] == {
-        "total": 0, "returned": 0, "truncated": False, "byKind": {kind: 0 for kind in list(AttentionKind)},
+        "total": 0,
+        "returned": 0,
+        "truncated": False,
+        "byKind": {kind: 0 for kind in list(AttentionKind)},
         "items": [],
     }
 
@@ -252,8 +308,13 @@ def test_count_names_the_schema_does_not_list_are_kept(assert_valid):
 
 def test_unicode_names_and_very_long_texts(assert_valid):
     item = AttentionItem(
-        kind=AttentionKind.UPGRADE_STUCK, resource_id=machine_id("сервер-東京-01"), subscription_id=SUBSCRIPTION,
-        name="сервер-東京-01 🚀", code="Failed", message="x" * 100_000, since="2026-06-01T00:00:00Z",
+        kind=AttentionKind.UPGRADE_STUCK,
+        resource_id=machine_id("сервер-東京-01"),
+        subscription_id=SUBSCRIPTION,
+        name="сервер-東京-01 🚀",
+        code="Failed",
+        message="x" * 100_000,
+        since="2026-06-01T00:00:00Z",
     )
     run = report(attention=(item,), error="e" * 50_000, run_id="r" * 500)
     payload = alert(AlertKind.SWEEP_FAILED, run)
@@ -280,8 +341,14 @@ weird_text = st.text(st.characters(exclude_categories=()), max_size=700)
     kind=st.sampled_from(list(AlertKind)),
     items=st.lists(
         st.builds(
-            AttentionItem, kind=st.sampled_from(list(AttentionKind)), resource_id=weird_text,
-            subscription_id=weird_text, name=weird_text, code=weird_text, message=weird_text, since=weird_text,
+            AttentionItem,
+            kind=st.sampled_from(list(AttentionKind)),
+            resource_id=weird_text,
+            subscription_id=weird_text,
+            name=weird_text,
+            code=weird_text,
+            message=weird_text,
+            since=weird_text,
         ),
         max_size=80,
     ),

@@ -1,4 +1,5 @@
 """The severity rules of docs/alerts.md, one row each."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,8 +30,12 @@ RULES = [
     (COMPLETED, {"dry_run": True, "blocked_by": "http-1"}, "warning", "reported only: another sweep held the scope"),
     (COMPLETED, {"attention": (attention(AttentionKind.EXTENSION_FAILED),)}, "warning", "extension failed"),
     (COMPLETED, {"attention": (attention(AttentionKind.UNKNOWN_VERSION),)}, "info", "unknown version alone"),
-    (COMPLETED, {"attention": (attention(AttentionKind.EXTENSION_OPTED_OUT),
-                               attention(AttentionKind.EXTENSION_FAR_BEHIND))}, "info", "extensions opted out, behind"),
+    (
+        COMPLETED,
+        {"attention": (attention(AttentionKind.EXTENSION_OPTED_OUT), attention(AttentionKind.EXTENSION_FAR_BEHIND))},
+        "info",
+        "extensions opted out, behind",
+    ),
     (COMPLETED, {}, "info", "all enabled, nothing to look at"),
     (COMPLETED, {"dry_run": True, "result_counts": {"dry_run": 20}}, "info", "a clean dry run"),
     (FOLLOW_UP, {"outcome_counts": {"upgraded": 18, "pending": 1, "gone": 1}}, "info", "pending and gone"),

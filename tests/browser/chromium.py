@@ -4,6 +4,7 @@ A small client on websocket-client rather than a browser-automation framework: D
 `chromium` is all it needs (no browser download). Chromium is started with a fresh profile
 and without its background network traffic, so it asks no one for anything.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,9 +20,18 @@ from typing import Any
 
 import websocket
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-         "--hide-scrollbars", "--remote-debugging-port=0")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--hide-scrollbars",
+    "--remote-debugging-port=0",
+)
 
 
 def chromium_path() -> str | None:
@@ -34,8 +44,10 @@ class Chromium:
     def __init__(self, executable: str, width: int = 1280, height: int = 900) -> None:
         self._profile = tempfile.mkdtemp(prefix="chromium-")
         self._process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [executable, *FLAGS, f"--user-data-dir={self._profile}", f"--window-size={width},{height}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._ids = iter(range(1, 1_000_000))
         self.problems: list[str] = []
         self._events: list[dict[str, Any]] = []
@@ -98,8 +110,12 @@ class Chromium:
     def screenshot(self, path: Path, scale: float = 1.0) -> bytes:
         """The whole page as PNG (`scale` < 1 makes it smaller), written to `path`."""
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-        shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": scale})
+        shot = self.send(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": scale},
+        )
         data = base64.b64decode(shot["data"])
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -3,6 +3,7 @@
 The screenshot stays in tests/artifacts/ (not committed). Needs Debian's `chromium`; .ci/run
 installs it, and under CI a missing browser fails the test instead of skipping it.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,20 +54,24 @@ def report_file(tmp_path_factory):
 def test_every_chart_is_drawn_with_its_series_and_nothing_goes_wrong(browser, report_file):
     browser.open(report_file.as_uri())
     charts = {chart["label"]: chart for chart in browser.evaluate(CHARTS)}
-    assert list(charts) == ["Agent versions in use, by release", "Findings (a machine may have several)",
-                            "Follow-up outcomes at the end of each day", "Compliant share of machines seen",
-                            "Enabled, failing, stuck and new machines per run"]
+    assert list(charts) == [
+        "Agent versions in use, by release",
+        "Findings (a machine may have several)",
+        "Follow-up outcomes at the end of each day",
+        "Compliant share of machines seen",
+        "Enabled, failing, stuck and new machines per run",
+    ]
     for chart in charts.values():
         assert chart["width"] > 600 and chart["height"] > 200, chart
         assert browser.evaluate(f"!!document.getElementById('{chart['describedBy']}')"), chart
     versions = charts["Agent versions in use, by release"]
     assert versions["legend"] == ["Supported", "Out of support", "Too old for automatic upgrade", "Version unreadable"]
-    assert all(versions["marks"]), versions          # every support class draws at least one bar
-    assert charts["Findings (a machine may have several)"]["marks"] == [5]   # five findings in the run
+    assert all(versions["marks"]), versions  # every support class draws at least one bar
+    assert charts["Findings (a machine may have several)"]["marks"] == [5]  # five findings in the run
     follow_up = charts["Follow-up outcomes at the end of each day"]
     assert follow_up["legend"] == ["upgraded", "pending", "upgrade_failed", "stuck"] and all(follow_up["marks"])
     share = charts["Compliant share of machines seen"]
-    assert share["marks"] == [3]                       # its line and a dot for each of the two runs
+    assert share["marks"] == [3]  # its line and a dot for each of the two runs
     trend = charts["Enabled, failing, stuck and new machines per run"]
     assert trend["legend"] == ["enabled", "failing", "stuck", "new"] and sum(trend["marks"]) == 5
     assert browser.evaluate("document.querySelectorAll('script').length") == 0
@@ -78,5 +83,5 @@ def test_the_screenshot_is_kept_as_a_test_artifact(browser, report_file):
     png = browser.screenshot(ARTIFACTS / "report.png")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 50_000
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert width == 1280 and height > 2000             # the whole page, not only the window
+    assert width == 1280 and height > 2000  # the whole page, not only the window
     assert browser.problems == []

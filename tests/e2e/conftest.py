@@ -1,4 +1,5 @@
 """End-to-end fixtures: simulator + Azurite + the real app on the local Durable host."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,12 @@ def make_stack(azurite, table_prefix):
         sim = FleetSimulator(fleet, clock, throttle_scale=throttle_scale, faults=faults).start()
         receiver = AlertReceiver(schema=load_alert_schema()).start()  # every alert must match the schema
         settings = {
-            "ARM_ENDPOINT": sim.base_url, "TABLE_PREFIX": table_prefix, "TASKHUB_NAME": "e2e",
-            "LOGIC_APP_WEBHOOK_URL": receiver.url, "SUBSCRIPTION_ALLOW_LIST": "", "DRY_RUN": "false",
+            "ARM_ENDPOINT": sim.base_url,
+            "TABLE_PREFIX": table_prefix,
+            "TASKHUB_NAME": "e2e",
+            "LOGIC_APP_WEBHOOK_URL": receiver.url,
+            "SUBSCRIPTION_ALLOW_LIST": "",
+            "DRY_RUN": "false",
             **(env or {}),
         }
         stack = LocalStack(settings, clock=clock, storage_connection=azurite.connection_string).__enter__()

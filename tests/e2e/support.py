@@ -1,4 +1,5 @@
 """Helpers shared by the end-to-end tests: simple fleets, the store, and pausing the host."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ def guid(n: int) -> str:
 
 def to_enable(sub: str, rg: str, name: str) -> Machine:
     """A connected agent on a recent release with automatic upgrade off: the sweep enables it."""
-    return Machine.build(sub, rg, name, agent_version=NEW, auto_upgrade=False,
-                         behaviour=UpgradeBehaviour("succeed", **QUICK))
+    return Machine.build(
+        sub, rg, name, agent_version=NEW, auto_upgrade=False, behaviour=UpgradeBehaviour("succeed", **QUICK)
+    )
 
 
 def compliant(sub: str, rg: str, name: str) -> Machine:
@@ -40,8 +42,11 @@ def machine_name(sub: str, i: int, prefix: str = "vm") -> str:
 def simple_fleet(machines_per_subscription: dict[str, int], *, prefix: str = "vm") -> Fleet:
     """Every machine needs enabling and upgrades by the first poll."""
     subscriptions = [Subscription(sub, f"Sub {i}") for i, sub in enumerate(machines_per_subscription)]
-    machines = [to_enable(sub, "rg-app", machine_name(sub, i, prefix))
-                for sub, count in machines_per_subscription.items() for i in range(count)]
+    machines = [
+        to_enable(sub, "rg-app", machine_name(sub, i, prefix))
+        for sub, count in machines_per_subscription.items()
+        for i in range(count)
+    ]
     return Fleet(subscriptions, machines, created_at=START)
 
 
@@ -74,6 +79,7 @@ def pump_until_waiting(stack, monkeypatch, run_id: str) -> None:
     The sweep's first durable timer is the follow-up's poll: stopping there leaves the run
     in its following phase with no activity in flight.
     """
+
     def refuse(moment):
         raise Paused(moment)
 

@@ -1,4 +1,5 @@
 """The daily timer on the stack's virtual clock: one run a simulated day, follow-ups alongside."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta

@@ -1,5 +1,6 @@
 """`make demo`, shortened: daily sweeps on the virtual clock, follow-ups alongside, the report and the trend;
 and a whole demo week on a smaller estate: rings opening behind their health gate, a held ring, extensions."""
+
 from __future__ import annotations
 
 import json
@@ -28,12 +29,12 @@ def test_two_demo_days_print_the_trend_and_write_the_first_run_s_report(tmp_path
     report = ReportReader((tmp_path / ".demo" / "report.html").read_text(encoding="utf-8"))
     assert report.tables["trend-table"].column("Run") == [first, second]
     assert [number(n) for n in report.tables["trend-table"].column("Enabled")] == [
-        int(line.split()[4]) for line in trend]
+        int(line.split()[4]) for line in trend
+    ]
     assert "report.html" in out.splitlines()[-2]
 
 
-def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_failing_ring(
-        tmp_path, monkeypatch, capsys):
+def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_failing_ring(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     # A smaller estate settles fewer machines a ring than the demo's 1,200: judge a ring on 5 of them, not 10.
     monkeypatch.setitem(demo.RING_SETTINGS, "RING_MIN_SAMPLE", "5")
@@ -79,8 +80,10 @@ def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_faili
 
     # The day's alert carries the held ring as an attention item (and so does the follow-up's, sent later).
     alerts = [json.loads(path.read_text(encoding="utf-8")) for path in (tmp_path / ".demo" / "alerts").glob("*.json")]
-    held_items = {(alert["runId"], alert["kind"]): [item for item in alert["attention"]["items"]
-                                                    if item["kind"] == "ring_held"] for alert in alerts}
+    held_items = {
+        (alert["runId"], alert["kind"]): [item for item in alert["attention"]["items"] if item["kind"] == "ring_held"]
+        for alert in alerts
+    }
     held_day = (f"daily-{days[ring_2_held]}", "sweep_completed")
     assert [item["name"] for item in held_items[held_day]] == ["ring 2"]
     assert held_items[held_day][0]["message"] == holding["decision"]
@@ -102,13 +105,19 @@ def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_faili
     assert any(r.at < sweep_time for r in by_ring[0]), "ring 0 is PATCHed from day 1"
     extension_patches = [r for r in patches if "/extensions/" in r.path]
     assert {ring_of[r.path.split("/")[2].lower()] for r in extension_patches if r.status == 200} == {0, 1}, (
-        "EXTENSION_UPGRADE_MODE=enable: extensions are PATCHed in both open rings")
+        "EXTENSION_UPGRADE_MODE=enable: extensions are PATCHed in both open rings"
+    )
     assert all(r.body["properties"]["enableAutomaticUpgrade"] is True for r in extension_patches)
     assert f"extension PATCHes ({sum(1 for r in extension_patches if r.status == 200)} x 200" in out
     machine_patches = {ring: sum(1 for r in found if "/extensions/" not in r.path) for ring, found in by_ring.items()}
-    assert "PATCHes per ring (machines + extensions): " + ", ".join(
-        f"ring {ring} {machine_patches[ring]} + {len(found) - machine_patches[ring]}" for ring, found in by_ring.items()
-    ) in out
+    assert (
+        "PATCHes per ring (machines + extensions): "
+        + ", ".join(
+            f"ring {ring} {machine_patches[ring]} + {len(found) - machine_patches[ring]}"
+            for ring, found in by_ring.items()
+        )
+        in out
+    )
 
 
 def test_a_failing_ring_fails_half_its_machines_and_no_other_ring_s():

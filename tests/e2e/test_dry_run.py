@@ -1,12 +1,22 @@
 """Dry run, by app setting and per request: classify and report everything, write nothing."""
+
 from __future__ import annotations
 
 from tests.e2e.fleets import SUB_A, SUB_B, SUB_DISABLED, SUB_FORBIDDEN, SUB_UNREADABLE, mixed_fleet
 from tests.e2e.support import body, machine_name, simple_fleet, store_of
 
 ALLOW = ",".join([SUB_A, SUB_B, SUB_FORBIDDEN, SUB_UNREADABLE, SUB_DISABLED])
-WOULD_ENABLE = {"enable-succeeds", "enable-missing-flag", "enable-recovers", "enable-stuck",
-                "enable-then-disconnects", "enable-then-deleted", "locked", "enable-other-sub", "forbidden"}
+WOULD_ENABLE = {
+    "enable-succeeds",
+    "enable-missing-flag",
+    "enable-recovers",
+    "enable-stuck",
+    "enable-then-disconnects",
+    "enable-then-deleted",
+    "locked",
+    "enable-other-sub",
+    "forbidden",
+}
 
 
 def assert_dry(stack, sim, receiver, run_id: str, would_enable: set[str]) -> None:

@@ -1,5 +1,6 @@
 """The enabling lease on Azurite: renewed by every enabling call without contention, lost to a
 sweep that took the scope after ours ran out."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ def leases(azurite, table_prefix):
 def test_thirty_two_enabling_calls_renew_at_once_without_contention(azurite, table_prefix):
     lease = leases(azurite, table_prefix)
     assert lease.acquire("daily", (), START, TTL) is None
-    late = START + timedelta(hours=4)       # under half the lease left: the first renewal swaps, the rest read
+    late = START + timedelta(hours=4)  # under half the lease left: the first renewal swaps, the rest read
     swap, written = lease._swap, []
 
     def counted(holders, etag):
@@ -35,7 +36,7 @@ def test_thirty_two_enabling_calls_renew_at_once_without_contention(azurite, tab
         answers = list(pool.map(lambda _: lease.renew("daily", late, TTL), range(32)))
     assert answers == [None] * 32
     assert written.count(True) == 1, written
-    assert lease.holds("daily", late + timedelta(hours=5))      # renewed: held until 10 h after START
+    assert lease.holds("daily", late + timedelta(hours=5))  # renewed: held until 10 h after START
     assert lease.acquire("http-1", (SUB_A,), late, TTL) == "daily"
 
 
@@ -43,7 +44,7 @@ def test_a_lease_that_ran_out_and_was_taken_is_lost(azurite, table_prefix):
     lease = leases(azurite, table_prefix)
     assert lease.acquire("stalled", (SUB_A,), START, TTL) is None
     after = START + TTL + timedelta(minutes=1)
-    assert lease.acquire("next", (SUB_A, SUB_B), after, TTL) is None   # ours ran out: the next sweep takes it
+    assert lease.acquire("next", (SUB_A, SUB_B), after, TTL) is None  # ours ran out: the next sweep takes it
     assert lease.renew("stalled", after, TTL) == "next"
 
 
@@ -52,5 +53,5 @@ def test_a_lease_that_ran_out_and_nobody_took_is_taken_again_on_its_scope(azurit
     assert lease.acquire("slow", (SUB_A,), START, TTL) is None
     after = START + TTL + timedelta(minutes=1)
     assert lease.renew("slow", after, TTL) is None
-    assert lease.acquire("other", (SUB_B,), after, TTL) is None        # its scope is still SUB_A only
+    assert lease.acquire("other", (SUB_B,), after, TTL) is None  # its scope is still SUB_A only
     assert lease.acquire("third", (SUB_A,), after, TTL) == "slow"

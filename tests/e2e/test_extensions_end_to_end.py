@@ -6,6 +6,7 @@ writes to Azure and to the tables, checked against the simulator's extension fat
 holds them. A small hand-written estate, whose extensions upgrade or fail and roll back on
 a known schedule, shows the follow-up's outcomes day by day and the alerts that list them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,17 +41,27 @@ from tests.e2e.fleets import NEW, START, SUB_A
 from tests.e2e.support import COMPLIANT, Paused, store_of, sweep_instances
 from tests.report_html import ReportReader, number
 
-API_VERSION = "2024-07-10"   # not the default: the PATCH must carry the configured one
+API_VERSION = "2024-07-10"  # not the default: the PATCH must carry the configured one
 ENABLE_BODY = {"properties": {"enableAutomaticUpgrade": True}}
-EXTENSION_KINDS = (AttentionKind.EXTENSION_FAILED, AttentionKind.EXTENSION_OPTED_OUT,
-                   AttentionKind.EXTENSION_FAR_BEHIND)
+EXTENSION_KINDS = (
+    AttentionKind.EXTENSION_FAILED,
+    AttentionKind.EXTENSION_OPTED_OUT,
+    AttentionKind.EXTENSION_FAR_BEHIND,
+)
 SUPPORTED = {type_key(*pair) for pair in SUPPORTED_EXTENSION_TYPES}
 SWEPT_STATES = ("Enabled", "Warned", "PastDue")
 
 # Six subscriptions: one unreadable, one without write permission, one Disabled, one Warned, one
 # PastDue and one plain; more opted-out extensions and excluded machines than the default mix.
-SPEC = dict(seed=11, subscriptions=6, machines=60, now=START, disabled_subscriptions=1, excluded_share=0.1,
-            extension_auto_upgrade_weights={"absent": 0.3, "enabled": 0.3, "disabled": 0.4})
+SPEC = dict(
+    seed=11,
+    subscriptions=6,
+    machines=60,
+    now=START,
+    disabled_subscriptions=1,
+    excluded_share=0.1,
+    extension_auto_upgrade_weights={"absent": 0.3, "enabled": 0.3, "disabled": 0.4},
+)
 # One by type, one by publisher.type (the two spellings EXTENSION_DENY_LIST takes).
 DENY_LIST = "AzureMonitorWindowsAgent,Microsoft.CPlat.Core.LinuxOsUpdateExtension"
 DENIED_TYPES = frozenset({"AzureMonitorWindowsAgent", "LinuxOsUpdateExtension"})
@@ -63,7 +74,7 @@ class Swept:
     receiver: AlertReceiver
     stack: LocalStack
     run_id: str
-    machines: dict[str, MachineRecord]      # by machine id, lowercase
+    machines: dict[str, MachineRecord]  # by machine id, lowercase
     extensions: dict[str, ExtensionRecord]  # by extension id, lowercase
 
 
@@ -128,11 +139,20 @@ def assert_within_caps(payload: dict) -> None:
 
 # --- enable mode on a generated estate ---------------------------------------------------------------
 
+
 def test_enable_patches_exactly_the_opted_out_supported_extensions_in_reach_once_each(make_stack, monkeypatch):
     fleet = generate_fleet(FleetSpec(**SPEC))
     ledger = FateLedger.of_extensions(fleet, ExtensionFateRules(denied_types=DENIED_TYPES, scope=fleet.fates.rules))
-    swept = sweep(make_stack, monkeypatch, fleet, {  # chunks of 4: each subscription's extensions in several
-        "EXTENSION_UPGRADE_MODE": "enable", "EXTENSION_DENY_LIST": DENY_LIST, "ENABLE_BATCH_SIZE": "4"})
+    swept = sweep(
+        make_stack,
+        monkeypatch,
+        fleet,
+        {  # chunks of 4: each subscription's extensions in several
+            "EXTENSION_UPGRADE_MODE": "enable",
+            "EXTENSION_DENY_LIST": DENY_LIST,
+            "ENABLE_BATCH_SIZE": "4",
+        },
+    )
     sim = swept.sim
     assert len(ledger.must_patch()) >= 10 and ledger.ids(REFUSED), "the estate has extensions to enable and refusals"
 
@@ -144,17 +164,26 @@ def test_enable_patches_exactly_the_opted_out_supported_extensions_in_reach_once
     assert all(r.body == ENABLE_BODY and r.query["api-version"] == API_VERSION for r in patches)
 
     # None on excluded machines, none of a denied type, though both hold opted-out supported extensions.
-    excluded = {m.extension_id(e) for m in fleet.machines if is_excluded(m) and m.id.lower() in swept.machines
-                for e in m.extensions
-                if e.properties.get("enableAutomaticUpgrade") is False and type_key(e.publisher, e.type) in SUPPORTED}
+    excluded = {
+        m.extension_id(e)
+        for m in fleet.machines
+        if is_excluded(m) and m.id.lower() in swept.machines
+        for e in m.extensions
+        if e.properties.get("enableAutomaticUpgrade") is False and type_key(e.publisher, e.type) in SUPPORTED
+    }
     denied = FateLedger.of_extensions(fleet, ExtensionFateRules(scope=fleet.fates.rules)).must_patch() - (
-        ledger.must_patch())
+        ledger.must_patch()
+    )
     assert excluded and denied and {e.type for e in (sim.fleet.extension_by_id(i)[1] for i in denied)} == DENIED_TYPES
     assert not (excluded | denied) & sent
 
     # The machines' own PATCHes still follow the machine ledger.
-    assert fleet.fates.check(sent=sim.patch_targets(resource="machine"),
-                             succeeded=sim.patch_targets(resource="machine", succeeded=True)) == []
+    assert (
+        fleet.fates.check(
+            sent=sim.patch_targets(resource="machine"), succeeded=sim.patch_targets(resource="machine", succeeded=True)
+        )
+        == []
+    )
 
     # The rows say the same: enabled, refused with ARM's code, or left with the reason as a finding.
     rows = swept.extensions
@@ -170,6 +199,7 @@ def test_enable_patches_exactly_the_opted_out_supported_extensions_in_reach_once
 
 
 # --- report mode (the default) on a generated estate -------------------------------------------------
+
 
 def test_report_writes_nothing_and_records_every_extension_with_its_findings(make_stack, monkeypatch):
     fleet = generate_fleet(FleetSpec(**SPEC))
@@ -241,7 +271,8 @@ def test_a_dry_run_patches_no_extension(make_stack, monkeypatch):
     assert [r for r in swept.sim.requests if r.method == "PATCH"] == []
     would = fleet.extension_fates.ids(PATCH, REFUSED)
     assert would and {i for i, r in swept.extensions.items() if r.action_result == "dry_run"} == {
-        i.lower() for i in would}
+        i.lower() for i in would
+    }
     run = store_of(swept.stack).get_run(swept.run_id)
     assert run.dry_run and run.status == "completed" and run.extension_result_counts == {"dry_run": len(would)}
     [digest] = swept.receiver.payloads
@@ -251,29 +282,35 @@ def test_a_dry_run_patches_no_extension(make_stack, monkeypatch):
 
 # --- the follow-up, day by day, on a hand-written estate ---------------------------------------------
 
-T0 = datetime(2026, 11, 20, 9, 10, tzinfo=UTC)   # off the hour: the platform's slots are whole hours
+T0 = datetime(2026, 11, 20, 9, 10, tzinfo=UTC)  # off the hour: the platform's slots are whole hours
 QUICK_AGENT = UpgradeBehaviour("succeed", propagation_delay=timedelta(hours=1), window_offset=timedelta(minutes=10))
-STILL = ExtensionBehaviour(delay=timedelta(days=30))      # the rollout does not reach it within the test
+STILL = ExtensionBehaviour(delay=timedelta(days=30))  # the rollout does not reach it within the test
 FAILS = "Extension upgrade failed: the install command exited with code 1603; the previous version was restored."
 FAILS_ONCE = "Extension upgrade failed: could not download the extension package (i/o timeout); rolled back."
 INSTALL_FAILED = "Extension installation failed: the handler exited with code 1 while enabling the extension."
 
 
-def ext(publisher: str, ext_type: str, version: str, flag: bool | None, behaviour: ExtensionBehaviour = STILL,
-        **kwargs) -> Extension:
+def ext(
+    publisher: str, ext_type: str, version: str, flag: bool | None, behaviour: ExtensionBehaviour = STILL, **kwargs
+) -> Extension:
     return Extension.build(publisher, ext_type, version, auto_upgrade=flag, behaviour=behaviour, **kwargs)
 
 
 def rolls_back(failures: int | None, message: str) -> ExtensionBehaviour:
     """Enabled at 09:10, first attempt at 09:00 the next day; each failure shows Error for 4 hours, then the
     rollback and the next attempt an hour later: Error 09-13, 14-18, 19-23, 00-04, 05-09, 10-14, ..."""
-    return ExtensionBehaviour(outcome=FAILS_AND_ROLLS_BACK, delay=timedelta(hours=23), failures=failures,
-                              rollback_after=timedelta(hours=4), failure_message=message)
+    return ExtensionBehaviour(
+        outcome=FAILS_AND_ROLLS_BACK,
+        delay=timedelta(hours=23),
+        failures=failures,
+        rollback_after=timedelta(hours=4),
+        failure_message=message,
+    )
 
 
 def followed_estate() -> Fleet:
     """Windows machines in one subscription; the names say what the sweep and the platform do."""
-    upgrades = ExtensionBehaviour(delay=timedelta(hours=20))   # the next morning at 06:00
+    upgrades = ExtensionBehaviour(delay=timedelta(hours=20))  # the next morning at 06:00
     ama = ("Microsoft.Azure.Monitor", "AzureMonitorWindowsAgent")
     kv = ("Microsoft.Azure.KeyVault", "KeyVaultForWindows")
     updates = ("Microsoft.CPlat.Core", "WindowsOsUpdateExtension")
@@ -289,29 +326,46 @@ def followed_estate() -> Fleet:
     machines = [
         # Its agent is enabled, so its extensions are followed: one opted in by default that the platform
         # upgrades the next morning, and one the platform never upgrades.
-        windows("agent-off", [ext(*ama, "1.30.0.0", None, upgrades), ext(*mde, "1.0.9.7", True)],
-                agent_version=NEW, auto_upgrade=False, behaviour=QUICK_AGENT),
+        windows(
+            "agent-off",
+            [ext(*ama, "1.30.0.0", None, upgrades), ext(*mde, "1.0.9.7", True)],
+            agent_version=NEW,
+            auto_upgrade=False,
+            behaviour=QUICK_AGENT,
+        ),
         # Opted out, each enabled by the sweep; then the platform upgrades, fails for good, fails once, has
         # nothing newer, or has not reached it yet.
-        windows("ext-off", [
-            ext(*kv, "3.0.2258.3", False, upgrades),
-            ext(*updates, "1.0.21.0", False, rolls_back(None, FAILS)),
-            ext(*dependency, "9.10.17.25320", False, rolls_back(1, FAILS_ONCE)),
-            ext("Microsoft.Azure.Security.WindowsAttestation", "GuestAttestation", "1.0.0.3", False),
-            ext(*worker, "1.1.13", False),
-        ]),
+        windows(
+            "ext-off",
+            [
+                ext(*kv, "3.0.2258.3", False, upgrades),
+                ext(*updates, "1.0.21.0", False, rolls_back(None, FAILS)),
+                ext(*dependency, "9.10.17.25320", False, rolls_back(1, FAILS_ONCE)),
+                ext("Microsoft.Azure.Security.WindowsAttestation", "GuestAttestation", "1.0.0.3", False),
+                ext(*worker, "1.1.13", False),
+            ],
+        ),
         # Nothing to do; it holds the estate's newest versions.
         windows("current", [ext(*ama, "1.34.0.0", True), ext(*mde, "1.0.11.4", True), ext(*worker, "1.1.15", True)]),
         # Needs a person: a failed install, an opt-out of a denied type, three versions behind.
-        windows("attention", [
-            ext("Microsoft.Azure.NetworkWatcher", "NetworkWatcherAgentWindows", "1.4.2798.3", True,
-                failed=INSTALL_FAILED),
-            ext("Microsoft.Azure.Security", "IaaSAntimalware", "1.7.0.0", False),
-            ext(*ama, "1.28.0.0", True),
-        ]),
+        windows(
+            "attention",
+            [
+                ext(
+                    "Microsoft.Azure.NetworkWatcher",
+                    "NetworkWatcherAgentWindows",
+                    "1.4.2798.3",
+                    True,
+                    failed=INSTALL_FAILED,
+                ),
+                ext("Microsoft.Azure.Security", "IaaSAntimalware", "1.7.0.0", False),
+                ext(*ama, "1.28.0.0", True),
+            ],
+        ),
         # Excluded: reported, never touched, never an attention item.
-        windows("excluded", [ext(*kv, "3.1.2466.4", False), ext(*ama, "1.32.0.0", True)],
-                tags={"arc-sweeper": "exclude"}),
+        windows(
+            "excluded", [ext(*kv, "3.1.2466.4", False), ext(*ama, "1.32.0.0", True)], tags={"arc-sweeper": "exclude"}
+        ),
     ]
     return Fleet([Subscription(SUB_A, "App")], machines, created_at=T0)
 
@@ -323,15 +377,30 @@ def ext_id(fleet: Fleet, machine: str, name: str) -> str:
 
 def test_the_follow_up_records_what_became_of_each_extension_day_by_day(make_stack):
     fleet = followed_estate()
-    stack, sim, receiver = make_stack(fleet, env={
-        "EXTENSION_UPGRADE_MODE": "enable", "EXTENSION_DENY_LIST": "Microsoft.Azure.Security.IaaSAntimalware",
-        "FOLLOW_UP_WINDOW": "P2D", "POLL_INTERVAL": "P1D", "HYBRIDCOMPUTE_API_VERSION": API_VERSION})
+    stack, sim, receiver = make_stack(
+        fleet,
+        env={
+            "EXTENSION_UPGRADE_MODE": "enable",
+            "EXTENSION_DENY_LIST": "Microsoft.Azure.Security.IaaSAntimalware",
+            "FOLLOW_UP_WINDOW": "P2D",
+            "POLL_INTERVAL": "P1D",
+            "HYBRIDCOMPUTE_API_VERSION": API_VERSION,
+        },
+    )
     stack.fire_timer()
     [run] = sweep_instances(stack)
-    names = {ext_id(fleet, m, e): f"{m}/{e}" for m, e in (
-        ("agent-off", "AzureMonitorWindowsAgent"), ("agent-off", "MDE.Windows"),
-        ("ext-off", "KeyVaultForWindows"), ("ext-off", "WindowsOsUpdateExtension"),
-        ("ext-off", "DependencyAgentWindows"), ("ext-off", "GuestAttestation"), ("ext-off", "HybridWorkerForWindows"))}
+    names = {
+        ext_id(fleet, m, e): f"{m}/{e}"
+        for m, e in (
+            ("agent-off", "AzureMonitorWindowsAgent"),
+            ("agent-off", "MDE.Windows"),
+            ("ext-off", "KeyVaultForWindows"),
+            ("ext-off", "WindowsOsUpdateExtension"),
+            ("ext-off", "DependencyAgentWindows"),
+            ("ext-off", "GuestAttestation"),
+            ("ext-off", "HybridWorkerForWindows"),
+        )
+    }
     days = []
     for day in (1, 2):
         stack.host.run_until_time(T0 + timedelta(days=day, hours=1), timeout_s=120)
@@ -341,9 +410,16 @@ def test_the_follow_up_records_what_became_of_each_extension_day_by_day(make_sta
     final = stack.run_to_completion(run.instance_id, timeout_s=60)
     assert final.runtime_status == "Completed", final.error
 
-    enabled = {ext_id(fleet, "ext-off", n) for n in ("KeyVaultForWindows", "WindowsOsUpdateExtension",
-                                                     "DependencyAgentWindows", "GuestAttestation",
-                                                     "HybridWorkerForWindows")}
+    enabled = {
+        ext_id(fleet, "ext-off", n)
+        for n in (
+            "KeyVaultForWindows",
+            "WindowsOsUpdateExtension",
+            "DependencyAgentWindows",
+            "GuestAttestation",
+            "HybridWorkerForWindows",
+        )
+    }
     assert Counter(spelled(sim, r.path).lower() for r in extension_patches(sim)) == Counter(enabled)
 
     upgraded, current, unchanged, failing = "ext_upgraded", "ext_current", "ext_unchanged", "ext_failing"
@@ -351,7 +427,7 @@ def test_the_follow_up_records_what_became_of_each_extension_day_by_day(make_sta
         "agent-off/AzureMonitorWindowsAgent": (upgraded, "1.30.0.0 -> 1.34.0.0", "1.34.0.0"),
         "agent-off/MDE.Windows": (unchanged, "still 1.0.9.7", "1.0.9.7"),
         "ext-off/KeyVaultForWindows": (upgraded, "3.0.2258.3 -> 3.2.2681.5", "3.2.2681.5"),
-        "ext-off/WindowsOsUpdateExtension": (failing, FAILS, "1.0.21.0"),          # failed at 09:00
+        "ext-off/WindowsOsUpdateExtension": (failing, FAILS, "1.0.21.0"),  # failed at 09:00
         "ext-off/DependencyAgentWindows": (failing, FAILS_ONCE, "9.10.17.25320"),  # failed at 09:00
         "ext-off/GuestAttestation": (current, "1.0.0.3, the newest the estate runs", "1.0.0.3"),
         "ext-off/HybridWorkerForWindows": (unchanged, "still 1.1.13", "1.1.13"),
@@ -376,19 +452,46 @@ def test_the_follow_up_records_what_became_of_each_extension_day_by_day(make_sta
         assert_valid_alert(payload)
         assert_within_caps(payload)
         assert not payload["attention"]["truncated"]
-    failed_install = (AttentionKind.EXTENSION_FAILED, "attention/NetworkWatcherAgentWindows",
-                      "NetworkWatcherAgentWindows 1.4.2798.3", INSTALL_FAILED)
-    opted_out = (AttentionKind.EXTENSION_OPTED_OUT, "attention/IaaSAntimalware", "IaaSAntimalware 1.7.0.0",
-                 "enableAutomaticUpgrade is false")
-    far_behind = (AttentionKind.EXTENSION_FAR_BEHIND, "attention/AzureMonitorWindowsAgent",
-                  "AzureMonitorWindowsAgent 1.28.0.0",
-                  "1.28.0.0: 3 versions behind the newest in the estate")
-    assert extension_items(digest) == {failed_install, opted_out, far_behind, (
-        AttentionKind.EXTENSION_FAR_BEHIND, "agent-off/AzureMonitorWindowsAgent", "AzureMonitorWindowsAgent 1.30.0.0",
-        "1.30.0.0: 2 versions behind the newest in the estate")}
-    assert extension_items(done) == {failed_install, opted_out, far_behind, (
-        AttentionKind.EXTENSION_FAILED, "ext-off/WindowsOsUpdateExtension", "WindowsOsUpdateExtension 1.0.21.0",
-        FAILS)}
+    failed_install = (
+        AttentionKind.EXTENSION_FAILED,
+        "attention/NetworkWatcherAgentWindows",
+        "NetworkWatcherAgentWindows 1.4.2798.3",
+        INSTALL_FAILED,
+    )
+    opted_out = (
+        AttentionKind.EXTENSION_OPTED_OUT,
+        "attention/IaaSAntimalware",
+        "IaaSAntimalware 1.7.0.0",
+        "enableAutomaticUpgrade is false",
+    )
+    far_behind = (
+        AttentionKind.EXTENSION_FAR_BEHIND,
+        "attention/AzureMonitorWindowsAgent",
+        "AzureMonitorWindowsAgent 1.28.0.0",
+        "1.28.0.0: 3 versions behind the newest in the estate",
+    )
+    assert extension_items(digest) == {
+        failed_install,
+        opted_out,
+        far_behind,
+        (
+            AttentionKind.EXTENSION_FAR_BEHIND,
+            "agent-off/AzureMonitorWindowsAgent",
+            "AzureMonitorWindowsAgent 1.30.0.0",
+            "1.30.0.0: 2 versions behind the newest in the estate",
+        ),
+    }
+    assert extension_items(done) == {
+        failed_install,
+        opted_out,
+        far_behind,
+        (
+            AttentionKind.EXTENSION_FAILED,
+            "ext-off/WindowsOsUpdateExtension",
+            "WindowsOsUpdateExtension 1.0.21.0",
+            FAILS,
+        ),
+    }
     assert digest["counts"]["extensions"]["seen"] == done["counts"]["extensions"]["seen"] == 15
     assert {k: v for k, v in digest["counts"]["extensions"]["results"].items() if v} == {"enabled": 5}
     assert {k: v for k, v in done["counts"]["extensions"]["outcomes"].items() if v} == run_row.extension_outcome_counts
@@ -402,14 +505,23 @@ def test_the_follow_up_records_what_became_of_each_extension_day_by_day(make_sta
     assert response.status_code == 200
     report = ReportReader(response.get_body().decode("utf-8"))
     assert {row[0]: number(row[1]) for row in report.tables["extension-outcomes-table"].body} == (
-        run_row.extension_outcome_counts)
+        run_row.extension_outcome_counts
+    )
     assert {row[0]: number(row[1]) for row in report.tables["extension-results-table"].body} == {"enabled": 5}
-    listed = {(t.caption.removesuffix(", oldest first"), row[0], row[3]) for t in report.in_section("extensions")
-              if t.caption.endswith("oldest first") for row in t.body}
-    assert listed == {(kind.replace("_", " ").capitalize(), name, message) for kind, name, _, message in (
-        extension_items(done))}
+    listed = {
+        (t.caption.removesuffix(", oldest first"), row[0], row[3])
+        for t in report.in_section("extensions")
+        if t.caption.endswith("oldest first")
+        for row in t.body
+    }
+    assert listed == {
+        (kind.replace("_", " ").capitalize(), name, message) for kind, name, _, message in (extension_items(done))
+    }
 
 
 def extension_items(payload: dict) -> set[tuple[str, str, str, str]]:
-    return {(i["kind"], i["name"], i["code"], i["message"]) for i in payload["attention"]["items"]
-            if i["kind"] in EXTENSION_KINDS}
+    return {
+        (i["kind"], i["name"], i["code"], i["message"])
+        for i in payload["attention"]["items"]
+        if i["kind"] in EXTENSION_KINDS
+    }

@@ -1,4 +1,5 @@
 """When things go wrong: the run is failed with its error, and alert trouble never fails a sweep."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def test_a_discovery_batch_that_keeps_failing_is_recorded_and_the_run_completes(
     final = stack.run_to_completion(run_id)
 
     assert final.runtime_status == "Completed"
-    attempts = [e for e in stack.host.history(run_id)
-                if e.get("EventType") == 4 and e.get("Name") == "discover_machines"]
+    attempts = [
+        e for e in stack.host.history(run_id) if e.get("EventType") == 4 and e.get("Name") == "discover_machines"
+    ]
     assert len(attempts) == 3  # the activity retry options: three attempts, then the batch is recorded
     store = SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"])
     run = store.get_run(run_id)
@@ -58,8 +60,7 @@ def test_a_run_that_cannot_start_fails_and_sends_sweep_failed(make_stack, monkey
 
 
 def test_an_alert_that_cannot_be_delivered_is_recorded_and_the_sweep_completes(make_stack):
-    stack, sim, receiver = make_stack(mixed_fleet(), env={**ALLOW, "FOLLOW_UP_WINDOW": "P1D",
-                                                           "POLL_INTERVAL": "PT12H"})
+    stack, sim, receiver = make_stack(mixed_fleet(), env={**ALLOW, "FOLLOW_UP_WINDOW": "P1D", "POLL_INTERVAL": "PT12H"})
     receiver.fail_next(100, status=400)  # a client error: not retried
     stack.fire_timer()
     run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")

@@ -1,4 +1,5 @@
 """POST/GET /api/sweeps through real func.HttpRequest objects, the local host and Azurite."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def api(make_stack):
 
 def test_post_answers_202_with_run_id_and_keyless_status_url_only(api):
     stack, sim = api
-    response = stack.post_sweep({"subscriptions": [SUB_A.upper()], "dryRun": False, "followUpWindow": "P2D",
-                                 "pollInterval": "12h"})
+    response = stack.post_sweep(
+        {"subscriptions": [SUB_A.upper()], "dryRun": False, "followUpWindow": "P2D", "pollInterval": "12h"}
+    )
     assert response.status_code == 202
     assert_no_secrets(response)
     answer = body(response)
@@ -50,8 +52,12 @@ def test_post_answers_202_with_run_id_and_keyless_status_url_only(api):
     [instance] = sweep_instances(stack)
     assert instance.instance_id == run_id and instance.runtime_status == "Pending"
     request = json.loads(instance.input)
-    assert (request["subscriptions"], request["dry_run"], request["follow_up_window"], request["poll_interval"]) \
-        == ([SUB_A], False, "P2D", "PT12H")
+    assert (request["subscriptions"], request["dry_run"], request["follow_up_window"], request["poll_interval"]) == (
+        [SUB_A],
+        False,
+        "P2D",
+        "PT12H",
+    )
 
     final = stack.run_to_completion(run_id)
     assert final.runtime_status == "Completed", final.error
@@ -61,17 +67,20 @@ def test_post_answers_202_with_run_id_and_keyless_status_url_only(api):
     assert {r.path.split("/")[2] for r in sim.patches()} == {SUB_A}
 
 
-@pytest.mark.parametrize("payload, reason", [
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "must be a JSON object"),
-    (b'{"subscriptions": ["' + SUB_A.encode() + b'"], "force": true}', "unknown field(s) force"),
-    (b'{"subscriptions": ["not-a-guid"]}', "subscriptions must be GUIDs, got 'not-a-guid'"),
-    (b'{"subscriptions": "' + SUB_A.encode() + b'"}', "subscriptions must be a list"),
-    (b'{"followUpWindow": "P1M"}', "followUpWindow: years and months are ambiguous"),
-    (b'{"pollInterval": "soon"}', "pollInterval: expected ISO 8601"),
-    (b'{"followUpWindow": 7}', "followUpWindow must be a duration string"),
-    (b'{"dryRun": "yes"}', "dryRun must be true or false"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"subscriptions": ["' + SUB_A.encode() + b'"], "force": true}', "unknown field(s) force"),
+        (b'{"subscriptions": ["not-a-guid"]}', "subscriptions must be GUIDs, got 'not-a-guid'"),
+        (b'{"subscriptions": "' + SUB_A.encode() + b'"}', "subscriptions must be a list"),
+        (b'{"followUpWindow": "P1M"}', "followUpWindow: years and months are ambiguous"),
+        (b'{"pollInterval": "soon"}', "pollInterval: expected ISO 8601"),
+        (b'{"followUpWindow": 7}', "followUpWindow must be a duration string"),
+        (b'{"dryRun": "yes"}', "dryRun must be true or false"),
+    ],
+)
 def test_post_refuses_a_bad_body_with_the_reason_and_starts_nothing(api, payload, reason):
     stack, sim = api
     response = stack.post_sweep(payload)
@@ -124,8 +133,11 @@ def test_get_returns_the_table_summary_with_the_orchestration_status(api, monkey
     pending = stack.get_sweep(run_id)
     assert pending.status_code == 200
     answer = body(pending)
-    assert (answer["runId"], answer["status"], answer["orchestration"]["runtimeStatus"]) == \
-        (run_id, "running", "Pending")
+    assert (answer["runId"], answer["status"], answer["orchestration"]["runtimeStatus"]) == (
+        run_id,
+        "running",
+        "Pending",
+    )
 
     pump_until_waiting(stack, monkeypatch, run_id)
     running = stack.get_sweep(run_id)
@@ -154,14 +166,17 @@ def test_get_returns_the_table_summary_with_the_orchestration_status(api, monkey
     assert set(answer["run"]["alerts"]) == {"sweep_completed", "follow_up_completed"}
 
 
-@pytest.mark.parametrize("run_id, status", [
-    ("http-20261120T090000Z-0badf00d", 404),
-    ("daily-2026-11-20", 404),
-    ("not a run", 400),
-    ("HTTP-20261120", 400),
-    ("http-" + "x" * 80, 400),
-    ("http-2026'or'1'eq'1", 400),
-])
+@pytest.mark.parametrize(
+    "run_id, status",
+    [
+        ("http-20261120T090000Z-0badf00d", 404),
+        ("daily-2026-11-20", 404),
+        ("not a run", 400),
+        ("HTTP-20261120", 400),
+        ("http-" + "x" * 80, 400),
+        ("http-2026'or'1'eq'1", 400),
+    ],
+)
 def test_get_unknown_or_malformed_run_id(api, run_id, status):
     stack, sim = api
     stack.post_sweep({"subscriptions": [SUB_C]})  # tables exist, another run is known

@@ -1,4 +1,5 @@
 """Re-runs and retries never PATCH a machine twice, and rewrite rows rather than add them."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -34,8 +35,11 @@ def test_a_second_timer_firing_the_same_day_starts_nothing(make_stack):
     stack.fire_timer()  # after the first completed
     stack.host.run_until_idle()
     [again] = sweep_instances(stack)
-    assert (again.instance_id, again.execution_id, again.runtime_status) == \
-        (first.instance_id, first.execution_id, "Completed")
+    assert (again.instance_id, again.execution_id, again.runtime_status) == (
+        first.instance_id,
+        first.execution_id,
+        "Completed",
+    )
     attempts = patch_attempts(sim)
     assert len(attempts) == 5 and set(attempts.values()) == {1}
     assert len(machine_entities(stack, first.instance_id)) == 5

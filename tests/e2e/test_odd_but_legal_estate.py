@@ -6,6 +6,7 @@ behind whose every upgrade attempt fails, agents that never attempt, and other w
 holding machines for a few PATCHes. The simulator's fate ledger (decided before the run from
 Azure's facts and the documented contract) says which machines must be PATCHed.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -38,7 +39,7 @@ class Swept:
     stack: LocalStack
     run_id: str
     rows: dict[str, MachineRecord]
-    held: set[str]        # machines another writer holds for a few PATCHes (before the run consumed them)
+    held: set[str]  # machines another writer holds for a few PATCHes (before the run consumed them)
 
 
 @pytest.fixture
@@ -62,8 +63,10 @@ def test_the_right_machines_are_patched_once_and_no_others(swept):
     assert swept.held, "the estate has machines another writer holds for a few PATCHes"
     for machine_id in swept.held:  # retried past the other writer's 409s, then enabled
         assert rows[machine_id.lower()].action_result == "enabled"
-        assert any(r.method == "PATCH" and r.status == 409 and sim.fleet.machine_by_id(r.path).id == machine_id
-                   for r in sim.requests)
+        assert any(
+            r.method == "PATCH" and r.status == 409 and sim.fleet.machine_by_id(r.path).id == machine_id
+            for r in sim.requests
+        )
 
 
 def test_every_machine_of_a_sweepable_subscription_has_a_row(swept):
@@ -93,9 +96,11 @@ def test_outcomes_match_what_the_agents_did(swept):
             continue
         changes = sim.changes_for(row.resource_id)
         enabled = next(c.at for c in changes if c.field.endswith("enableAutomaticUpgrade") and c.new is True)
-        assert any(c.at >= enabled - timedelta(seconds=1) and (
-            c.field.endswith("agentVersion") or (c.field.endswith("lastAttemptStatus") and c.new == "Success"))
-            for c in changes), (row.name, row.outcome_detail)
+        assert any(
+            c.at >= enabled - timedelta(seconds=1)
+            and (c.field.endswith("agentVersion") or (c.field.endswith("lastAttemptStatus") and c.new == "Success"))
+            for c in changes
+        ), (row.name, row.outcome_detail)
 
 
 def test_every_subscription_state_is_recorded_with_what_was_done(swept):

@@ -3,6 +3,7 @@
 The simulator runs in the test process on a virtual clock that starts at the real time, so
 the agents' days can pass between two commands while the CLI itself reads the real clock.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def operator(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "arc_sweeper", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "arc_sweeper", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -40,9 +42,16 @@ def estate(azurite, table_prefix):
     fleet = Fleet([Subscription(SUB_A, "App")], machines, created_at=start)
     clock = VirtualClock(start)
     with FleetSimulator(fleet, clock) as sim:
-        env = {**os.environ, "ARM_ENDPOINT": sim.base_url, "AzureWebJobsStorage": azurite.connection_string,
-               "TABLE_PREFIX": table_prefix, "LOGIC_APP_WEBHOOK_URL": "", "SUBSCRIPTION_ALLOW_LIST": "",
-               "FOLLOW_UP_WINDOW": "P3D", "POLL_INTERVAL": "PT12H"}
+        env = {
+            **os.environ,
+            "ARM_ENDPOINT": sim.base_url,
+            "AzureWebJobsStorage": azurite.connection_string,
+            "TABLE_PREFIX": table_prefix,
+            "LOGIC_APP_WEBHOOK_URL": "",
+            "SUBSCRIPTION_ALLOW_LIST": "",
+            "FOLLOW_UP_WINDOW": "P3D",
+            "POLL_INTERVAL": "PT12H",
+        }
         yield sim, clock, env
 
 
@@ -110,16 +119,36 @@ def test_show_reads_a_run_left_in_an_azurite_folder(tmp_path, table_prefix):
     fleet = mixed_fleet()
     clock = VirtualClock(fleet.created_at)
     with FleetSimulator(fleet, clock) as sim:
-        env = {"ARM_ENDPOINT": sim.base_url, "TABLE_PREFIX": table_prefix, "SUBSCRIPTION_ALLOW_LIST": SUB_A,
-               "DRY_RUN": "true", "LOGIC_APP_WEBHOOK_URL": ""}
+        env = {
+            "ARM_ENDPOINT": sim.base_url,
+            "TABLE_PREFIX": table_prefix,
+            "SUBSCRIPTION_ALLOW_LIST": SUB_A,
+            "DRY_RUN": "true",
+            "LOGIC_APP_WEBHOOK_URL": "",
+        }
         with LocalStack(env, clock=clock, azurite_location=str(tmp_path)) as stack:
             stack.fire_timer()
             run_id = stack.host.instances()[0].instance_id
             assert stack.run_to_completion(run_id).runtime_status == "Completed"
 
     result = subprocess.run(
-        [sys.executable, "-m", "local_stack", "show", "--location", str(tmp_path), "--prefix", table_prefix,
-         "--machines", "too_old_for_auto_upgrade"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "local_stack",
+            "show",
+            "--location",
+            str(tmp_path),
+            "--prefix",
+            table_prefix,
+            "--machines",
+            "too_old_for_auto_upgrade",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert f"Run {run_id} (timer, dry run): completed" in result.stdout
     assert "manual_upgrade_needed" in result.stdout

@@ -1,4 +1,5 @@
 """A catalogue that keeps itself current, through the real app, tables and virtual clock."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,8 +19,11 @@ def daily(stack) -> str:
 
 
 def test_an_unlisted_release_is_learned_and_falls_out_of_support_a_year_on(make_stack):
-    fleet = Fleet([Subscription(SUB_A, "App")],
-                  [Machine.build(SUB_A, "rg", "ahead", agent_version=UNLISTED, auto_upgrade=True)], created_at=START)
+    fleet = Fleet(
+        [Subscription(SUB_A, "App")],
+        [Machine.build(SUB_A, "rg", "ahead", agent_version=UNLISTED, auto_upgrade=True)],
+        created_at=START,
+    )
     stack, sim, receiver = make_stack(fleet, env={"DRY_RUN": "true"})
     store = store_of(stack)
 

@@ -1,4 +1,5 @@
 """GET /api/sweeps/{runId}/report and GET /api/report: the HTML report served by the app, and linked from alerts."""
+
 from __future__ import annotations
 
 from arc_sweeper.reporting.page import CONTENT_SECURITY_POLICY

@@ -1,4 +1,5 @@
 """Throttling, transient failures and refusals: absorbed or recorded, and the sweep completes."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -52,12 +53,19 @@ def test_resource_graph_quota_and_write_throttling_are_absorbed(make_stack):
     subs = [guid(n) for n in (11, 12, 13)]
     fleet = simple_fleet({subs[0]: 10, subs[1]: 2, subs[2]: 2})
     stack, sim, receiver = make_stack(fleet, env={**QUICK_FOLLOW_UP, "RESOURCE_GRAPH_BATCH_SIZE": "1"})
-    sim.set_throttling(ThrottleSettings(arg_quota=2, arg_window_seconds=3.0, write_burst=5,
-                                        write_refill_per_second=20.0))
+    sim.set_throttling(
+        ThrottleSettings(arg_quota=2, arg_window_seconds=3.0, write_burst=5, write_refill_per_second=20.0)
+    )
     # Someone else with the same identity just used this window's Resource Graph quota.
     for _ in range(2):
-        assert requests.post(sim.base_url + ARG_PATH, json={"query": "resources | project id"},
-                             headers={"Authorization": "Bearer local-development-token"}).status_code == 200
+        assert (
+            requests.post(
+                sim.base_url + ARG_PATH,
+                json={"query": "resources | project id"},
+                headers={"Authorization": "Bearer local-development-token"},
+            ).status_code
+            == 200
+        )
     run_id = run_daily(stack)
     assert_each_enabled_once(stack, sim, run_id, 14)
 
@@ -67,15 +75,21 @@ def test_resource_graph_quota_and_write_throttling_are_absorbed(make_stack):
     # the quota's reset (Retry-After) is honoured before the same batch is asked again.
     for refused in arg_429:
         batch = refused.body["subscriptions"]
-        assert retried_after(sim, refused,
-                             lambda r, batch=batch: r.method == "POST" and r.body.get("subscriptions") == batch) >= 0.9
+        assert (
+            retried_after(
+                sim, refused, lambda r, batch=batch: r.method == "POST" and r.body.get("subscriptions") == batch
+            )
+            >= 0.9
+        )
     patch_429 = [r for r in sim.requests if r.method == "PATCH" and r.status == 429]
     # The write budget (x-ms-ratelimit-remaining-subscription-writes) usually avoids 429s altogether;
     # any drawn belong to the one subscription with more machines than its bucket, and are waited out.
     assert {r.path.split("/")[2] for r in patch_429} <= {subs[0]}
     for refused in patch_429:
-        assert retried_after(sim, refused,
-                             lambda r, refused=refused: r.method == "PATCH" and r.path == refused.path) >= 0.9
+        assert (
+            retried_after(sim, refused, lambda r, refused=refused: r.method == "PATCH" and r.path == refused.path)
+            >= 0.9
+        )
     assert not [r for r in sim.requests if r.status not in (200, 429)]
 
 
@@ -83,8 +97,9 @@ def test_transient_server_errors_are_retried(make_stack):
     subs = [guid(n) for n in (21, 22, 23, 24)]
     fleet = simple_fleet({subs[0]: 10, subs[1]: 8, subs[2]: 6, subs[3]: 2})
     # The simulator's faults are seeded: these rates fail at least one query and one PATCH.
-    stack, sim, receiver = make_stack(fleet, env={**QUICK_FOLLOW_UP, "RESOURCE_GRAPH_BATCH_SIZE": "1"},
-                                      faults=FaultSettings(arg=0.3, patch=0.2))
+    stack, sim, receiver = make_stack(
+        fleet, env={**QUICK_FOLLOW_UP, "RESOURCE_GRAPH_BATCH_SIZE": "1"}, faults=FaultSettings(arg=0.3, patch=0.2)
+    )
     run_id = run_daily(stack)
     assert_each_enabled_once(stack, sim, run_id, 26)
     failed = [r for r in sim.requests if r.status >= 500]
@@ -98,15 +113,20 @@ def test_transient_server_errors_are_retried(make_stack):
 
 def test_refusals_and_a_failing_resource_graph_query_are_recorded_while_the_rest_completes(make_stack, monkeypatch):
     allow = ",".join([SUB_A, SUB_B, SUB_FORBIDDEN, SUB_UNREADABLE, SUB_DISABLED])
-    stack, sim, receiver = make_stack(mixed_fleet(), env={"SUBSCRIPTION_ALLOW_LIST": allow,
-                                                          "RESOURCE_GRAPH_BATCH_SIZE": "1", **QUICK_FOLLOW_UP})
+    stack, sim, receiver = make_stack(
+        mixed_fleet(), env={"SUBSCRIPTION_ALLOW_LIST": allow, "RESOURCE_GRAPH_BATCH_SIZE": "1", **QUICK_FOLLOW_UP}
+    )
     [arg_route] = [route for route in ROUTES if route.family == "arg"]
     real_query = arg_route.handlers["POST"]
 
     def query(sim_, request, params):
         if SUB_B in (request.json_body() or {}).get("subscriptions", []):
-            raise ArmError(403, "AuthorizationFailed", "The client does not have authorization to perform action "
-                           f"'Microsoft.ResourceGraph/resources/read' over scope '/subscriptions/{SUB_B}'.")
+            raise ArmError(
+                403,
+                "AuthorizationFailed",
+                "The client does not have authorization to perform action "
+                f"'Microsoft.ResourceGraph/resources/read' over scope '/subscriptions/{SUB_B}'.",
+            )
         return real_query(sim_, request, params)
 
     monkeypatch.setitem(arg_route.handlers, "POST", query)
@@ -126,14 +146,29 @@ def test_refusals_and_a_failing_resource_graph_query_are_recorded_while_the_rest
     assert "enable-other-sub" not in rows
 
     # The forbidden subscription's and the locked machine's refusals, recorded per machine.
-    assert (rows["forbidden"].action_result, rows["forbidden"].arm_http_status, rows["forbidden"].arm_error_code) \
-        == ("failed", 403, "AuthorizationFailed")
-    assert (rows["locked"].action_result, rows["locked"].arm_http_status, rows["locked"].arm_error_code) \
-        == ("failed", 409, "ScopeLocked")
+    assert (rows["forbidden"].action_result, rows["forbidden"].arm_http_status, rows["forbidden"].arm_error_code) == (
+        "failed",
+        403,
+        "AuthorizationFailed",
+    )
+    assert (rows["locked"].action_result, rows["locked"].arm_http_status, rows["locked"].arm_error_code) == (
+        "failed",
+        409,
+        "ScopeLocked",
+    )
     assert rows["locked"].arm_error_message and rows["locked"].outcome is None
     assert Counter(r.path.rsplit("/", 1)[1] for r in sim.requests if r.method == "PATCH") == Counter(
-        ["enable-succeeds", "enable-missing-flag", "enable-recovers", "enable-stuck", "enable-then-disconnects",
-         "enable-then-deleted", "locked", "forbidden"])  # each sent once: 403 and 409 are not retried
+        [
+            "enable-succeeds",
+            "enable-missing-flag",
+            "enable-recovers",
+            "enable-stuck",
+            "enable-then-disconnects",
+            "enable-then-deleted",
+            "locked",
+            "forbidden",
+        ]
+    )  # each sent once: 403 and 409 are not retried
 
     # The rest completed: enabled and followed up.
     assert rows["enable-succeeds"].outcome == "upgraded"
@@ -144,7 +179,10 @@ def test_refusals_and_a_failing_resource_graph_query_are_recorded_while_the_rest
     # Both alerts list the skipped subscription and the refused machines.
     for payload in receiver.payloads:
         items = {(i["kind"], i["name"]) for i in payload["attention"]["items"]}
-        assert {("subscription_not_swept", "Data"), ("enable_failed", "locked"),
-                ("enable_failed", "forbidden")} <= items
+        assert {
+            ("subscription_not_swept", "Data"),
+            ("enable_failed", "locked"),
+            ("enable_failed", "forbidden"),
+        } <= items
         [item] = [i for i in payload["attention"]["items"] if i["subscriptionId"] == SUB_B]
         assert "Resource Graph could not be read" in item["message"]

@@ -1,4 +1,5 @@
 """The product's Resource Graph client against the simulator: quota headers are respected."""
+
 from __future__ import annotations
 
 import time

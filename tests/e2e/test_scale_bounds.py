@@ -1,4 +1,5 @@
 """Paging, subscription batching and the Durable Functions size limits (a design check, not a benchmark)."""
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,14 @@ from tests.e2e.support import QUICK_FOLLOW_UP, arg_requests, compliant, guid, ma
 # Event types whose payloads cross the orchestration boundary (DTFx EventType).
 EXECUTION_STARTED, EXECUTION_COMPLETED, TASK_SCHEDULED, TASK_COMPLETED = 0, 1, 4, 5
 SUB_CREATED, SUB_COMPLETED = 7, 8
-PAYLOAD_FIELDS = {EXECUTION_STARTED: "Input", EXECUTION_COMPLETED: "Result", TASK_SCHEDULED: "Input",
-                  TASK_COMPLETED: "Result", SUB_CREATED: "Input", SUB_COMPLETED: "Result"}
+PAYLOAD_FIELDS = {
+    EXECUTION_STARTED: "Input",
+    EXECUTION_COMPLETED: "Result",
+    TASK_SCHEDULED: "Input",
+    TASK_COMPLETED: "Result",
+    SUB_CREATED: "Input",
+    SUB_COMPLETED: "Result",
+}
 MAX_ACTIVITY_PAYLOAD = 45 * 1024
 MAX_HISTORY = 5000
 
@@ -32,8 +39,11 @@ def test_every_page_of_every_batch_is_read(make_stack):
     sizes = dict(zip(subs, (1001, 1000, 3, 3, 3), strict=True))
     total = sum(sizes.values())
     picks = {(subs[0], 5), (subs[0], 1000), (subs[1], 999), (subs[4], 1)}  # pages 1, 2 and 3; batch 3
-    machines = [(to_enable if (sub, i) in picks else compliant)(sub, "rg-fleet", f"m-{i:04d}")
-                for sub, count in sizes.items() for i in range(count)]
+    machines = [
+        (to_enable if (sub, i) in picks else compliant)(sub, "rg-fleet", f"m-{i:04d}")
+        for sub, count in sizes.items()
+        for i in range(count)
+    ]
     fleet = Fleet([Subscription(s, f"Sub {i}") for i, s in enumerate(subs)], machines, created_at=START)
     stack, sim, receiver = make_stack(fleet, env={**QUICK_FOLLOW_UP, "RESOURCE_GRAPH_BATCH_SIZE": "2"})
     stack.fire_timer()
@@ -48,8 +58,9 @@ def test_every_page_of_every_batch_is_read(make_stack):
     assert {e["resource_id"].lower() for e in entities} == {m.id.lower() for m in machines}
     assert Counter(e["action"] for e in entities) == {"none": total - 4, "enable_auto_upgrade": 4}
     store = store_of(stack)
-    assert {s.subscription_id: (s.batch_index, s.machines) for s in store.subscriptions(run.instance_id)} == \
-        {sub: (i // 2, sizes[sub]) for i, sub in enumerate(subs)}
+    assert {s.subscription_id: (s.batch_index, s.machines) for s in store.subscriptions(run.instance_id)} == {
+        sub: (i // 2, sizes[sub]) for i, sub in enumerate(subs)
+    }
     assert sorted(r.path.rsplit("/", 1)[1] for r in sim.patches()) == sorted(f"m-{i:04d}" for _, i in picks)
     assert store.get_run(run.instance_id).outcome_counts == {"upgraded": 4}
 
@@ -83,11 +94,15 @@ def test_many_subscriptions_stay_within_durable_limits(make_stack):
     """
     n_subs, per_sub, enable_per_sub, batch = 60, 10, 3, 25
     subs = [guid(1000 + n) for n in range(n_subs)]
-    machines = [to_enable(sub, "rg", f"vm-{i}") if i < enable_per_sub else compliant(sub, "rg", f"vm-{i}")
-                for sub in subs for i in range(per_sub)]
+    machines = [
+        to_enable(sub, "rg", f"vm-{i}") if i < enable_per_sub else compliant(sub, "rg", f"vm-{i}")
+        for sub in subs
+        for i in range(per_sub)
+    ]
     fleet = Fleet([Subscription(s, f"Sub {i}") for i, s in enumerate(subs)], machines, created_at=START)
-    stack, sim, receiver = make_stack(fleet, env={**QUICK_FOLLOW_UP, "RESOURCE_GRAPH_BATCH_SIZE": str(batch),
-                                                  "ENABLE_BATCH_SIZE": "2"})
+    stack, sim, receiver = make_stack(
+        fleet, env={**QUICK_FOLLOW_UP, "RESOURCE_GRAPH_BATCH_SIZE": str(batch), "ENABLE_BATCH_SIZE": "2"}
+    )
     stack.fire_timer()
     [run] = stack.host.instances()
     final = stack.run_to_completion(run.instance_id, timeout_s=240)
@@ -118,8 +133,9 @@ def test_many_subscriptions_stay_within_durable_limits(make_stack):
     # allow 50,000 machines in a single subscription, 500 chunks at the default 100 a chunk.
     per_chunk = max(i.max_history_length for i in enables) / 2
     assert per_chunk * 500 < MAX_HISTORY, per_chunk
-    assert all(len([e for e in stack.host.history(i.instance_id) if e["EventType"] == TASK_SCHEDULED]) == 2
-               for i in enables)
+    assert all(
+        len([e for e in stack.host.history(i.instance_id) if e["EventType"] == TASK_SCHEDULED]) == 2 for i in enables
+    )
 
     # Payloads: measured on every event that carries an input or output.
     largest: dict[str, int] = {}
@@ -133,8 +149,13 @@ def test_many_subscriptions_stay_within_durable_limits(make_stack):
             name = event.get("Name") or names.get(event.get("TaskScheduledId"), info.name)
             key = f"{name}:{field.lower()}"
             largest[key] = max(largest.get(key, 0), len(event[field].encode()))
-    assert {"discover_machines:result", "enable_machines:input", "enable_machines:result",
-            "enable_subscription_orchestrator:input", "check_cohort:result"} <= set(largest)
+    assert {
+        "discover_machines:result",
+        "enable_machines:input",
+        "enable_machines:result",
+        "enable_subscription_orchestrator:input",
+        "check_cohort:result",
+    } <= set(largest)
     assert max(largest.values()) < MAX_ACTIVITY_PAYLOAD, largest
     # The only payload that grows with the estate is a discovery batch's result (one entry
     # per subscription with work): at 299 subscriptions per batch it must still fit.

@@ -1,4 +1,5 @@
 """Secrets never leak; bad app settings fail fast, naming the setting."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ def all_table_text(stack) -> str:
     service = TableServiceClient.from_connection_string(stack.storage_connection)
     prefix = os.environ["TABLE_PREFIX"]
     tables = [t.name for t in service.list_tables() if t.name.startswith(prefix)]
-    assert sorted(tables) == sorted(f"{prefix}{s}" for s in (
-        "runs", "subscriptions", "machines", "extensions", "fleet", "leases", "releases", "rings"))
+    assert sorted(tables) == sorted(
+        f"{prefix}{s}"
+        for s in ("runs", "subscriptions", "machines", "extensions", "fleet", "leases", "releases", "rings")
+    )
     entities = [e for t in tables for e in service.get_table_client(t).list_entities()]
     assert len(entities) > 30
     return json.dumps(entities, default=str)
@@ -43,8 +46,10 @@ def test_the_webhook_signature_never_leaks(make_stack, caplog):
     assert [r.status_code for r in responses] == [202, 200, 400, 404]
 
     # Alerts were delivered (after one retry) with the signature, which was the point.
-    assert receiver.requests_seen == 3 and [p["kind"] for p in receiver.payloads] == \
-        ["sweep_completed", "follow_up_completed"]
+    assert receiver.requests_seen == 3 and [p["kind"] for p in receiver.payloads] == [
+        "sweep_completed",
+        "follow_up_completed",
+    ]
     records = caplog.records
     assert any("retrying" in r.getMessage() and "503" in r.getMessage() for r in records)
     assert any(r.name == "urllib3.connectionpool" and "/workflows/" in r.getMessage() for r in records)
@@ -67,8 +72,9 @@ def test_the_webhook_signature_never_leaks(make_stack, caplog):
 
 def test_bad_settings_fail_fast_naming_the_setting(make_stack):
     leaky_webhook = "http://alerts.example.com/workflows/x/invoke?sig=TOPSECRET-fake"
-    stack, sim, receiver = make_stack(simple_fleet({SUB_A: 2}), env={
-        "SWEEP_SCHEDULE": "not a cron", "LOGIC_APP_WEBHOOK_URL": leaky_webhook})
+    stack, sim, receiver = make_stack(
+        simple_fleet({SUB_A: 2}), env={"SWEEP_SCHEDULE": "not a cron", "LOGIC_APP_WEBHOOK_URL": leaky_webhook}
+    )
 
     # The timer refuses to start today's sweep, so the day's run id stays free for a fixed app.
     with pytest.raises(RuntimeError) as refused:

@@ -1,4 +1,5 @@
 """Staged rollout, day after day on the virtual clock: rings open in order, a failing ring holds the next."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,28 @@ from local_stack.simulator.fleet import Fleet, Machine, Subscription
 from tests.e2e.fleets import NEW, START, SUB_A
 from tests.e2e.support import QUICK, store_of, sweep_instances
 
-RINGS = {"RING_TAG": "ring", "RING_SOAK": "P2D", "RING_MIN_SAMPLE": "3", "FOLLOW_UP_WINDOW": "P2D",
-         "POLL_INTERVAL": "P1D", "STUCK_AFTER": "P1D"}
+RINGS = {
+    "RING_TAG": "ring",
+    "RING_SOAK": "P2D",
+    "RING_MIN_SAMPLE": "3",
+    "FOLLOW_UP_WINDOW": "P2D",
+    "POLL_INTERVAL": "P1D",
+    "STUCK_AFTER": "P1D",
+}
 
 
 def fleet(pilot_outcome: str) -> Fleet:
     def machine(name: str, ring: str, outcome: str) -> Machine:
-        return Machine.build(SUB_A, "rg", name, agent_version=NEW, auto_upgrade=False, tags={"Ring": ring},
-                             behaviour=UpgradeBehaviour(outcome, **QUICK))
+        return Machine.build(
+            SUB_A,
+            "rg",
+            name,
+            agent_version=NEW,
+            auto_upgrade=False,
+            tags={"Ring": ring},
+            behaviour=UpgradeBehaviour(outcome, **QUICK),
+        )
+
     machines = [machine(f"pilot-{i}", "0", pilot_outcome) for i in range(4)]
     machines += [machine(f"wave-{i}", "1", "succeed") for i in range(4)]
     return Fleet([Subscription(SUB_A, "App")], machines, created_at=START)
@@ -36,8 +51,13 @@ def patched(sim) -> set[str]:
 
 
 def api(stack, function: str, method: str, path: str, body: dict | None = None, **route) -> tuple[int, dict]:
-    request = func.HttpRequest(method, f"http://127.0.0.1:7071/api/{path}", body=json.dumps(body or {}).encode(),
-                               route_params=route, headers={"x-ms-client-principal-name": "ops@contoso.com"})
+    request = func.HttpRequest(
+        method,
+        f"http://127.0.0.1:7071/api/{path}",
+        body=json.dumps(body or {}).encode(),
+        route_params=route,
+        headers={"x-ms-client-principal-name": "ops@contoso.com"},
+    )
     response = stack.host.invoke(function, req=request)
     return response.status_code, json.loads(response.get_body())
 
@@ -74,8 +94,9 @@ def test_a_failing_ring_holds_the_next_until_an_operator_opens_it(make_stack):
     assert item["name"] == "ring 1" and "at most 5%" in item["message"] and "pilot-0" in item["message"]
 
     assert api(stack, "open_ring", "POST", "rings/1/open", {}, ring="1")[0] == 400  # a reason is required
-    status, answer = api(stack, "open_ring", "POST", "rings/1/open", {"reason": "proxy fixed on the pilot hosts"},
-                         ring="1")
+    status, answer = api(
+        stack, "open_ring", "POST", "rings/1/open", {"reason": "proxy fixed on the pilot hosts"}, ring="1"
+    )
     assert status == 200 and answer["ring"]["opened_by"] == "operator ops@contoso.com"
     stack.host.clock.advance_to(stack.host.clock.now() + timedelta(days=1))
     daily(stack)

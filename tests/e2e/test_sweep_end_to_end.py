@@ -1,4 +1,5 @@
 """The whole product on one machine: timer -> orchestrations -> simulator + Azurite -> alerts."""
+
 from __future__ import annotations
 
 import json
@@ -51,15 +52,27 @@ def test_daily_sweep_classifies_enables_and_follows_up(make_stack, caplog):
     # Exactly one PATCH per machine to enable, with exactly the documented body.
     patched = [r for r in sim.requests if r.method == "PATCH"]
     to_enable = {n for n, r in rows.items() if r.action == "enable_auto_upgrade"}
-    assert to_enable == {"enable-succeeds", "enable-missing-flag", "enable-recovers", "enable-stuck",
-                         "enable-then-disconnects", "enable-then-deleted", "locked", "enable-other-sub", "forbidden"}
+    assert to_enable == {
+        "enable-succeeds",
+        "enable-missing-flag",
+        "enable-recovers",
+        "enable-stuck",
+        "enable-then-disconnects",
+        "enable-then-deleted",
+        "locked",
+        "enable-other-sub",
+        "forbidden",
+    }
     assert sorted(r.path.rsplit("/", 1)[-1] for r in patched) == sorted(to_enable)
     assert all(r.body == {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}} for r in patched)
     assert all(r.query.get("api-version") == "2025-01-13" for r in patched)
 
     # Refusals recorded per machine, never stopping the others.
-    assert (rows["locked"].action_result, rows["locked"].arm_http_status, rows["locked"].arm_error_code) == \
-        ("failed", 409, "ScopeLocked")
+    assert (rows["locked"].action_result, rows["locked"].arm_http_status, rows["locked"].arm_error_code) == (
+        "failed",
+        409,
+        "ScopeLocked",
+    )
     assert (rows["forbidden"].action_result, rows["forbidden"].arm_error_code) == ("failed", "AuthorizationFailed")
     assert rows["forbidden"].arm_error_message
 
@@ -97,15 +110,19 @@ def test_daily_sweep_classifies_enables_and_follows_up(make_stack, caplog):
     assert secret not in json.dumps(run.__dict__, default=str)
 
     # One summary line per phase for the Functions logs, a warning since machines need a person.
-    summaries = [r for r in caplog.records if r.name == "arc_sweeper.steps.closing" and run_id in r.getMessage()
-                 and " done: " in r.getMessage()]
+    summaries = [
+        r
+        for r in caplog.records
+        if r.name == "arc_sweeper.steps.closing" and run_id in r.getMessage() and " done: " in r.getMessage()
+    ]
     assert [(r.levelname, r.getMessage().split(":")[0]) for r in summaries] == [
-        ("WARNING", f"run {run_id} sweep done"), ("WARNING", f"run {run_id} follow-up done")]
+        ("WARNING", f"run {run_id} sweep done"),
+        ("WARNING", f"run {run_id} follow-up done"),
+    ]
 
     # History stays bounded: follow-up continued as new instead of growing.
     for info in stack.host.instances():
         assert info.max_history_length < 400, (info.instance_id, info.max_history_length)
-
 
 
 def test_odd_rows_from_resource_graph_are_recorded_never_patched(make_stack, monkeypatch):
@@ -118,15 +135,23 @@ def test_odd_rows_from_resource_graph_are_recorded_never_patched(make_stack, mon
 
     def with_junk(self, subscription_ids, gate=None):
         yield from real(self, subscription_ids, gate)
-        yield MachineSnapshot(id="", name="", subscription_id=SUB_B, resource_group="", status="Connected",
-                              agent_version="1.60.0.0", auto_upgrade=None)
+        yield MachineSnapshot(
+            id="",
+            name="",
+            subscription_id=SUB_B,
+            resource_group="",
+            status="Connected",
+            agent_version="1.60.0.0",
+            auto_upgrade=None,
+        )
 
     monkeypatch.setattr(ResourceGraph, "find_machines", with_junk)
     stack.fire_timer()
     run_id = next(i.instance_id for i in stack.host.instances() if i.name == "sweep_orchestrator")
     assert stack.run_to_completion(run_id).runtime_status == "Completed"
-    rows = list(SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"])
-                .all_machines(run_id))
+    rows = list(
+        SweepStore.from_connection_string(stack.storage_connection, os.environ["TABLE_PREFIX"]).all_machines(run_id)
+    )
     junk = [r for r in rows if r.resource_id == ""]
     assert len(junk) == 1 and junk[0].action == "none" and junk[0].findings == ("auto_upgrade_off", "unrecognised_id")
     assert [r.path.rsplit("/", 1)[-1] for r in sim.patches()] == ["enable-other-sub"]

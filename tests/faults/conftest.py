@@ -4,6 +4,7 @@ Every test in a `test_fault_*` module is one fault (or one case of a parametrize
 and must hold its runs to `assert_campaign_invariants`; a fault test that checks no run
 fails here. A full campaign writes its figures to tests/artifacts/fault-campaign.json.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,10 +40,12 @@ def storage(azurite) -> StorageProxy:
 @pytest.fixture
 def make_trial(make_stack, storage, request):  # noqa: F811 - make_stack is the imported fixture
     """Build a trial around a fleet: the app, the simulator, the alert receiver and the storage proxy."""
+
     def make(fleet, *, env=None, faults=None) -> Trial:
         fleet.fates = fleet.fates or FateLedger.of(fleet)  # decided before the sweep changes the fleet
         stack, sim, receiver = make_stack(fleet, env={**QUICK_FOLLOW_UP, **(env or {})}, faults=faults)
         return Trial(stack, sim, receiver, storage, fault=request.node.nodeid)
+
     return make
 
 
@@ -58,8 +61,11 @@ def _held_to_the_invariants(request):
     """A fault case that passes must have checked at least one run against the campaign's invariants."""
     before = len(CAMPAIGN)
     yield
-    if (is_fault_case(request.node) and getattr(request.node, "passed_its_call", False)
-            and not any(f.fault == request.node.nodeid for f in CAMPAIGN[before:])):
+    if (
+        is_fault_case(request.node)
+        and getattr(request.node, "passed_its_call", False)
+        and not any(f.fault == request.node.nodeid for f in CAMPAIGN[before:])
+    ):
         pytest.fail(f"{request.node.nodeid} checked no run with assert_campaign_invariants")
 
 
@@ -69,6 +75,10 @@ def pytest_sessionfinish(session, exitstatus):
     every_module = {p.name for p in Path(__file__).parent.glob(f"{FAULT_MODULE_PREFIX}*.py")}
     collected = {item.path.name for item in session.items if is_fault_case(item)}
     checked = {f.fault for f in CAMPAIGN}
-    if (exitstatus == 0 and collected == every_module and all(case in checked for case in cases)
-            and not session.config.option.keyword):
+    if (
+        exitstatus == 0
+        and collected == every_module
+        and all(case in checked for case in cases)
+        and not session.config.option.keyword
+    ):
         write_campaign(str(ARTIFACT), cases)

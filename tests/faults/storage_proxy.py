@@ -12,6 +12,7 @@ A :class:`Rule` strikes ``operations`` requests it matches (every one when None)
 letting the first ``after`` through, and every retry of a request it struck (the SDK sends
 the same bytes again), so a test can fail exactly the Nth write however often it is retried.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -23,8 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from local_stack.azurite import DEVSTORE_ACCOUNT, DEVSTORE_KEY
 
-SERVER_BUSY = (b'{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US",'
-               b'"value":"The server is busy. (injected by the fault campaign)"}}}')
+SERVER_BUSY = (
+    b'{"odata.error":{"code":"ServerBusy","message":{"lang":"en-US",'
+    b'"value":"The server is busy. (injected by the fault campaign)"}}}'
+)
 WRITE_METHODS = frozenset({"POST", "PUT", "MERGE", "PATCH", "DELETE"})
 
 
@@ -38,11 +41,11 @@ class ProxyRequest:
 @dataclass
 class Rule:
     when: Callable[[ProxyRequest], bool]
-    action: str = "fail"                   # fail | lose_answer | drop
+    action: str = "fail"  # fail | lose_answer | drop
     operations: int | None = 1
-    after: int = 0                         # let this many matching requests through first
-    retry_after_s: float = 0.05            # on a 503: keeps the SDK's retries fast
-    hits: int = 0                          # requests struck, retries included
+    after: int = 0  # let this many matching requests through first
+    retry_after_s: float = 0.05  # on a 503: keeps the SDK's retries fast
+    hits: int = 0  # requests struck, retries included
     seen: int = 0
     struck: set[ProxyRequest] = field(default_factory=set)
 
@@ -74,11 +77,13 @@ def table_write(table_suffix: str, *, containing: str = "") -> Callable[[ProxyRe
         if not (name.search(request.path.encode()) or name.search(request.body)):
             return False
         return pattern is None or pattern.search(request.body) is not None
+
     return match
 
 
-def machine_rows(action_result: str, subscription: str = "",
-                 chunk: int | None = None) -> Callable[[ProxyRequest], bool]:
+def machine_rows(
+    action_result: str, subscription: str = "", chunk: int | None = None
+) -> Callable[[ProxyRequest], bool]:
     """Writes of machine rows with this action result (in `subscription`, in enabling `chunk`, when given)."""
     wanted = [rf'"action_result":\s*"{action_result}"']
     wanted += [re.escape(subscription)] if subscription else []
@@ -95,7 +100,7 @@ def anything(request: ProxyRequest) -> bool:
 class StorageProxy:
     upstream_port: int
     rules: list[Rule] = field(default_factory=list)
-    requests: list[tuple[str, str, str]] = field(default_factory=list)   # (method, path, what happened)
+    requests: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, what happened)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -103,8 +108,9 @@ class StorageProxy:
         self._server.daemon_threads = True
 
     def __enter__(self) -> StorageProxy:
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="storage-proxy",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="storage-proxy", daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -117,8 +123,10 @@ class StorageProxy:
 
     @property
     def connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={DEVSTORE_ACCOUNT};AccountKey={DEVSTORE_KEY};"
-                f"TableEndpoint=http://127.0.0.1:{self.port}/{DEVSTORE_ACCOUNT};")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={DEVSTORE_ACCOUNT};AccountKey={DEVSTORE_KEY};"
+            f"TableEndpoint=http://127.0.0.1:{self.port}/{DEVSTORE_ACCOUNT};"
+        )
 
     def add(self, rule: Rule) -> Rule:
         with self._lock:
@@ -165,9 +173,15 @@ def _handler_for(proxy: StorageProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             if action == "fail":
-                self._answer(503, {"Content-Type": "application/json;odata=minimalmetadata",
-                                   "x-ms-error-code": "ServerBusy", "Retry-After": f"{rule.retry_after_s:g}"},
-                             SERVER_BUSY)
+                self._answer(
+                    503,
+                    {
+                        "Content-Type": "application/json;odata=minimalmetadata",
+                        "x-ms-error-code": "ServerBusy",
+                        "Retry-After": f"{rule.retry_after_s:g}",
+                    },
+                    SERVER_BUSY,
+                )
                 return
             try:
                 status, headers, body = self._forward(request)
@@ -187,9 +201,15 @@ def _handler_for(proxy: StorageProxy) -> type[BaseHTTPRequestHandler]:
                 upstream.request(request.method, request.path, body=request.body or None, headers=headers)
                 response = upstream.getresponse()
                 body = response.read()
-                return response.status, {k: v for k, v in response.getheaders()
-                                         if k.lower() not in ("connection", "keep-alive", "transfer-encoding",
-                                                              "content-length")}, body
+                return (
+                    response.status,
+                    {
+                        k: v
+                        for k, v in response.getheaders()
+                        if k.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length")
+                    },
+                    body,
+                )
             finally:
                 upstream.close()
 

@@ -12,6 +12,7 @@ After a fault, whatever it was, a sweep must still have:
 Each check adds the fault's figures to CAMPAIGN; the campaign's conftest writes them out
 (tests/artifacts/fault-campaign.json) and the README quotes them.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,11 @@ class Expect:
     """What a fault may leave behind, and what the operator must be told."""
 
     status: str = "completed"
-    unpatched: frozenset[str] = frozenset()   # machine ids the fault leaves unpatched: each named by the alert
-    not_swept: frozenset[str] = frozenset()   # subscriptions that could not be read: recorded, in the alert
-    names: tuple[str, ...] = ()               # what failed, as the alert must say it
-    scope: frozenset[str] | None = None       # the run's subscriptions (None: every one)
-    writes: bool = True                       # False: a dry run, no PATCH at all
+    unpatched: frozenset[str] = frozenset()  # machine ids the fault leaves unpatched: each named by the alert
+    not_swept: frozenset[str] = frozenset()  # subscriptions that could not be read: recorded, in the alert
+    names: tuple[str, ...] = ()  # what failed, as the alert must say it
+    scope: frozenset[str] | None = None  # the run's subscriptions (None: every one)
+    writes: bool = True  # False: a dry run, no PATCH at all
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,16 @@ def applied_patches(sim: FleetSimulator) -> Counter[str]:
 
 def sweepable_machines(fleet: Fleet, expect: Expect) -> dict[str, str]:
     """Machine id -> the id Resource Graph reports, for every machine whose subscription the run must read."""
-    subscriptions = {s.subscription_id for s in fleet.subscriptions
-                     if s.readable and not s.deleted and s.state == "Enabled"
-                     and (expect.scope is None or s.subscription_id in expect.scope)
-                     and s.subscription_id not in expect.not_swept}
-    return {m.id: (m.arg_id or m.id) for m in fleet.machines
-            if m.subscription_id in subscriptions and not m.deleted}
+    subscriptions = {
+        s.subscription_id
+        for s in fleet.subscriptions
+        if s.readable
+        and not s.deleted
+        and s.state == "Enabled"
+        and (expect.scope is None or s.subscription_id in expect.scope)
+        and s.subscription_id not in expect.not_swept
+    }
+    return {m.id: (m.arg_id or m.id) for m in fleet.machines if m.subscription_id in subscriptions and not m.deleted}
 
 
 def alerts_of(receiver: Any, run_id: str) -> list[dict[str, Any]]:
@@ -115,8 +120,9 @@ def assert_campaign_invariants(trial: Trial, run_id: str, expect: Expect = Expec
     # 1. exactly once, and never where a machine must be left
     applied = applied_patches(sim)
     in_scope = set(sweepable_machines(fleet, expect))
-    must = (fates.must_patch() & in_scope) - expect.unpatched if expect.writes and expect.status == "completed" \
-        else set()
+    must = (
+        (fates.must_patch() & in_scope) - expect.unpatched if expect.writes and expect.status == "completed" else set()
+    )
     duplicates = sum(n - 1 for n in applied.values() if n > 1)
     unpatched = sorted(must - set(applied))
     assert not unpatched, f"{len(unpatched)} machines never PATCHed: {unpatched[:5]}"
@@ -138,8 +144,9 @@ def assert_campaign_invariants(trial: Trial, run_id: str, expect: Expect = Expec
     assert run is not None, f"run {run_id} has no row"
     orchestration = trial.stack.host.status(run_id)
     assert (run.status, run.phase) == (expect.status, "done"), (run.status, run.phase, run.error)
-    assert orchestration.runtime_status == {"completed": "Completed", "failed": "Failed"}[expect.status], \
+    assert orchestration.runtime_status == {"completed": "Completed", "failed": "Failed"}[expect.status], (
         orchestration.error
+    )
     if expect.status == "failed":
         assert run.error, "a failed run must say why"
     enabled = sum(1 for e in entities if e["action_result"] == "enabled")
@@ -158,11 +165,19 @@ def assert_campaign_invariants(trial: Trial, run_id: str, expect: Expect = Expec
         assert any(k == "subscription_not_swept" and s == subscription for k, s, _ in named), named
     for machine_id in expect.unpatched:
         subscription, name = machine_id.split("/")[2], machine_id.rsplit("/", 1)[1]
-        assert subscription in told or any(k == "enable_failed" and n == name for k, _, n in named), \
+        assert subscription in told or any(k == "enable_failed" and n == name for k, _, n in named), (
             f"the alert names neither {name} nor its subscription"
+        )
 
-    figures = Figures(trial.fault, run_id, len(expected), sum(applied.values()), len(lost), duplicates,
-                      int(expect.status == "completed" and run.status != "completed"))
+    figures = Figures(
+        trial.fault,
+        run_id,
+        len(expected),
+        sum(applied.values()),
+        len(lost),
+        duplicates,
+        int(expect.status == "completed" and run.status != "completed"),
+    )
     CAMPAIGN.append(figures)
     trial.runs_checked.append(run_id)
     return figures
@@ -183,4 +198,3 @@ def write_campaign(path: str, cases: list[str]) -> dict[str, Any]:
         json.dump(report, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
     return report
-

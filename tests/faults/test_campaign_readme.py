@@ -1,5 +1,6 @@
 """The README's fault-campaign figures are the campaign's: as many faults as there are fault cases, and zeros
 that assert_campaign_invariants enforces on every one of them."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """The HTTP API under hostile or broken input: refused with a reason, never a bare 500, never a write it forbids."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Concurrency: overlapping sweeps asked for at once, or while one is still enabling."""
+
 from __future__ import annotations
 
 import threading
@@ -56,8 +57,11 @@ def test_the_daily_timer_fires_while_an_on_demand_sweep_is_enabling(make_trial):
 
     pause.released.set()
     worker.join(60)
-    [daily] = [i.instance_id for i in trial.stack.host.instances()
-               if i.name == "sweep_orchestrator" and i.instance_id != on_demand]
+    [daily] = [
+        i.instance_id
+        for i in trial.stack.host.instances()
+        if i.name == "sweep_orchestrator" and i.instance_id != on_demand
+    ]
     trial.stack.run_to_completion(daily)
     trial.check(on_demand, Expect(scope=frozenset({SUB_A})))  # each machine PATCHed once: by the on-demand sweep
     run = store_of(trial.stack).get_run(daily)

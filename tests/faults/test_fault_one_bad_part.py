@@ -1,4 +1,5 @@
 """One bad part of the estate or of the day must not sink the run: the rest is swept, the bad part reported."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -40,8 +41,16 @@ def test_one_subscription_whose_enabling_fails_while_another_is_still_enabling(m
 
 def test_an_estate_with_odd_but_legal_names(make_trial):
     """Resource groups of 90 accented letters and of ~50 CJK characters, names at ARM's limits, every state."""
-    fleet = generate_fleet(FleetSpec(seed=11, subscriptions=2, machines=12, odd_but_legal=True, failure_share=0.0,
-                                     propagation_delay=(QUICK_DELAY, QUICK_DELAY)))
+    fleet = generate_fleet(
+        FleetSpec(
+            seed=11,
+            subscriptions=2,
+            machines=12,
+            odd_but_legal=True,
+            failure_share=0.0,
+            propagation_delay=(QUICK_DELAY, QUICK_DELAY),
+        )
+    )
     groups = {m.resource_group for m in fleet.machines}
     assert {ACCENTED_GROUP, CJK_GROUP} <= groups
     trial = make_trial(fleet)
@@ -53,8 +62,9 @@ def test_an_agent_timestamp_outside_pythons_datetime_range(make_trial):
     fleet = simple_fleet({SUB_A: 4})
     odd = fleet.machines[0]
     odd.behaviour = UpgradeBehaviour("never-attempts")  # keeps the odd values: the agent never overwrites them
-    odd.properties["agentUpgrade"].update(lastAttemptStatus="Failed", lastAttemptTimestamp=OUT_OF_RANGE,
-                                          lastAttemptMessage="AZCM0165: odd clock")
+    odd.properties["agentUpgrade"].update(
+        lastAttemptStatus="Failed", lastAttemptTimestamp=OUT_OF_RANGE, lastAttemptMessage="AZCM0165: odd clock"
+    )
     odd.properties["lastStatusChange"] = OUT_OF_RANGE
     odd.revision += 1
     trial = make_trial(fleet)
@@ -65,8 +75,10 @@ def test_an_agent_timestamp_outside_pythons_datetime_range(make_trial):
 
 @pytest.mark.parametrize("read", ["one subscription", "the subscription list"])
 def test_malformed_json_from_arm_in_a_subscription_read(make_trial, read):
-    trial = make_trial(simple_fleet({SUB_A: 3, SUB_B: 2}),
-                       env={"SUBSCRIPTION_ALLOW_LIST": f"{SUB_A},{SUB_B}" if read == "one subscription" else ""})
+    trial = make_trial(
+        simple_fleet({SUB_A: 3, SUB_B: 2}),
+        env={"SUBSCRIPTION_ALLOW_LIST": f"{SUB_A},{SUB_B}" if read == "one subscription" else ""},
+    )
     subscription = SUB_B if read == "one subscription" else ""
     trial.sim.script(Script(when=subscription_reads(subscription), raw_body=b'{"value": [{"subscriptionId": "'))
 

@@ -1,4 +1,5 @@
 """Storage faults: Table Storage failing while a chunk is being enabled, or while a sweep is asked for."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,12 +24,15 @@ def enabling_failures(trial, run_id: str, subscription: str) -> list[str]:
     return [e["Reason"] for e in history if e["EventType"] == TASK_FAILED]
 
 
-@pytest.mark.parametrize("rows, action", [
-    ("sending", "fail"),          # an intent write refused: the wave's PATCHes must not go out
-    ("enabled", "fail"),          # a result write refused: eight PATCHes went out, four are still to send
-    ("sending", "lose_answer"),   # an intent written, but storage's answer lost
-    ("enabled", "lose_answer"),   # results written, but storage's answer lost
-])
+@pytest.mark.parametrize(
+    "rows, action",
+    [
+        ("sending", "fail"),  # an intent write refused: the wave's PATCHes must not go out
+        ("enabled", "fail"),  # a result write refused: eight PATCHes went out, four are still to send
+        ("sending", "lose_answer"),  # an intent written, but storage's answer lost
+        ("enabled", "lose_answer"),  # results written, but storage's answer lost
+    ],
+)
 def test_a_machine_row_write_failing_mid_chunk(make_trial, rows, action):
     trial = make_trial(simple_fleet(FLEET), env=ONE_CHUNK_IN_WAVES)
     # The chunk's second intent write, or its first result write, fails on every attempt the SDK makes.

@@ -1,4 +1,5 @@
 """Throttling and slow or endless answers: every wait bounded, nothing lost in silence."""
+
 from __future__ import annotations
 
 import functools
@@ -22,16 +23,18 @@ TASK_SCHEDULED = 4
 
 
 def attempts_of(trial, run_id: str, activity: str) -> int:
-    return sum(1 for e in trial.stack.host.history(run_id) if e["EventType"] == TASK_SCHEDULED
-               and e.get("Name") == activity)
+    return sum(
+        1 for e in trial.stack.host.history(run_id) if e["EventType"] == TASK_SCHEDULED and e.get("Name") == activity
+    )
 
 
 CODES = {429: "RateLimiting", 503: "ServiceUnavailable"}
 
 
 def refusal(status: int, retry_after_s: int) -> ArmError:
-    return ArmError(status, CODES[status], "Injected by the fault campaign.",
-                    headers={"Retry-After": str(retry_after_s)})
+    return ArmError(
+        status, CODES[status], "Injected by the fault campaign.", headers={"Retry-After": str(retry_after_s)}
+    )
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -41,8 +44,13 @@ def test_resource_graph_throttling_or_failing_a_discovery_batch(make_trial, stat
     for): the activity is retried by the orchestration, then the batch is recorded not swept."""
     trial = make_trial(simple_fleet({SUB_A: 3, SUB_B: 2}), env=ONE_SUBSCRIPTION_PER_QUERY)
     transient = lasting == "transient"
-    trial.sim.script(Script(when=resource_graph(subscription=SUB_A), times=2 if transient else None,
-                            refuse=refusal(status, 1 if transient else 86_400)))
+    trial.sim.script(
+        Script(
+            when=resource_graph(subscription=SUB_A),
+            times=2 if transient else None,
+            refuse=refusal(status, 1 if transient else 86_400),
+        )
+    )
     started = time.monotonic()
 
     run_id = trial.run_daily()
@@ -61,8 +69,15 @@ def test_a_patch_throttled_with_a_retry_after_past_max_retry_wait(make_trial, re
     """MAX_RETRY_WAIT is 5 s: neither a day nor 30 s is waited; that machine is refused and reported,
     the others of its subscription are sent by the retried activity."""
     trial = make_trial(simple_fleet({SUB_A: 4, SUB_B: 2}), env={"MAX_RETRY_WAIT": "PT5S"})
-    throttled = trial.sim.script(Script(when=patches(SUB_A), times=1, refuse=ArmError(
-        429, "TooManyRequests", "Injected by the fault campaign.", headers={"Retry-After": str(retry_after_s)})))
+    throttled = trial.sim.script(
+        Script(
+            when=patches(SUB_A),
+            times=1,
+            refuse=ArmError(
+                429, "TooManyRequests", "Injected by the fault campaign.", headers={"Retry-After": str(retry_after_s)}
+            ),
+        )
+    )
     started = time.monotonic()
 
     run_id = trial.run_daily()
@@ -75,9 +90,12 @@ def test_a_patch_throttled_with_a_retry_after_past_max_retry_wait(make_trial, re
 
 def test_a_resource_graph_quota_that_resets_only_tomorrow(make_trial):
     """The first query says the quota is spent until a day from now: the next batch does not wait for it."""
+
     def spent_for_a_day(request, response: Response) -> Response:
-        return replace(response, headers={**response.headers, "x-ms-user-quota-remaining": "0",
-                                          "x-ms-user-quota-resets-after": "24:00:00"})
+        return replace(
+            response,
+            headers={**response.headers, "x-ms-user-quota-remaining": "0", "x-ms-user-quota-resets-after": "24:00:00"},
+        )
 
     trial = make_trial(simple_fleet({SUB_A: 3, SUB_B: 2}), env=ONE_SUBSCRIPTION_PER_QUERY)
     trial.sim.script(Script(when=resource_graph(subscription=SUB_A), times=1, transform=spent_for_a_day))

@@ -4,6 +4,7 @@ The bicep CLI cannot run here, so the templates are checked as parse trees: no s
 errors, and the properties that matter (no shared keys, exact role actions, ...) read from
 the tree rather than matched as text where the tree makes that possible.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,4 +1,5 @@
 """Every template parses with the real Bicep grammar, and every JSON file parses."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,12 @@ JSON_FILES = sorted(INFRA.rglob("*.json")) + sorted((ROOT / "schemas").glob("*.j
 def test_the_deployment_is_all_there():
     names = {path.relative_to(INFRA).as_posix() for path in BICEP_FILES}
     assert names == {
-        "main.bicep", "app/api.bicep", "app/alerts.bicep", "app/rbac.bicep",
-        "scope-roles/subscription.bicep", "scope-roles/management-group.bicep",
+        "main.bicep",
+        "app/api.bicep",
+        "app/alerts.bicep",
+        "app/rbac.bicep",
+        "scope-roles/subscription.bicep",
+        "scope-roles/management-group.bicep",
     }
     assert (ROOT / "azure.yaml").is_file() and (INFRA / "main.parameters.json").is_file()
 
@@ -27,8 +32,10 @@ def test_template_has_no_syntax_errors(path: Path):
 
 
 def test_the_check_itself_reports_where_a_template_is_broken():
-    broken = (b"param name string\nresource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
-              b"  name: \n  location: 'x'\n")
+    broken = (
+        b"param name string\nresource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
+        b"  name: \n  location: 'x'\n"
+    )
     problems = syntax_errors(parse_source(broken))
     assert problems and all(re.match(r"\d+:\d+: ", problem) for problem in problems)
 

@@ -3,6 +3,7 @@
 Least privilege, no keys, no secret in outputs, the app settings the code reads, and the
 Logic App trigger taking the very schema file the alert tests validate against.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,15 +39,31 @@ SCOPE_ROLE_FILES = {
 SCHEMA_FILE = ROOT / "schemas" / "alert-payload.v1.schema.json"
 
 SWEEPER_SETTINGS = {
-    "SWEEP_SCHEDULE", "SUBSCRIPTION_ALLOW_LIST", "SUBSCRIPTION_DENY_LIST", "EXCLUSION_TAG", "DRY_RUN",
-    "FOLLOW_UP_WINDOW", "POLL_INTERVAL", "HYBRIDCOMPUTE_API_VERSION", "TABLE_PREFIX", "TASKHUB_NAME",
-    "MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "EXTENSION_UPGRADE_MODE", "EXTENSION_DENY_LIST",
+    "SWEEP_SCHEDULE",
+    "SUBSCRIPTION_ALLOW_LIST",
+    "SUBSCRIPTION_DENY_LIST",
+    "EXCLUSION_TAG",
+    "DRY_RUN",
+    "FOLLOW_UP_WINDOW",
+    "POLL_INTERVAL",
+    "HYBRIDCOMPUTE_API_VERSION",
+    "TABLE_PREFIX",
+    "TASKHUB_NAME",
+    "MAX_PARALLEL_WRITES_PER_SUBSCRIPTION",
+    "EXTENSION_UPGRADE_MODE",
+    "EXTENSION_DENY_LIST",
 }
 PLATFORM_SETTINGS = {
-    "AZURE_CLIENT_ID", "LOGIC_APP_WEBHOOK_URL", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
-    "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri",
-    "AzureWebJobsStorage__tableServiceUri", "APPLICATIONINSIGHTS_CONNECTION_STRING",
-    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "PYTHON_THREADPOOL_THREAD_COUNT",
+    "AZURE_CLIENT_ID",
+    "LOGIC_APP_WEBHOOK_URL",
+    "AzureWebJobsStorage__credential",
+    "AzureWebJobsStorage__clientId",
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__tableServiceUri",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "PYTHON_THREADPOOL_THREAD_COUNT",
 }
 BUILT_IN_ROLES = {
     "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
@@ -66,8 +83,11 @@ TOO_BROAD_ROLES = {
 
 def app_settings() -> dict[str, str]:
     """Every app setting name -> its value expression: api.bicep's own plus main.bicep's sweeperSettings."""
-    config = next(node for node in walk(API.root_node)
-                  if node.type == "resource_declaration" and "appSettings" in text(node).split("=")[0])
+    config = next(
+        node
+        for node in walk(API.root_node)
+        if node.type == "resource_declaration" and "appSettings" in text(node).split("=")[0]
+    )
     assert string_value(get(body(config), "name")) == "appsettings"
     settings: dict[str, str] = {}
     for obj in [body(declarations(MAIN, "variable")["sweeperSettings"])] + [
@@ -169,8 +189,10 @@ def test_no_template_grants_a_broad_role():
 def test_custom_role_allows_exactly_machines_read_and_write_plus_extensions_for_enable():
     role = json.loads((INFRA / "sweeper-role.json").read_text())
     assert role["actions"] == ["Microsoft.HybridCompute/machines/read", "Microsoft.HybridCompute/machines/write"]
-    assert role["extensionActions"] == ["Microsoft.HybridCompute/machines/extensions/read",
-                                        "Microsoft.HybridCompute/machines/extensions/write"]
+    assert role["extensionActions"] == [
+        "Microsoft.HybridCompute/machines/extensions/read",
+        "Microsoft.HybridCompute/machines/extensions/write",
+    ]
     assert set(role) == {"roleName", "description", "actions", "extensionActions"}
 
 
@@ -189,7 +211,8 @@ def test_scope_roles_use_the_custom_role_and_reader(scope):
     actions = text(declarations(tree, "variable")["sweeperActions"])
     assert re.sub(r"\s+", " ", actions).endswith(
         "extensionUpgradeMode == 'enable' ? concat(sweeperRole.actions, sweeperRole.extensionActions)"
-        " : sweeperRole.actions"), "extensions only when the mode is enable"
+        " : sweeperRole.actions"
+    ), "extensions only when the mode is enable"
     allowed = text(declarations(tree, "parameter")["extensionUpgradeMode"].prev_sibling)
     assert all(f"'{value}'" in allowed for value in ("off", "report", "enable"))
     assignments = [body(r) for r in resources.values() if "roleAssignments@" in resource_type(r)]
@@ -248,8 +271,9 @@ def test_callback_url_goes_only_into_the_app_settings():
 def test_no_output_exposes_a_secret():
     for path in BICEP_FILES:
         for name, output in declarations(parse(path), "output").items():
-            assert not re.search(r"callback|webhook|\bsig\b|keys?\b|connectionstring|secret|password",
-                                 text(output), re.IGNORECASE), f"{path.name}: output {name}"
+            assert not re.search(
+                r"callback|webhook|\bsig\b|keys?\b|connectionstring|secret|password", text(output), re.IGNORECASE
+            ), f"{path.name}: output {name}"
 
 
 def test_trigger_takes_the_committed_schema_file():
@@ -269,8 +293,9 @@ def test_severity_condition_matches_the_schema():
     severities = json.loads(SCHEMA_FILE.read_text())["properties"]["severity"]["enum"]
     definition = get(body(declarations(ALERTS, "resource")["workflow"]), "properties", "definition")
     parameters = get(definition, "parameters")
-    allowed = [string_value(n) for n in get(parameters, "minimumSeverity", "allowedValues").children
-               if n.type == "string"]
+    allowed = [
+        string_value(n) for n in get(parameters, "minimumSeverity", "allowedValues").children if n.type == "string"
+    ]
     assert allowed == severities
     assert set(properties(get(parameters, "severityRank", "defaultValue"))) == set(severities)
     condition = get(definition, "actions", "Severity_at_or_above_minimum")
@@ -301,7 +326,7 @@ def test_recipients_and_channel_are_parameters():
 
 def test_azure_yaml_deploys_this_folder_as_a_python_function_app():
     lines = [line.rstrip() for line in (ROOT / "azure.yaml").read_text().splitlines() if line.strip()]
-    service = lines[lines.index("services:") + 1:]
+    service = lines[lines.index("services:") + 1 :]
     assert service[:4] == ["  api:", "    project: .", "    language: python", "    host: function"]
 
 

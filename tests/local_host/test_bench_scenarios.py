@@ -1,4 +1,5 @@
 """The benchmark measures what it claims: the floor, the counts from the simulator's log, the designs' histories."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -32,16 +33,19 @@ def test_chunked_enabling_replays_far_less_than_one_activity_per_machine():
 def test_the_floor_is_the_busiest_subscription_at_the_refill_rate_after_pages_at_the_quota_rate():
     subscriptions = [Subscription(guid(n), f"s{n}") for n in range(1, 4)]
     subscriptions.append(Subscription(guid(9), "x", state="Disabled"))
-    machines = ([to_enable(guid(1), "rg", f"a{i}") for i in range(30)]
-                + [to_enable(guid(2), "rg", f"b{i}") for i in range(8)]
-                + [compliant(guid(3), "rg", f"c{i}") for i in range(2500)] + [to_enable(guid(9), "rg", "d")])
+    machines = (
+        [to_enable(guid(1), "rg", f"a{i}") for i in range(30)]
+        + [to_enable(guid(2), "rg", f"b{i}") for i in range(8)]
+        + [compliant(guid(3), "rg", f"c{i}") for i in range(2500)]
+        + [to_enable(guid(9), "rg", "d")]
+    )
     fleet = Fleet(subscriptions, machines)
     fleet.fates = FateLedger.of(fleet)
     limits = ThrottleSettings(arg_quota=2, arg_window_seconds=5.0, write_burst=10, write_refill_per_second=4.0)
     floor = Floor.of(fleet, limits, Latency(read_s=0.5, write_s=0.25))
     assert (floor.writes, floor.largest_subscription) == (38, 30)
-    assert (floor.pages, floor.batches) == (3, 1)          # 2,538 rows, 1,000 a page
-    assert floor.discovery_s == 5.0 + 0.5                # pages 1-2 in the first window, page 3 in the next
+    assert (floor.pages, floor.batches) == (3, 1)  # 2,538 rows, 1,000 a page
+    assert floor.discovery_s == 5.0 + 0.5  # pages 1-2 in the first window, page 3 in the next
     assert floor.enabling_s == (30 - 10) / 4.0 + 0.25
     assert floor.sweep_s == floor.discovery_s + floor.enabling_s
 
@@ -55,7 +59,7 @@ def test_the_harness_counts_patches_429s_and_rows_from_the_simulator_and_the_wor
     assert product.complete and product.azure.problems == () and product.azure.repeated == 0
     assert 0 <= product.azure.patches - product.azure.patches_throttled - floor.writes <= 1  # an odd version: either
     assert product.run.planned >= floor.writes
-    assert product.run.table_rows >= 200 + 2 * floor.writes      # discovery's rows, then intent and result
+    assert product.run.table_rows >= 200 + 2 * floor.writes  # discovery's rows, then intent and result
     assert 0 < product.run.table_requests < product.run.table_rows
     assert product.run.largest_history > 0 and product.run.cost.peak_rss_mb > 0 and product.storage is not None
     assert product.azure.arg_requests >= floor.pages and product.azure.arg_batches == floor.batches

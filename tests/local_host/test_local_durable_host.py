@@ -3,6 +3,7 @@
 The small app below is defined here on purpose: each orchestrator exercises one rule of the
 extension/DTFx protocol (sequence ids, non-determinism, retry timers, long timers, ...).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -257,8 +258,10 @@ async def http_approve(req: func.HttpRequest, client) -> func.HttpResponse:
 @app.durable_client_input(client_name="client")
 async def poll_timer(timer: func.TimerRequest, client) -> None:
     status = await client.get_status(POLL_ID)
-    if status and status.runtime_status in (df.OrchestrationRuntimeStatus.Running,
-                                            df.OrchestrationRuntimeStatus.Pending):
+    if status and status.runtime_status in (
+        df.OrchestrationRuntimeStatus.Running,
+        df.OrchestrationRuntimeStatus.Pending,
+    ):
         STATE["timer_skipped"] += 1
         return
     await client.start_new("weekly_poll", POLL_ID, 14)
@@ -302,8 +305,13 @@ def timers_with_episode_time(history):
 
 
 def request(method, path, route_params, body=None, params=None):
-    return func.HttpRequest(method, f"http://localhost:7071/api/{path}", route_params=route_params,
-                            params=params or {}, body=b"" if body is None else json.dumps(body).encode())
+    return func.HttpRequest(
+        method,
+        f"http://localhost:7071/api/{path}",
+        route_params=route_params,
+        params=params or {},
+        body=b"" if body is None else json.dumps(body).encode(),
+    )
 
 
 # ------------------------------------------------------------------ tests
@@ -316,9 +324,18 @@ def test_context_json_matches_the_extension_protocol(make_host):
     assert host.run_until_complete(instance_id, timeout_s=5).output == 4
 
     first, second = bodies[0], bodies[1]
-    assert set(first) == {"history", "input", "instanceId", "isReplaying", "parentInstanceId", "upperSchemaVersion",
-                          "upperSchemaVersionNew", "longRunningTimerIntervalDuration", "maximumShortTimerDuration",
-                          "defaultHttpAsyncRequestSleepTimeMillseconds"}
+    assert set(first) == {
+        "history",
+        "input",
+        "instanceId",
+        "isReplaying",
+        "parentInstanceId",
+        "upperSchemaVersion",
+        "upperSchemaVersionNew",
+        "longRunningTimerIntervalDuration",
+        "maximumShortTimerDuration",
+        "defaultHttpAsyncRequestSleepTimeMillseconds",
+    }
     assert (first["upperSchemaVersion"], first["upperSchemaVersionNew"]) == (1, 2)
     assert first["longRunningTimerIntervalDuration"] == "3.00:00:00"
     assert first["maximumShortTimerDuration"] == "6.00:00:00"
@@ -382,15 +399,19 @@ def test_activity_input_goes_through_the_worker_converter_and_unknown_activity_f
     host = make_host()
     info = host.run_until_complete(host.start_new("typed_input", input={"b": 1, "a": [1, 2]}), timeout_s=5)
     assert info.output["described"] == {"type": "dict", "keys": ["a", "b"]}  # async activity awaited
-    assert info.output["missing"].startswith("Activity function 'no_such_activity' failed: The function "
-                                             "'no_such_activity' doesn't exist")
+    assert info.output["missing"].startswith(
+        "Activity function 'no_such_activity' failed: The function 'no_such_activity' doesn't exist"
+    )
     assert "'add_one'" in info.output["missing"]  # lists the known activity functions
 
 
-@pytest.mark.parametrize("orchestrator, fragments", [
-    ("drifting", ["sequence ID 0", "named 'set_flag'", "instead scheduled an activity task named 'add_one'"]),
-    ("vanishing", ["sequence ID 0", "named 'set_flag'", "hasn't (yet?) scheduled this task"]),
-])
+@pytest.mark.parametrize(
+    "orchestrator, fragments",
+    [
+        ("drifting", ["sequence ID 0", "named 'set_flag'", "instead scheduled an activity task named 'add_one'"]),
+        ("vanishing", ["sequence ID 0", "named 'set_flag'", "hasn't (yet?) scheduled this task"]),
+    ],
+)
 def test_non_determinism_fails_the_instance(make_host, orchestrator, fragments):
     host = make_host()
     info = host.run_until_complete(host.start_new(orchestrator), timeout_s=5)
@@ -477,8 +498,9 @@ def test_unhandled_activity_failure_fails_the_orchestration(make_host):
     host = make_host()
     info = host.run_until_complete(host.start_new("unhandled"), timeout_s=5)
     assert info.runtime_status == "Failed"
-    assert info.error.startswith("Orchestrator function 'unhandled' failed: Activity function 'explode' failed: "
-                                 "RuntimeError: kaboom")
+    assert info.error.startswith(
+        "Orchestrator function 'unhandled' failed: Activity function 'explode' failed: RuntimeError: kaboom"
+    )
 
 
 def test_sub_orchestrations_complete_and_fail(make_host):
@@ -519,32 +541,42 @@ def test_when_all_waits_for_every_child_before_follow_up_work(make_host):
 
 def test_http_starter_status_and_conflicting_start(make_host):
     host = make_host()
-    response = host.invoke("http_start", req=request("POST", "orchestrators/chain", {"name": "chain"}, body=1,
-                                                     params={"instanceId": "http-1"}))
+    response = host.invoke(
+        "http_start",
+        req=request("POST", "orchestrators/chain", {"name": "chain"}, body=1, params={"instanceId": "http-1"}),
+    )
     assert response.status_code == 202
     payload = json.loads(response.get_body())
     assert payload["id"] == "http-1"
     assert response.headers["Location"] == payload["statusQueryGetUri"]
-    assert payload["statusQueryGetUri"].startswith("http://localhost:7071/runtime/webhooks/durabletask/instances/http-1?")
+    assert payload["statusQueryGetUri"].startswith(
+        "http://localhost:7071/runtime/webhooks/durabletask/instances/http-1?"
+    )
 
     with pytest.raises(Exception, match="already exists"):  # Pending counts as running
-        host.invoke("http_start", req=request("POST", "orchestrators/chain", {"name": "chain"}, body=1,
-                                              params={"instanceId": "http-1"}))
+        host.invoke(
+            "http_start",
+            req=request("POST", "orchestrators/chain", {"name": "chain"}, body=1, params={"instanceId": "http-1"}),
+        )
     with pytest.raises(Exception, match="doesn't exist"):
         host.invoke("http_start", req=request("POST", "orchestrators/nope", {"name": "nope"}, body=1))
 
-    pending = json.loads(host.invoke("http_status", req=request("GET", "status/http-1", {"instanceId": "http-1"}))
-                         .get_body())
+    pending = json.loads(
+        host.invoke("http_status", req=request("GET", "status/http-1", {"instanceId": "http-1"})).get_body()
+    )
     assert pending["runtimeStatus"] == "Pending" and pending["input"] == "1"
     assert host.invoke("http_status", req=request("GET", "status/nobody", {"instanceId": "nobody"})).status_code == 404
 
     assert host.run_until_complete("http-1", timeout_s=5).output == 4
-    done = json.loads(host.invoke("http_status", req=request("GET", "status/http-1", {"instanceId": "http-1"}))
-                      .get_body())
+    done = json.loads(
+        host.invoke("http_status", req=request("GET", "status/http-1", {"instanceId": "http-1"})).get_body()
+    )
     assert done["runtimeStatus"] == "Completed" and done["output"] == 4 and done["name"] == "chain"
     # Completed instances may be overwritten (OverridableExistingInstanceStates = NonRunningStates).
-    again = host.invoke("http_start", req=request("POST", "orchestrators/chain", {"name": "chain"}, body=10,
-                                                  params={"instanceId": "http-1"}))
+    again = host.invoke(
+        "http_start",
+        req=request("POST", "orchestrators/chain", {"name": "chain"}, body=10, params={"instanceId": "http-1"}),
+    )
     assert again.status_code == 202 and host.run_until_complete("http-1", timeout_s=5).output == 13
 
 

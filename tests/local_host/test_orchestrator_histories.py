@@ -4,6 +4,7 @@ Each test writes the history the extension would send for one episode, calls the
 SDK handler with it (through the seam) and checks the actions it returns. No host, no
 activities: only orchestrator names, the activity names they call and the message classes.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,8 +37,10 @@ ACTIVITY, TIMER, CONTINUE_AS_NEW = (0, 1), 5, 4  # actionType values (activity w
 
 def started(name: str, message) -> list[dict]:
     """The first episode's events: OrchestratorStarted, then ExecutionStarted with the input."""
-    return [h.orchestrator_started(T0),
-            h.execution_started(T0, name, "instance", "execution", json.dumps(json.dumps(message.to_json())))]
+    return [
+        h.orchestrator_started(T0),
+        h.execution_started(T0, name, "instance", "execution", json.dumps(json.dumps(message.to_json()))),
+    ]
 
 
 @functools.cache
@@ -57,8 +60,11 @@ def run(name: str, message, played: list[dict], new: list[dict]) -> dict:
 
 def leaves(actions: list[dict]) -> list[dict]:
     """Actions in order, with task_all / retry wrappers (compound actions) opened up."""
-    return [leaf for action in actions
-            for leaf in (leaves(action["compoundActions"]) if "compoundActions" in action else [action])]
+    return [
+        leaf
+        for action in actions
+        for leaf in (leaves(action["compoundActions"]) if "compoundActions" in action else [action])
+    ]
 
 
 def calls(state: dict) -> list[tuple[str, dict]]:
@@ -68,8 +74,13 @@ def calls(state: dict) -> list[tuple[str, dict]]:
 
 
 def follow_up(deadline: timedelta = timedelta(days=7), polls_done: int = 0) -> FollowUpState:
-    return FollowUpState(run_id="run-1", batch_indices=(0, 1, 2), deadline=(T0 + deadline).isoformat(),
-                         poll_interval_s=int(POLL.total_seconds()), polls_done=polls_done)
+    return FollowUpState(
+        run_id="run-1",
+        batch_indices=(0, 1, 2),
+        deadline=(T0 + deadline).isoformat(),
+        poll_interval_s=int(POLL.total_seconds()),
+        polls_done=polls_done,
+    )
 
 
 FOLLOW_UP, WOKE = "follow_up_orchestrator", T0 + POLL
@@ -77,8 +88,9 @@ TIMER_SET = [*started(FOLLOW_UP, follow_up()), h.timer_created(T0, 0, WOKE), h.o
 TIMER_FIRED = [h.orchestrator_started(WOKE), h.timer_fired(WOKE, 0, WOKE)]
 
 
-@pytest.mark.parametrize("deadline, wake_at", [(timedelta(days=7), WOKE),
-                                               (timedelta(hours=1), T0 + timedelta(hours=1))])
+@pytest.mark.parametrize(
+    "deadline, wake_at", [(timedelta(days=7), WOKE), (timedelta(hours=1), T0 + timedelta(hours=1))]
+)
 def test_follow_up_first_sleeps_one_poll_interval_capped_at_the_deadline(deadline, wake_at):
     state = run(FOLLOW_UP, follow_up(deadline), [], started(FOLLOW_UP, follow_up(deadline)))
     [actions] = state["actions"]
@@ -123,8 +135,9 @@ def test_follow_up_returns_when_settled_and_continues_as_new_otherwise(unsettled
 
 def test_enabling_schedules_its_chunks_one_after_another_handing_on_the_budget():
     name = "enable_subscription_orchestrator"
-    work = EnableSubscription(run_id="run-1", subscription_id="sub-a", machines_to_enable=250, chunks=3,
-                              dry_run=False, as_of=T0.isoformat())
+    work = EnableSubscription(
+        run_id="run-1", subscription_id="sub-a", machines_to_enable=250, chunks=3, dry_run=False, as_of=T0.isoformat()
+    )
     budget = WriteBudget(tokens=17, concurrency=9, as_of=2.0)
     chunk_done = json.dumps(ChunkResult(counts={"enabled": 100}, budget=budget).to_json())
     played, new, now = [], started(name, work), T0
@@ -142,8 +155,9 @@ def test_enabling_schedules_its_chunks_one_after_another_handing_on_the_budget()
 
 def test_a_chunk_whose_time_budget_ran_out_continues_in_a_new_call():
     name = "enable_subscription_orchestrator"
-    work = EnableSubscription(run_id="run-1", subscription_id="sub-a", machines_to_enable=100, chunks=1,
-                              dry_run=False, as_of=T0.isoformat())
+    work = EnableSubscription(
+        run_id="run-1", subscription_id="sub-a", machines_to_enable=100, chunks=1, dry_run=False, as_of=T0.isoformat()
+    )
     unfinished = json.dumps(ChunkResult(counts={"enabled": 60, "not_attempted": 40}, remaining=40).to_json())
     played = [*started(name, work), h.task_scheduled(T0, 0, "enable_machines", None), h.orchestrator_completed(T0)]
     state = run(name, work, played, [h.orchestrator_started(T0), h.task_completed(T0, 0, unfinished)])
@@ -153,12 +167,25 @@ def test_a_chunk_whose_time_budget_ran_out_continues_in_a_new_call():
 
 def test_sweep_discovers_the_batches_one_after_another():
     request = SweepRequest(run_id="run-1", trigger="timer")
-    plan = RunPlan(run_id="run-1", dry_run=True, batch_count=2, subscriptions_in_scope=7,
-                   follow_up_window_s=7 * 86400, poll_interval_s=int(POLL.total_seconds()))
+    plan = RunPlan(
+        run_id="run-1",
+        dry_run=True,
+        batch_count=2,
+        subscriptions_in_scope=7,
+        follow_up_window_s=7 * 86400,
+        poll_interval_s=int(POLL.total_seconds()),
+    )
     at = T0 + timedelta(seconds=5)
-    played = [*started("sweep_orchestrator", request),
-              h.task_scheduled(T0, 0, "start_run", None), h.orchestrator_completed(T0)]
-    state = run("sweep_orchestrator", request, played,
-                [h.orchestrator_started(at), h.task_completed(at, 0, json.dumps(plan.to_json()))])
+    played = [
+        *started("sweep_orchestrator", request),
+        h.task_scheduled(T0, 0, "start_run", None),
+        h.orchestrator_completed(T0),
+    ]
+    state = run(
+        "sweep_orchestrator",
+        request,
+        played,
+        [h.orchestrator_started(at), h.task_completed(at, 0, json.dumps(plan.to_json()))],
+    )
     assert [name for name, _ in calls(state)] == ["start_run", "discover_machines"]
     assert DiscoverBatch.from_json(calls(state)[1][1]).batch_index == 0

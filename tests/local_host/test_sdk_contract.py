@@ -4,6 +4,7 @@ None of these are public API, so an azure-functions or azure-functions-durable u
 change them without notice. Each failure names the internal and what changed; fix the seam
 (only the seam), then update this file and ``sdk_seam.WRITTEN_FOR``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,8 +43,11 @@ SIGNATURES = [  # (module, attribute path, parameter names in order, coroutine f
     ("azure.functions.decorators.function_app", "Function.get_trigger", ["self"], False),
     ("azure.functions.decorators.function_app", "Function.get_bindings", ["self"], False),
     ("azure.functions.decorators.function_app", "Function.get_user_function", ["self"], False),
-    *((module, name, parameters, True)
-      for module in sdk_seam.CLIENT_HTTP_MODULES for name, parameters in HTTP_PARAMETERS.items()),
+    *(
+        (module, name, parameters, True)
+        for module in sdk_seam.CLIENT_HTTP_MODULES
+        for name, parameters in HTTP_PARAMETERS.items()
+    ),
 ]
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -95,12 +99,14 @@ def test_installed_sdk_is_the_version_the_seam_was_written_for(distribution):
     expected = sdk_seam.WRITTEN_FOR[distribution]
     assert installed.split(".")[:2] == expected.split("."), (
         f"{SEAM} was written for {distribution} {expected}.x but {installed} is installed. Run this file: "
-        f"its other failures name every internal that changed. Then update sdk_seam.WRITTEN_FOR.")
+        f"its other failures name every internal that changed. Then update sdk_seam.WRITTEN_FOR."
+    )
 
 
 # ------------------------------------------------------------------ existence and signatures
-@pytest.mark.parametrize("module, path, parameters, is_async", SIGNATURES,
-                         ids=[f"{m.rsplit('.', 1)[-1]}.{p}" for m, p, _, _ in SIGNATURES])
+@pytest.mark.parametrize(
+    "module, path, parameters, is_async", SIGNATURES, ids=[f"{m.rsplit('.', 1)[-1]}.{p}" for m, p, _, _ in SIGNATURES]
+)
 def test_internal_exists_with_expected_signature(module, path, parameters, is_async):
     where = f"{module}.{path}"
     try:
@@ -112,7 +118,8 @@ def test_internal_exists_with_expected_signature(module, path, parameters, is_as
     actual = [name for name in inspect.signature(target).parameters]
     assert actual == parameters, changed(where, f"parameters were {parameters}, now {actual}")
     assert inspect.iscoroutinefunction(target) == is_async, changed(
-        where, "it is no longer a coroutine function" if is_async else "it became a coroutine function")
+        where, "it is no longer a coroutine function" if is_async else "it became a coroutine function"
+    )
 
 
 def test_the_seam_patches_exactly_the_http_functions_checked_here():
@@ -147,7 +154,8 @@ def test_activity_converter_round_trips_a_known_payload():
     decoded = sdk_seam.decode_activity_input('{"ids": [1, 2], "name": "x"}')
     assert decoded == {"ids": [1, 2], "name": "x"}, changed("ActivityTriggerConverter.decode", repr(decoded))
     assert sdk_seam.decode_activity_input("not json") == "not json", changed(
-        "ActivityTriggerConverter.decode", "text that is not JSON is no longer passed through as a string")
+        "ActivityTriggerConverter.decode", "text that is not JSON is no longer passed through as a string"
+    )
     encoded = sdk_seam.encode_activity_result({"ids": [1, 2]})
     assert encoded == '{"ids": [1, 2]}', changed("ActivityTriggerConverter.encode", repr(encoded))
 
@@ -157,13 +165,17 @@ def test_app_functions_index_the_app_and_survive_repeated_calls():
     functions = {f.name: f for f in second}
     assert [f.name for f in first] == [f.name for f in second]
     assert {name: f.trigger_type for name, f in functions.items()} == {
-        "hello": "activityTrigger", "greet": "orchestrationTrigger", "refuse": "orchestrationTrigger",
-        "start": "httpTrigger"}, changed("app.get_functions()", "function names or trigger types differ")
+        "hello": "activityTrigger",
+        "greet": "orchestrationTrigger",
+        "refuse": "orchestrationTrigger",
+        "start": "httpTrigger",
+    }, changed("app.get_functions()", "function names or trigger types differ")
     assert functions["hello"].trigger_parameter == "who"
     assert functions["start"].client_parameters == ("client",)
     handler = functions["greet"].user_function
     assert getattr(handler, "orchestrator_function", None) is not None, changed(
-        "Function.get_user_function()", "for an orchestrator it is no longer the SDK handler (Orchestrator.create)")
+        "Function.get_user_function()", "for an orchestrator it is no longer the SDK handler (Orchestrator.create)"
+    )
     assert handler.orchestrator_function.__name__ == "greet"
 
 
@@ -171,19 +183,23 @@ def test_handler_returns_the_documented_state_json():
     handler = handlers()["greet"]
     state, crash = sdk_seam.call_orchestrator(handler, h.context_json(greet_history(completed=False), '"world"', "i1"))
     assert crash is None, changed("orchestrator handler", f"it crashed: {crash}")
-    assert state == {"isDone": False, "schemaVersion": 2,
-                     "actions": [[{"actionType": 0, "functionName": "hello", "input": '"world"'}]]}, \
-        changed("orchestrator handler", f"first episode returned {state}")
+    assert state == {
+        "isDone": False,
+        "schemaVersion": 2,
+        "actions": [[{"actionType": 0, "functionName": "hello", "input": '"world"'}]],
+    }, changed("orchestrator handler", f"first episode returned {state}")
     state, _ = sdk_seam.call_orchestrator(handler, h.context_json(greet_history(completed=True), '"world"', "i1"))
-    assert state["isDone"] is True and state["output"] == "hello world", \
-        changed("orchestrator handler", f"second episode returned {state}")
+    assert state["isDone"] is True and state["output"] == "hello world", changed(
+        "orchestrator handler", f"second episode returned {state}"
+    )
 
 
 def test_failing_orchestrator_reports_its_state_after_the_out_of_proc_marker():
     body = h.context_json(greet_history(completed=False), '"world"', "i1")
     state, crash = sdk_seam.call_orchestrator(handlers()["refuse"], body)
-    assert crash is None, changed("orchestrator handler errors", f"no state after {sdk_seam.OUT_OF_PROC_MARKER!r}: "
-                                                                 f"{crash}")
+    assert crash is None, changed(
+        "orchestrator handler errors", f"no state after {sdk_seam.OUT_OF_PROC_MARKER!r}: {crash}"
+    )
     assert state["error"] == "refused" and state["isDone"] is False, changed("orchestrator error state", str(state))
 
 
@@ -202,15 +218,22 @@ def test_clients_built_while_routed_send_their_requests_to_the_replacements():
         calls.append(("DELETE", url, None))
         return [404, {"instancesDeleted": 0}]
 
-    originals = [getattr(importlib.import_module(m), n)
-                 for m in sdk_seam.CLIENT_HTTP_MODULES for n in sdk_seam.CLIENT_HTTP_FUNCTIONS]
+    originals = [
+        getattr(importlib.import_module(m), n)
+        for m in sdk_seam.CLIENT_HTTP_MODULES
+        for n in sdk_seam.CLIENT_HTTP_FUNCTIONS
+    ]
     with sdk_seam.client_http_routed_to(post, get, delete):
         client = df.DurableOrchestrationClient(client_binding("ContractHub"))
     assert not asyncio.run(client.get_status("abc"))  # still routed after the block
     asyncio.run(client.raise_event("abc", "Go", {"ok": True}))
     assert [(method, url.split("?")[0].rsplit("/", 2)[-2:]) for method, url, _ in calls] == [
-        ("GET", ["instances", "abc"]), ("POST", ["raiseEvent", "Go"])], \
-        changed("DurableOrchestrationClient", f"it no longer calls the module's HTTP functions: {calls}")
+        ("GET", ["instances", "abc"]),
+        ("POST", ["raiseEvent", "Go"]),
+    ], changed("DurableOrchestrationClient", f"it no longer calls the module's HTTP functions: {calls}")
     assert calls[1][2] == json.dumps({"ok": True}), changed("raise_event", f"it posted {calls[1][2]!r}")
-    assert originals == [getattr(importlib.import_module(m), n)
-                         for m in sdk_seam.CLIENT_HTTP_MODULES for n in sdk_seam.CLIENT_HTTP_FUNCTIONS]
+    assert originals == [
+        getattr(importlib.import_module(m), n)
+        for m in sdk_seam.CLIENT_HTTP_MODULES
+        for n in sdk_seam.CLIENT_HTTP_FUNCTIONS
+    ]

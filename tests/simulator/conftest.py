@@ -1,4 +1,5 @@
 """Fixtures for the fleet simulator tests: simulators on demand and the shared 2,000-machine fleet."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Helpers for the fleet simulator tests (imported by name: several test folders have a conftest)."""
+
 from __future__ import annotations
 
 import itertools
@@ -17,25 +18,27 @@ T0 = datetime(2026, 8, 15, 12, 0, tzinfo=UTC)
 ARG_PATH = "/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01"
 HC_API = "2025-01-13"
 
-SUB_A = "00000000-0000-4000-8000-00000000000a"   # plain
-SUB_B = "00000000-0000-4000-8000-00000000000b"   # readable, write-forbidden
-SUB_C = "00000000-0000-4000-8000-00000000000c"   # Disabled
-SUB_D = "00000000-0000-4000-8000-00000000000d"   # unreadable
-SUB_E = "00000000-0000-4000-8000-00000000000e"   # has a locked resource group
+SUB_A = "00000000-0000-4000-8000-00000000000a"  # plain
+SUB_B = "00000000-0000-4000-8000-00000000000b"  # readable, write-forbidden
+SUB_C = "00000000-0000-4000-8000-00000000000c"  # Disabled
+SUB_D = "00000000-0000-4000-8000-00000000000d"  # unreadable
+SUB_E = "00000000-0000-4000-8000-00000000000e"  # has a locked resource group
 
 MACHINES_QUERY = "resources | where type =~ 'microsoft.hybridcompute/machines' | project id, name | order by id asc"
 PRODUCT_QUERY = MACHINES_QUERY_OF_THE_PRODUCT  # the product's own file, never a copy that can drift
 AGENT_QUERY = PRODUCT_QUERY.replace(
     "| project id,",
     "| extend lastAttemptDesiredVersion = tostring(properties.agentUpgrade.lastAttemptDesiredVersion)\n"
-    "| project lastAttemptDesiredVersion, id,")
+    "| project lastAttemptDesiredVersion, id,",
+)
 """The product's query plus the desired version of the last attempt, which agent tests look at."""
 EXTENSIONS_QUERY = EXTENSIONS_QUERY_OF_THE_PRODUCT.replace(
     "| project id, name, subscriptionId,",
     "| extend machineId = tolower(tostring(split(id, '/extensions/')[0])),\n"
     "         autoUpgradeMinorVersion = tobool(properties.autoUpgradeMinorVersion),\n"
     "         statusCode = tostring(properties.instanceView.status.code)\n"
-    "| project id, name, subscriptionId, resourceGroup, machineId, autoUpgradeMinorVersion, statusCode,")
+    "| project id, name, subscriptionId, resourceGroup, machineId, autoUpgradeMinorVersion, statusCode,",
+)
 """The product's extension query plus the columns the simulator's tests also look at."""
 
 _tokens = itertools.count()
@@ -116,8 +119,9 @@ def small_fleet(extra: list[Machine] | None = None) -> Fleet:
         Subscription(SUB_E, "Locks", locked_resource_groups={"rg-locked"}),
     ]
     machines = [
-        Machine.build(SUB_A, "rg-one", "web-01", os_type="windows", agent_version="1.60.03293.2680",
-                      tags={"environment": "prod"}),
+        Machine.build(
+            SUB_A, "rg-one", "web-01", os_type="windows", agent_version="1.60.03293.2680", tags={"environment": "prod"}
+        ),
         Machine.build(SUB_A, "rg-one", "db-01", agent_version="1.58.03224.693", auto_upgrade=False),
         Machine.build(SUB_A, "RG-Two", "app-01", agent_version="1.50.03025.500", auto_upgrade=True),
         Machine.build(SUB_A, "RG-Two", "locked-01", locked=True),
@@ -131,7 +135,12 @@ def small_fleet(extra: list[Machine] | None = None) -> Fleet:
     return Fleet(subs, machines + (extra or []), created_at=T0)
 
 
-def behaviour(outcome: str = "succeed", *, delay_days: float = 2, offset_minutes: float = 30,
-              failures: int = 1) -> UpgradeBehaviour:
-    return UpgradeBehaviour(outcome=outcome, failures=failures, propagation_delay=timedelta(days=delay_days),
-                            window_offset=timedelta(minutes=offset_minutes))
+def behaviour(
+    outcome: str = "succeed", *, delay_days: float = 2, offset_minutes: float = 30, failures: int = 1
+) -> UpgradeBehaviour:
+    return UpgradeBehaviour(
+        outcome=outcome,
+        failures=failures,
+        propagation_delay=timedelta(days=delay_days),
+        window_offset=timedelta(minutes=offset_minutes),
+    )

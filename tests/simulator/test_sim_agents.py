@@ -1,4 +1,5 @@
 """Agents over a virtual clock: upgrade windows, failures, retries, disconnects, deletes."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
@@ -16,17 +17,39 @@ WIN_LATEST, LINUX_LATEST = "1.67.03504.3207", "1.67.03504.1320"
 
 def _fleet():
     extra = [
-        Machine.build(SUB_A, "rg-agents", "ok-win", os_type="windows", agent_version="1.60.03293.2680",
-                      behaviour=behaviour("succeed", delay_days=2, offset_minutes=30)),
-        Machine.build(SUB_A, "rg-agents", "recover-lnx", agent_version="1.58.03224.693",
-                      behaviour=behaviour("recover", delay_days=1, offset_minutes=45, failures=1)),
-        Machine.build(SUB_A, "rg-agents", "stuck-lnx", agent_version="1.57.03197.640",
-                      behaviour=behaviour("stuck", delay_days=1, offset_minutes=5)),
-        Machine.build(SUB_A, "rg-agents", "silent-lnx", agent_version="1.57.03197.640",
-                      behaviour=behaviour("stuck-no-retry", delay_days=1, offset_minutes=5)),
+        Machine.build(
+            SUB_A,
+            "rg-agents",
+            "ok-win",
+            os_type="windows",
+            agent_version="1.60.03293.2680",
+            behaviour=behaviour("succeed", delay_days=2, offset_minutes=30),
+        ),
+        Machine.build(
+            SUB_A,
+            "rg-agents",
+            "recover-lnx",
+            agent_version="1.58.03224.693",
+            behaviour=behaviour("recover", delay_days=1, offset_minutes=45, failures=1),
+        ),
+        Machine.build(
+            SUB_A,
+            "rg-agents",
+            "stuck-lnx",
+            agent_version="1.57.03197.640",
+            behaviour=behaviour("stuck", delay_days=1, offset_minutes=5),
+        ),
+        Machine.build(
+            SUB_A,
+            "rg-agents",
+            "silent-lnx",
+            agent_version="1.57.03197.640",
+            behaviour=behaviour("stuck-no-retry", delay_days=1, offset_minutes=5),
+        ),
         Machine.build(SUB_A, "rg-agents", "old-150", agent_version="1.50.03025.500", behaviour=behaviour()),
-        Machine.build(SUB_A, "rg-agents", "offline", agent_version="1.60.03293.809", status="Disconnected",
-                      behaviour=behaviour()),
+        Machine.build(
+            SUB_A, "rg-agents", "offline", agent_version="1.60.03293.809", status="Disconnected", behaviour=behaviour()
+        ),
     ]
     return small_fleet(extra)
 
@@ -50,7 +73,7 @@ def agents_sim(make_sim):
 def test_upgrade_happens_in_the_off_peak_window_after_the_delay(agents_sim):
     sim, api = agents_sim
     ok = next(m for m in sim.fleet.machines if m.name == "ok-win")
-    sim.clock.advance_to(datetime(2026, 8, 18, 0, 59, tzinfo=UTC))   # delay passed, window not yet
+    sim.clock.advance_to(datetime(2026, 8, 18, 0, 59, tzinfo=UTC))  # delay passed, window not yet
     row = _by_name(api)["ok-win"]
     assert row["agentVersion"] == "1.60.03293.2680" and row["lastAttemptStatus"] == ""
     sim.clock.advance_to(datetime(2026, 8, 18, 4, 0, tzinfo=UTC))
@@ -77,7 +100,7 @@ def test_recoverable_failure_then_success(agents_sim):
     assert row["lastAttemptMessage"].startswith("AZCM0165: Failed to download the agent package:")
     assert row["lastAttemptTimestamp"] == "2026-08-17T01:45:00.0000000Z"
     assert row["agentVersion"] == "1.58.03224.693"
-    sim.clock.advance_to(datetime(2026, 8, 20, 1, 44, tzinfo=UTC))   # retry is 3 days later
+    sim.clock.advance_to(datetime(2026, 8, 20, 1, 44, tzinfo=UTC))  # retry is 3 days later
     assert _by_name(api)["recover-lnx"]["lastAttemptStatus"] == "Failed"
     sim.clock.advance_to(datetime(2026, 8, 20, 2, 0, tzinfo=UTC))
     row = _by_name(api)["recover-lnx"]
@@ -123,8 +146,9 @@ def test_disabling_before_the_window_cancels_the_upgrade(agents_sim):
 
 
 def test_disconnect_and_delete_dynamics(make_sim):
-    leaving = Machine.build(SUB_A, "rg-agents", "leaving", behaviour=behaviour(delay_days=3),
-                            disconnect_at=T0 + timedelta(days=1, hours=5))
+    leaving = Machine.build(
+        SUB_A, "rg-agents", "leaving", behaviour=behaviour(delay_days=3), disconnect_at=T0 + timedelta(days=1, hours=5)
+    )
     doomed = Machine.build(SUB_A, "rg-agents", "doomed", delete_at=T0 + timedelta(days=2))
     sim = make_sim(small_fleet([leaving, doomed]))
     api = Api(sim.base_url)
@@ -144,16 +168,23 @@ def test_disconnect_and_delete_dynamics(make_sim):
     row = rows["leaving"]
     assert row["status"] == "Disconnected"
     assert row["lastStatusChange"] == "2026-08-16T17:00:00.0000000Z"
-    assert row["agentVersion"] == "1.60.03293.809" and row["lastAttemptStatus"] == ""   # went away first
+    assert row["agentVersion"] == "1.60.03293.809" and row["lastAttemptStatus"] == ""  # went away first
     assert {c.cause for c in sim.changes_for(leaving.id)} == {"patch", "disconnect"}
 
 
 def test_pre_enabled_machines_follow_the_model_from_enabled_at(make_sim):
-    early = Machine.build(SUB_A, "rg-agents", "early", agent_version="1.62.03377.900", auto_upgrade=True,
-                          enabled_at=T0 - timedelta(days=2), behaviour=behaviour(delay_days=1, offset_minutes=0))
+    early = Machine.build(
+        SUB_A,
+        "rg-agents",
+        "early",
+        agent_version="1.62.03377.900",
+        auto_upgrade=True,
+        enabled_at=T0 - timedelta(days=2),
+        behaviour=behaviour(delay_days=1, offset_minutes=0),
+    )
     sim = make_sim(small_fleet([early]))
     row = _by_name(Api(sim.base_url))["early"]
-    assert row["agentVersion"] == LINUX_LATEST     # was due at 2026-08-15T01:00, before the clock started
+    assert row["agentVersion"] == LINUX_LATEST  # was due at 2026-08-15T01:00, before the clock started
     assert row["lastAttemptTimestamp"] == "2026-08-15T01:00:00.0000000Z"
 
 
@@ -167,40 +198,58 @@ def test_first_slot():
 def test_one_release_behind_helper():
     model = AgentModel()
     assert one_release_behind(model, "windows").startswith("1.66.") and one_release_behind(model, "linux") != (
-        one_release_behind(model, "windows"))
+        one_release_behind(model, "windows")
+    )
     with pytest.raises(ValueError):
         one_release_behind(model, "aix")
 
 
 def test_one_release_behind_fails_every_attempt_and_stays_behind(make_sim):
     n_1 = one_release_behind(AgentModel(), "linux")
-    machine = Machine.build(SUB_A, "rg-agents", "behind-fails", agent_version=n_1, auto_upgrade=False,
-                            behaviour=behaviour("stuck", delay_days=1, offset_minutes=20))
+    machine = Machine.build(
+        SUB_A,
+        "rg-agents",
+        "behind-fails",
+        agent_version=n_1,
+        auto_upgrade=False,
+        behaviour=behaviour("stuck", delay_days=1, offset_minutes=20),
+    )
     sim = make_sim(small_fleet([machine]))
     api = Api(sim.base_url)
     assert api.patch(f"{machine.id}?api-version={HC_API}", ENABLE).status_code == 200
     stamps = []
-    for day in (1, 4, 7, 10):        # first attempt on the 17th, then every 3 days
+    for day in (1, 4, 7, 10):  # first attempt on the 17th, then every 3 days
         sim.clock.advance_to(datetime(2026, 8, 16 + day, 3, 0, tzinfo=UTC))
         row = _by_name(api)["behind-fails"]
         assert row["agentVersion"] == n_1 and row["autoUpgrade"] is True
         assert row["lastAttemptStatus"] == "Failed" and row["lastAttemptMessage"].startswith("AZCM")
         assert row["lastAttemptDesiredVersion"] == LINUX_LATEST
         stamps.append(row["lastAttemptTimestamp"])
-    assert stamps == ["2026-08-17T01:20:00.0000000Z", "2026-08-20T01:20:00.0000000Z",
-                      "2026-08-23T01:20:00.0000000Z", "2026-08-26T01:20:00.0000000Z"]
+    assert stamps == [
+        "2026-08-17T01:20:00.0000000Z",
+        "2026-08-20T01:20:00.0000000Z",
+        "2026-08-23T01:20:00.0000000Z",
+        "2026-08-26T01:20:00.0000000Z",
+    ]
 
 
 @pytest.mark.parametrize("version", [one_release_behind(AgentModel(), "linux"), LINUX_LATEST])
 def test_an_agent_that_counts_itself_current_makes_no_attempt(make_sim, version):
-    machine = Machine.build(SUB_A, "rg-agents", "quiet", agent_version=version, auto_upgrade=False,
-                            behaviour=behaviour("never-attempts", delay_days=1))
+    machine = Machine.build(
+        SUB_A,
+        "rg-agents",
+        "quiet",
+        agent_version=version,
+        auto_upgrade=False,
+        behaviour=behaviour("never-attempts", delay_days=1),
+    )
     sim = make_sim(small_fleet([machine]))
     api = Api(sim.base_url)
     assert api.patch(f"{machine.id}?api-version={HC_API}", ENABLE).status_code == 200
     sim.clock.advance_to(T0 + timedelta(days=30))
     assert api.get(f"{machine.id}?api-version={HC_API}").json()["properties"]["agentUpgrade"] == {
-        "enableAutomaticUpgrade": True}
+        "enableAutomaticUpgrade": True
+    }
     row = _by_name(api)["quiet"]
     assert row["agentVersion"] == version and row["lastAttemptStatus"] == row["lastAttemptTimestamp"] == ""
     assert [c.cause for c in sim.changes_for(machine.id)] == ["patch"]

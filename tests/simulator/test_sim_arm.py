@@ -1,4 +1,5 @@
 """ARM routes: subscriptions, machines, extensions; errors in ARM's shapes."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,6 +22,7 @@ def error(r: requests.Response) -> str:
 
 
 # --- subscriptions -----------------------------------------------------------------------------------
+
 
 def test_subscription_paging_with_next_link(make_sim):
     subs = [Subscription(f"00000000-0000-4000-8000-{i:012d}", f"sub-{i}") for i in range(7)]
@@ -73,6 +75,7 @@ def test_get_subscription(api):
 
 # --- machines ----------------------------------------------------------------------------------------
 
+
 def test_get_machine_full_resource(api, sim):
     web = machine(sim, "web-01")
     r = api.get(f"{web.id}?api-version={HC_API}")
@@ -89,8 +92,10 @@ def test_get_machine_full_resource(api, sim):
 
 def test_paths_are_case_insensitive(api, sim):
     web = machine(sim, "web-01")
-    path = (f"/SUBSCRIPTIONS/{SUB_A.upper()}/resourcegroups/RG-ONE/providers/microsoft.hybridcompute/"
-            f"MACHINES/WEB-01?api-version={HC_API}")
+    path = (
+        f"/SUBSCRIPTIONS/{SUB_A.upper()}/resourcegroups/RG-ONE/providers/microsoft.hybridcompute/"
+        f"MACHINES/WEB-01?api-version={HC_API}"
+    )
     r = api.get(path)
     assert r.status_code == 200 and r.json()["id"] == web.id
 
@@ -108,7 +113,8 @@ def test_patch_merges_only_the_flag(api, sim):
     assert after["tags"] == before["tags"] and after["location"] == before["location"]
     assert api.get(f"{web.id}?api-version={HC_API}").json() == after
     assert [(c.field, c.old, c.new, c.cause) for c in sim.changes] == [
-        ("properties.agentUpgrade.enableAutomaticUpgrade", None, True, "patch")]
+        ("properties.agentUpgrade.enableAutomaticUpgrade", None, True, "patch")
+    ]
     [logged] = sim.patches()
     assert logged.body == ENABLE and logged.query["api-version"] == HC_API
 
@@ -120,16 +126,29 @@ def test_patch_is_idempotent_and_keeps_other_agent_upgrade_members(api, sim):
         r = api.patch(f"{db.id}?api-version=2024-07-10", ENABLE)
         assert r.status_code == 200
     assert r.json()["properties"]["agentUpgrade"] == {
-        "enableAutomaticUpgrade": True, "lastAttemptStatus": "Failed", "lastAttemptMessage": "boom"}
+        "enableAutomaticUpgrade": True,
+        "lastAttemptStatus": "Failed",
+        "lastAttemptMessage": "boom",
+    }
     assert len(sim.changes) == 1 and len(sim.patches()) == 2
 
 
 def test_patch_ignores_read_only_fields(api, sim):
     web = machine(sim, "web-01")
-    body = {"properties": {"agentVersion": "9.9", "status": "Disconnected", "lastStatusChange": "x",
-                           "agentUpgrade": {"enableAutomaticUpgrade": True, "lastAttemptStatus": "Success",
-                                            "lastAttemptTimestamp": "2020-01-01T00:00:00Z",
-                                            "lastAttemptMessage": "x", "lastAttemptDesiredVersion": "9.9"}}}
+    body = {
+        "properties": {
+            "agentVersion": "9.9",
+            "status": "Disconnected",
+            "lastStatusChange": "x",
+            "agentUpgrade": {
+                "enableAutomaticUpgrade": True,
+                "lastAttemptStatus": "Success",
+                "lastAttemptTimestamp": "2020-01-01T00:00:00Z",
+                "lastAttemptMessage": "x",
+                "lastAttemptDesiredVersion": "9.9",
+            },
+        }
+    }
     props = api.patch(f"{web.id}?api-version={HC_API}", body).json()["properties"]
     assert props["agentVersion"] == "1.60.03293.2680" and props["status"] == "Connected"
     assert props["agentUpgrade"] == {"enableAutomaticUpgrade": True}
@@ -138,8 +157,10 @@ def test_patch_ignores_read_only_fields(api, sim):
 def test_patch_tags_and_null_removes(api, sim):
     web = machine(sim, "web-01")
     api.patch(f"{web.id}?api-version={HC_API}", ENABLE)
-    r = api.patch(f"{web.id}?api-version={HC_API}",
-                  {"tags": {"owner": "me"}, "properties": {"agentUpgrade": {"enableAutomaticUpgrade": None}}})
+    r = api.patch(
+        f"{web.id}?api-version={HC_API}",
+        {"tags": {"owner": "me"}, "properties": {"agentUpgrade": {"enableAutomaticUpgrade": None}}},
+    )
     assert r.json()["tags"] == {"owner": "me"}
     assert "agentUpgrade" not in r.json()["properties"]
 
@@ -151,37 +172,45 @@ def test_legacy_api_version_ignores_agent_upgrade(api, sim):
     assert "agentUpgrade" not in api.get(f"{web.id}?api-version={HC_API}").json()["properties"]
 
 
-@pytest.mark.parametrize("body", ["not json", [1, 2],
-                                  {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": "yes"}}},
-                                  {"properties": "x"}])
+@pytest.mark.parametrize(
+    "body",
+    ["not json", [1, 2], {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": "yes"}}}, {"properties": "x"}],
+)
 def test_patch_bad_body_is_400(api, sim, body):
     web = machine(sim, "web-01")
     if isinstance(body, str):
-        r = api.session.patch(api.base_url + f"{web.id}?api-version={HC_API}", data=body,
-                              headers=dict(api.headers(), **{"Content-Type": "application/json"}))
+        r = api.session.patch(
+            api.base_url + f"{web.id}?api-version={HC_API}",
+            data=body,
+            headers=dict(api.headers(), **{"Content-Type": "application/json"}),
+        )
     else:
         r = api.patch(f"{web.id}?api-version={HC_API}", body)
     assert r.status_code == 400 and error(r) == "InvalidRequestContent"
     assert sim.changes == []
 
 
-@pytest.mark.parametrize("name,status,code", [
-    ("b-01", 403, "AuthorizationFailed"),           # subscription write-forbidden
-    ("forbidden-01", 403, "AuthorizationFailed"),   # machine write-forbidden
-    ("locked-01", 409, "ScopeLocked"),              # lock on the machine
-    ("e-01", 409, "ScopeLocked"),                   # lock on its resource group
-    ("c-01", 409, "ReadOnlyDisabledSubscription"),
-    ("d-01", 403, "AuthorizationFailed"),           # cannot even read
-])
+@pytest.mark.parametrize(
+    "name,status,code",
+    [
+        ("b-01", 403, "AuthorizationFailed"),  # subscription write-forbidden
+        ("forbidden-01", 403, "AuthorizationFailed"),  # machine write-forbidden
+        ("locked-01", 409, "ScopeLocked"),  # lock on the machine
+        ("e-01", 409, "ScopeLocked"),  # lock on its resource group
+        ("c-01", 409, "ReadOnlyDisabledSubscription"),
+        ("d-01", 403, "AuthorizationFailed"),  # cannot even read
+    ],
+)
 def test_patch_refusals(api, sim, name, status, code):
     m = machine(sim, name)
     r = api.patch(f"{m.id}?api-version={HC_API}", ENABLE)
     assert (r.status_code, error(r)) == (status, code)
     assert sim.changes == [] and sim.patches() == []
     if name != "d-01":
-        assert api.get(f"{m.id}?api-version={HC_API}").status_code == 200   # reads still work
-    assert machine(sim, "e-02") and api.patch(f"{machine(sim, 'e-02').id}?api-version={HC_API}",
-                                                ENABLE).status_code == 200
+        assert api.get(f"{m.id}?api-version={HC_API}").status_code == 200  # reads still work
+    assert (
+        machine(sim, "e-02") and api.patch(f"{machine(sim, 'e-02').id}?api-version={HC_API}", ENABLE).status_code == 200
+    )
 
 
 def test_not_found_paths(api):
@@ -192,16 +221,28 @@ def test_not_found_paths(api):
     assert r.status_code == 404 and error(r) == "ResourceNotFound"
     r = api.get(f"{base}/rg-nope/providers/Microsoft.HybridCompute/machines/web-01?api-version={HC_API}")
     assert r.status_code == 404 and error(r) == "ResourceGroupNotFound"
-    r = api.get("/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups/rg/providers/"
-                f"Microsoft.HybridCompute/machines/x?api-version={HC_API}")
+    r = api.get(
+        "/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups/rg/providers/"
+        f"Microsoft.HybridCompute/machines/x?api-version={HC_API}"
+    )
     assert r.status_code == 404 and error(r) == "SubscriptionNotFound"
     r = api.get(f"/nothing/here?api-version={HC_API}")
     assert r.status_code == 404 and error(r) == "NotFound"
 
 
-@pytest.mark.parametrize("version,ok", [
-    ("2022-12-27", True), ("2024-07-10", True), ("2025-01-13", True), ("2026-07-15", True),
-    ("2024-05-20-preview", True), ("2026-06-16-preview", True), ("2021-13-01", False), ("2025-01-14", False)])
+@pytest.mark.parametrize(
+    "version,ok",
+    [
+        ("2022-12-27", True),
+        ("2024-07-10", True),
+        ("2025-01-13", True),
+        ("2026-07-15", True),
+        ("2024-05-20-preview", True),
+        ("2026-06-16-preview", True),
+        ("2021-13-01", False),
+        ("2025-01-14", False),
+    ],
+)
 def test_hybridcompute_api_versions(api, sim, version, ok):
     web = machine(sim, "web-01")
     for r in (api.get(f"{web.id}?api-version={version}"), api.patch(f"{web.id}?api-version={version}", ENABLE)):
@@ -220,8 +261,10 @@ def test_missing_api_version(api, sim):
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer   ", "Basic abc", "dev"])
 def test_authorization_required(sim, header):
     headers = {} if header is None else {"Authorization": header}
-    for method, path in (("GET", "/subscriptions?api-version=2022-12-01"),
-                         ("PATCH", f"{machine(sim, 'web-01').id}?api-version={HC_API}")):
+    for method, path in (
+        ("GET", "/subscriptions?api-version=2022-12-01"),
+        ("PATCH", f"{machine(sim, 'web-01').id}?api-version={HC_API}"),
+    ):
         r = requests.request(method, sim.base_url + path, headers=headers, json=ENABLE)
         assert r.status_code == 401 and error(r) == "AuthenticationFailed"
         assert r.headers["WWW-Authenticate"].startswith("Bearer")
@@ -243,7 +286,7 @@ def test_write_bucket_throttles_with_retry_after(make_sim):
 
 
 def test_read_bucket_and_throttle_scale(make_sim):
-    sim = make_sim(throttle_scale=0.02)   # reads 250 -> 5, writes 200 -> 4
+    sim = make_sim(throttle_scale=0.02)  # reads 250 -> 5, writes 200 -> 4
     api = Api(sim.base_url)
     web = machine(sim, "web-01")
     codes = [api.get(f"{web.id}?api-version={HC_API}").status_code for _ in range(6)]
@@ -270,8 +313,9 @@ def test_extensions(api, sim):
 
 
 def test_list_machines_in_resource_group(api, sim):
-    r = api.get(f"/subscriptions/{SUB_A}/resourceGroups/rg-two/providers/Microsoft.HybridCompute/machines"
-                f"?api-version={HC_API}")
+    r = api.get(
+        f"/subscriptions/{SUB_A}/resourceGroups/rg-two/providers/Microsoft.HybridCompute/machines?api-version={HC_API}"
+    )
     assert sorted(m["name"] for m in r.json()["value"]) == ["app-01", "forbidden-01", "locked-01"]
 
 
@@ -294,10 +338,11 @@ def test_small_fleet_rejects_bad_names():
     with pytest.raises(ValueError):
         Machine.build(SUB_A, "rg", "x" * 55)
     with pytest.raises(ValueError):
-        small_fleet([Machine.build(SUB_A, "RG-ONE", "WEB-01")])   # duplicate, ARM names are case-insensitive
+        small_fleet([Machine.build(SUB_A, "RG-ONE", "WEB-01")])  # duplicate, ARM names are case-insensitive
 
 
 # --- transient conflicts (another writer) ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("code", ["Conflict", "AnotherOperationInProgress"])
 def test_conflicts_pass_after_k_attempts(make_sim, code):
@@ -310,7 +355,7 @@ def test_conflicts_pass_after_k_attempts(make_sim, code):
     assert "another operation" in first.json()["error"]["message"]
     assert third.status_code == 200 and third.json()["properties"]["agentUpgrade"]["enableAutomaticUpgrade"]
     assert len(sim.patches()) == 1 and len(sim.changes) == 1
-    assert api.patch(url, ENABLE).status_code == 200                     # and stays writable
+    assert api.patch(url, ENABLE).status_code == 200  # and stays writable
 
 
 def test_locks_stay_locked_whatever_the_conflicts(make_sim):

@@ -1,4 +1,5 @@
 """The extension fate ledger: which extensions a correct sweep must PATCH, by mode, and how a sweep is checked."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -28,16 +29,31 @@ def _one(sub: str, rg: str, name: str, flag: bool | None = False, ext=AMA, **kw)
 
 
 def _fleet() -> Fleet:
-    subs = [Subscription(SUB_A, "Plain"), Subscription(SUB_B, "No write", writable=False),
-            Subscription(SUB_C, "Disabled", state="Disabled"), Subscription(SUB_D, "Unreadable", readable=False),
-            Subscription(SUB_E, "Locks", locked_resource_groups={"rg-locked"})]
-    return Fleet(subs, [
-        _one(SUB_A, "rg", "off"), _one(SUB_A, "rg", "on", flag=True), _one(SUB_A, "rg", "absent", flag=None),
-        _one(SUB_A, "rg", "unsupported", ext=MDE), _one(SUB_A, "rg", "away", status="Disconnected"),
-        _one(SUB_A, "rg", "excluded", tags={"Arc-Sweeper": "Exclude"}), _one(SUB_A, "rg", "held", locked=True),
-        _one(SUB_A, "rg", "forbidden", write_forbidden=True), _one(SUB_B, "rg", "no-write"),
-        _one(SUB_C, "rg", "disabled"), _one(SUB_D, "rg", "invisible"), _one(SUB_E, "rg-locked", "in-locked-rg"),
-    ], created_at=T0)
+    subs = [
+        Subscription(SUB_A, "Plain"),
+        Subscription(SUB_B, "No write", writable=False),
+        Subscription(SUB_C, "Disabled", state="Disabled"),
+        Subscription(SUB_D, "Unreadable", readable=False),
+        Subscription(SUB_E, "Locks", locked_resource_groups={"rg-locked"}),
+    ]
+    return Fleet(
+        subs,
+        [
+            _one(SUB_A, "rg", "off"),
+            _one(SUB_A, "rg", "on", flag=True),
+            _one(SUB_A, "rg", "absent", flag=None),
+            _one(SUB_A, "rg", "unsupported", ext=MDE),
+            _one(SUB_A, "rg", "away", status="Disconnected"),
+            _one(SUB_A, "rg", "excluded", tags={"Arc-Sweeper": "Exclude"}),
+            _one(SUB_A, "rg", "held", locked=True),
+            _one(SUB_A, "rg", "forbidden", write_forbidden=True),
+            _one(SUB_B, "rg", "no-write"),
+            _one(SUB_C, "rg", "disabled"),
+            _one(SUB_D, "rg", "invisible"),
+            _one(SUB_E, "rg-locked", "in-locked-rg"),
+        ],
+        created_at=T0,
+    )
 
 
 def _by_machine(ledger: FateLedger, fleet: Fleet) -> dict[str, str]:
@@ -48,24 +64,34 @@ def test_enable_mode_patches_opted_out_supported_extensions_in_reach():
     fleet = _fleet()
     ledger = FateLedger.of_extensions(fleet)
     assert _by_machine(ledger, fleet) == {
-        "off": PATCH, "on": LEAVE, "absent": LEAVE, "unsupported": LEAVE, "away": LEAVE, "excluded": LEAVE,
-        "held": REFUSED, "forbidden": REFUSED, "no-write": REFUSED, "disabled": LEAVE, "invisible": LEAVE,
-        "in-locked-rg": REFUSED}
+        "off": PATCH,
+        "on": LEAVE,
+        "absent": LEAVE,
+        "unsupported": LEAVE,
+        "away": LEAVE,
+        "excluded": LEAVE,
+        "held": REFUSED,
+        "forbidden": REFUSED,
+        "no-write": REFUSED,
+        "disabled": LEAVE,
+        "invisible": LEAVE,
+        "in-locked-rg": REFUSED,
+    }
     reasons = {m.name: ledger[m.extension_id(m.extensions[0])].reason for m in fleet.machines}
     assert reasons["absent"] == "enableAutomaticUpgrade absent: opted in by default"
-    assert reasons["unsupported"] == ("Microsoft.Azure.AzureDefenderForServers/MDE.Linux is not supported: "
-                                      "the platform never upgrades it")
+    assert reasons["unsupported"] == (
+        "Microsoft.Azure.AzureDefenderForServers/MDE.Linux is not supported: the platform never upgrades it"
+    )
     assert reasons["disabled"] == "subscription state Disabled" and "exclusion tag" in reasons["excluded"]
 
 
 def test_report_mode_patches_nothing_and_denied_types_are_left():
     fleet = _fleet()
-    assert set(_by_machine(FateLedger.of_extensions(fleet, ExtensionFateRules(mode=REPORT)), fleet).values()) == {
-        LEAVE}
+    assert set(_by_machine(FateLedger.of_extensions(fleet, ExtensionFateRules(mode=REPORT)), fleet).values()) == {LEAVE}
     denied = FateLedger.of_extensions(fleet, ExtensionFateRules(denied_types=frozenset({"azuremonitorlinuxagent"})))
     assert denied.must_patch() == set() and denied.ids(REFUSED) == set()
     strict = FateLedger.of_extensions(fleet, ExtensionFateRules(scope=FateRules(exclusion_value_match="exact")))
-    assert _by_machine(strict, fleet)["excluded"] == PATCH             # "Exclude" is not "exclude" to it
+    assert _by_machine(strict, fleet)["excluded"] == PATCH  # "Exclude" is not "exclude" to it
     narrow = ExtensionFateRules(supported=frozenset(SUPPORTED_EXTENSION_TYPES - {AMA}))
     assert FateLedger.of_extensions(fleet, narrow).must_patch() == set()
     with pytest.raises(ValueError):
@@ -82,7 +108,8 @@ def test_generated_fleets_carry_an_extension_ledger_with_every_fate(big_sim):
     for ext_id in ledger.must_patch():
         machine, ext = fleet.extension_by_id(ext_id)
         assert ext.properties["enableAutomaticUpgrade"] is False and (ext.publisher, ext.type) in (
-            SUPPORTED_EXTENSION_TYPES)
+            SUPPORTED_EXTENSION_TYPES
+        )
 
 
 def test_a_correct_extension_sweep_passes_the_ledger_and_a_sloppy_one_does_not(make_sim):
@@ -91,7 +118,7 @@ def test_a_correct_extension_sweep_passes_the_ledger_and_a_sloppy_one_does_not(m
     sim = make_sim(fleet)
     api = Api(sim.base_url)
     rows, _ = all_pages(api, EXTENSIONS_QUERY, top=1000)
-    assert ledger.must_patch() <= {r["id"] for r in rows}              # everything due is in Resource Graph
+    assert ledger.must_patch() <= {r["id"] for r in rows}  # everything due is in Resource Graph
     for row in rows:
         if ledger[row["id"]].expect in (PATCH, REFUSED):
             r = api.patch(f"{encoded(row['id'])}?api-version={HC_API}", ENABLE)
@@ -99,12 +126,15 @@ def test_a_correct_extension_sweep_passes_the_ledger_and_a_sloppy_one_does_not(m
     sent, succeeded = (sim.patch_targets(resource="extension", succeeded=ok) for ok in (False, True))
     assert ledger.check(sent=sent, succeeded=succeeded) == []
     assert fleet.fates.check(sent=sim.patch_targets(resource="machine"), succeeded=set()) == [
-        f"not patched: {mid} ({fleet.fates[mid].reason})" for mid in sorted(fleet.fates.must_patch())]
+        f"not patched: {mid} ({fleet.fates[mid].reason})" for mid in sorted(fleet.fates.must_patch())
+    ]
 
     sloppy = next(r["id"] for r in rows if ledger[r["id"]].reason.endswith("opted in by default"))
     api.patch(f"{encoded(sloppy)}?api-version={HC_API}", ENABLE)
     sent, succeeded = (sim.patch_targets(resource="extension", succeeded=ok) for ok in (False, True))
     assert ledger.check(sent=sent, succeeded=succeeded) == [
-        f"patched but must not be: {sloppy} (enableAutomaticUpgrade absent: opted in by default)"]
+        f"patched but must not be: {sloppy} (enableAutomaticUpgrade absent: opted in by default)"
+    ]
     assert ledger.check(sent={"/nowhere"}, succeeded=set())[-1] == (
-        "PATCH sent to an extension the fleet does not have: /nowhere")
+        "PATCH sent to an extension the fleet does not have: /nowhere"
+    )

@@ -1,4 +1,5 @@
 """PATCH of a machine extension: ARM's scope checks, MachineExtensionUpdate's members, merge semantics."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,7 +28,9 @@ def ext_sim(make_sim):
         _machine(SUB_A, "rg-ext", "win-01", tags={"environment": "prod"}),
         _machine(SUB_A, "rg-ext", "held", locked=True),
         _machine(SUB_A, "rg-ext", "no-write", write_forbidden=True),
-        _machine(SUB_B, "rg-ext", "b-ext"), _machine(SUB_C, "rg-ext", "c-ext"), _machine(SUB_D, "rg-ext", "d-ext"),
+        _machine(SUB_B, "rg-ext", "b-ext"),
+        _machine(SUB_C, "rg-ext", "c-ext"),
+        _machine(SUB_D, "rg-ext", "d-ext"),
         _machine(SUB_E, "rg-locked", "e-ext"),
     ]
     sim = make_sim(small_fleet(extra))
@@ -58,25 +61,26 @@ def test_patch_merges_only_the_flag_and_returns_the_whole_extension(ext_sim):
     ext_id = f"{machine.id}/extensions/AzureMonitorWindowsAgent"
     assert sim.extension(ext_id.upper().replace("/SUBSCRIPTIONS/", "/subscriptions/")) == after
     assert [(c.field, c.old, c.new, c.cause, c.resource_id) for c in sim.changes] == [
-        ("extensions/AzureMonitorWindowsAgent.properties.enableAutomaticUpgrade", False, True, "patch", ext_id)]
+        ("extensions/AzureMonitorWindowsAgent.properties.enableAutomaticUpgrade", False, True, "patch", ext_id)
+    ]
     [logged] = sim.patches()
     assert logged.body == ENABLE and logged.path == ext_id
     assert sim.patch_targets(resource="extension") == {ext_id} and sim.patch_targets(resource="machine") == set()
-    assert api.patch(url(sim, "win-01"), ENABLE).status_code == 200 and len(sim.changes) == 1   # idempotent
+    assert api.patch(url(sim, "win-01"), ENABLE).status_code == 200 and len(sim.changes) == 1  # idempotent
 
 
 def test_enabling_starts_the_platforms_clock_and_disabling_stops_it(ext_sim):
     sim, api = ext_sim
-    sim.clock.advance_to(T0 + timedelta(days=5))               # opted out all along: nothing happened
+    sim.clock.advance_to(T0 + timedelta(days=5))  # opted out all along: nothing happened
     assert api.get(url(sim, "win-01")).json()["properties"]["typeHandlerVersion"] == "1.30.0.0"
-    assert api.patch(url(sim, "win-01"), ENABLE).status_code == 200   # just after 12:00 on the 20th
+    assert api.patch(url(sim, "win-01"), ENABLE).status_code == 200  # just after 12:00 on the 20th
     sim.clock.advance_to(T0 + timedelta(days=6, minutes=59))
     assert api.get(url(sim, "win-01")).json()["properties"]["typeHandlerVersion"] == "1.30.0.0"
-    sim.clock.advance_to(T0 + timedelta(days=6, hours=1))       # the first whole hour a day after the PATCH
+    sim.clock.advance_to(T0 + timedelta(days=6, hours=1))  # the first whole hour a day after the PATCH
     assert api.get(url(sim, "win-01")).json()["properties"]["typeHandlerVersion"] == "1.34.0.0"
 
     assert api.patch(url(sim, "win-01"), {"properties": {"enableAutomaticUpgrade": None}}).status_code == 200
-    assert "enableAutomaticUpgrade" not in api.get(url(sim, "win-01")).json()["properties"]   # absent: opted in
+    assert "enableAutomaticUpgrade" not in api.get(url(sim, "win-01")).json()["properties"]  # absent: opted in
 
 
 def test_opting_out_before_the_slot_cancels_the_upgrade(make_sim):
@@ -90,14 +94,17 @@ def test_opting_out_before_the_slot_cancels_the_upgrade(make_sim):
     assert api.get(url(sim, "flip")).json()["properties"]["typeHandlerVersion"] == "1.30.0.0"
 
 
-@pytest.mark.parametrize("machine,status,error", [
-    ("held", 409, "ScopeLocked"),                        # lock on the machine covers its extensions
-    ("e-ext", 409, "ScopeLocked"),                       # lock on the resource group
-    ("no-write", 403, "AuthorizationFailed"),
-    ("b-ext", 403, "AuthorizationFailed"),               # no write in the subscription
-    ("c-ext", 409, "ReadOnlyDisabledSubscription"),
-    ("d-ext", 403, "AuthorizationFailed"),               # cannot even read there
-])
+@pytest.mark.parametrize(
+    "machine,status,error",
+    [
+        ("held", 409, "ScopeLocked"),  # lock on the machine covers its extensions
+        ("e-ext", 409, "ScopeLocked"),  # lock on the resource group
+        ("no-write", 403, "AuthorizationFailed"),
+        ("b-ext", 403, "AuthorizationFailed"),  # no write in the subscription
+        ("c-ext", 409, "ReadOnlyDisabledSubscription"),
+        ("d-ext", 403, "AuthorizationFailed"),  # cannot even read there
+    ],
+)
 def test_refusals_have_arms_codes_and_change_nothing(ext_sim, machine, status, error):
     sim, api = ext_sim
     r = api.patch(url(sim, machine), ENABLE)
@@ -108,8 +115,11 @@ def test_refusals_have_arms_codes_and_change_nothing(ext_sim, machine, status, e
         assert "'Microsoft.HybridCompute/machines/extensions/write'" in message
         assert "/extensions/AzureMonitorWindowsAgent'" in message
     if machine == "held":
-        assert message.endswith("are locked: '" + next(m for m in sim.fleet.machines if m.name == "held").id
-                                + "'. Please remove the lock and try again.")
+        assert message.endswith(
+            "are locked: '"
+            + next(m for m in sim.fleet.machines if m.name == "held").id
+            + "'. Please remove the lock and try again."
+        )
 
 
 def test_unknown_machine_extension_group_and_subscription_are_404(ext_sim):
@@ -138,8 +148,9 @@ def test_names_compare_as_arm_does(ext_sim):
 
 
 def test_names_with_dots_and_spaces_percent_encoded(make_sim):
-    odd = Extension.build("Microsoft.Compute", "CustomScriptExtension", "1.10.12", name="boot strap.v2#1",
-                          auto_upgrade=False)
+    odd = Extension.build(
+        "Microsoft.Compute", "CustomScriptExtension", "1.10.12", name="boot strap.v2#1", auto_upgrade=False
+    )
     machine = Machine.build(SUB_A, "rg-ext", "srv.corp.contoso.com", os_type="windows", extensions=[odd])
     sim = make_sim(small_fleet([machine]))
     r = Api(sim.base_url).patch(f"{encoded(machine.extension_id(odd))}?api-version={HC_API}", ENABLE)
@@ -147,17 +158,20 @@ def test_names_with_dots_and_spaces_percent_encoded(make_sim):
     assert sim.patch_targets(resource="extension") == {machine.extension_id(odd)}
 
 
-@pytest.mark.parametrize("properties,error", [
-    ({"provisioningState": "Succeeded"}, "InvalidRequestContent"),          # read-only
-    ({"instanceView": {"status": {"level": "Information"}}}, "InvalidRequestContent"),  # not an update member
-    ({"enableAutomaticUpgrade": True, "somethingElse": 1}, "InvalidRequestContent"),
-    ({"enableAutomaticUpgrade": "true"}, "InvalidRequestContent"),
-    ({"autoUpgradeMinorVersion": 1}, "InvalidRequestContent"),
-    ({"settings": "x"}, "InvalidRequestContent"),
-    ({"type": "AzureMonitorLinuxAgent"}, "PropertyChangeNotAllowed"),
-    ({"publisher": "Contoso"}, "PropertyChangeNotAllowed"),
-    ({"typeHandlerVersion": None}, "InvalidRequestContent"),
-])
+@pytest.mark.parametrize(
+    "properties,error",
+    [
+        ({"provisioningState": "Succeeded"}, "InvalidRequestContent"),  # read-only
+        ({"instanceView": {"status": {"level": "Information"}}}, "InvalidRequestContent"),  # not an update member
+        ({"enableAutomaticUpgrade": True, "somethingElse": 1}, "InvalidRequestContent"),
+        ({"enableAutomaticUpgrade": "true"}, "InvalidRequestContent"),
+        ({"autoUpgradeMinorVersion": 1}, "InvalidRequestContent"),
+        ({"settings": "x"}, "InvalidRequestContent"),
+        ({"type": "AzureMonitorLinuxAgent"}, "PropertyChangeNotAllowed"),
+        ({"publisher": "Contoso"}, "PropertyChangeNotAllowed"),
+        ({"typeHandlerVersion": None}, "InvalidRequestContent"),
+    ],
+)
 def test_only_machine_extension_update_members_are_accepted(ext_sim, properties, error):
     sim, api = ext_sim
     r = api.patch(url(sim, "win-01"), {"properties": properties})
@@ -165,7 +179,8 @@ def test_only_machine_extension_update_members_are_accepted(ext_sim, properties,
     if "provisioningState" in properties:
         assert r.json()["error"]["message"].endswith(
             "Could not find member 'provisioningState' on object of type 'MachineExtensionUpdateProperties'. "
-            "Path 'properties.provisioningState'.")
+            "Path 'properties.provisioningState'."
+        )
     assert sim.changes == []
 
 
@@ -177,9 +192,16 @@ def test_bodies_that_are_not_an_object_are_400(ext_sim):
 
 def test_writable_members_merge(ext_sim):
     sim, api = ext_sim
-    body = {"tags": {"owner": "ops"}, "properties": {
-        "settings": {"workspaceId": "w-1", "proxy": {"mode": "none"}}, "protectedSettings": {"key": "secret"},
-        "forceUpdateTag": "2", "autoUpgradeMinorVersion": True, "publisher": "MICROSOFT.AZURE.MONITOR"}}
+    body = {
+        "tags": {"owner": "ops"},
+        "properties": {
+            "settings": {"workspaceId": "w-1", "proxy": {"mode": "none"}},
+            "protectedSettings": {"key": "secret"},
+            "forceUpdateTag": "2",
+            "autoUpgradeMinorVersion": True,
+            "publisher": "MICROSOFT.AZURE.MONITOR",
+        },
+    }
     assert api.patch(url(sim, "win-01"), body).status_code == 200
     r = api.patch(url(sim, "win-01"), {"properties": {"settings": {"proxy": None, "extra": 1}}})
     props = r.json()["properties"]
@@ -199,7 +221,7 @@ def test_api_version_throttling_and_faults_apply(make_sim):
     bad = api.patch(url(sim, "win-01", api="2015-01-01"), ENABLE)
     assert (bad.status_code, code(bad)) == (400, "NoRegisteredProviderFound")
     assert api.patch(url(sim, "win-01", api="2024-07-10"), ENABLE).status_code == 200
-    other = Machine.build(SUB_A, "rg-one", "web-01")   # the machine PATCHes share the subscription's bucket
+    other = Machine.build(SUB_A, "rg-one", "web-01")  # the machine PATCHes share the subscription's bucket
     assert api.patch(f"{other.id}?api-version={HC_API}", {"properties": {}}).status_code == 200
     throttled = api.patch(url(sim, "win-01"), ENABLE)
     assert (throttled.status_code, code(throttled)) == (429, "TooManyRequests")

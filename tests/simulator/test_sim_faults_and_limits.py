@@ -1,4 +1,5 @@
 """Fault injection, token buckets and quota windows, and the command line."""
+
 from __future__ import annotations
 
 import os
@@ -23,13 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_machine_get_fault_rate(make_sim):
-    sim = make_sim(throttling=ThrottleSettings(read_burst=10_000))   # no 429s in the count
+    sim = make_sim(throttling=ThrottleSettings(read_burst=10_000))  # no 429s in the count
     api = Api(sim.base_url)
     web = next(m for m in sim.fleet.machines if m.name == "web-01")
     sim.set_faults(machine_get=0.3)
     results = [api.get(f"{web.id}?api-version={HC_API}") for _ in range(400)]
     failed = [r for r in results if r.status_code >= 500]
-    assert 85 <= len(failed) <= 155                       # 120 expected; binomial sd ~9
+    assert 85 <= len(failed) <= 155  # 120 expected; binomial sd ~9
     assert {r.status_code for r in failed} == {500, 503}
     assert {r.json()["error"]["code"] for r in failed} == {"InternalServerError", "ServiceUnavailable"}
     assert any("Retry-After" in r.headers for r in failed)
@@ -45,7 +46,7 @@ def test_patch_faults_change_nothing(make_sim):
     body = {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
     assert api.patch(f"{web.id}?api-version={HC_API}", body).status_code in (500, 503)
     assert sim.changes == [] and sim.patches() == []
-    assert api.get(f"{web.id}?api-version={HC_API}").status_code == 200     # other kinds unaffected
+    assert api.get(f"{web.id}?api-version={HC_API}").status_code == 200  # other kinds unaffected
     sim.set_faults(FaultSettings())
     assert api.patch(f"{web.id}?api-version={HC_API}", body).status_code == 200
 
@@ -67,8 +68,8 @@ def test_truncated_resource_graph_page_loses_rows(make_sim):
     api = Api(sim.base_url)
     body = api.query(MACHINES_QUERY, **{"$top": 3}).json()
     assert body["resultTruncated"] == "true" and "$skipToken" not in body
-    assert body["count"] == len(body["data"]) == 3 and body["totalRecords"] > 3       # the rest is lost
-    whole = api.query(MACHINES_QUERY, **{"$top": 1000}).json()                         # one page: nothing to lose
+    assert body["count"] == len(body["data"]) == 3 and body["totalRecords"] > 3  # the rest is lost
+    whole = api.query(MACHINES_QUERY, **{"$top": 1000}).json()  # one page: nothing to lose
     assert whole["resultTruncated"] == "false" and whole["count"] == whole["totalRecords"]
     sim.set_faults(arg_truncated=0.0)
     body = api.query(MACHINES_QUERY, **{"$top": 3}).json()
@@ -81,6 +82,7 @@ def test_faults_are_seeded(make_sim):
         api = Api(sim.base_url)
         web = next(m for m in sim.fleet.machines if m.name == "web-01")
         return [api.get(f"{web.id}?api-version={HC_API}").status_code for _ in range(30)]
+
     assert pattern(3) == pattern(3) != pattern(4)
 
 
@@ -112,11 +114,11 @@ def test_token_bucket_refills_on_monotonic_time():
     clock = FakeTime()
     bucket = TokenBucket(3, 2.0, clock)
     assert [bucket.take()[0] for _ in range(4)] == [True, True, True, False]
-    assert bucket.take()[2] == 1                       # half a second to the next token, rounded up
+    assert bucket.take()[2] == 1  # half a second to the next token, rounded up
     clock.now += 0.5
     assert bucket.take()[:2] == (True, 0)
     clock.now += 100
-    assert bucket.take() == (True, 2, 0)               # capped at capacity
+    assert bucket.take() == (True, 2, 0)  # capped at capacity
 
 
 def test_quota_window():
@@ -133,19 +135,40 @@ def test_quota_window():
 
 def test_command_line_serves_a_fleet():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "local_stack.simulator", "--machines", "40", "--subscriptions",
-                             "3", "--seed", "5", "--port", "0", "--start", "2026-08-15T12:00:00Z"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local_stack.simulator",
+            "--machines",
+            "40",
+            "--subscriptions",
+            "3",
+            "--seed",
+            "5",
+            "--port",
+            "0",
+            "--start",
+            "2026-08-15T12:00:00Z",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         base_url = proc.stdout.readline().strip()
         assert base_url.startswith("http://127.0.0.1:")
         headers = {"Authorization": "Bearer cli"}
         subs = requests.get(base_url + "/subscriptions?api-version=2022-12-01", headers=headers, timeout=10).json()
         assert 1 <= len(subs["value"]) <= 3
-        r = requests.post(base_url + "/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01",
-                          headers=headers, json={"query": "resources | where type =~ "
-                                                          "'microsoft.hybridcompute/machines' | project id"},
-                          timeout=10)
+        r = requests.post(
+            base_url + "/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01",
+            headers=headers,
+            json={"query": "resources | where type =~ 'microsoft.hybridcompute/machines' | project id"},
+            timeout=10,
+        )
         assert r.status_code == 200 and 0 < r.json()["totalRecords"] <= 40
     finally:
         proc.send_signal(signal.SIGINT)

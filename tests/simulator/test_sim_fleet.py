@@ -1,4 +1,5 @@
 """The seeded generator: determinism and a mix that covers every category the product handles."""
+
 from __future__ import annotations
 
 import re
@@ -15,17 +16,34 @@ ODD = ("", "1.58", "1.60.03293", "01.059.03224.0693", "1.61.03310848", "1.62.0-b
 def _snapshot(fleet):
     return (
         fleet.tenant_id,
-        [(s.subscription_id, s.display_name, s.state, s.readable, s.writable, sorted(s.locked_resource_groups))
-         for s in fleet.subscriptions],
-        [(m.id, m.location, m.properties, m.tags, [e.name for e in m.extensions], m.locked, m.write_forbidden,
-          m.behaviour, m.enabled_at, m.disconnect_at, m.delete_at) for m in fleet.machines],
+        [
+            (s.subscription_id, s.display_name, s.state, s.readable, s.writable, sorted(s.locked_resource_groups))
+            for s in fleet.subscriptions
+        ],
+        [
+            (
+                m.id,
+                m.location,
+                m.properties,
+                m.tags,
+                [e.name for e in m.extensions],
+                m.locked,
+                m.write_forbidden,
+                m.behaviour,
+                m.enabled_at,
+                m.disconnect_at,
+                m.delete_at,
+            )
+            for m in fleet.machines
+        ],
     )
 
 
 def test_same_seed_same_fleet():
     spec = FleetSpec(seed=11, subscriptions=6, machines=300)
-    assert _snapshot(generate_fleet(spec)) == _snapshot(generate_fleet(FleetSpec(seed=11, subscriptions=6,
-                                                                                 machines=300)))
+    assert _snapshot(generate_fleet(spec)) == _snapshot(
+        generate_fleet(FleetSpec(seed=11, subscriptions=6, machines=300))
+    )
     other = generate_fleet(FleetSpec(seed=12, subscriptions=6, machines=300))
     assert _snapshot(other) != _snapshot(generate_fleet(spec))
     assert other.subscriptions[0].subscription_id != generate_fleet(spec).subscriptions[0].subscription_id
@@ -62,7 +80,7 @@ def test_mix_covers_every_category(big_sim, big_fleet_spec):
     upgrades = [m.properties.get("agentUpgrade") for m in machines]
     assert any(u is None for u in upgrades)
     assert any(u == {"enableAutomaticUpgrade": False} for u in upgrades)
-    assert any(u == {"enableAutomaticUpgrade": True} for u in upgrades)          # pending
+    assert any(u == {"enableAutomaticUpgrade": True} for u in upgrades)  # pending
     assert any(u and u.get("lastAttemptStatus") == "Failed" and u.get("lastAttemptMessage") for u in upgrades)
     assert any(u and u.get("lastAttemptStatus") == "Success" for u in upgrades)
 
@@ -90,4 +108,4 @@ def test_conflicts_are_opt_in_and_leave_the_rest_of_the_fleet_alone():
     held = [m for m in busy.machines if m.write_conflicts]
     assert len(held) == 20 and all(1 <= m.write_conflicts <= 3 for m in held)
     assert {m.conflict_code for m in held} == {"Conflict", "AnotherOperationInProgress"}
-    assert _snapshot(plain) == _snapshot(busy)                 # every other draw is the same
+    assert _snapshot(plain) == _snapshot(busy)  # every other draw is the same

@@ -1,4 +1,5 @@
 """Resource Graph wire format, paging, quota and KQL execution."""
+
 from __future__ import annotations
 
 import base64
@@ -36,9 +37,10 @@ MACHINES = MACHINES_QUERY
 def test_paging_returns_every_row_once_in_id_order(big_sim):
     api = Api(big_sim.base_url)
     rows, bodies = all_pages(api, MACHINES, top=700)
-    visible = sorted(m.id for m in big_sim.fleet.machines
-                     if not m.deleted and big_sim.fleet.subscription(m.subscription_id).readable)
-    assert [r["id"] for r in rows] == visible          # every row once, id order
+    visible = sorted(
+        m.id for m in big_sim.fleet.machines if not m.deleted and big_sim.fleet.subscription(m.subscription_id).readable
+    )
+    assert [r["id"] for r in rows] == visible  # every row once, id order
     assert len(bodies) == -(-len(visible) // 700) >= 3
     assert all(b["totalRecords"] == len(visible) for b in bodies)
     assert [b["count"] for b in bodies[:-1]] == [700] * (len(bodies) - 1)
@@ -124,36 +126,57 @@ def test_product_query_through_the_sdk_returns_typed_values(sim):
         seen_headers.update(pipeline_response.http_response.headers)
         return deserialized
 
-    request = QueryRequest(subscriptions=[SUB_A, SUB_B, SUB_C, SUB_D, SUB_E], query=PRODUCT_QUERY,
-                           options=QueryRequestOptions(top=1000, result_format="objectArray"))
+    request = QueryRequest(
+        subscriptions=[SUB_A, SUB_B, SUB_C, SUB_D, SUB_E],
+        query=PRODUCT_QUERY,
+        options=QueryRequestOptions(top=1000, result_format="objectArray"),
+    )
     response = client.resources(request, enforce_https=False, cls=keep_headers)
     assert response.total_records == 9 and response.count == 9 and response.skip_token is None
     assert response.result_truncated == "false"
     assert seen_headers["x-ms-user-quota-remaining"] == "14"
     rows = {row["name"]: row for row in response.data}
-    assert "d-01" not in rows                              # unreadable subscription is invisible
+    assert "d-01" not in rows  # unreadable subscription is invisible
     assert [r["id"] for r in response.data] == sorted(r["id"] for r in response.data)
     web = rows["web-01"]
     assert web == {
         "id": f"/subscriptions/{SUB_A}/resourceGroups/rg-one/providers/Microsoft.HybridCompute/machines/web-01",
-        "name": "web-01", "subscriptionId": SUB_A, "resourceGroup": "rg-one", "location": "eastus",
-        "agentVersion": "1.60.03293.2680", "status": "Connected", "autoUpgrade": None,
-        "lastAttemptStatus": "", "lastAttemptTimestamp": "", "lastAttemptMessage": "", "osType": "windows",
-        "lastStatusChange": "2026-08-01T09:12:44.1234560Z", "tags": {"environment": "prod"},
+        "name": "web-01",
+        "subscriptionId": SUB_A,
+        "resourceGroup": "rg-one",
+        "location": "eastus",
+        "agentVersion": "1.60.03293.2680",
+        "status": "Connected",
+        "autoUpgrade": None,
+        "lastAttemptStatus": "",
+        "lastAttemptTimestamp": "",
+        "lastAttemptMessage": "",
+        "osType": "windows",
+        "lastStatusChange": "2026-08-01T09:12:44.1234560Z",
+        "tags": {"environment": "prod"},
     }
     assert rows["db-01"]["autoUpgrade"] is False
     assert rows["app-01"]["autoUpgrade"] is True
-    assert rows["app-01"]["resourceGroup"] == "rg-two"     # ARG lowercases resourceGroup
+    assert rows["app-01"]["resourceGroup"] == "rg-two"  # ARG lowercases resourceGroup
     assert rows["b-01"]["tags"] == {} and isinstance(rows["b-01"]["tags"], dict)
 
 
 def test_product_query_sees_patch_and_failed_attempts(make_sim):
-    failing = Machine.build(SUB_A, "rg-one", "fail-01", agent_version="1.58.03224.693",
-                            behaviour=behaviour("stuck", delay_days=1, offset_minutes=10))
+    failing = Machine.build(
+        SUB_A,
+        "rg-one",
+        "fail-01",
+        agent_version="1.58.03224.693",
+        behaviour=behaviour("stuck", delay_days=1, offset_minutes=10),
+    )
     sim = make_sim(small_fleet([failing]))
     api = Api(sim.base_url)
-    assert api.patch(f"{failing.id}?api-version=2025-01-13",
-                     {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}).status_code == 200
+    assert (
+        api.patch(
+            f"{failing.id}?api-version=2025-01-13", {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
+        ).status_code
+        == 200
+    )
     sim.clock.advance_to(T0 + timedelta(days=2))
     rows = {r["name"]: r for r in api.query(AGENT_QUERY, **{"$top": 1000}).json()["data"]}
     row = rows["fail-01"]
@@ -166,24 +189,43 @@ def test_product_query_sees_patch_and_failed_attempts(make_sim):
 
 
 def test_table_result_format(api):
-    r = api.query("resources | where type =~ 'microsoft.hybridcompute/machines' and name == 'db-01' "
-                  "| project id, name, auto = tobool(properties.agentUpgrade.enableAutomaticUpgrade), "
-                  "major = toint(split(tostring(properties.agentVersion), '.')[1]), tags, "
-                  "changed = todatetime(properties.lastStatusChange)", resultFormat="table")
+    r = api.query(
+        "resources | where type =~ 'microsoft.hybridcompute/machines' and name == 'db-01' "
+        "| project id, name, auto = tobool(properties.agentUpgrade.enableAutomaticUpgrade), "
+        "major = toint(split(tostring(properties.agentVersion), '.')[1]), tags, "
+        "changed = todatetime(properties.lastStatusChange)",
+        resultFormat="table",
+    )
     data = r.json()["data"]
-    assert data["columns"] == [{"name": "id", "type": "string"}, {"name": "name", "type": "string"},
-                               {"name": "auto", "type": "boolean"}, {"name": "major", "type": "integer"},
-                               {"name": "tags", "type": "object"}, {"name": "changed", "type": "datetime"}]
-    assert data["rows"] == [[f"/subscriptions/{SUB_A}/resourceGroups/rg-one/providers/Microsoft.HybridCompute"
-                             f"/machines/db-01", "db-01", False, 58, {}, "2026-08-01T09:12:44.1234560Z"]]
+    assert data["columns"] == [
+        {"name": "id", "type": "string"},
+        {"name": "name", "type": "string"},
+        {"name": "auto", "type": "boolean"},
+        {"name": "major", "type": "integer"},
+        {"name": "tags", "type": "object"},
+        {"name": "changed", "type": "datetime"},
+    ]
+    assert data["rows"] == [
+        [
+            f"/subscriptions/{SUB_A}/resourceGroups/rg-one/providers/Microsoft.HybridCompute/machines/db-01",
+            "db-01",
+            False,
+            58,
+            {},
+            "2026-08-01T09:12:44.1234560Z",
+        ]
+    ]
 
 
-@pytest.mark.parametrize("query", [
-    "resources | where type =~ 'x' | wherex",
-    "resources | where (",
-    "resources | project nosuchcolumn",
-    "nosuchtable | take 1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "resources | where type =~ 'x' | wherex",
+        "resources | where (",
+        "resources | project nosuchcolumn",
+        "nosuchtable | take 1",
+    ],
+)
 def test_malformed_or_invalid_kql_is_400(api, query):
     r = api.query(query)
     assert r.status_code == 400
@@ -202,9 +244,9 @@ def test_subscription_scope(api):
     names = lambda r: sorted(row["name"] for row in r.json()["data"])  # noqa: E731
     q = "resources | where type =~ 'microsoft.hybridcompute/machines' | project id, name"
     assert names(api.query(q, subscriptions=[SUB_E])) == ["e-01", "e-02"]
-    assert names(api.query(q, subscriptions=[SUB_D])) == []                 # cannot read
+    assert names(api.query(q, subscriptions=[SUB_D])) == []  # cannot read
     assert names(api.query(q, subscriptions=[SUB_E.upper()])) == ["e-01", "e-02"]
-    everything = names(api.query(q))                                       # no subscriptions: all readable
+    everything = names(api.query(q))  # no subscriptions: all readable
     assert len(everything) == 9 and "d-01" not in everything
 
 
@@ -213,29 +255,43 @@ def test_more_than_1000_subscriptions_is_400(api):
     assert r.status_code == 400 and r.json()["error"]["code"] == "BadRequest"
 
 
-@pytest.mark.parametrize("version,status", [("2021-03-01", 200), ("2022-10-01", 200), ("2024-04-01", 200),
-                                            ("2019-04-01", 400), ("banana", 400)])
+@pytest.mark.parametrize(
+    "version,status",
+    [("2021-03-01", 200), ("2022-10-01", 200), ("2024-04-01", 200), ("2019-04-01", 400), ("banana", 400)],
+)
 def test_arg_api_versions(api, version, status):
-    r = api.session.post(api.base_url + "/providers/Microsoft.ResourceGraph/resources?api-version=" + version,
-                         headers=api.headers(), json={"query": MACHINES})
+    r = api.session.post(
+        api.base_url + "/providers/Microsoft.ResourceGraph/resources?api-version=" + version,
+        headers=api.headers(),
+        json={"query": MACHINES},
+    )
     assert r.status_code == status
     if status == 400:
         assert r.json()["error"]["code"] == "InvalidApiVersionParameter"
 
 
 def test_extension_rows_and_resourcecontainers(api):
-    exts = api.query("resources | where type =~ 'microsoft.hybridcompute/machines/extensions' "
-                     "| extend machineId = tolower(tostring(split(id, '/extensions/')[0])) "
-                     "| project id, machineId, name, publisher = tostring(properties.publisher), "
-                     "autoUpgrade = tobool(properties.enableAutomaticUpgrade) | order by id asc",
-                     subscriptions=[SUB_A], **{"$top": 1000}).json()["data"]
+    exts = api.query(
+        "resources | where type =~ 'microsoft.hybridcompute/machines/extensions' "
+        "| extend machineId = tolower(tostring(split(id, '/extensions/')[0])) "
+        "| project id, machineId, name, publisher = tostring(properties.publisher), "
+        "autoUpgrade = tobool(properties.enableAutomaticUpgrade) | order by id asc",
+        subscriptions=[SUB_A],
+        **{"$top": 1000},
+    ).json()["data"]
     web = [e for e in exts if e["machineId"].endswith("/machines/web-01")]
     assert [e["name"] for e in web] == ["AzureMonitorWindowsAgent", "MDE.Windows"]
     assert web[0]["publisher"] == "Microsoft.Azure.Monitor" and web[0]["autoUpgrade"] is True
-    subs = api.query("resourcecontainers | where type == 'microsoft.resources/subscriptions' "
-                     "| project id, subscriptionId, state = tostring(properties.state)").json()["data"]
+    subs = api.query(
+        "resourcecontainers | where type == 'microsoft.resources/subscriptions' "
+        "| project id, subscriptionId, state = tostring(properties.state)"
+    ).json()["data"]
     assert {s["subscriptionId"]: s["state"] for s in subs} == {
-        SUB_A: "Enabled", SUB_B: "Enabled", SUB_C: "Disabled", SUB_E: "Enabled"}
+        SUB_A: "Enabled",
+        SUB_B: "Enabled",
+        SUB_C: "Disabled",
+        SUB_E: "Enabled",
+    }
 
 
 def test_now_is_the_simulated_clock(api, sim):

@@ -1,4 +1,5 @@
 """Subscription states as ARM serves them (reference §13a): who can read, who can write, who is gone."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,10 @@ def _fleet() -> Fleet:
 
 
 def _machine_url(state: str) -> str:
-    return (f"/subscriptions/{SUBS[state]}/resourceGroups/rg-x/providers/Microsoft.HybridCompute/machines/"
-            f"m-{state.lower()}?api-version={HC_API}")
+    return (
+        f"/subscriptions/{SUBS[state]}/resourceGroups/rg-x/providers/Microsoft.HybridCompute/machines/"
+        f"m-{state.lower()}?api-version={HC_API}"
+    )
 
 
 @pytest.fixture
@@ -31,8 +34,7 @@ def states_api(make_sim):
 def test_list_returns_state_verbatim_and_omits_deleted(states_api):
     _, api = states_api
     body = api.get("/subscriptions?api-version=2022-12-01").json()
-    assert {s["subscriptionId"]: s["state"] for s in body["value"]} == {
-        SUBS[s]: s for s in STATES if s != "Deleted"}
+    assert {s["subscriptionId"]: s["state"] for s in body["value"]} == {SUBS[s]: s for s in STATES if s != "Deleted"}
 
 
 @pytest.mark.parametrize("state", [s for s in STATES if s != "Deleted"])
@@ -45,10 +47,12 @@ def test_get_subscription_returns_state_verbatim(states_api, state):
 def test_deleted_subscription_has_no_operations(states_api):
     sim, api = states_api
     sub = SUBS["Deleted"]
-    for r in (api.get(f"/subscriptions/{sub}?api-version=2022-12-01"),
-              api.get(f"/subscriptions/{sub}/providers/Microsoft.HybridCompute/machines?api-version={HC_API}"),
-              api.get(_machine_url("Deleted")),
-              api.patch(_machine_url("Deleted"), ENABLE)):
+    for r in (
+        api.get(f"/subscriptions/{sub}?api-version=2022-12-01"),
+        api.get(f"/subscriptions/{sub}/providers/Microsoft.HybridCompute/machines?api-version={HC_API}"),
+        api.get(_machine_url("Deleted")),
+        api.patch(_machine_url("Deleted"), ENABLE),
+    ):
         assert r.status_code == 404 and r.json()["error"]["code"] == "SubscriptionNotFound"
     assert sim.changes == []
 
@@ -59,18 +63,28 @@ def test_deleted_subscriptions_can_be_kept_in_the_list(make_sim):
     listed = {s["subscriptionId"]: s["state"] for s in api.get("/subscriptions?api-version=2022-12-01").json()["value"]}
     assert listed[SUBS["Deleted"]] == "Deleted"
     assert api.get(f"/subscriptions/{SUBS['Deleted']}?api-version=2022-12-01").json()["state"] == "Deleted"
-    assert api.get(_machine_url("Deleted")).status_code == 404        # still nothing inside
+    assert api.get(_machine_url("Deleted")).status_code == 404  # still nothing inside
 
 
-@pytest.mark.parametrize("state,status,code", [
-    ("Enabled", 200, ""), ("Warned", 200, ""), ("PastDue", 200, ""),
-    ("Disabled", 409, "ReadOnlyDisabledSubscription"), ("Expired", 409, "ReadOnlyDisabledSubscription"),
-])
+@pytest.mark.parametrize(
+    "state,status,code",
+    [
+        ("Enabled", 200, ""),
+        ("Warned", 200, ""),
+        ("PastDue", 200, ""),
+        ("Disabled", 409, "ReadOnlyDisabledSubscription"),
+        ("Expired", 409, "ReadOnlyDisabledSubscription"),
+    ],
+)
 def test_reads_always_writes_only_when_active(states_api, state, status, code):
     sim, api = states_api
     assert api.get(_machine_url(state)).status_code == 200
-    assert api.get(f"/subscriptions/{SUBS[state]}/providers/Microsoft.HybridCompute/machines"
-                   f"?api-version={HC_API}").status_code == 200
+    assert (
+        api.get(
+            f"/subscriptions/{SUBS[state]}/providers/Microsoft.HybridCompute/machines?api-version={HC_API}"
+        ).status_code
+        == 200
+    )
     r = api.patch(_machine_url(state), ENABLE)
     assert r.status_code == status
     if code:
@@ -86,8 +100,10 @@ def test_resource_graph_shows_readable_states_not_deleted(states_api):
     assert sorted(r["name"] for r in rows) == sorted(f"m-{s.lower()}" for s in STATES if s != "Deleted")
     scoped = api.query(MACHINES_QUERY, subscriptions=[SUBS["Deleted"], SUBS["Disabled"]]).json()["data"]
     assert [r["name"] for r in scoped] == ["m-disabled"]
-    containers = api.query("resourcecontainers | where type =~ 'microsoft.resources/subscriptions' "
-                           "| project id, state = tostring(properties.state)").json()["data"]
+    containers = api.query(
+        "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' "
+        "| project id, state = tostring(properties.state)"
+    ).json()["data"]
     assert {r["state"] for r in containers} == set(STATES) - {"Deleted"}
 
 
@@ -97,8 +113,9 @@ def test_unknown_state_is_refused():
 
 
 def test_generator_places_expired_and_deleted_subscriptions():
-    fleet = generate_fleet(FleetSpec(seed=3, subscriptions=10, machines=50, expired_subscriptions=1,
-                                     deleted_subscriptions=1))
+    fleet = generate_fleet(
+        FleetSpec(seed=3, subscriptions=10, machines=50, expired_subscriptions=1, deleted_subscriptions=1)
+    )
     states = sorted(s.state for s in fleet.subscriptions)
     assert states.count("Expired") == 1 and states.count("Deleted") == 1
     assert generate_fleet(FleetSpec(seed=3, subscriptions=10, machines=50)).subscriptions[0].state == "Enabled"

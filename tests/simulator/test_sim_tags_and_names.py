@@ -1,4 +1,5 @@
 """Odd but legal: tag name casing, tag values as written, Unicode resource groups, percent-encoded paths."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,6 +23,7 @@ TAGGED = {
 
 # --- tags --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def tagged(make_sim):
     extra = [Machine.build(SUB_A, "rg-tags", name, tags=tags) for name, tags in TAGGED.items()]
@@ -35,7 +37,7 @@ def test_tags_come_back_as_written_from_arm_and_resource_graph(tagged):
     for name, tags in TAGGED.items():
         machine = next(m for m in sim.fleet.machines if m.name == name)
         assert api.get(f"{machine.id}?api-version={HC_API}").json()["tags"] == tags
-        assert rows[name]["tags"] == tags                 # names keep their case, values their spaces
+        assert rows[name]["tags"] == tags  # names keep their case, values their spaces
 
 
 def test_a_patch_leaves_tags_as_written(tagged):
@@ -44,12 +46,19 @@ def test_a_patch_leaves_tags_as_written(tagged):
     assert api.patch(f"{machine.id}?api-version={HC_API}", ENABLE).json()["tags"] == {"ARC-SWEEPER": " exclude "}
 
 
-@pytest.mark.parametrize("tags", [
-    {"arc-sweeper": "exclude", "ARC-SWEEPER": "keep"},     # one name to Azure
-    {"a/b": "x"}, {"a?b": "x"}, {"50%": "x"}, {"": "x"},    # forbidden characters, empty name
-    {"n" * 513: "x"}, {"name": "v" * 257},                  # too long
-    {f"t{i}": "x" for i in range(51)},                       # more than 50
-])
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"arc-sweeper": "exclude", "ARC-SWEEPER": "keep"},  # one name to Azure
+        {"a/b": "x"},
+        {"a?b": "x"},
+        {"50%": "x"},
+        {"": "x"},  # forbidden characters, empty name
+        {"n" * 513: "x"},
+        {"name": "v" * 257},  # too long
+        {f"t{i}": "x" for i in range(51)},  # more than 50
+    ],
+)
 def test_tags_azure_would_refuse_are_rejected(tags):
     with pytest.raises(ValueError):
         Machine.build(SUB_A, "rg", "m", tags=tags)
@@ -100,14 +109,14 @@ def test_percent_encoded_paths_reach_unicode_resource_groups(odd_names):
         assert r.status_code == 200, (machine.resource_group, r.text)
         assert r.json()["id"] == machine.id
         assert api.patch(url, ENABLE).status_code == 200
-        assert sim.requests[-1].path == machine.id                   # logged decoded
+        assert sim.requests[-1].path == machine.id  # logged decoded
     assert len(sim.patches()) == len(machines)
 
 
 def test_resource_group_names_compare_case_insensitively(odd_names):
     _, api, machines = odd_names
     cased = [m for m in machines if name_key(m.resource_group) != m.resource_group]
-    assert len(cased) == len(machines) - 2                   # all but CJK and digits
+    assert len(cased) == len(machines) - 2  # all but CJK and digits
     for machine in cased:
         shouted = machine.id.replace(machine.resource_group, name_key(machine.resource_group))
         r = api.get(f"{encoded(shouted)}?api-version={HC_API}")
@@ -143,6 +152,7 @@ def test_next_links_of_unicode_resource_groups_work(make_sim):
 
 # --- malformed ids from Resource Graph (a fault) ------------------------------------------------------
 
+
 def test_malformed_ids_in_resource_graph(make_sim):
     sim = make_sim(small_fleet([Machine.build(SUB_A, "rg-many", f"many-{i}") for i in range(10)]))
     corrupted = sim.corrupt_arg_ids(seed=3)
@@ -161,37 +171,42 @@ def test_malformed_ids_in_resource_graph(make_sim):
     assert reported[corrupted["dot-dot"].name].count("/../") == 1
     assert "/./providers/" in reported[corrupted["dot-segment"].name]
     assert "/Microsoft.Compute/virtualMachines/" in reported[corrupted["other-type"].name]
-    assert [r for r in rows if r["id"] == reported[foreign.name]]    # still in the answer, though out of scope
+    assert [r for r in rows if r["id"] == reported[foreign.name]]  # still in the answer, though out of scope
 
 
 def test_malformed_ids_are_seeded_and_checked(make_sim):
     def pick(seed):
         return {k: m.name for k, m in corrupt_arg_ids(small_fleet(), ["fragment", "other-type"], seed=seed).items()}
+
     assert pick(1) == pick(1)
     with pytest.raises(ValueError):
         corrupt_arg_ids(small_fleet(), ["nonsense"])
     with pytest.raises(ValueError):
-        corrupt_arg_ids(small_fleet(), list(KINDS) * 2)              # more kinds than machines
+        corrupt_arg_ids(small_fleet(), list(KINDS) * 2)  # more kinds than machines
 
 
 def test_the_fate_ledger_catches_a_sweep_that_follows_malformed_ids(make_sim):
     fleet = generate_fleet(FleetSpec(seed=3, subscriptions=3, machines=300, now=T0))
     due = [m for m in fleet.machines if fleet.fates[m.id].expect == PATCH]
     corrupted = corrupt_arg_ids(fleet, candidates=due, seed=1)
-    assert all(fleet.fates[m.id].expect == LEAVE and "malformed" in fleet.fates[m.id].reason
-               for m in corrupted.values())
+    assert all(
+        fleet.fates[m.id].expect == LEAVE and "malformed" in fleet.fates[m.id].reason for m in corrupted.values()
+    )
     sim = make_sim(fleet)
     api = Api(sim.base_url)
     reported = {r["name"]: r["id"] for r in all_pages(api, PRODUCT_QUERY, top=1000)[0]}
     sent = 0
-    for machine in corrupted.values():            # a naive sweep: the row's id, pasted into the URL
+    for machine in corrupted.values():  # a naive sweep: the row's id, pasted into the URL
         try:
             api.patch(f"{reported[machine.name]}?api-version={HC_API}", ENABLE)
             sent += 1
-        except requests.RequestException:        # " id\t" is not even a URL
+        except requests.RequestException:  # " id\t" is not even a URL
             pass
-    problems = [p for p in fleet.fates.check(sent=sim.patch_targets(), succeeded=sim.patch_targets(succeeded=True))
-                if not p.startswith("not patched")]      # this sweep patched nothing else
+    problems = [
+        p
+        for p in fleet.fates.check(sent=sim.patch_targets(), succeeded=sim.patch_targets(succeeded=True))
+        if not p.startswith("not patched")
+    ]  # this sweep patched nothing else
     assert sent >= len(KINDS) - 1 and len(problems) == sent
     followed = {p.split(": ", 1)[1].split(" (")[0] for p in problems if p.startswith("patched but must not be")}
     assert {corrupted[k].id for k in ("fragment", "dot-dot", "dot-segment", "trailing-slash")} <= followed

@@ -1,4 +1,5 @@
 """Real-time behaviour for benchmarks: service latency, throttle floors, Retry-After compliance."""
+
 from __future__ import annotations
 
 import time
@@ -25,6 +26,7 @@ def _timed(call) -> tuple[float, object]:
 
 # --- latency -----------------------------------------------------------------------------------------
 
+
 def test_latency_is_per_request_and_requests_overlap(make_sim):
     sim = make_sim(latency=Latency(read_s=0.3, write_s=0.6))
     api = Api(sim.base_url)
@@ -33,9 +35,8 @@ def test_latency_is_per_request_and_requests_overlap(make_sim):
     query, q = _timed(lambda: api.query(MACHINES_QUERY))
     assert r.status_code == w.status_code == q.status_code == 200
     assert 0.3 <= read < 0.6 and 0.6 <= write < 1.2 and 0.3 <= query < 0.6
-    with ThreadPoolExecutor(8) as pool:                   # one sleep per handler thread, not one queue
-        elapsed, results = _timed(lambda: list(pool.map(lambda _: Api(sim.base_url).get(_url(sim, "db-01")),
-                                                        range(8))))
+    with ThreadPoolExecutor(8) as pool:  # one sleep per handler thread, not one queue
+        elapsed, results = _timed(lambda: list(pool.map(lambda _: Api(sim.base_url).get(_url(sim, "db-01")), range(8))))
     assert all(r.status_code == 200 for r in results) and elapsed < 1.2
 
 
@@ -55,10 +56,11 @@ def test_negative_latency_is_refused():
 
 # --- throttle floors ---------------------------------------------------------------------------------
 
+
 def test_throttle_floor_from_the_settings():
     s = ThrottleSettings()
-    assert s.arm_floor_seconds(200) == 0 and s.arm_floor_seconds(1200) == 100.0      # 1,000 at 10/s
-    assert s.arm_floor_seconds(500, "read") == 10.0                                   # 250 over at 25/s
+    assert s.arm_floor_seconds(200) == 0 and s.arm_floor_seconds(1200) == 100.0  # 1,000 at 10/s
+    assert s.arm_floor_seconds(500, "read") == 10.0  # 250 over at 25/s
     assert s.arg_floor_seconds(15) == 0 and s.arg_floor_seconds(16) == 5.0 and s.arg_floor_seconds(60) == 15.0
     assert s.bucket("write") == (200, 10.0) and s.bucket("read") == (250, 25.0)
 
@@ -69,9 +71,9 @@ def test_throttle_floor_is_what_the_simulator_enforces(make_sim):
     assert sim.throttling == settings
     api = Api(sim.base_url)
     url = _url(sim, "web-01")
-    floor = settings.arm_floor_seconds(6)                  # 3 at once, then one every 0.2 s
+    floor = settings.arm_floor_seconds(6)  # 3 at once, then one every 0.2 s
     start, done = time.monotonic(), 0
-    while done < 6:                                         # as fast as the bucket lets it
+    while done < 6:  # as fast as the bucket lets it
         r = api.patch(url, ENABLE)
         done += r.status_code == 200
         if r.status_code == 429:
@@ -81,22 +83,28 @@ def test_throttle_floor_is_what_the_simulator_enforces(make_sim):
 
 # --- Retry-After compliance --------------------------------------------------------------------------
 
+
 def test_requests_before_retry_after_are_flagged_per_caller_and_subscription(make_sim):
     sim = make_sim(throttling=ThrottleSettings(write_burst=1, write_refill_per_second=1.0))
     api, other_caller = Api(sim.base_url), Api(sim.base_url)
     assert api.patch(_url(sim, "web-01"), ENABLE).status_code == 200
     throttled = api.patch(_url(sim, "db-01"), ENABLE)
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
-    assert api.get(_url(sim, "web-01")).status_code == 200          # a read, but the same subscription: early
-    assert api.get(_url(sim, "e-02")).status_code == 200            # another subscription: fine
+    assert api.get(_url(sim, "web-01")).status_code == 200  # a read, but the same subscription: early
+    assert api.get(_url(sim, "e-02")).status_code == 200  # another subscription: fine
     assert other_caller.get(_url(sim, "web-01")).status_code == 200  # another caller: fine
     assert sim.early_after_retry_after == 1
     time.sleep(1.05)
     assert api.patch(_url(sim, "db-01"), ENABLE).status_code == 200
     assert sim.early_after_retry_after == 1
     assert [(r.path.split("/")[2], r.status, r.early_after_retry_after) for r in sim.requests] == [
-        (SUB_A, 200, False), (SUB_A, 429, False), (SUB_A, 200, True), (SUB_E, 200, False), (SUB_A, 200, False),
-        (SUB_A, 200, False)]
+        (SUB_A, 200, False),
+        (SUB_A, 429, False),
+        (SUB_A, 200, True),
+        (SUB_E, 200, False),
+        (SUB_A, 200, False),
+        (SUB_A, 200, False),
+    ]
     sim.reset_log()
     assert sim.early_after_retry_after == 0
 
@@ -107,8 +115,8 @@ def test_resource_graph_retry_after_is_its_own_scope(make_sim):
     assert api.query(MACHINES_QUERY).status_code == 200
     throttled = api.query(MACHINES_QUERY)
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "2"
-    assert api.get(_url(sim, "web-01")).status_code == 200          # ARM is another scope
-    assert api.query(MACHINES_QUERY).status_code == 429            # too early, and counted
+    assert api.get(_url(sim, "web-01")).status_code == 200  # ARM is another scope
+    assert api.query(MACHINES_QUERY).status_code == 429  # too early, and counted
     assert [r.early_after_retry_after for r in sim.requests] == [False, False, False, True]
     assert sim.early_after_retry_after == 1
 
@@ -118,8 +126,8 @@ def test_retry_after_watch_keeps_the_latest_deadline():
     watch = RetryAfterWatch(lambda: now[0])
     key = ("caller", "sub")
     watch.note(key, "5")
-    watch.note(key, "1")                                  # a shorter wait does not shorten the first
-    watch.note(key, "Wed, 21 Oct 2026 07:28:00 GMT")      # HTTP-date form: not sent by ARM here, ignored
+    watch.note(key, "1")  # a shorter wait does not shorten the first
+    watch.note(key, "Wed, 21 Oct 2026 07:28:00 GMT")  # HTTP-date form: not sent by ARM here, ignored
     now[0] = 104.9
     assert watch.early(key) and not watch.early(("caller", "other"))
     now[0] = 105.0

@@ -1,4 +1,5 @@
 """Each step over in-memory fakes of its ports: what it reads, decides and writes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,12 +28,19 @@ NEW = "1.60.03293.809"
 CURRENT = "1.67.03504.1320"
 
 
-def snapshot(sub: str, name: str, *, version: str = NEW, auto_upgrade: bool | None = False,
-             status: str = "Connected", **fields) -> MachineSnapshot:
+def snapshot(
+    sub: str, name: str, *, version: str = NEW, auto_upgrade: bool | None = False, status: str = "Connected", **fields
+) -> MachineSnapshot:
     return MachineSnapshot(
         id=f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/{name}",
-        name=name, subscription_id=sub, resource_group="rg", status=status, agent_version=version,
-        auto_upgrade=auto_upgrade, **fields)
+        name=name,
+        subscription_id=sub,
+        resource_group="rg",
+        status=status,
+        agent_version=version,
+        auto_upgrade=auto_upgrade,
+        **fields,
+    )
 
 
 @dataclass
@@ -41,13 +49,16 @@ class World:
 
     env: dict[str, str] = field(default_factory=dict)
     tables: InMemoryTables = field(default_factory=InMemoryTables)
-    directory: FakeDirectory = field(default_factory=lambda: FakeDirectory(
-        [Subscription(SUB_A, "App", "Enabled"), Subscription(SUB_B, "Data", "Enabled")]))
+    directory: FakeDirectory = field(
+        default_factory=lambda: FakeDirectory(
+            [Subscription(SUB_A, "App", "Enabled"), Subscription(SUB_B, "Data", "Enabled")]
+        )
+    )
     graph: FakeGraph = field(default_factory=FakeGraph)
     arm: FakeArm = field(default_factory=FakeArm)
     alerts: FakeAlerts = field(default_factory=FakeAlerts)
     leases: InMemoryLeases = field(default_factory=InMemoryLeases)
-    feed: dict[str, ReleaseCatalogue] = field(default_factory=dict)   # catalogues served by URL
+    feed: dict[str, ReleaseCatalogue] = field(default_factory=dict)  # catalogues served by URL
 
     def fetch(self, url: str) -> ReleaseCatalogue:
         if url not in self.feed:
@@ -80,8 +91,9 @@ class World:
 
     @property
     def closing(self) -> ClosingStep:
-        return ClosingStep(self.tables, self.alerts, self.leases, FleetLedger(self.tables),
-                           app_url="https://func.example")
+        return ClosingStep(
+            self.tables, self.alerts, self.leases, FleetLedger(self.tables), app_url="https://func.example"
+        )
 
     def started(self, run_id: str = "daily-2026-11-20", **request) -> str:
         self.scope.start_run(StartRun(SweepRequest(run_id, Trigger.TIMER, **request), AS_OF))

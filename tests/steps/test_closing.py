@@ -1,4 +1,5 @@
 """Closing a phase: counts recounted from the rows, the alert sent once, the run's status."""
+
 from __future__ import annotations
 
 from arc_sweeper.messages import EnableChunk, PhaseEnd

@@ -1,4 +1,5 @@
 """Discovery: one row per machine, classified, numbered into enabling chunks; the fleet told."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -13,7 +14,9 @@ from tests.steps.conftest import AS_OF, CURRENT, SUB_A, SUB_B, snapshot
 def test_rows_findings_chunks_and_work(world):
     world.env["ENABLE_BATCH_SIZE"] = "2"
     world.graph.machines = [snapshot(SUB_A, f"vm-{i}") for i in range(3)] + [
-        snapshot(SUB_A, "ok", version=CURRENT, auto_upgrade=True), snapshot(SUB_B, "vm-b")]
+        snapshot(SUB_A, "ok", version=CURRENT, auto_upgrade=True),
+        snapshot(SUB_B, "vm-b"),
+    ]
     result = world.discovered()
     assert result.machines == 5
     assert [(w.subscription_id, w.machines_to_enable, w.chunks) for w in result.work] == [(SUB_A, 3, 2), (SUB_B, 1, 1)]
@@ -21,7 +24,9 @@ def test_rows_findings_chunks_and_work(world):
     assert rows["ok"].findings == (Finding.COMPLIANT,) and rows["ok"].enable_chunk == -1
     assert sorted(rows[f"vm-{i}"].enable_chunk for i in range(3)) == [0, 0, 1]
     assert {s.subscription_id: (s.machines, s.to_enable) for s in world.tables.subscriptions(result.run_id)} == {
-        SUB_A: (4, 3), SUB_B: (1, 1)}
+        SUB_A: (4, 3),
+        SUB_B: (1, 1),
+    }
     assert len(world.tables.fleet(SUB_A)) == 4 and len(world.tables.fleet(SUB_B)) == 1
 
 
@@ -51,8 +56,9 @@ def test_a_batch_given_up_is_recorded_as_not_swept_with_the_reason(world):
 
 
 def test_the_fleet_remembers_when_a_machine_first_failed(world):
-    failing = snapshot(SUB_A, "vm", auto_upgrade=True, last_attempt_status="Failed",
-                       last_attempt_timestamp="2026-11-18T01:30:00Z")
+    failing = snapshot(
+        SUB_A, "vm", auto_upgrade=True, last_attempt_status="Failed", last_attempt_timestamp="2026-11-18T01:30:00Z"
+    )
     world.graph.machines = [failing]
     world.discovered()
     [fleet] = world.tables.fleet(SUB_A).values()

@@ -1,4 +1,5 @@
 """Enabling: each machine of a chunk PATCHed once, results recorded, dry runs send nothing."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -35,8 +36,9 @@ def test_every_machine_of_the_chunk_is_patched_once_and_recorded(chunk):
 
 
 def test_a_refused_patch_is_recorded_with_the_arm_code(chunk):
-    chunk.arm.answer = lambda machine_id: (PatchOutcome(False, 409, "ScopeLocked", "locked") if "vm-1" in machine_id
-                                           else PatchOutcome(True, 200))
+    chunk.arm.answer = lambda machine_id: (
+        PatchOutcome(False, 409, "ScopeLocked", "locked") if "vm-1" in machine_id else PatchOutcome(True, 200)
+    )
     tally = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
     assert tally.counts == {"enabled": 3, "failed": 1}
     locked = next(r for r in chunk.tables.machines(RUN, SUB_A) if r.name == "vm-1")
@@ -85,9 +87,11 @@ def test_when_recording_fails_no_new_patch_is_sent_and_the_retry_patches_nothing
 
 def test_a_lost_answer_is_read_back_and_never_patched_twice(chunk):
     lost = chunk.graph.machines[0].id
-    chunk.arm.answer = lambda machine_id: (PatchOutcome(False, None, "NoResponse", "connection reset")
-                                           if machine_id == lost and machine_id not in chunk.arm.sent[:-1]
-                                           else PatchOutcome(True, 200))
+    chunk.arm.answer = lambda machine_id: (
+        PatchOutcome(False, None, "NoResponse", "connection reset")
+        if machine_id == lost and machine_id not in chunk.arm.sent[:-1]
+        else PatchOutcome(True, 200)
+    )
     result = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
     assert result.counts == {"enabled": 4} and chunk.arm.reads == [lost]
     assert Counter(chunk.arm.sent) == Counter(m.id for m in chunk.graph.machines)
@@ -96,9 +100,11 @@ def test_a_lost_answer_is_read_back_and_never_patched_twice(chunk):
 def test_a_lost_answer_that_did_not_apply_is_patched_once_more_by_the_retry(chunk):
     lost = chunk.graph.machines[0].id
     chunk.arm.lost_answers_applied = False
-    chunk.arm.answer = lambda machine_id: (PatchOutcome(False, None, "NoResponse", "connection reset")
-                                           if machine_id == lost and chunk.arm.sent.count(lost) == 1
-                                           else PatchOutcome(True, 200))
+    chunk.arm.answer = lambda machine_id: (
+        PatchOutcome(False, None, "NoResponse", "connection reset")
+        if machine_id == lost and chunk.arm.sent.count(lost) == 1
+        else PatchOutcome(True, 200)
+    )
     with pytest.raises(NotAllSent, match="NoResponse"):
         chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
     result = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
@@ -108,8 +114,14 @@ def test_a_lost_answer_that_did_not_apply_is_patched_once_more_by_the_retry(chun
 def test_a_call_out_of_time_returns_what_remains_for_the_next_call(chunk):
     chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")
     ticks = iter(range(0, 10_000, 400))  # every reading of the clock is 400 s later (the budget is 600 s)
-    step = EnablingStep(chunk.settings, chunk.tables, chunk.arm, FleetLedger(chunk.tables), chunk.leases,
-                        monotonic=lambda: float(next(ticks)))
+    step = EnablingStep(
+        chunk.settings,
+        chunk.tables,
+        chunk.arm,
+        FleetLedger(chunk.tables),
+        chunk.leases,
+        monotonic=lambda: float(next(ticks)),
+    )
     first = step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
     assert first.remaining > 0 and first.counts.get("not_attempted") == first.remaining
     rest = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF, first.budget, 1))
@@ -125,7 +137,7 @@ def test_abandoning_a_chunk_fails_its_open_rows_with_the_reason(chunk):
 
 def test_a_sweep_whose_lease_another_sweep_took_sends_nothing_more_and_says_why(chunk):
     """Stalled past ENABLING_LEASE: its lease ran out and an overlapping sweep took the scope."""
-    ran_out = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)   # the lease (PT6H) taken at AS_OF is over
+    ran_out = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # the lease (PT6H) taken at AS_OF is over
     assert chunk.leases.acquire("http-later", (SUB_A,), ran_out, timedelta(hours=6)) is None
     result = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, iso(ran_out)))
     assert chunk.arm.sent == [] and result.counts == {"failed": 4}
@@ -135,7 +147,7 @@ def test_a_sweep_whose_lease_another_sweep_took_sends_nothing_more_and_says_why(
 
 
 def test_a_sweep_within_its_lease_renews_it(chunk):
-    later = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)    # 5 h after AS_OF, within PT6H
+    later = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)  # 5 h after AS_OF, within PT6H
     chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, iso(later)))
     assert len(chunk.arm.sent) == 4
     assert chunk.leases.holders[RUN][1] == later + timedelta(hours=6)

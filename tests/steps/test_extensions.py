@@ -1,5 +1,6 @@
 """Machine extensions in the steps: classified with their machine, PATCHed only in enable mode and
 only when safe, ranked against the whole estate, followed, reported and kept in the fleet view."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -18,16 +19,31 @@ RUN = "daily-2026-11-20"
 LATER = "2026-11-22T09:00:00Z"
 AMA = ("Microsoft.Azure.Monitor", "AzureMonitorWindowsAgent")
 DEPENDENCY = ("Microsoft.Azure.Monitoring.DependencyAgent", "DependencyAgentWindows")
-CUSTOM = ("Contoso.Tools", "InventoryAgent")   # not supported by automatic extension upgrade
+CUSTOM = ("Contoso.Tools", "InventoryAgent")  # not supported by automatic extension upgrade
 
 
-def extension(sub: str, machine: str, name: str, kind: tuple[str, str] = AMA, *, version: str = "1.22.0",
-              auto_upgrade: bool | None = False, **fields) -> ExtensionSnapshot:
+def extension(
+    sub: str,
+    machine: str,
+    name: str,
+    kind: tuple[str, str] = AMA,
+    *,
+    version: str = "1.22.0",
+    auto_upgrade: bool | None = False,
+    **fields,
+) -> ExtensionSnapshot:
     machine_id = f"/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/{machine}"
-    return ExtensionSnapshot(id=f"{machine_id}/extensions/{name}", name=name, subscription_id=sub,
-                             publisher=kind[0], extension_type=kind[1], version=version,
-                             auto_upgrade=auto_upgrade, provisioning_state=fields.pop("provisioning_state",
-                                                                                       "Succeeded"), **fields)
+    return ExtensionSnapshot(
+        id=f"{machine_id}/extensions/{name}",
+        name=name,
+        subscription_id=sub,
+        publisher=kind[0],
+        extension_type=kind[1],
+        version=version,
+        auto_upgrade=auto_upgrade,
+        provisioning_state=fields.pop("provisioning_state", "Succeeded"),
+        **fields,
+    )
 
 
 def estate(world, mode: str = "enable", **env: str) -> None:
@@ -46,8 +62,16 @@ def estate(world, mode: str = "enable", **env: str) -> None:
         extension(SUB_A, "excluded", "AMA"),
         extension(SUB_A, "offline", "AMA"),
         extension(SUB_A, "current", "AMA", version="1.24.0", auto_upgrade=True),
-        extension(SUB_A, "current", "Dependency", DEPENDENCY, auto_upgrade=False,
-                  provisioning_state="Failed", status_level="Error", status_message="install failed: disk full"),
+        extension(
+            SUB_A,
+            "current",
+            "Dependency",
+            DEPENDENCY,
+            auto_upgrade=False,
+            provisioning_state="Failed",
+            status_level="Error",
+            status_message="install failed: disk full",
+        ),
     ]
 
 
@@ -61,8 +85,9 @@ def enable_everything(world, dry_run: bool = False) -> None:
         for chunk in range(work.chunks):
             world.enabling.enable_chunk(EnableChunk(RUN, work.subscription_id, chunk, dry_run, AS_OF))
         for chunk in range(work.extension_chunks):
-            world.enabling.enable_chunk(EnableChunk(RUN, work.subscription_id, chunk, dry_run, AS_OF,
-                                                    target=Target.EXTENSIONS))
+            world.enabling.enable_chunk(
+                EnableChunk(RUN, work.subscription_id, chunk, dry_run, AS_OF, target=Target.EXTENSIONS)
+            )
 
 
 def test_findings_per_extension_joined_to_its_machine(world):
@@ -70,7 +95,7 @@ def test_findings_per_extension_joined_to_its_machine(world):
     world.discovered(RUN)
     found = {name: set(r.findings) for name, r in rows(world).items()}
     assert found["plain/AMA"] == {ExtensionFinding.AUTO_UPGRADE_OFF}
-    assert found["plain/Dependency"] == {ExtensionFinding.OK}              # not set: opted in by default
+    assert found["plain/Dependency"] == {ExtensionFinding.OK}  # not set: opted in by default
     assert found["plain/Inventory"] == {ExtensionFinding.UNSUPPORTED}
     assert found["excluded/AMA"] == {ExtensionFinding.AUTO_UPGRADE_OFF, ExtensionFinding.EXCLUDED}
     assert found["offline/AMA"] == {ExtensionFinding.AUTO_UPGRADE_OFF, ExtensionFinding.MACHINE_NOT_CONNECTED}
@@ -92,8 +117,9 @@ def test_enable_mode_patches_only_supported_opted_out_extensions_of_machines_it_
     assert [(w.machines_to_enable, w.extension_chunks) for w in result.work] == [(1, 1)]
     assert [s.extensions_to_enable for s in world.tables.subscriptions(RUN) if s.subscription_id == SUB_A] == [2]
     enable_everything(world)
-    patched = sorted(sent.rsplit("/", 3)[-3] + "/" + sent.rsplit("/", 1)[-1]
-                     for sent in world.arm.sent if "/extensions/" in sent)
+    patched = sorted(
+        sent.rsplit("/", 3)[-3] + "/" + sent.rsplit("/", 1)[-1] for sent in world.arm.sent if "/extensions/" in sent
+    )
     # plain/AMA and current/Dependency: supported and opted out, on connected machines nobody excluded
     assert patched == ["current/Dependency", "plain/AMA"]
     assert rows(world)["plain/AMA"].action_result == EnableResult.ENABLED
@@ -104,7 +130,8 @@ def test_a_denied_type_is_reported_never_patched(world):
     estate(world, "enable", EXTENSION_DENY_LIST="dependencyagentwindows, Contoso.Tools.InventoryAgent")
     enable_everything(world)
     assert [s for s in world.arm.sent if "/extensions/" in s] == [
-        f"/subscriptions/{SUB_A}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/plain/extensions/AMA"]
+        f"/subscriptions/{SUB_A}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/plain/extensions/AMA"
+    ]
     assert ExtensionFinding.DENIED in rows(world)["current/Dependency"].findings
 
 
@@ -171,9 +198,11 @@ def test_versions_behind_are_ranked_against_every_batch_of_the_run(world):
     """Batch 0 alone cannot know that batch 1 runs newer versions: ranking waits for enabling's end."""
     world.env.update(EXTENSION_UPGRADE_MODE="report", RESOURCE_GRAPH_BATCH_SIZE="1")
     world.graph.machines = [snapshot(SUB_A, "old"), snapshot(SUB_B, "new")]
-    world.graph.extensions = [extension(SUB_A, "old", "AMA", version="1.20.0", auto_upgrade=None),
-                              extension(SUB_B, "new", "AMA", version="1.22.0", auto_upgrade=None),
-                              extension(SUB_B, "new", "AMA2", version="1.21.1", auto_upgrade=None)]
+    world.graph.extensions = [
+        extension(SUB_A, "old", "AMA", version="1.20.0", auto_upgrade=None),
+        extension(SUB_B, "new", "AMA", version="1.22.0", auto_upgrade=None),
+        extension(SUB_B, "new", "AMA2", version="1.21.1", auto_upgrade=None),
+    ]
     world.started(RUN)
     for batch in (0, 1):
         world.discovery.discover_batch(DiscoverBatch(RUN, batch, AS_OF))
@@ -196,7 +225,7 @@ def test_the_digest_lists_failed_and_opted_out_extensions_and_the_fleet_keeps_th
     items = {(i["kind"], i["name"]) for i in world.alerts.payloads[-1]["attention"]["items"]}
     assert ("extension_failed", "current/Dependency") in items
     assert ("extension_opted_out", "plain/AMA") in items
-    assert not any(name.startswith("excluded/") for _, name in items)   # excluded machines: reported, not nagged
+    assert not any(name.startswith("excluded/") for _, name in items)  # excluded machines: reported, not nagged
     assert "extensions" in world.alerts.payloads[-1]["summary"]
     fleet = {f.name: f for f in world.tables.fleet(SUB_A).values()}
     assert fleet["current"].extensions["Dependency"].startswith("1.22.0; extension_failed")
@@ -212,14 +241,21 @@ def test_the_digest_lists_failed_and_opted_out_extensions_and_the_fleet_keeps_th
 def test_follow_up_records_upgraded_failing_and_gone_extensions(world):
     estate(world, "enable")
     enable_everything(world)
-    assert world.closing.finish_enabling(PhaseEnd(RUN, AS_OF)) == 3   # the plain machine + two extensions
+    assert world.closing.finish_enabling(PhaseEnd(RUN, AS_OF)) == 3  # the plain machine + two extensions
     followed = sorted(name for name, r in rows(world).items() if r.followed)
     assert followed == ["current/Dependency", "plain/AMA", "plain/Dependency", "plain/Inventory"]
     world.graph.extensions = [
         extension(SUB_A, "plain", "AMA", version="1.24.0", auto_upgrade=True),
         extension(SUB_A, "plain", "Inventory", CUSTOM),
-        extension(SUB_A, "current", "Dependency", DEPENDENCY, auto_upgrade=True, status_level="Error",
-                  status_message="upgrade to 9.10.5 failed; rolled back"),
+        extension(
+            SUB_A,
+            "current",
+            "Dependency",
+            DEPENDENCY,
+            auto_upgrade=True,
+            status_level="Error",
+            status_message="upgrade to 9.10.5 failed; rolled back",
+        ),
     ]
     tally = world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER)).tally
     after = rows(world)
@@ -227,7 +263,7 @@ def test_follow_up_records_upgraded_failing_and_gone_extensions(world):
     assert after["current/Dependency"].outcome == ExtensionOutcome.FAILING
     assert "rolled back" in after["current/Dependency"].outcome_detail
     assert after["plain/Dependency"].outcome == ExtensionOutcome.GONE
-    assert after["plain/Inventory"].outcome == ExtensionOutcome.CURRENT   # the newest InventoryAgent there is
+    assert after["plain/Inventory"].outcome == ExtensionOutcome.CURRENT  # the newest InventoryAgent there is
     assert tally.extension_counts == {"ext_upgraded": 1, "ext_failing": 1, "ext_gone": 1, "ext_current": 1}
     assert not any(name.startswith("ext_") for name in tally.counts)
     fleet = {f.name: f for f in world.tables.fleet(SUB_A).values()}
@@ -258,8 +294,9 @@ def test_a_failed_upgrade_stays_failing_after_its_rollback_until_a_newer_version
     enable_everything(world)
     world.closing.finish_enabling(PhaseEnd(RUN, AS_OF))
     failed = "upgrade to 1.24.0 failed; rolled back"
-    world.graph.extensions = [extension(SUB_A, "plain", "AMA", auto_upgrade=True, status_level="Error",
-                                        status_message=failed)]
+    world.graph.extensions = [
+        extension(SUB_A, "plain", "AMA", auto_upgrade=True, status_level="Error", status_message=failed)
+    ]
     world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))
     # Rolled back and healthy between two attempts: the same version, still the newest the estate runs.
     world.graph.extensions = [extension(SUB_A, "plain", "AMA", auto_upgrade=True)]

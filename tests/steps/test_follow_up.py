@@ -1,4 +1,5 @@
 """Follow-up: re-read the cohort, record outcomes, tell the fleet; a failed poll loses nothing."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -23,8 +24,13 @@ def test_outcomes_are_recorded_and_counted(world):
     enabled(world, "upgrades", "fails", "gone")
     world.graph.machines = [
         replace(snapshot(SUB_A, "upgrades"), agent_version=CURRENT, auto_upgrade=True),
-        replace(snapshot(SUB_A, "fails"), auto_upgrade=True, last_attempt_status="Failed",
-                last_attempt_timestamp="2026-11-21T01:30:00Z", last_attempt_message="download failed"),
+        replace(
+            snapshot(SUB_A, "fails"),
+            auto_upgrade=True,
+            last_attempt_status="Failed",
+            last_attempt_timestamp="2026-11-21T01:30:00Z",
+            last_attempt_message="download failed",
+        ),
     ]
     tally = world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER)).tally
     assert tally.counts == {"upgraded": 1, "upgrade_failed": 1, "gone": 1} and tally.unsettled == 1
@@ -55,8 +61,10 @@ def test_a_poll_resource_graph_refuses_raises_and_changes_nothing(world):
 
 def test_each_check_keeps_the_day_s_counts_on_the_run_row(world):
     enabled(world, "upgrades", "pending")
-    world.graph.machines = [snapshot(SUB_A, "upgrades", auto_upgrade=True),
-                            snapshot(SUB_A, "pending", auto_upgrade=True)]
+    world.graph.machines = [
+        snapshot(SUB_A, "upgrades", auto_upgrade=True),
+        snapshot(SUB_A, "pending", auto_upgrade=True),
+    ]
     world.follow_up.check_cohort(CheckCohort(RUN, 0, "2026-11-21T09:00:00Z"))
     world.graph.machines[0] = replace(world.graph.machines[0], agent_version=CURRENT)
     world.follow_up.check_cohort(CheckCohort(RUN, 0, LATER))

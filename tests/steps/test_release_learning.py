@@ -1,4 +1,5 @@
 """The catalogue keeps itself current: releases learned from the estate, staleness said, URL fetched."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,7 +9,7 @@ from arc_sweeper.messages import DiscoverBatch, PhaseEnd, StartRun, SweepRequest
 from arc_sweeper.vocabulary import Finding, Trigger
 from tests.steps.conftest import AS_OF, SUB_A, snapshot
 
-NEWER = "1.68.03533.1400"   # a release the bundled catalogue (newest 1.67, 2026-08) does not list
+NEWER = "1.68.03533.1400"  # a release the bundled catalogue (newest 1.67, 2026-08) does not list
 
 
 def run(world, run_id: str, as_of: str = AS_OF):
@@ -57,8 +58,10 @@ def test_the_stale_notice_is_raised_by_a_newer_release_or_an_old_catalogue_and_c
 
 
 def test_a_catalogue_url_is_fetched_once_per_run_and_a_broken_one_falls_back_with_a_notice(world):
-    served = ReleaseCatalogue.from_json({"releases": [{"version": "1.70", "released": "2026-11"},
-                                                      {"version": "1.40", "released": "2024-04"}]}, "https://feed")
+    served = ReleaseCatalogue.from_json(
+        {"releases": [{"version": "1.70", "released": "2026-11"}, {"version": "1.40", "released": "2024-04"}]},
+        "https://feed",
+    )
     url = "https://feed.example/releases.json?sv=2024&sig=SECRETSIGNATURE000"
     world.env["AGENT_RELEASES_FILE"] = url
     world.feed[url] = served

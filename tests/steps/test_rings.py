@@ -1,4 +1,5 @@
 """Rings in the steps: evaluated before discovery, closed rings deferred, unringed machines in the last ring."""
+
 from __future__ import annotations
 
 from arc_sweeper.messages import DiscoverBatch, EvaluateRings, StartRun, SweepRequest
@@ -10,8 +11,11 @@ RUN = "daily-2026-11-20"
 
 def test_machines_of_a_closed_ring_are_deferred_with_the_reason_and_never_numbered(world):
     world.env["RING_TAG"] = "ring"
-    world.graph.machines = [snapshot(SUB_A, "pilot", tags={"Ring": "0"}), snapshot(SUB_A, "wave", tags={"ring": "1"}),
-                            snapshot(SUB_A, "untagged")]
+    world.graph.machines = [
+        snapshot(SUB_A, "pilot", tags={"Ring": "0"}),
+        snapshot(SUB_A, "wave", tags={"ring": "1"}),
+        snapshot(SUB_A, "untagged"),
+    ]
     plan = world.scope.start_run(StartRun(SweepRequest(RUN, Trigger.TIMER), AS_OF))
     assert plan.staged
     rings = world.rings.evaluate(EvaluateRings(RUN, AS_OF))

@@ -1,4 +1,5 @@
 """Starting a run: its row, its scope of subscriptions, and whether it may write."""
+
 from __future__ import annotations
 
 from arc_sweeper.messages import StartRun, SweepRequest
@@ -36,8 +37,9 @@ def test_a_retried_start_returns_the_plan_already_made(world):
 
 
 def test_the_request_window_and_interval_are_recorded_and_the_interval_capped_by_the_window(world):
-    plan = world.scope.start_run(StartRun(SweepRequest("r1", Trigger.HTTP, follow_up_window="P1D",
-                                                       poll_interval="P2D"), AS_OF))
+    plan = world.scope.start_run(
+        StartRun(SweepRequest("r1", Trigger.HTTP, follow_up_window="P1D", poll_interval="P2D"), AS_OF)
+    )
     assert (plan.follow_up_window_s, plan.poll_interval_s) == (86400, 86400)
 
 
@@ -46,8 +48,9 @@ def test_a_run_that_writes_holds_the_enabling_lease_and_an_overlapping_one_repor
     assert set(world.leases.holders) == {"r1"}
     plan = world.scope.start_run(StartRun(SweepRequest("r2", Trigger.TIMER), AS_OF))  # every subscription
     assert plan.dry_run
-    assert world.tables.get_run("r2").dry_run_reason == ("sweep r1 is still enabling an overlapping scope: this"
-                                                         " run reports only")
+    assert world.tables.get_run("r2").dry_run_reason == (
+        "sweep r1 is still enabling an overlapping scope: this run reports only"
+    )
     world.scope.start_run(StartRun(SweepRequest("r3", Trigger.HTTP, (SUB_B,)), AS_OF))  # disjoint: fine
     assert set(world.leases.holders) == {"r1", "r3"}
 

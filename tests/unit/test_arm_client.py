@@ -1,4 +1,5 @@
 """The ARM client's guards, against a real HTTP server on loopback."""
+
 from __future__ import annotations
 
 import pytest

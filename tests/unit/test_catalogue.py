@@ -1,4 +1,5 @@
 """The release catalogue: bundled data, overrides, support window and release distance."""
+
 from __future__ import annotations
 
 import json
@@ -102,9 +103,7 @@ def test_release_month_of_an_unlisted_release_is_none() -> None:
         ("1.67", date(2025, 1, 1), 12, True),
     ],
 )
-def test_supported_means_released_within_the_window(
-    agent: str, sweep_date: date, window: int, supported: bool
-) -> None:
+def test_supported_means_released_within_the_window(agent: str, sweep_date: date, window: int, supported: bool) -> None:
     assert BUNDLED.is_supported(version(agent), sweep_date, window) is supported
 
 
@@ -129,7 +128,7 @@ def test_latest_is_the_catalogue_newest_unless_the_fleet_reports_newer() -> None
     assert BUNDLED.latest([], on) == (1, 67)
     assert BUNDLED.latest([version("1.58.03224.693"), version("1.60")], on) == (1, 67)
     assert BUNDLED.latest([version("1.58"), version("1.68.04000.1")], on) == (1, 68)
-    assert BUNDLED.latest([version("1.71")], on) == (1, 71)          # one a month, plus the month in progress
+    assert BUNDLED.latest([version("1.71")], on) == (1, 71)  # one a month, plus the month in progress
     assert BUNDLED.latest([version("1.100"), version("2.3")], on) == (1, 67)  # not plausible: ignored
 
 
@@ -147,9 +146,7 @@ def test_latest_is_the_catalogue_newest_unless_the_fleet_reports_newer() -> None
         ("1.68", (1, 67), 0),  # newer than latest
     ],
 )
-def test_releases_behind_counts_releases_after_the_version(
-    agent: str, latest: tuple[int, int], behind: int
-) -> None:
+def test_releases_behind_counts_releases_after_the_version(agent: str, latest: tuple[int, int], behind: int) -> None:
     assert BUNDLED.releases_behind(version(agent), latest) == behind
 
 

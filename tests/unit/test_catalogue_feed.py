@@ -1,4 +1,5 @@
 """The catalogue URL, fetched over the real HTTP stack from a loopback server."""
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,15 @@ def test_a_valid_catalogue_is_fetched():
     assert catalogue.newest() == (1, 68) and SECRET not in catalogue.origin
 
 
-@pytest.mark.parametrize("status, body, problem", [
-    (404, {"error": "nope"}, "answered HTTP 404"),
-    (200, b"<html>not json</html>", "not valid JSON"),
-    (200, {"releases": [{"version": "one", "released": "2026-09"}]}, '"version" must be "MAJOR.MINOR"'),
-    (200, {"releases": []}, "no releases"),
-])
+@pytest.mark.parametrize(
+    "status, body, problem",
+    [
+        (404, {"error": "nope"}, "answered HTTP 404"),
+        (200, b"<html>not json</html>", "not valid JSON"),
+        (200, {"releases": [{"version": "one", "released": "2026-09"}]}, '"version" must be "MAJOR.MINOR"'),
+        (200, {"releases": []}, "no releases"),
+    ],
+)
 def test_a_broken_catalogue_is_a_catalogue_error_that_never_shows_the_token(status, body, problem):
     with serving(status, body) as url, pytest.raises(CatalogueError) as raised:
         fetch_catalogue(f"{url}/releases.json?{SECRET}")

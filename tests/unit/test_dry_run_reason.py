@@ -1,4 +1,5 @@
 """When a run may write: the request, DRY_RUN, and the public-cloud-only rule."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,17 +16,20 @@ def reason(env: dict, dry_run: bool | None) -> str:
     return dry_run_reason(Settings.from_env(env), SweepRequest("http-x", "http", dry_run=dry_run))
 
 
-@pytest.mark.parametrize("env, requested, expected", [
-    ({}, None, ""),
-    ({"DRY_RUN": "true"}, None, "DRY_RUN setting"),
-    ({"DRY_RUN": "true"}, False, "DRY_RUN setting"),  # the kill switch wins over a request for writes
-    ({}, False, ""),
-    ({}, True, "dryRun requested"),
-    ({"ARM_ENDPOINT": SOVEREIGN}, None, "PUBLIC_CLOUD_ONLY"),
-    ({"ARM_ENDPOINT": SOVEREIGN}, False, "PUBLIC_CLOUD_ONLY"),
-    ({"ARM_ENDPOINT": SOVEREIGN, "PUBLIC_CLOUD_ONLY": "false"}, None, ""),
-    ({"ARM_ENDPOINT": "http://127.0.0.1:8080"}, None, ""),
-])
+@pytest.mark.parametrize(
+    "env, requested, expected",
+    [
+        ({}, None, ""),
+        ({"DRY_RUN": "true"}, None, "DRY_RUN setting"),
+        ({"DRY_RUN": "true"}, False, "DRY_RUN setting"),  # the kill switch wins over a request for writes
+        ({}, False, ""),
+        ({}, True, "dryRun requested"),
+        ({"ARM_ENDPOINT": SOVEREIGN}, None, "PUBLIC_CLOUD_ONLY"),
+        ({"ARM_ENDPOINT": SOVEREIGN}, False, "PUBLIC_CLOUD_ONLY"),
+        ({"ARM_ENDPOINT": SOVEREIGN, "PUBLIC_CLOUD_ONLY": "false"}, None, ""),
+        ({"ARM_ENDPOINT": "http://127.0.0.1:8080"}, None, ""),
+    ],
+)
 def test_dry_run_reason(env, requested, expected):
     got = reason(env, requested)
     assert got.startswith(expected) and bool(got) == bool(expected)

@@ -1,4 +1,5 @@
 """Duration settings: ISO 8601 and short forms in, ISO 8601 out."""
+
 from __future__ import annotations
 
 import contextlib
@@ -98,9 +99,11 @@ def test_formats_as_iso_8601(duration: timedelta, text: str) -> None:
     assert format_duration(duration) == text
 
 
-@given(st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=100_000)).map(
-    lambda duration: timedelta(seconds=int(duration.total_seconds()))
-))
+@given(
+    st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=100_000)).map(
+        lambda duration: timedelta(seconds=int(duration.total_seconds()))
+    )
+)
 def test_format_then_parse_round_trips_whole_seconds(duration: timedelta) -> None:
     assert parse_duration(format_duration(duration)) == duration
 

@@ -1,4 +1,5 @@
 """The findings matrix: every finding and action, alone and combined, and properties."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -58,15 +59,32 @@ MATRIX = [
     ("Connected", "1.57", False, None, (F.AUTO_UPGRADE_OFF,), Action.ENABLE_AUTO_UPGRADE),
     ("Connected", "1.68.04000.1", None, None, (F.AUTO_UPGRADE_OFF,), Action.ENABLE_AUTO_UPGRADE),
     # Too old to upgrade itself: manual, whatever the flag and the connection.
-    ("Connected", SUPPORTED_BUT_TOO_OLD, False, None,
-     (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE), Action.MANUAL_UPGRADE),
+    (
+        "Connected",
+        SUPPORTED_BUT_TOO_OLD,
+        False,
+        None,
+        (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE),
+        Action.MANUAL_UPGRADE,
+    ),
     ("Connected", SUPPORTED_BUT_TOO_OLD, True, None, (F.TOO_OLD_FOR_AUTO_UPGRADE,), Action.MANUAL_UPGRADE),
-    ("Connected", OLD, None, None,
-     (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT), Action.MANUAL_UPGRADE),
-    ("Disconnected", OLD, False, None,
-     (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT, F.NOT_CONNECTED), Action.MANUAL_UPGRADE),
-    ("Expired", OLD, True, None,
-     (F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT, F.EXPIRED), Action.MANUAL_UPGRADE),
+    (
+        "Connected",
+        OLD,
+        None,
+        None,
+        (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT),
+        Action.MANUAL_UPGRADE,
+    ),
+    (
+        "Disconnected",
+        OLD,
+        False,
+        None,
+        (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT, F.NOT_CONNECTED),
+        Action.MANUAL_UPGRADE,
+    ),
+    ("Expired", OLD, True, None, (F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT, F.EXPIRED), Action.MANUAL_UPGRADE),
     # Not connected: nothing to enable until it reconnects.
     ("Disconnected", CURRENT, True, None, (F.NOT_CONNECTED,), Action.NONE),
     ("Disconnected", CURRENT, False, None, (F.AUTO_UPGRADE_OFF, F.NOT_CONNECTED), Action.NONE),
@@ -87,10 +105,15 @@ MATRIX = [
     # Excluded: reported with everything else that applies, never acted on.
     ("Connected", CURRENT, True, EXCLUDE, (F.EXCLUDED,), Action.NONE),
     ("Connected", CURRENT, False, EXCLUDE, (F.AUTO_UPGRADE_OFF, F.EXCLUDED), Action.NONE),
-    ("Connected", OLD, False, EXCLUDE,
-     (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT, F.EXCLUDED), Action.NONE),
-    ("Expired", "n/a", None, EXCLUDE,
-     (F.AUTO_UPGRADE_OFF, F.EXPIRED, F.EXCLUDED, F.UNKNOWN_VERSION), Action.NONE),
+    (
+        "Connected",
+        OLD,
+        False,
+        EXCLUDE,
+        (F.AUTO_UPGRADE_OFF, F.TOO_OLD_FOR_AUTO_UPGRADE, F.OUT_OF_SUPPORT, F.EXCLUDED),
+        Action.NONE,
+    ),
+    ("Expired", "n/a", None, EXCLUDE, (F.AUTO_UPGRADE_OFF, F.EXPIRED, F.EXCLUDED, F.UNKNOWN_VERSION), Action.NONE),
     ("Connected", CURRENT, False, {"ARC-Sweeper": "exclude"}, (F.AUTO_UPGRADE_OFF, F.EXCLUDED), Action.NONE),
     # Tag values compare exactly; other tags do not matter.
     # An exclusion is a safety switch: value matched case-insensitively, surrounding spaces ignored.
@@ -158,20 +181,23 @@ def test_explanations_cover_every_finding_and_action() -> None:
     assert "1.57" in Finding.TOO_OLD_FOR_AUTO_UPGRADE.explanation
 
 
-@pytest.mark.parametrize("odd_id", [
-    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1",      # not a GUID
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1?api-version=x",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1#frag",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/..",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/.",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1/",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m 1",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1\n",
-    f"/subscriptions/{SUB}/resourceGroups/rg./providers/Microsoft.HybridCompute/machines/m1",
-    f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/m1",
-    f"/subscriptions/{SUB}/resourceGroups/{'r' * 91}/providers/Microsoft.HybridCompute/machines/m1",
-])
+@pytest.mark.parametrize(
+    "odd_id",
+    [
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1",  # not a GUID
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1?api-version=x",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1#frag",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/..",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/.",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1/",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m 1",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m1\n",
+        f"/subscriptions/{SUB}/resourceGroups/rg./providers/Microsoft.HybridCompute/machines/m1",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/m1",
+        f"/subscriptions/{SUB}/resourceGroups/{'r' * 91}/providers/Microsoft.HybridCompute/machines/m1",
+    ],
+)
 def test_a_machine_whose_id_is_not_a_machine_id_is_never_enabled(odd_id: str) -> None:
     snapshot = replace(machine(auto_upgrade=False), id=odd_id)
     result = classify(snapshot, POLICY)
@@ -180,8 +206,10 @@ def test_a_machine_whose_id_is_not_a_machine_id_is_never_enabled(odd_id: str) ->
 
 def test_odd_but_legal_ids_are_recognised() -> None:
     for group in ("é" * 90, "日本語のリソースグループ" * 4, "rg_(prod)-1.x"):
-        snapshot = replace(machine(auto_upgrade=False),
-                           id=f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.HybridCompute/machines/m.1")
+        snapshot = replace(
+            machine(auto_upgrade=False),
+            id=f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.HybridCompute/machines/m.1",
+        )
         assert classify(snapshot, POLICY).action == Action.ENABLE_AUTO_UPGRADE, group
 
 
@@ -218,8 +246,10 @@ snapshots = st.builds(
 
 
 def is_excluded(snapshot: MachineSnapshot) -> bool:
-    return any(name.strip().casefold() == "arc-sweeper" and value.strip().casefold() == "exclude"
-               for name, value in snapshot.tags.items())
+    return any(
+        name.strip().casefold() == "arc-sweeper" and value.strip().casefold() == "exclude"
+        for name, value in snapshot.tags.items()
+    )
 
 
 @given(snapshots)

@@ -1,4 +1,5 @@
 """Outcome counts per day: a batch's later check replaces its earlier one; missing batches carry over."""
+
 from __future__ import annotations
 
 import pytest

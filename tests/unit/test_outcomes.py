@@ -1,4 +1,5 @@
 """Follow-up outcomes: each rule, in the order the product applies them, as the step records them."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -13,8 +14,10 @@ from arc_sweeper.steps.follow_up import checked_row
 from arc_sweeper.timefmt import iso
 from arc_sweeper.vocabulary import SETTLED_OUTCOMES, Outcome
 
-MACHINE_ID = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
-              "/providers/Microsoft.HybridCompute/machines/m1")
+MACHINE_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
+    "/providers/Microsoft.HybridCompute/machines/m1"
+)
 ENABLED_AT = "2026-11-20T03:00:00Z"
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 CATALOGUE = ReleaseCatalogue.load()
@@ -22,15 +25,29 @@ LATEST = (1, 67)
 
 
 def row(**changes) -> MachineRecord:
-    base = MachineRecord(run_id="daily-2026-11-20", resource_id=MACHINE_ID,
-                         subscription_id="00000000-0000-0000-0000-000000000001", resource_group="rg", name="m1",
-                         agent_version_seen="1.58.03224.693", enabled_at=ENABLED_AT, outcome=Outcome.PENDING)
+    base = MachineRecord(
+        run_id="daily-2026-11-20",
+        resource_id=MACHINE_ID,
+        subscription_id="00000000-0000-0000-0000-000000000001",
+        resource_group="rg",
+        name="m1",
+        agent_version_seen="1.58.03224.693",
+        enabled_at=ENABLED_AT,
+        outcome=Outcome.PENDING,
+    )
     return MachineRecord(**{**base.__dict__, **changes})
 
 
 def machine(**changes) -> MachineSnapshot:
-    base = dict(id=MACHINE_ID, name="m1", subscription_id="00000000-0000-0000-0000-000000000001",
-                resource_group="rg", status="Connected", agent_version="1.58.03224.693", auto_upgrade=True)
+    base = dict(
+        id=MACHINE_ID,
+        name="m1",
+        subscription_id="00000000-0000-0000-0000-000000000001",
+        resource_group="rg",
+        status="Connected",
+        agent_version="1.58.03224.693",
+        auto_upgrade=True,
+    )
     return MachineSnapshot(**{**base, **changes})
 
 
@@ -65,8 +82,12 @@ def test_already_current_without_an_attempt_is_up_to_date_never_upgraded():
 
 @pytest.mark.parametrize("version", ["1.66.03480.100", "1.67.03504.1320"])
 def test_a_failed_attempt_after_enabling_is_failing_whatever_the_version(version):
-    m = machine(agent_version=version, last_attempt_status="Failed", last_attempt_timestamp="2026-11-25T01:30:00Z",
-                last_attempt_message="AZCM0166: install failed")
+    m = machine(
+        agent_version=version,
+        last_attempt_status="Failed",
+        last_attempt_timestamp="2026-11-25T01:30:00Z",
+        last_attempt_message="AZCM0166: install failed",
+    )
     result = outcome(row(agent_version_seen=version), m)
     assert (result.outcome, result.outcome_detail) == (Outcome.UPGRADE_FAILED, "AZCM0166: install failed")
 
@@ -89,8 +110,11 @@ def test_an_attempt_from_before_enabling_is_ignored():
 
 
 def test_recent_failure_is_upgrade_failed_with_message_and_since():
-    m = machine(last_attempt_status="Failed", last_attempt_timestamp="2026-11-25T01:30:00.1234567Z",
-                last_attempt_message="AZCM0165: download failed")
+    m = machine(
+        last_attempt_status="Failed",
+        last_attempt_timestamp="2026-11-25T01:30:00.1234567Z",
+        last_attempt_message="AZCM0165: download failed",
+    )
     result = outcome(row(), m)
     assert (result.outcome, result.failed_since) == (Outcome.UPGRADE_FAILED, "2026-11-25T01:30:00.1234567Z")
     assert result.outcome_detail == "AZCM0165: download failed"
@@ -106,8 +130,9 @@ def test_failure_older_than_threshold_is_stuck_with_advice():
 
 
 def test_recovered_after_failure():
-    m = machine(agent_version="1.67.03504.1320", last_attempt_status="Success",
-                last_attempt_timestamp="2026-11-26T01:30:00Z")
+    m = machine(
+        agent_version="1.67.03504.1320", last_attempt_status="Success", last_attempt_timestamp="2026-11-26T01:30:00Z"
+    )
     result = outcome(row(failed_since="2026-11-22T01:30:00Z"), m)
     assert (result.outcome, result.recovered) == (Outcome.UPGRADED, True)
 

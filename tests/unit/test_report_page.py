@@ -1,4 +1,5 @@
 """The HTML report, rendered from recorded tables and read back: its numbers are the tables' numbers."""
+
 from __future__ import annotations
 
 import re
@@ -29,6 +30,7 @@ from tests.report_tables import (
 )
 
 F = Finding
+
 
 @pytest.fixture
 def tables() -> InMemoryTables:
@@ -62,8 +64,13 @@ def test_versions_by_release_and_support_add_up_to_the_machine_rows(tables):
     shown = {(release, support): number(n) for release, support, n in table.body}
     assert sum(shown.values()) == len(ROWS)
     assert shown == {
-        ("1.50", "Too old for automatic upgrade"): 2, ("1.56", "Out of support"): 1, ("1.60", "Supported"): 1,
-        ("1.61", "Supported"): 1, ("1.62", "Supported"): 1, ("1.63", "Supported"): 1, ("1.67", "Supported"): 1,
+        ("1.50", "Too old for automatic upgrade"): 2,
+        ("1.56", "Out of support"): 1,
+        ("1.60", "Supported"): 1,
+        ("1.61", "Supported"): 1,
+        ("1.62", "Supported"): 1,
+        ("1.63", "Supported"): 1,
+        ("1.67", "Supported"): 1,
         ("unreadable", "Version unreadable"): 1,
     }
     assert table.column("Release") == sorted(table.column("Release"), key=lambda r: (r == "unreadable", r))
@@ -74,8 +81,11 @@ def test_findings_actions_and_results_are_the_counted_rows(tables):
     findings = {row[0]: number(row[1]) for row in report.tables["findings-table"].body}
     assert findings == Counter(str(f) for r in ROWS for f in r.findings)
     assert report.tables["findings-table"].column("Meaning")[0] == Finding.COMPLIANT.explanation
-    small = {t.caption: {row[0]: number(row[1]) for row in t.body} for t in report.all_tables if t.caption in (
-        "Actions", "Enable results (machines to enable)")}
+    small = {
+        t.caption: {row[0]: number(row[1]) for row in t.body}
+        for t in report.all_tables
+        if t.caption in ("Actions", "Enable results (machines to enable)")
+    }
     assert small["Actions"] == Counter(str(r.action) for r in ROWS)
     assert small["Enable results (machines to enable)"] == {"enabled": 3, "failed": 1}
 
@@ -106,12 +116,21 @@ def test_the_trend_covers_comparable_runs_with_follow_ups_under_way_and_new_mach
 def test_attention_is_grouped_by_kind_oldest_first_with_remedies_and_capped(tables, monkeypatch):
     html, report = rendered(tables)
     captions = [t.caption for t in report.in_section("attention") if t.caption.endswith("oldest first")]
-    assert captions == ["Enable failed, oldest first", "Upgrade stuck, oldest first",
-                        "Manual upgrade needed, oldest first", "Out of support, oldest first",
-                        "Unknown version, oldest first"]
+    assert captions == [
+        "Enable failed, oldest first",
+        "Upgrade stuck, oldest first",
+        "Manual upgrade needed, oldest first",
+        "Out of support, oldest first",
+        "Unknown version, oldest first",
+    ]
     stuck = next(t for t in report.all_tables if t.caption.startswith("Upgrade stuck"))
-    assert stuck.rows[1] == ["stuck", SUB_A, "Failed", "AZCM0165: Failed to download the agent package",
-                             "2026-11-20T01:10:00Z"]
+    assert stuck.rows[1] == [
+        "stuck",
+        SUB_A,
+        "Failed",
+        "AZCM0165: Failed to download the agent package",
+        "2026-11-20T01:10:00Z",
+    ]
     assert "read himds.log and azcmagent.log" in html
     refused = next(t for t in report.all_tables if t.caption.startswith("Enable failed"))
     assert refused.rows[0][2] == "ARM error" and refused.rows[1][2] == "ScopeLocked"
@@ -124,12 +143,18 @@ def test_attention_is_grouped_by_kind_oldest_first_with_remedies_and_capped(tabl
 
 
 def test_a_held_ring_is_listed_with_why_and_no_portal_link(tables):
-    tables.put_rings([RingRecord(2, RingState.HELD, decision="ring 1: 3 of 10 failing (max 10%)",
-                                 evaluated_at="2026-11-22T03:31:00Z")])
+    tables.put_rings(
+        [
+            RingRecord(
+                2, RingState.HELD, decision="ring 1: 3 of 10 failing (max 10%)", evaluated_at="2026-11-22T03:31:00Z"
+            )
+        ]
+    )
     html, report = rendered(tables)
     [held] = [t for t in report.all_tables if t.caption.startswith("Ring held")]
     assert held.rows[0][0] == "Ring" and held.body == [
-        ["ring 2", "", "held", "ring 1: 3 of 10 failing (max 10%)", "2026-11-22T03:31:00Z"]]
+        ["ring 2", "", "held", "ring 1: 3 of 10 failing (max 10%)", "2026-11-22T03:31:00Z"]
+    ]
     assert 'href="https://portal.azure.com/#resource/rings' not in html
 
 
@@ -145,9 +170,10 @@ def test_the_page_loads_nothing_runs_nothing_and_describes_every_chart(tables):
     assert not [t for t, _ in tags if t in ("script", "img", "link", "iframe", "object")]
     assert not [a for _, a in tags if "src" in a or any(k.startswith("on") for k in a)]
     assert {a.get("href", "") for t, a in tags if t == "a"} <= {
-        f"https://portal.azure.com/#resource{r.resource_id}" for r in [*ROWS, *EXTENSIONS]}
+        f"https://portal.azure.com/#resource{r.resource_id}" for r in [*ROWS, *EXTENSIONS]
+    }
     assert not re.search(r"url\(|@import", html)
-    assert ('meta', {"http-equiv": "Content-Security-Policy", "content": report_page.CONTENT_SECURITY_POLICY}) in tags
+    assert ("meta", {"http-equiv": "Content-Security-Policy", "content": report_page.CONTENT_SECURITY_POLICY}) in tags
     charts = [a for t, a in tags if t == "svg"]
     assert len(charts) == 5 and all(a["role"] == "img" and a["aria-describedby"] in report.tables for a in charts)
     assert [t for t, _ in tags].count("h1") == 1 and "h2" in [t for t, _ in tags]
@@ -157,16 +183,25 @@ def test_the_extension_section_holds_the_run_row_s_extension_counts(tables):
     html, report = rendered(tables)
     recorded = tables.get_run(DAY_1)
     findings = report.tables["extension-findings-table"]
-    assert {row[0]: number(row[1]) for row in findings.body} == recorded.extension_finding_counts == Counter(
-        str(f) for e in EXTENSIONS for f in e.findings)
+    assert (
+        {row[0]: number(row[1]) for row in findings.body}
+        == recorded.extension_finding_counts
+        == Counter(str(f) for e in EXTENSIONS for f in e.findings)
+    )
     assert findings.column("Finding") == [f for f in ExtensionFinding if f in recorded.extension_finding_counts]
     assert findings.column("Meaning")[0] == ExtensionFinding.OK.explanation
     results = report.tables["extension-results-table"]
-    assert {row[0]: number(row[1]) for row in results.body} == recorded.extension_result_counts == {
-        "enabled": 2, "failed": 1}
+    assert (
+        {row[0]: number(row[1]) for row in results.body}
+        == recorded.extension_result_counts
+        == {"enabled": 2, "failed": 1}
+    )
     outcomes = report.tables["extension-outcomes-table"]
-    assert {row[0]: number(row[1]) for row in outcomes.body} == recorded.extension_outcome_counts == {
-        "ext_upgraded": 1, "ext_failing": 1}
+    assert (
+        {row[0]: number(row[1]) for row in outcomes.body}
+        == recorded.extension_outcome_counts
+        == {"ext_upgraded": 1, "ext_failing": 1}
+    )
     assert f"{len(EXTENSIONS)} extensions on the machines seen" in html
     assert html.index('id="attention"') < html.index('id="extensions"') < html.index('id="skipped"')
 
@@ -174,19 +209,35 @@ def test_the_extension_section_holds_the_run_row_s_extension_counts(tables):
 def test_extensions_needing_attention_are_listed_apart_from_the_machines_with_what_to_do(tables, monkeypatch):
     html, report = rendered(tables)
     groups = [t for t in report.in_section("extensions") if t.caption.endswith("oldest first")]
-    assert [t.caption for t in groups] == ["Enable failed, oldest first", "Extension failed, oldest first",
-                                           "Extension opted out, oldest first", "Extension far behind, oldest first"]
+    assert [t.caption for t in groups] == [
+        "Enable failed, oldest first",
+        "Extension failed, oldest first",
+        "Extension opted out, oldest first",
+        "Extension far behind, oldest first",
+    ]
     refused, failed, opted_out, far_behind = groups
-    assert refused.rows == [["Extension", "Subscription", "ARM error", "Message", "Since"],
-                            ["waits/Worker", SUB_A, "ScopeLocked", "The scope is locked", "2026-11-20T03:31:00Z"]]
+    assert refused.rows == [
+        ["Extension", "Subscription", "ARM error", "Message", "Since"],
+        ["waits/Worker", SUB_A, "ScopeLocked", "The scope is locked", "2026-11-20T03:31:00Z"],
+    ]
     assert failed.rows[0] == ["Extension", "Subscription", "Type and version", "Message", "Since"]
-    assert failed.body == [["ok/Dependency", SUB_A, "DependencyAgentWindows 9.10.20.31260", INSTALL_FAILED, ""],
-                           ["stuck/UpdateManager", SUB_A, "WindowsOsUpdateExtension 1.0.21.0", ROLLED_BACK, ""]]
+    assert failed.body == [
+        ["ok/Dependency", SUB_A, "DependencyAgentWindows 9.10.20.31260", INSTALL_FAILED, ""],
+        ["stuck/UpdateManager", SUB_A, "WindowsOsUpdateExtension 1.0.21.0", ROLLED_BACK, ""],
+    ]
     assert opted_out.body == [  # the refused PATCH left it opted out too
         ["aged/IaaSAntimalware", SUB_A, "IaaSAntimalware 1.7.0.0", "enableAutomaticUpgrade is false", ""],
-        ["waits/Worker", SUB_A, "HybridWorkerForWindows 1.1.13", "enableAutomaticUpgrade is false", ""]]
-    assert far_behind.body == [["old/AMA", SUB_A, "AzureMonitorWindowsAgent 1.28.0.0",
-                                "1.28.0.0: 3 versions behind the newest in the estate", ""]]
+        ["waits/Worker", SUB_A, "HybridWorkerForWindows 1.1.13", "enableAutomaticUpgrade is false", ""],
+    ]
+    assert far_behind.body == [
+        [
+            "old/AMA",
+            SUB_A,
+            "AzureMonitorWindowsAgent 1.28.0.0",
+            "1.28.0.0: 3 versions behind the newest in the estate",
+            "",
+        ]
+    ]
     # The alert's extension items, each once; the machines' list keeps to machines.
     assert sum(len(t.body) for t in groups) == len(attention_items([], [], extensions=EXTENSIONS)) == 6
     assert "Extensions needing attention: 6" in html and "Turn enableAutomaticUpgrade on" in html
@@ -201,16 +252,28 @@ def test_extensions_needing_attention_are_listed_apart_from_the_machines_with_wh
 
 
 def test_a_run_that_read_no_extension_says_so(tables):
-    tables.put_run(replace(tables.get_run(DAY_1), extensions_seen=0, extension_finding_counts={},
-                           extension_result_counts={}, extension_outcome_counts={}))
+    tables.put_run(
+        replace(
+            tables.get_run(DAY_1),
+            extensions_seen=0,
+            extension_finding_counts={},
+            extension_result_counts={},
+            extension_outcome_counts={},
+        )
+    )
     html, report = rendered(tables)
     assert "This run read no extension" in html and not report.in_section("extensions")
 
 
 def test_names_the_vocabulary_does_not_know_yet_still_appear(tables):
     newer = tables.get_run(DAY_1)
-    tables.put_run(replace(newer, finding_counts={**newer.finding_counts, "extension_outdated": 2},
-                           outcome_history={"2026-11-21": {"0": {"up_to_date": 2, "upgraded": 1}}}))
+    tables.put_run(
+        replace(
+            newer,
+            finding_counts={**newer.finding_counts, "extension_outdated": 2},
+            outcome_history={"2026-11-21": {"0": {"up_to_date": 2, "upgraded": 1}}},
+        )
+    )
     _, report = rendered(tables)
     assert ["extension_outdated", "2", ""] in report.tables["findings-table"].body
     assert report.tables["follow-up-table"].rows[0] == ["Day", "upgraded", "up_to_date"]
@@ -225,8 +288,15 @@ def test_the_run_s_notices_head_the_page(tables):
 
 
 def test_a_dry_run_says_what_it_would_enable_and_that_nothing_is_followed(tables):
-    tables.put_run(replace(tables.get_run(DAY_1), dry_run=True, dry_run_reason="DRY_RUN setting",
-                           result_counts={"dry_run": 4}, outcome_history={}))
+    tables.put_run(
+        replace(
+            tables.get_run(DAY_1),
+            dry_run=True,
+            dry_run_reason="DRY_RUN setting",
+            result_counts={"dry_run": 4},
+            outcome_history={},
+        )
+    )
     html, report = rendered(tables)
     assert number(report.headline["Would enable"]) == 4
     assert "DRY_RUN setting" in html and "A dry run enables nothing" in html

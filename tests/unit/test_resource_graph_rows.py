@@ -1,4 +1,5 @@
 """Resource Graph rows and paging guards, through the real azure-mgmt-resourcegraph client."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,13 +8,21 @@ from arc_sweeper.credentials import DevelopmentCredential
 from arc_sweeper.resource_graph import GraphQueryError, ResourceGraph, machine_from_row
 from tests.loopback import loopback_server
 
-MACHINE = ("/subscriptions/0000000a-0000-0000-0000-000000000000/resourceGroups/rg"
-           "/providers/Microsoft.HybridCompute/machines/m")
+MACHINE = (
+    "/subscriptions/0000000a-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/m"
+)
 
 
 def test_odd_rows_are_kept_as_seen():
-    row = {"id": MACHINE, "name": "m", "subscriptionId": "0000000A-0000-0000-0000-000000000000",
-           "autoUpgrade": "True", "agentVersion": 1.58, "tags": ["not", "a", "map"], "status": None}
+    row = {
+        "id": MACHINE,
+        "name": "m",
+        "subscriptionId": "0000000A-0000-0000-0000-000000000000",
+        "autoUpgrade": "True",
+        "agentVersion": 1.58,
+        "tags": ["not", "a", "map"],
+        "status": None,
+    }
     machine = machine_from_row(row)
     assert machine.auto_upgrade is True
     assert machine.agent_version == "1.58" and machine.status == "" and machine.tags == {}
@@ -22,8 +31,14 @@ def test_odd_rows_are_kept_as_seen():
 
 
 def test_a_repeating_skip_token_stops_paging():
-    page = {"totalRecords": 5, "count": 1, "resultTruncated": "false", "$skipToken": "same",
-            "data": [{"id": MACHINE, "name": "m"}], "facets": []}
+    page = {
+        "totalRecords": 5,
+        "count": 1,
+        "resultTruncated": "false",
+        "$skipToken": "same",
+        "data": [{"id": MACHINE, "name": "m"}],
+        "facets": [],
+    }
     requests = []
 
     def answer(method, path, headers):

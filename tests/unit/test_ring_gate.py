@@ -1,4 +1,5 @@
 """The staged rollout's gate: pure decisions from recorded facts."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -31,13 +32,16 @@ def test_ring_zero_is_always_open_and_the_next_waits_for_its_soak():
     assert "soaking until" in rings[1].decision
 
 
-@pytest.mark.parametrize("health, state, words", [
-    (RingHealth(20, 19, 1), RingState.OPEN, "healthy"),
-    (RingHealth(20, 15, 5, ("web-01", "db-02")), RingState.HELD, "failing: web-01, db-02"),
-    (RingHealth(20, 2, 0), RingState.WAITING, "2 of 20 enabled machines settled"),
-    (RingHealth(3, 3, 0), RingState.OPEN, "healthy"),        # a small ring: judged once all settled
-    (RingHealth(0, 0, 0), RingState.OPEN, "nothing to enable"),
-])
+@pytest.mark.parametrize(
+    "health, state, words",
+    [
+        (RingHealth(20, 19, 1), RingState.OPEN, "healthy"),
+        (RingHealth(20, 15, 5, ("web-01", "db-02")), RingState.HELD, "failing: web-01, db-02"),
+        (RingHealth(20, 2, 0), RingState.WAITING, "2 of 20 enabled machines settled"),
+        (RingHealth(3, 3, 0), RingState.OPEN, "healthy"),  # a small ring: judged once all settled
+        (RingHealth(0, 0, 0), RingState.OPEN, "nothing to enable"),
+    ],
+)
 def test_the_gate_after_the_soak(health, state, words):
     [_, ring1] = decide([1], ring0_open_since(4), {0: health}, T0, POLICY)
     assert ring1.state == state and words in ring1.decision
@@ -71,7 +75,16 @@ def test_an_operator_opens_a_held_ring_and_the_gate_keeps_it_open():
 def test_health_counts_enabled_machines_by_outcome():
     def row(name, ring, outcome, enabled=True):
         return FleetRecord(f"/m/{name}", "s", name, ring=ring, enabled_at="t" if enabled else "", last_outcome=outcome)
-    health = health_by_ring([row("a", 0, Outcome.UPGRADED), row("b", 0, Outcome.UP_TO_DATE), row("c", 0, Outcome.STUCK),
-                             row("d", 0, Outcome.PENDING), row("e", 0, None, enabled=False), row("f", 1, Outcome.GONE)])
+
+    health = health_by_ring(
+        [
+            row("a", 0, Outcome.UPGRADED),
+            row("b", 0, Outcome.UP_TO_DATE),
+            row("c", 0, Outcome.STUCK),
+            row("d", 0, Outcome.PENDING),
+            row("e", 0, None, enabled=False),
+            row("f", 1, Outcome.GONE),
+        ]
+    )
     assert health[0] == RingHealth(enabled=4, succeeded=2, failing=1, failing_names=("c",))
     assert replace(health[1], failing_names=()) == RingHealth(enabled=1)

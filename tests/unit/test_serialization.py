@@ -1,4 +1,5 @@
 """Table keys, and the one serializer for messages and table rows."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,9 @@ FORBIDDEN = set("/\\#?") | {chr(c) for c in range(0x20)} | {chr(0x7F)}
 
 
 def test_machine_key_is_readable_and_case_insensitive():
-    a = machine_key(f"/subscriptions/{SUB.upper()}/resourceGroups/RG-One"
-                    "/providers/Microsoft.HybridCompute/machines/Web01")
+    a = machine_key(
+        f"/subscriptions/{SUB.upper()}/resourceGroups/RG-One/providers/Microsoft.HybridCompute/machines/Web01"
+    )
     b = machine_key(f"/subscriptions/{SUB}/resourcegroups/rg-one/providers/microsoft.hybridcompute/machines/web01")
     assert a == b == "rg-one|web01"
 
@@ -29,8 +31,9 @@ def test_odd_ids_get_a_hashed_key(odd):
     assert key.startswith("id-") and len(key) == 3 + 64
 
 
-RESOURCE_GROUP = st.text(st.characters(categories=("Lu", "Ll", "Lo", "Nd")) | st.sampled_from("_()-."),
-                         min_size=1, max_size=90).filter(lambda g: not g.endswith("."))
+RESOURCE_GROUP = st.text(
+    st.characters(categories=("Lu", "Ll", "Lo", "Nd")) | st.sampled_from("_()-."), min_size=1, max_size=90
+).filter(lambda g: not g.endswith("."))
 MACHINE_NAME = st.from_regex(r"[a-zA-Z0-9_.-]{1,54}", fullmatch=True).filter(lambda n: n.strip("."))
 
 
@@ -43,18 +46,27 @@ def test_keys_of_legal_ids_are_readable_short_and_never_contain_forbidden_charac
 
 
 def test_a_machine_row_round_trips_through_an_entity():
-    record = MachineRecord(run_id="r", resource_id=MACHINE, subscription_id=SUB, resource_group="g", name="m",
-                           findings=(Finding.AUTO_UPGRADE_OFF, Finding.OUT_OF_SUPPORT),
-                           action=Action.ENABLE_AUTO_UPGRADE,
-                           action_result=EnableResult.ENABLED, outcome=Outcome.PENDING, arm_http_status=409,
-                           recovered=True)
+    record = MachineRecord(
+        run_id="r",
+        resource_id=MACHINE,
+        subscription_id=SUB,
+        resource_group="g",
+        name="m",
+        findings=(Finding.AUTO_UPGRADE_OFF, Finding.OUT_OF_SUPPORT),
+        action=Action.ENABLE_AUTO_UPGRADE,
+        action_result=EnableResult.ENABLED,
+        outcome=Outcome.PENDING,
+        arm_http_status=409,
+        recovered=True,
+    )
     entity = to_entity(record, record.partition_key, record.row_key)
     assert entity["findings"] == '["auto_upgrade_off", "out_of_support"]'
     assert entity["action_result"] == "enabled" and "outcome" in entity
     back = from_entity(MachineRecord, entity)
     assert back == record and isinstance(back.findings[0], Finding) and isinstance(back.outcome, Outcome)
-    run = RunRecord("r", Trigger.TIMER, False, 2, RunStatus.RUNNING, RunPhase.STARTING, "t",
-                    finding_counts={"compliant": 3})
+    run = RunRecord(
+        "r", Trigger.TIMER, False, 2, RunStatus.RUNNING, RunPhase.STARTING, "t", finding_counts={"compliant": 3}
+    )
     assert from_entity(RunRecord, to_entity(run, "run", "r")) == run
 
 
@@ -66,15 +78,22 @@ def test_no_outcome_is_no_column_and_reads_back_as_none():
 
 
 def test_a_value_this_version_does_not_know_is_kept_as_text():
-    entity = to_entity(MachineRecord(run_id="r", resource_id=MACHINE, subscription_id=SUB, resource_group="g",
-                                     name="m"), "p", "k")
+    entity = to_entity(
+        MachineRecord(run_id="r", resource_id=MACHINE, subscription_id=SUB, resource_group="g", name="m"), "p", "k"
+    )
     entity["outcome"] = "rolled_back_by_a_newer_version"
     assert from_entity(MachineRecord, entity).outcome == "rolled_back_by_a_newer_version"
 
 
 def test_long_text_is_clipped_when_asked():
-    record = MachineRecord(run_id="r", resource_id=MACHINE, subscription_id=SUB, resource_group="g", name="m",
-                           arm_error_message="e" * 10_000)
+    record = MachineRecord(
+        run_id="r",
+        resource_id=MACHINE,
+        subscription_id=SUB,
+        resource_group="g",
+        name="m",
+        arm_error_message="e" * 10_000,
+    )
     assert len(to_entity(record, "p", "k", clip_text=2000)["arm_error_message"]) == 2000
     assert len(to_entity(record, "p", "k")["arm_error_message"]) == 10_000
 

@@ -1,4 +1,5 @@
 """App settings: defaults, every bad value's message, all problems at once, secrets kept out."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,8 +80,12 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     ("name", "value", "attribute", "expected"),
     [
         ("SWEEP_SCHEDULE", "0  */5 * * * MON-FRI", "sweep_schedule", "0 */5 * * * MON-FRI"),
-        ("SUBSCRIPTION_ALLOW_LIST", f"{SUBSCRIPTION.upper()}; 11111111-2222-3333-4444-555555555555,\n{SUBSCRIPTION}",
-         "subscription_allow_list", (SUBSCRIPTION, "11111111-2222-3333-4444-555555555555")),
+        (
+            "SUBSCRIPTION_ALLOW_LIST",
+            f"{SUBSCRIPTION.upper()}; 11111111-2222-3333-4444-555555555555,\n{SUBSCRIPTION}",
+            "subscription_allow_list",
+            (SUBSCRIPTION, "11111111-2222-3333-4444-555555555555"),
+        ),
         ("SUBSCRIPTION_DENY_LIST", f" {SUBSCRIPTION} ", "subscription_deny_list", (SUBSCRIPTION,)),
         ("SUBSCRIPTION_ALLOW_LIST", " ", "subscription_allow_list", ()),
         ("EXCLUSION_TAG", "Patching = manual", "exclusion_tag", ("Patching", "manual")),
@@ -90,7 +95,12 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("MIN_AUTO_UPGRADE_VERSION", "1.62", "minimum_auto_upgrade_version", (1, 62)),
         ("SUPPORT_WINDOW_MONTHS", "120", "support_window_months", 120),
         ("SUPPORT_WINDOW_MONTHS", "1", "support_window_months", 1),
-        ("ARM_ENDPOINT", "https://management.usgovcloudapi.net/", "arm_endpoint", "https://management.usgovcloudapi.net"),
+        (
+            "ARM_ENDPOINT",
+            "https://management.usgovcloudapi.net/",
+            "arm_endpoint",
+            "https://management.usgovcloudapi.net",
+        ),
         ("ARM_ENDPOINT", "http://127.0.0.1:8443", "arm_endpoint", "http://127.0.0.1:8443"),
         ("ARM_ENDPOINT", "http://127.10.0.5:80/", "arm_endpoint", "http://127.10.0.5:80"),
         ("ARM_ENDPOINT", "http://localhost:7071", "arm_endpoint", "http://localhost:7071"),
@@ -111,7 +121,12 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("TABLE_PREFIX", "A" * 50, "table_prefix", "A" * 50),
         ("TABLE_PREFIX", "sweep2", "table_prefix", "sweep2"),
         ("LOGIC_APP_WEBHOOK_URL", WEBHOOK, "webhook_url", WEBHOOK),
-        ("LOGIC_APP_WEBHOOK_URL", "http://localhost:7071/alerts?sig=x", "webhook_url", "http://localhost:7071/alerts?sig=x"),
+        (
+            "LOGIC_APP_WEBHOOK_URL",
+            "http://localhost:7071/alerts?sig=x",
+            "webhook_url",
+            "http://localhost:7071/alerts?sig=x",
+        ),
         ("MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "50", "max_parallel_writes_per_subscription", 50),
         ("RESOURCE_GRAPH_BATCH_SIZE", "299", "resource_graph_batch_size", 299),
         ("ENABLE_BATCH_SIZE", "500", "enable_batch_size", 500),
@@ -120,8 +135,12 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ("ENABLE_TIME_BUDGET", "5m", "enable_time_budget", timedelta(minutes=5)),
         ("MAX_RETRY_WAIT", "PT30S", "max_retry_wait", timedelta(seconds=30)),
         ("ENABLING_LEASE", "PT2H", "enabling_lease", timedelta(hours=2)),
-        ("AzureWebJobsStorage", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k",
-         "storage_connection", "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k"),
+        (
+            "AzureWebJobsStorage",
+            "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k",
+            "storage_connection",
+            "DefaultEndpointsProtocol=https;AccountName=x;AccountKey=k",
+        ),
         # Blank settings without a meaning of their own take the default.
         ("SWEEP_SCHEDULE", "", "sweep_schedule", "0 30 3 * * *"),
         ("DRY_RUN", "  ", "dry_run", False),
@@ -203,9 +222,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(("name", "value", "message"), BAD_VALUES)
-def test_each_bad_value_names_the_setting_the_value_and_what_is_expected(
-    name: str, value: str, message: str
-) -> None:
+def test_each_bad_value_names_the_setting_the_value_and_what_is_expected(name: str, value: str, message: str) -> None:
     (problem,) = problems_for({name: value})
     assert problem.startswith(f"{name}=")
     assert message in problem
@@ -356,8 +373,9 @@ def test_rejects_invalid_ncrontab_naming_the_field(schedule: str, message: str) 
 
 
 def test_an_unlisted_api_version_is_accepted_only_when_allowed() -> None:
-    settings = Settings.from_env({"HYBRIDCOMPUTE_API_VERSION": "2024-05-20-preview",
-                                  "ALLOW_UNLISTED_API_VERSION": "true"})
+    settings = Settings.from_env(
+        {"HYBRIDCOMPUTE_API_VERSION": "2024-05-20-preview", "ALLOW_UNLISTED_API_VERSION": "true"}
+    )
     assert settings.hybridcompute_api_version == "2024-05-20-preview"
 
 

@@ -1,4 +1,5 @@
 """Which storage the tables use: identity-based settings in Azure, a connection string locally."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,10 @@ from arc_sweeper.tables import table_service_from_settings
 
 
 def test_identity_based_settings_win_over_a_connection_string():
-    env = {"AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net/",
-           "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000000"}
+    env = {
+        "AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net/",
+        "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000000",
+    }
     service = table_service_from_settings("UseDevelopmentStorage=true", env)
     assert service.url.startswith("https://acct.table.core.windows.net")
     assert service.credential.__class__.__name__ == "DefaultAzureCredential"

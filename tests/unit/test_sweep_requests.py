@@ -1,4 +1,5 @@
 """The on-demand request body, run ids and scope overlap."""
+
 from __future__ import annotations
 
 import json
@@ -29,32 +30,36 @@ def test_empty_body_means_all_defaults():
 
 
 def test_full_body_is_normalised():
-    body = json.dumps({"subscriptions": [SUB, SUB.lower()], "dryRun": True, "followUpWindow": "3d",
-                       "pollInterval": "PT6H"}).encode()
+    body = json.dumps(
+        {"subscriptions": [SUB, SUB.lower()], "dryRun": True, "followUpWindow": "3d", "pollInterval": "PT6H"}
+    ).encode()
     request = parse_sweep_body(body, "http-x")
     assert request.subscriptions == (SUB.lower(),)
     assert (request.dry_run, request.follow_up_window, request.poll_interval) == (True, "P3D", "PT6H")
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "must be a JSON object"),
-    (b'{"subscription": []}', "unknown field(s) subscription"),
-    (b'{"subscriptions": "abc"}', "must be a list"),
-    (b'{"subscriptions": ["not-a-guid"]}', "must be GUIDs"),
-    (b'{"dryRun": "yes"}', "dryRun must be true or false"),
-    (b'{"followUpWindow": "soon"}', "followUpWindow"),
-    (b'{"followUpWindow": 7}', "duration string"),
-    (b"\xff\xfe", "not valid JSON"),
-    (json.dumps({"subscriptions": [SUB] * 1001}).encode(), "at most 1000 subscriptions"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"subscriptions": [' + b" " * 300_000 + b"]}", "larger than 256 KiB"),
-    (b'{"followUpWindow": "P999999999D"}', "must be at most P30D"),
-    (b'{"followUpWindow": "P31D"}', "followUpWindow=P31D: must be at most P30D"),
-    (b'{"pollInterval": "PT1S"}', "pollInterval=PT1S: must be at least PT15M"),
-    (b'{"pollInterval": "P7D", "followUpWindow": "P30D"}', "pollInterval=P7D: must be at most P6D"),
-    (b'{"pollInterval": "P2D", "followUpWindow": "P1D"}', "must be shorter than followUpWindow=P1D"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"subscription": []}', "unknown field(s) subscription"),
+        (b'{"subscriptions": "abc"}', "must be a list"),
+        (b'{"subscriptions": ["not-a-guid"]}', "must be GUIDs"),
+        (b'{"dryRun": "yes"}', "dryRun must be true or false"),
+        (b'{"followUpWindow": "soon"}', "followUpWindow"),
+        (b'{"followUpWindow": 7}', "duration string"),
+        (b"\xff\xfe", "not valid JSON"),
+        (json.dumps({"subscriptions": [SUB] * 1001}).encode(), "at most 1000 subscriptions"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"subscriptions": [' + b" " * 300_000 + b"]}", "larger than 256 KiB"),
+        (b'{"followUpWindow": "P999999999D"}', "must be at most P30D"),
+        (b'{"followUpWindow": "P31D"}', "followUpWindow=P31D: must be at most P30D"),
+        (b'{"pollInterval": "PT1S"}', "pollInterval=PT1S: must be at least PT15M"),
+        (b'{"pollInterval": "P7D", "followUpWindow": "P30D"}', "pollInterval=P7D: must be at most P6D"),
+        (b'{"pollInterval": "P2D", "followUpWindow": "P1D"}', "must be shorter than followUpWindow=P1D"),
+    ],
+)
 def test_bad_bodies_say_why(body, reason):
     with pytest.raises(BadSweepRequest) as error:
         check_timing(parse_sweep_body(body, "http-x"), AZURE)
@@ -70,10 +75,15 @@ def test_run_ids():
     assert not is_run_id(run_id + "\n") and not is_run_id(" " + run_id)  # matched in full
 
 
-@pytest.mark.parametrize("a, b, overlap", [
-    ((), (SUB,), True), ((SUB,), (), True), ((SUB,), (SUB.lower(),), True),
-    ((SUB,), ("11111111-1111-1111-1111-111111111111",), False),
-])
+@pytest.mark.parametrize(
+    "a, b, overlap",
+    [
+        ((), (SUB,), True),
+        ((SUB,), (), True),
+        ((SUB,), (SUB.lower(),), True),
+        ((SUB,), ("11111111-1111-1111-1111-111111111111",), False),
+    ],
+)
 def test_scope_overlap(a, b, overlap):
     assert overlaps(a, b) is overlap
 

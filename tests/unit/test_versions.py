@@ -1,4 +1,5 @@
 """Agent version parsing and ordering: wild strings from the field, and properties."""
+
 from __future__ import annotations
 
 import pytest
@@ -171,8 +172,18 @@ def test_constructor_rejects_impossible_versions(parts: tuple[int, int, int | No
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1.57", (1, 57)), (" 1.57 ", (1, 57)), ("01.057", (1, 57)), ("1.57.1", None), ("1", None),
-     ("v1.57", None), ("1.57-beta", None), ("", None), ("1.12345678901", None), ("1.0000000000057", (1, 57))],
+    [
+        ("1.57", (1, 57)),
+        (" 1.57 ", (1, 57)),
+        ("01.057", (1, 57)),
+        ("1.57.1", None),
+        ("1", None),
+        ("v1.57", None),
+        ("1.57-beta", None),
+        ("", None),
+        ("1.12345678901", None),
+        ("1.0000000000057", (1, 57)),
+    ],
 )
 def test_parse_release_is_strict_major_minor(raw: str, expected: tuple[int, int] | None) -> None:
     assert parse_release(raw) == expected

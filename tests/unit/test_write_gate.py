@@ -1,4 +1,5 @@
 """WriteGate against the simulator's token bucket on a fake clock: ARM's budget, spent without 429s."""
+
 from __future__ import annotations
 
 import pytest
@@ -65,8 +66,9 @@ def test_a_429_pauses_the_subscription_for_its_retry_after():
 def test_tokens_in_flight_are_spoken_for_with_one_to_spare():
     """Three tokens reported: two PATCHes may go at once (the second with one to spare); a third waits."""
     time = FakeTime()
-    gate = WriteGate(WriteBudget(tokens=3, reported=True, refill_per_s=0.01), max_wait_s=0.5,
-                     clock=time.clock, sleep=time.sleep)
+    gate = WriteGate(
+        WriteBudget(tokens=3, reported=True, refill_per_s=0.01), max_wait_s=0.5, clock=time.clock, sleep=time.sleep
+    )
     gate.before_send()
     gate.before_send()
     try:
@@ -81,8 +83,13 @@ def test_a_wait_for_the_budget_ends_with_the_calls_time_budget():
     """No token for a minute, the call's time budget ends in five seconds: the wait stops there, nothing sent."""
     time = FakeTime()
     stop_at = time.now + 5
-    gate = WriteGate(WriteBudget(tokens=0, reported=True, refill_per_s=1 / 60), max_wait_s=600,
-                     clock=time.clock, sleep=time.sleep, out_of_time=lambda: time.now >= stop_at)
+    gate = WriteGate(
+        WriteBudget(tokens=0, reported=True, refill_per_s=1 / 60),
+        max_wait_s=600,
+        clock=time.clock,
+        sleep=time.sleep,
+        out_of_time=lambda: time.now >= stop_at,
+    )
     with pytest.raises(BudgetExhausted, match="time budget"):
         gate.before_send()
     assert 5 <= time.now - 1_000.0 < 6

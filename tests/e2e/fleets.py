@@ -20,6 +20,20 @@ def machine_id(sub: str, rg: str, name: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{name}"
 
 
+MIXED_FLEET_TO_ENABLE = {
+    "enable-succeeds",
+    "enable-missing-flag",
+    "enable-recovers",
+    "enable-stuck",
+    "enable-then-disconnects",
+    "enable-then-deleted",
+    "locked",
+    "enable-other-sub",
+    "forbidden",
+}
+"""The machines of `mixed_fleet` a sweep of all its subscriptions sets out to enable (some refuse)."""
+
+
 def mixed_fleet() -> Fleet:
     """One machine per interesting case; names say what each one is."""
     ok = dict(propagation_delay=timedelta(days=1), window_offset=timedelta(minutes=10))

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from tests.e2e.fleets import SUB_A, SUB_B, SUB_DISABLED, SUB_FORBIDDEN, SUB_UNREADABLE, mixed_fleet
+from tests.e2e.fleets import (
+    MIXED_FLEET_TO_ENABLE,
+    SUB_A,
+    SUB_B,
+    SUB_DISABLED,
+    SUB_FORBIDDEN,
+    SUB_UNREADABLE,
+    mixed_fleet,
+)
 from tests.e2e.support import body, machine_name, simple_fleet, store_of
 
 ALLOW = ",".join([SUB_A, SUB_B, SUB_FORBIDDEN, SUB_UNREADABLE, SUB_DISABLED])
-WOULD_ENABLE = {
-    "enable-succeeds",
-    "enable-missing-flag",
-    "enable-recovers",
-    "enable-stuck",
-    "enable-then-disconnects",
-    "enable-then-deleted",
-    "locked",
-    "enable-other-sub",
-    "forbidden",
-}
 
 
 def assert_dry(stack, sim, receiver, run_id: str, would_enable: set[str]) -> None:
@@ -52,7 +49,7 @@ def test_dry_run_setting_sends_no_patch(make_stack):
     stack, sim, receiver = make_stack(mixed_fleet(), env={"SUBSCRIPTION_ALLOW_LIST": ALLOW, "DRY_RUN": "true"})
     stack.fire_timer()
     [instance] = stack.host.instances()
-    assert_dry(stack, sim, receiver, instance.instance_id, WOULD_ENABLE)
+    assert_dry(stack, sim, receiver, instance.instance_id, MIXED_FLEET_TO_ENABLE)
 
 
 def test_dry_run_per_request_overrides_the_setting(make_stack):

@@ -8,7 +8,15 @@ import os
 
 from arc_sweeper.records import MachineRecord
 from arc_sweeper.tables import SweepStore
-from tests.e2e.fleets import SUB_A, SUB_B, SUB_DISABLED, SUB_FORBIDDEN, SUB_UNREADABLE, mixed_fleet
+from tests.e2e.fleets import (
+    MIXED_FLEET_TO_ENABLE,
+    SUB_A,
+    SUB_B,
+    SUB_DISABLED,
+    SUB_FORBIDDEN,
+    SUB_UNREADABLE,
+    mixed_fleet,
+)
 
 ALLOW = ",".join([SUB_A, SUB_B, SUB_FORBIDDEN, SUB_UNREADABLE, SUB_DISABLED])
 
@@ -52,17 +60,7 @@ def test_daily_sweep_classifies_enables_and_follows_up(make_stack, caplog):
     # Exactly one PATCH per machine to enable, with exactly the documented body.
     patched = [r for r in sim.requests if r.method == "PATCH"]
     to_enable = {n for n, r in rows.items() if r.action == "enable_auto_upgrade"}
-    assert to_enable == {
-        "enable-succeeds",
-        "enable-missing-flag",
-        "enable-recovers",
-        "enable-stuck",
-        "enable-then-disconnects",
-        "enable-then-deleted",
-        "locked",
-        "enable-other-sub",
-        "forbidden",
-    }
+    assert to_enable == MIXED_FLEET_TO_ENABLE
     assert sorted(r.path.rsplit("/", 1)[-1] for r in patched) == sorted(to_enable)
     assert all(r.body == {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}} for r in patched)
     assert all(r.query.get("api-version") == "2025-01-13" for r in patched)

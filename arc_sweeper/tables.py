@@ -232,6 +232,7 @@ class SweepStore:
             if not future.cancelled():
                 future.result()
 
+
 def _run_rows_query(run_id: str, subscription_id: str, enable_chunk: int | None) -> str:
     query = f"PartitionKey eq {_odata_literal(machine_partition(run_id, subscription_id))}"
     return query if enable_chunk is None else f"{query} and enable_chunk eq {int(enable_chunk)}"

@@ -28,10 +28,14 @@ class FleetLedger:
     store: FleetStore
 
     def record_discovery(self, rows: Iterable[MachineRecord], as_of: str) -> None:
-        """What discovery saw: findings, action, version; first-seen and non-compliance dates."""
+        """What discovery saw: findings, action, version; first-seen and non-compliance dates.
+
+        Every subscription's rows in one write, so their transactions are sent several at once."""
+        seen: list[FleetRecord] = []
         for subscription_id, members in _by_subscription(rows).items():
             known = self.store.fleet(subscription_id)
-            self.store.put_fleet(self._seen(known.get(row.row_key), row, as_of) for row in members)
+            seen += [self._seen(known.get(row.row_key), row, as_of) for row in members]
+        self.store.put_fleet(seen)
 
     def record_enable_results(self, subscription_id: str, rows: Iterable[MachineRecord], as_of: str) -> None:
         """The enabling result of each machine, merged without reading the rows back."""
@@ -49,9 +53,9 @@ class FleetLedger:
 
     def record_outcomes(self, rows: Iterable[MachineRecord], as_of: str) -> None:
         """What the follow-up saw; machines the fleet table does not know are left alone."""
+        updated = []
         for subscription_id, members in _by_subscription(rows).items():
             known = self.store.fleet(subscription_id)
-            updated = []
             for row in members:
                 before = known.get(row.row_key)
                 if before is not None:
@@ -64,7 +68,7 @@ class FleetLedger:
                             failing_since=_failing_since(before, row, as_of),
                         )
                     )
-            self.store.put_fleet(updated)
+        self.store.put_fleet(updated)
 
     def record_extensions(
         self, rows: Iterable[ExtensionRecord], as_of: str, *, machines: Iterable[MachineRecord] = ()
@@ -82,9 +86,9 @@ class FleetLedger:
         by_subscription: dict[str, dict[str, list[ExtensionRecord]]] = {}
         for (subscription_id, key), members in per_machine.items():
             by_subscription.setdefault(subscription_id, {})[key] = members
+        updated = []
         for subscription_id, machines_rows in by_subscription.items():
             known = self.store.fleet(subscription_id)
-            updated = []
             for key, members in machines_rows.items():
                 before = known.get(key)
                 if before is None:
@@ -101,7 +105,7 @@ class FleetLedger:
                         updated_at=as_of,
                     )
                 )
-            self.store.put_fleet(updated)
+        self.store.put_fleet(updated)
 
     @staticmethod
     def _seen(before: FleetRecord | None, row: MachineRecord, as_of: str) -> FleetRecord:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +34,11 @@ from arc_sweeper.text import MAX_TEXT
 from arc_sweeper.vocabulary import EnableResult
 
 TRANSACTION_LIMIT = 100
+TRANSACTIONS_IN_FLIGHT = 8
+"""Transactions one write has in flight at once. Each is a blocking round trip: sent one after
+another, discovery's thousands of rows wait on round trips in turn. A few at once overlap them;
+the bound keeps threads few when many activities write at once, and within the HTTP client's
+10 pooled connections per host, so connections are reused."""
 RUN_PARTITION = "run"
 RELEASE_PARTITION = "release"
 RING_PARTITION = "ring"
@@ -220,16 +226,30 @@ class SweepStore:
     # --------------------------------------------------------------------------------------
     @staticmethod
     def _upsert(table: Any, entities: Iterable[dict[str, Any]], mode: UpdateMode = UpdateMode.REPLACE) -> None:
-        """Upsert in transactions of at most 100 rows of one partition (Azure's limit)."""
+        """Upsert in transactions of at most 100 rows of one partition (Azure's limit), several at once."""
         by_partition: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for entity in entities:
             by_partition[entity["PartitionKey"]][entity["RowKey"]] = entity  # last write wins
+        transactions = []
         for rows in by_partition.values():
             batch = list(rows.values())
-            for start in range(0, len(batch), TRANSACTION_LIMIT):
-                table.submit_transaction(
-                    [("upsert", e, {"mode": mode}) for e in batch[start : start + TRANSACTION_LIMIT]]
-                )
+            transactions += [
+                [("upsert", e, {"mode": mode}) for e in batch[start : start + TRANSACTION_LIMIT]]
+                for start in range(0, len(batch), TRANSACTION_LIMIT)
+            ]
+        if len(transactions) <= 1:  # most writes: no threads for one transaction
+            for operations in transactions:
+                table.submit_transaction(operations)
+            return
+        # A pool per call, not a shared one: callers are activities on worker threads, and a shared
+        # pool full of callers waiting on their own transactions queued behind them would deadlock.
+        with ThreadPoolExecutor(min(TRANSACTIONS_IN_FLIGHT, len(transactions))) as pool:
+            sent = [pool.submit(table.submit_transaction, operations) for operations in transactions]
+            wait(sent, return_when=FIRST_EXCEPTION)
+            pool.shutdown(cancel_futures=True)  # after a failure none starts, as when sent one at a time
+        for future in sent:  # every one started has finished: the first failure is the caller's
+            if not future.cancelled():
+                future.result()
 
 
 def _run_rows_query(run_id: str, subscription_id: str, enable_chunk: int | None) -> str:

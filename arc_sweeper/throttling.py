@@ -58,9 +58,14 @@ class BudgetExhausted(Exception):
 
 
 class Gate(Protocol):
-    def before_send(self) -> None: ...
+    """Paces the requests to one budget. `before_send` returns a ticket (the request's place in
+    send order) that its answer, or its failure to get one, hands back."""
 
-    def after_response(self, status: int, headers: Mapping[str, str]) -> None: ...
+    def before_send(self) -> int: ...
+
+    def after_response(self, ticket: int, status: int, headers: Mapping[str, str]) -> None: ...
+
+    def after_error(self, ticket: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,10 @@ class WriteGate:
     bucket gained at least (reported now - reported then - 1 + writes granted meanwhile)
     tokens, whether or not it was full at times. A 429 halves the estimate and pauses the
     whole subscription for its Retry-After.
+
+    Answers can come back in any order, and a busy worker may read one long after it arrived:
+    a report is believed only if its request was sent after the one whose report is believed
+    now, because ARM counted that one later and its figure is the fresher.
     """
 
     def __init__(
@@ -151,6 +160,8 @@ class WriteGate:
         self._budget = budget if budget.as_of else replace(budget, as_of=clock())
         self._in_flight = 0
         self._clean = 0
+        self._sent = 0  # tickets handed out
+        self._believed = -1  # the ticket whose report `tokens` comes from
 
     @property
     def concurrency(self) -> int:
@@ -166,7 +177,7 @@ class WriteGate:
         b = self._budget
         return min(b.capacity, b.tokens + max(0.0, now - b.as_of) * b.refill_per_s)
 
-    def before_send(self) -> None:
+    def before_send(self) -> int:
         """Take a token, waiting (bounded) while the subscription is paused or has none to spare."""
         give_up_at = self._clock() + self._max_wait_s
         while True:
@@ -178,7 +189,8 @@ class WriteGate:
                     b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0) or (spare >= 1.0 and self._in_flight == 0)
                 ):
                     self._in_flight += 1
-                    return
+                    self._sent += 1
+                    return self._sent
                 wait = max(b.paused_until - now, 0.0 if self._in_flight else (1.0 - spare) / b.refill_per_s, 0.01)
             if now + wait > give_up_at:
                 raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
@@ -188,7 +200,13 @@ class WriteGate:
                 )
             self._sleep(min(wait, 0.05 if self._in_flight else 1.0))
 
-    def after_response(self, status: int, headers: Mapping[str, str]) -> None:
+    def after_error(self, ticket: int) -> None:
+        """No answer (the connection failed): ARM may have taken the token, so count it taken."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            self._budget = replace(self._budget, tokens=max(0.0, self._budget.tokens - 1.0))
+
+    def after_response(self, ticket: int, status: int, headers: Mapping[str, str]) -> None:
         with self._lock:
             now = self._clock()
             self._in_flight = max(0, self._in_flight - 1)
@@ -208,8 +226,11 @@ class WriteGate:
                     evidence_at=0.0,
                 )
                 self._clean = 0
-            else:
+            elif ticket > self._believed:
+                self._believed = ticket
                 b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)))
+                self._clean += status < 400
+            else:  # an older report than the one believed: ARM's later figure already counts this write
                 self._clean += status < 400
                 if self._clean >= b.concurrency and b.concurrency < self._max_concurrency:
                     b = replace(b, concurrency=b.concurrency + 1)
@@ -268,19 +289,24 @@ class QuotaGate:
         with self._lock:
             return self._quota
 
-    def before_send(self) -> None:
+    def before_send(self) -> int:
+        """One query of the quota (a ticket of 0: queries go one at a time)."""
         with self._lock:
             now = self._clock()
             q = self._quota
             if q.remaining > 0 or now >= q.resets_at:
                 self._quota = replace(q, remaining=max(0, q.remaining - 1), as_of=now)
-                return
+                return 0
             wait = q.resets_at - now
         if wait > self._max_wait_s:
             raise BudgetExhausted(f"Resource Graph quota: resets in {wait:.0f}s, more than {self._max_wait_s:.0f}s")
         self._sleep(wait)
+        return 0
 
-    def after_response(self, status: int, headers: Mapping[str, str]) -> None:
+    def after_error(self, ticket: int) -> None:
+        """The query was spent (or not); the quota already counts it."""
+
+    def after_response(self, ticket: int, status: int, headers: Mapping[str, str]) -> None:
         remaining, resets_after = headers.get("x-ms-user-quota-remaining"), headers.get("x-ms-user-quota-resets-after")
         now = self._clock()
         with self._lock:
@@ -314,10 +340,14 @@ class ThrottlingPolicy(HTTPPolicy[HttpRequest, HttpResponse]):
         if THROTTLE_OPTION in request.context.options:
             request.context[THROTTLE_OPTION] = request.context.options.pop(THROTTLE_OPTION)
         gate: Gate | None = request.context.get(THROTTLE_OPTION)
-        if gate is not None:
-            gate.before_send()
-        response = self.next.send(request)
-        if gate is not None:
-            headers: Any = response.http_response.headers
-            gate.after_response(response.http_response.status_code, headers)
+        if gate is None:
+            return self.next.send(request)
+        ticket = gate.before_send()
+        try:
+            response = self.next.send(request)
+        except BaseException:
+            gate.after_error(ticket)
+            raise
+        headers: Any = response.http_response.headers
+        gate.after_response(ticket, response.http_response.status_code, headers)
         return response

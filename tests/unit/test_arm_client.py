@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+
 import pytest
 
 from arc_sweeper.arm import Arm, ArmError
 from arc_sweeper.credentials import DevelopmentCredential
+from arc_sweeper.http_pipeline import HttpLimits
+from arc_sweeper.throttling import WriteBudget, WriteGate
 from tests.loopback import loopback_server
 
 
@@ -59,3 +64,37 @@ def test_a_repeating_next_link_stops(pages):
 def test_plain_http_to_a_remote_host_is_refused():
     with pytest.raises(ValueError, match="https"):
         Arm("http://management.example.com", DevelopmentCredential(), hybridcompute_api_version="2025-01-13")
+
+
+def test_a_patch_that_gets_no_answer_frees_its_place_at_the_write_gate():
+    """ARM accepts the connection and closes it without answering: the PATCH's outcome is unknown, and the
+    subscription's write gate must not go on counting it in flight (nothing else could then be sent)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(connection.recv(65536))
+            connection.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    limits = HttpLimits(retries=1, backoff_s=0.01, backoff_max_s=0.01, read_timeout_s=1.0, deadline_s=5.0)
+    arm = Arm(base, DevelopmentCredential(), hybridcompute_api_version="2025-01-13", limits=limits)
+    gate = WriteGate(WriteBudget(tokens=5, reported=True), max_wait_s=1)
+    machine = (
+        "/subscriptions/00000001-0000-0000-0000-000000000000/resourceGroups/rg"
+        "/providers/Microsoft.HybridCompute/machines/m"
+    )
+    try:
+        outcome = arm.enable_automatic_upgrade(machine, gate)
+    finally:
+        listener.close()
+    assert not outcome.succeeded and outcome.http_status is None and len(accepted) == 2  # sent, retried once
+    assert gate.state().tokens == 3  # each attempt may have cost ARM a token
+    for _ in range(2):  # nothing left in flight: two more go at once on three tokens (one to spare)
+        gate.before_send()

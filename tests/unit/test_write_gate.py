@@ -24,13 +24,13 @@ def send(gate: WriteGate, bucket: TokenBucket, writes: int) -> int:
     throttled = 0
     for _ in range(writes):
         while True:
-            gate.before_send()
+            ticket = gate.before_send()
             allowed, remaining, retry_after = bucket.take()
             if allowed:
-                gate.after_response(200, {REMAINING_WRITES: str(remaining)})
+                gate.after_response(ticket, 200, {REMAINING_WRITES: str(remaining)})
                 break
             throttled += 1
-            gate.after_response(429, {"Retry-After": str(retry_after)})
+            gate.after_response(ticket, 429, {"Retry-After": str(retry_after)})
     return throttled
 
 
@@ -56,8 +56,8 @@ def test_a_refill_slower_than_the_first_guess_costs_a_few_429s_then_none():
 def test_a_429_pauses_the_subscription_for_its_retry_after():
     time = FakeTime()
     gate = WriteGate(WriteBudget(tokens=5, reported=True), max_wait_s=120, clock=time.clock, sleep=time.sleep)
-    gate.before_send()
-    gate.after_response(429, {"Retry-After": "7"})
+    ticket = gate.before_send()
+    gate.after_response(ticket, 429, {"Retry-After": "7"})
     gate.before_send()
     assert time.now - 1_000.0 >= 7
     assert gate.state().throttled == 1
@@ -93,3 +93,29 @@ def test_a_wait_for_the_budget_ends_with_the_calls_time_budget():
     with pytest.raises(BudgetExhausted, match="time budget"):
         gate.before_send()
     assert 5 <= time.now - 1_000.0 < 6
+
+
+def test_a_report_read_late_does_not_bring_back_tokens_that_are_gone():
+    """Two PATCHes on ten tokens: ARM counts the first (9 left), then the second (8 left), but a busy worker
+    reads the second's answer first. The first's figure, read last, is older: the gate keeps believing 8."""
+    time = FakeTime()
+    gate = WriteGate(
+        WriteBudget(tokens=10, reported=True, refill_per_s=0.01), max_wait_s=60, clock=time.clock, sleep=time.sleep
+    )
+    first, second = gate.before_send(), gate.before_send()
+    gate.after_response(second, 200, {REMAINING_WRITES: "8"})
+    gate.after_response(first, 200, {REMAINING_WRITES: "9"})
+    assert gate.state().tokens == 8
+
+
+def test_a_request_that_got_no_answer_gives_back_its_place_in_flight_and_counts_its_token_spent():
+    """A connection that fails must not leave the gate believing a PATCH is still in flight: with none in
+    flight, the next PATCH may go on the refill alone; and ARM may have taken the token."""
+    time = FakeTime()
+    gate = WriteGate(
+        WriteBudget(tokens=1, reported=True, refill_per_s=1.0), max_wait_s=5, clock=time.clock, sleep=time.sleep
+    )
+    gate.after_error(gate.before_send())
+    assert gate.state().tokens == 0
+    gate.before_send()  # alone in flight, on the refill: a second later
+    assert 0.9 <= time.now - 1_000.0 < 1.5

@@ -138,6 +138,12 @@ class WriteGate:
     tokens, whether or not it was full at times. A 429 halves the estimate and pauses the
     whole subscription for its Retry-After.
 
+    Until ARM has reported the bucket once, PATCHes go one at a time: the documented 200 is a
+    guess, and a subscription whose bucket is smaller (or spent by another tool of the same
+    principal) would otherwise answer the first few at once with 429s. The first answer's
+    header tells the truth; ARM sends it with every write (a subscription whose answers never
+    carry it stays one at a time).
+
     Answers can come back in any order, and a busy worker may read one long after it arrived:
     a report is believed only if its request was sent after the one whose report is believed
     now, because ARM counted that one later and its figure is the fresher.
@@ -185,8 +191,13 @@ class WriteGate:
                 now = self._clock()
                 b = self._budget
                 spare = self._estimated(now) - self._in_flight
-                if now >= b.paused_until and (
-                    b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0) or (spare >= 1.0 and self._in_flight == 0)
+                if (
+                    now >= b.paused_until
+                    and (b.reported or self._in_flight == 0)
+                    and (
+                        b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0)
+                        or (spare >= 1.0 and self._in_flight == 0)
+                    )
                 ):
                     self._in_flight += 1
                     self._sent += 1

@@ -119,3 +119,16 @@ def test_a_request_that_got_no_answer_gives_back_its_place_in_flight_and_counts_
     assert gate.state().tokens == 0
     gate.before_send()  # alone in flight, on the refill: a second later
     assert 0.9 <= time.now - 1_000.0 < 1.5
+
+
+def test_until_arm_reports_the_bucket_one_patch_at_a_time():
+    """The documented 200 is only a guess: a second PATCH waits for the first one's answer, then goes on what
+    ARM reported (here 3 left: two at once, with one to spare)."""
+    time = FakeTime()
+    gate = WriteGate(WriteBudget(), max_wait_s=0.5, clock=time.clock, sleep=time.sleep)
+    first = gate.before_send()
+    with pytest.raises(BudgetExhausted):
+        gate.before_send()
+    gate.after_response(first, 200, {REMAINING_WRITES: "3"})
+    gate.before_send()
+    gate.before_send()

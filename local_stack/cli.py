@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="a week of daily sweeps on a simulated estate (make demo)")
-    demo.add_argument("--machines", type=int, default=1200)
+    demo.add_argument("--machines", type=int, default=900)
     demo.add_argument("--subscriptions", type=int, default=12)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--follow-up", type=operator_cli.duration_argument, default="P7D")

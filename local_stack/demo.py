@@ -1,6 +1,6 @@
 """`make demo`: a week of the product on a simulated estate, in a minute or two.
 
-Starts Azurite and the fleet simulator (1,200 machines in 12 subscriptions by default, and a
+Starts Azurite and the fleet simulator (900 machines in 12 subscriptions by default, and a
 week that changes: machines onboarded, disconnected ones coming back, a new agent release
 shipping mid-week), then fires the daily timer function at the schedule's time on each day of
 a simulated week, as the Functions host would, on one virtual clock. The estate is rolled out
@@ -52,7 +52,7 @@ after it opened (half a day from any sweep: never a sub-second race with the tim
 when upgrades that fail have had time to fail; then at least 80% of the ring's settled machines upgraded (or were up
 to date) and at most 20% are failing or stuck, judged on at least 10 settled machines. The simulated estate fails
 15% of first attempts (FleetSpec.failure_share), so with the default estate (seed 7) ring 1 opens on day 4 (ring 0:
-7% failing) and ring 2 on day 7 (ring 1: 16% failing); `--failing-ring 1` holds ring 2 instead."""
+4% failing) and ring 2 on day 7 (ring 1: 3% failing); `--failing-ring 1` holds ring 2 instead."""
 FAILING_RING_SHARE = 0.5
 """With `--failing-ring N`, this share of ring N's machines fail every upgrade attempt (the agent's STUCK)."""
 ENABLING_DONE = timedelta(hours=1)

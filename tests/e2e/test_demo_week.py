@@ -36,7 +36,7 @@ def test_two_demo_days_print_the_trend_and_write_the_first_run_s_report(tmp_path
 
 def test_a_demo_week_opens_the_rings_one_by_one_and_holds_the_one_behind_a_failing_ring(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    # A smaller estate settles fewer machines a ring than the demo's 1,200: judge a ring on 5 of them, not 10.
+    # A smaller estate settles fewer machines a ring than the demo's 900: judge a ring on 5 of them, not 10.
     monkeypatch.setitem(demo.RING_SETTINGS, "RING_MIN_SAMPLE", "5")
     simulators: list[demo.FleetSimulator] = []
     answers: list[list[dict]] = []

@@ -12,7 +12,7 @@ from arc_sweeper.settings import Settings, SettingsError
 from tests.loopback import loopback_server
 
 GOOD = {"releases": [{"version": "1.68", "released": "2026-09"}, {"version": "1.67", "released": "2026-08"}]}
-SECRET = "sig=ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+SECRET = "sig=FAKE-test-signature-not-a-secret"  # what a SAS signature looks like in the URL; not a real one
 
 
 def serving(status, body):

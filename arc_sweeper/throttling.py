@@ -237,11 +237,10 @@ class WriteGate:
                     evidence_at=0.0,
                 )
                 self._clean = 0
-            elif ticket > self._believed:
-                self._believed = ticket
-                b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)))
-                self._clean += status < 400
-            else:  # an older report than the one believed: ARM's later figure already counts this write
+            else:
+                if ticket > self._believed:  # an older report is not believed: ARM's later one counts this write
+                    self._believed = ticket
+                    b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)))
                 self._clean += status < 400
                 if self._clean >= b.concurrency and b.concurrency < self._max_concurrency:
                     b = replace(b, concurrency=b.concurrency + 1)

@@ -132,3 +132,12 @@ def test_until_arm_reports_the_bucket_one_patch_at_a_time():
     gate.after_response(first, 200, {REMAINING_WRITES: "3"})
     gate.before_send()
     gate.before_send()
+
+
+def test_concurrency_grows_after_as_many_clean_answers_as_it_allows():
+    time = FakeTime()
+    gate = WriteGate(WriteBudget(tokens=100, reported=True), max_wait_s=5, clock=time.clock, sleep=time.sleep)
+    start = gate.concurrency
+    for left in range(99, 99 - start, -1):
+        gate.after_response(gate.before_send(), 200, {REMAINING_WRITES: str(left)})
+    assert gate.concurrency == start + 1

@@ -9,7 +9,7 @@ budgets and draws no 429, so every request to a budgeted service passes a gate f
 
 - :class:`WriteGate` paces one subscription's PATCHes: it waits for a token, pauses the
   whole subscription (not only the request that drew it) for a 429's `Retry-After`, and
-  adapts how many PATCHes may be in flight (grow while answers are clean, halve on 429).
+  adapts how many PATCHes may be in flight (double while answers are clean, halve on 429).
 - :class:`QuotaGate` waits out an exhausted Resource Graph quota before the next query.
 
 Their state is small and serializable (:class:`WriteBudget`, :class:`GraphQuota`), so the
@@ -47,6 +47,7 @@ MIN_EVIDENCE_S = 5.0
 GRAPH_QUOTA = 15
 GRAPH_WINDOW_S = 5.0
 MAX_CONCURRENCY = 64
+FIRST_CONCURRENCY = 4
 REMAINING_WRITES = "x-ms-ratelimit-remaining-subscription-writes"
 
 Clock = Callable[[], float]
@@ -80,7 +81,7 @@ class WriteBudget:
     tokens: float = ARM_WRITE_BUCKET
     capacity: float = ARM_WRITE_BUCKET
     refill_per_s: float = FIRST_REFILL_GUESS_PER_S
-    concurrency: int = 4
+    concurrency: int = FIRST_CONCURRENCY
     paused_until: float = 0.0
     as_of: float = 0.0
     throttled: int = 0  # 429s drawn so far
@@ -128,25 +129,30 @@ class WriteGate:
 
     A PATCH goes out only for a token ARM is known to hold: one it reported in
     `x-ms-ratelimit-remaining-subscription-writes` and no PATCH in flight has spoken for yet,
-    with one token to spare when another PATCH is in flight (answers can overtake each other,
-    so the latest report may be one behind). Only when none is left may a single PATCH go on
-    the estimated refill; it is alone in flight, so if ARM answers 429 no other request of the
-    subscription is already on its way to arrive before the Retry-After has passed.
+    with one token to spare when another PATCH is in flight. Only when none is left may a
+    single PATCH go on the estimated refill; it is alone in flight, so if ARM answers 429 no
+    other request of the subscription is already on its way to arrive before the Retry-After
+    has passed.
 
-    The refill is estimated from below: over a window of at least MIN_EVIDENCE_S, ARM's
-    bucket gained at least (reported now - reported then - 1 + writes granted meanwhile)
-    tokens, whether or not it was full at times. A 429 halves the estimate and pauses the
-    whole subscription for its Retry-After.
+    Answers overtake each other, so ARM's figure is taken as it stands only when it is exact:
+    its PATCH was the only one on its way from its sending to its answer. Any other figure may be older
+    than one already read (ARM counted another PATCH after it), so it can only lower what the
+    gate believes, never raise it; the next exact figure corrects any shortfall.
+
+    The refill is estimated from below: over a window of at least MIN_EVIDENCE_S, opened on an
+    exact figure, ARM's bucket gained at least (reported now - PATCHes that may have been counted
+    after it - reported then - 1 + writes granted meanwhile) tokens, whether or not it was full
+    at times. The PATCHes of one burst
+    that draw 429s pause the whole subscription for the Retry-After, and halve the refill
+    estimate and the concurrency once.
 
     Until ARM has reported the bucket once, PATCHes go one at a time: the documented 200 is a
     guess, and a subscription whose bucket is smaller (or spent by another tool of the same
     principal) would otherwise answer the first few at once with 429s. The first answer's
     header tells the truth; ARM sends it with every write (a subscription whose answers never
-    carry it stays one at a time).
-
-    Answers can come back in any order, and a busy worker may read one long after it arrived:
-    a report is believed only if its request was sent after the one whose report is believed
-    now, because ARM counted that one later and its figure is the fresher.
+    carry it stays one at a time). After that the concurrency doubles after as many clean
+    answers as it allows, up to MAX_PARALLEL_WRITES_PER_SUBSCRIPTION, and `room()` tells the
+    sender how many PATCHes to hand over at once, so that few threads wait here.
     """
 
     def __init__(
@@ -163,16 +169,26 @@ class WriteGate:
         self._out_of_time = out_of_time
         self._max_concurrency = max_concurrency
         self._lock = threading.Lock()
-        self._budget = budget if budget.as_of else replace(budget, as_of=clock())
+        self._budget = replace(
+            budget, as_of=budget.as_of or clock(), concurrency=max(1, min(budget.concurrency, max_concurrency))
+        )
         self._in_flight = 0
         self._clean = 0
         self._sent = 0  # tickets handed out
-        self._believed = -1  # the ticket whose report `tokens` comes from
+        self._overlap: dict[int, int] = {}  # ticket on its way -> how many others were on their way with it
 
     @property
     def concurrency(self) -> int:
+        """PATCHes that may be in flight (or waiting here) now: never more than the gate's maximum."""
         with self._lock:
             return self._budget.concurrency
+
+    def room(self) -> int:
+        """How many PATCHes may be on their way or waiting here now: the tokens ARM is believed to hold (at
+        least one, to wait for the refill), never more than the concurrency. More would only wait here,
+        each holding a thread."""
+        with self._lock:
+            return max(1, min(self._budget.concurrency, int(self._estimated(self._clock()))))
 
     def state(self) -> WriteBudget:
         with self._lock:
@@ -199,8 +215,11 @@ class WriteGate:
                         or (spare >= 1.0 and self._in_flight == 0)
                     )
                 ):
-                    self._in_flight += 1
                     self._sent += 1
+                    for other in self._overlap:
+                        self._overlap[other] += 1
+                    self._overlap[self._sent] = len(self._overlap)
+                    self._in_flight += 1
                     return self._sent
                 wait = max(b.paused_until - now, 0.0 if self._in_flight else (1.0 - spare) / b.refill_per_s, 0.01)
             if now + wait > give_up_at:
@@ -215,58 +234,76 @@ class WriteGate:
         """No answer (the connection failed): ARM may have taken the token, so count it taken."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
+            self._overlap.pop(ticket, None)
             self._budget = replace(self._budget, tokens=max(0.0, self._budget.tokens - 1.0))
 
     def after_response(self, ticket: int, status: int, headers: Mapping[str, str]) -> None:
         with self._lock:
             now = self._clock()
             self._in_flight = max(0, self._in_flight - 1)
+            overlap = self._overlap.pop(ticket, 0)
             b = self._budget
             if now < b.paused_until:
                 b = replace(b, early=b.early + 1)
             if status == 429:
                 wait = retry_after_seconds(headers, now)
+                first = now >= b.paused_until  # the PATCHes of one burst that all drew a 429 are one lesson
                 b = replace(
                     b,
                     tokens=0.0,
                     as_of=now,
                     paused_until=max(b.paused_until, now + (wait or 1.0)),
                     throttled=b.throttled + 1,
-                    concurrency=max(1, b.concurrency // 2),
-                    refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.5),
+                    concurrency=max(1, b.concurrency // 2) if first else b.concurrency,
+                    refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.5) if first else b.refill_per_s,
                     evidence_at=0.0,
                 )
                 self._clean = 0
             else:
-                if ticket > self._believed:  # an older report is not believed: ARM's later one counts this write
-                    self._believed = ticket
-                    b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)))
+                # Exact only if nothing else was on its way while it was: otherwise ARM may have counted
+                # up to `overlap` other PATCHes after this one, and the figure is too high by as many.
+                b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)), overlap)
                 self._clean += status < 400
                 if self._clean >= b.concurrency and b.concurrency < self._max_concurrency:
-                    b = replace(b, concurrency=b.concurrency + 1)
+                    # Doubling (a slow start) reaches a bucket's worth of PATCHes in a few round trips:
+                    # the tokens are ARM's to give, and what is in flight never exceeds them anyway.
+                    b = replace(b, concurrency=min(self._max_concurrency, b.concurrency * 2))
                     self._clean = 0
             self._budget = b
 
-    def _granted(self, b: WriteBudget, now: float, remaining: float | None) -> WriteBudget:
-        """ARM took a token for this request; learn what it says is left, and the refill."""
+    def _granted(self, b: WriteBudget, now: float, remaining: float | None, overlap: int) -> WriteBudget:
+        """ARM took a token for this request; learn what it says is left, and the refill.
+
+        A figure is believed as it stands only when it is exact (`overlap` 0: no other PATCH was on its
+        way with it); otherwise only when it is lower than what we believe, because answers overtake
+        each other and a report can be older than one already read. For the refill, a figure counts
+        less the PATCHes that may have been counted after it, and a window opens only on an exact one.
+        """
+        believed = self._estimated(now)
         if remaining is None:  # no header: count the token ourselves
-            return replace(b, tokens=max(0.0, self._estimated(now) - 1.0), as_of=now)
+            return replace(b, tokens=max(0.0, believed - 1.0), as_of=now)
         capacity = max(b.capacity, remaining + 1.0) if b.reported else remaining + 1.0
-        if not b.evidence_at:
+        granted = b.evidence_granted + 1  # writes ARM granted since the evidence window opened
+        refill = b.refill_per_s
+        if b.evidence_at and now - b.evidence_at >= MIN_EVIDENCE_S:
+            gained = remaining - overlap - b.evidence_tokens - 1.0 + granted
+            refill = max(refill, gained / (now - b.evidence_at))
+        if overlap:
+            # Lower than what we believe: ARM counted this PATCH after the figure we hold, so it is fresher.
+            # Higher: an older figure (it counted this one before), or a refill we cannot tell apart from one.
+            tokens = min(remaining, believed) if b.reported else remaining
             return replace(
                 b,
-                tokens=remaining,
+                tokens=tokens,
                 capacity=capacity,
                 as_of=now,
                 reported=True,
-                evidence_at=now,
-                evidence_tokens=remaining,
-                evidence_granted=-self._in_flight,
+                refill_per_s=refill,
+                evidence_granted=granted,
             )
-        granted = b.evidence_granted + 1
-        refill = b.refill_per_s
-        if now - b.evidence_at >= MIN_EVIDENCE_S:
-            refill = max(refill, (remaining - b.evidence_tokens - 1.0 + granted) / (now - b.evidence_at))
+        if not b.evidence_at:  # open the window: this exact figure is where it starts
+            b = replace(b, evidence_at=now, evidence_tokens=remaining)
+            granted = 0
         return replace(
             b,
             tokens=remaining,

@@ -59,8 +59,8 @@ param tablePrefix string = 'arcsweep'
 @maxLength(45)
 param taskHubName string = 'ArcSweeper'
 
-@description('MAX_PARALLEL_WRITES_PER_SUBSCRIPTION: PATCH calls in flight per subscription (1-50).')
-param maxParallelWritesPerSubscription string = '4'
+@description('MAX_PARALLEL_WRITES_PER_SUBSCRIPTION: most PATCH calls in flight per subscription (1-64); each starts at 4 and doubles while ARM answers cleanly.')
+param maxParallelWritesPerSubscription string = '32'
 
 @description('EXTENSION_UPGRADE_MODE: off, report (read and report machine extensions) or enable (also PATCH supported extensions whose automatic upgrade is off; the custom role then gains machines/extensions read and write).')
 @allowed([

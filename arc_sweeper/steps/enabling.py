@@ -36,7 +36,7 @@ from arc_sweeper.ports import ArmError, ExtensionStore, FleetWriter, MachineStor
 from arc_sweeper.records import ExtensionRecord, MachineRecord
 from arc_sweeper.settings import Settings
 from arc_sweeper.text import clip
-from arc_sweeper.throttling import MAX_CONCURRENCY, Gate, WriteBudget, WriteGate
+from arc_sweeper.throttling import Gate, WriteBudget, WriteGate
 from arc_sweeper.timefmt import parse_timestamp
 from arc_sweeper.vocabulary import EnableResult, Outcome, Target
 
@@ -132,8 +132,9 @@ class EnablingStep:
         rows = {r.row_key: r for r in targets.rows(work)}
         stop_at = self.monotonic() + self.settings.enable_time_budget.total_seconds()
         gate = WriteGate(
-            work.budget or WriteBudget(concurrency=self.settings.max_parallel_writes_per_subscription),
+            work.budget or WriteBudget(),
             max_wait_s=self.settings.max_retry_wait.total_seconds(),
+            max_concurrency=self.settings.max_parallel_writes_per_subscription,
             out_of_time=lambda: self.monotonic() >= stop_at,
         )
         if work.dry_run:
@@ -257,9 +258,9 @@ class _Sender(Generic[Row]):
         decided: list[Row] = []
         unrecorded: list[Row] = []
         in_flight: dict[Future[PatchOutcome], Row] = {}
-        with ThreadPoolExecutor(max_workers=MAX_CONCURRENCY) as pool:
+        with ThreadPoolExecutor(max_workers=self.step.settings.max_parallel_writes_per_subscription) as pool:
             while todo or in_flight:
-                free = self.gate.concurrency - len(in_flight)
+                free = self.gate.room() - len(in_flight)
                 self.out_of_time = self.step.monotonic() >= self.stop_at
                 if todo and free > 0 and self.error is None and not self.out_of_time:
                     wave, todo = todo[:free], todo[free:]

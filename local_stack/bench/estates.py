@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from arc_sweeper.resource_graph import PAGE_SIZE
-from local_stack.simulator import Fleet, FleetSpec, Latency, ThrottleSettings, generate_fleet
+from local_stack.simulator import Fleet, FleetSpec, Latency, Machine, ThrottleSettings, generate_fleet
 from local_stack.simulator.fates import PATCH, REFUSED
 
 RESOURCE_GRAPH_BATCH = 200
@@ -45,8 +46,9 @@ class Floor:
 
     writes: int  # PATCHes a correct sweep sends (to succeed, or to be refused)
     largest_subscription: int  # writes to the busiest subscription
-    pages: int  # Resource Graph pages, batch by batch
+    pages: int  # Resource Graph pages of machines, batch by batch
     batches: int
+    extension_pages: int  # pages of their extensions, which the product also reads (EXTENSION_UPGRADE_MODE=report)
     discovery_s: float
     enabling_s: float
 
@@ -60,22 +62,29 @@ class Floor:
             m.subscription_id for m in fleet.machines if fleet.fates[m.id].expect in (PATCH, REFUSED)
         )
         largest = max(per_subscription.values(), default=0)
-        pages = [max(1, math.ceil(rows / PAGE_SIZE)) for rows in _rows_per_batch(fleet)]
+        pages = [max(1, math.ceil(rows / PAGE_SIZE)) for rows in _rows_per_batch(fleet, lambda m: 1)]
+        extension_pages = [
+            max(1, math.ceil(rows / PAGE_SIZE)) for rows in _rows_per_batch(fleet, lambda m: len(m.extensions))
+        ]
         return cls(
             writes=sum(per_subscription.values()),
             largest_subscription=largest,
             pages=sum(pages),
             batches=len(pages),
+            extension_pages=sum(extension_pages),
             discovery_s=limits.arg_floor_seconds(sum(pages)) + latency.read_s,
             enabling_s=limits.arm_floor_seconds(largest, "write") + latency.write_s if largest else 0.0,
         )
 
 
-def _rows_per_batch(fleet: Fleet) -> list[int]:
-    """Machines Resource Graph returns for each batch, batched as the product does (scope.py):
-    listed Enabled subscriptions in id order, RESOURCE_GRAPH_BATCH at a time."""
+def _rows_per_batch(fleet: Fleet, rows_of: Callable[[Machine], int]) -> list[int]:
+    """Rows Resource Graph returns for each batch (`rows_of` a machine: 1, or its extensions), batched as
+    the product does (scope.py): listed Enabled subscriptions in id order, RESOURCE_GRAPH_BATCH at a time."""
     in_scope = sorted(s.subscription_id for s in fleet.subscriptions if s.readable and s.state == "Enabled")
-    rows = Counter(m.subscription_id for m in fleet.machines if not m.deleted)
+    rows: Counter[str] = Counter()
+    for machine in fleet.machines:
+        if not machine.deleted:
+            rows[machine.subscription_id] += rows_of(machine)
     return [
         sum(rows[s] for s in in_scope[i : i + RESOURCE_GRAPH_BATCH])
         for i in range(0, len(in_scope), RESOURCE_GRAPH_BATCH)

@@ -56,7 +56,8 @@ def print_estate(estate: Estate, results: list[Measured], wall_s: float) -> None
             )
     print(
         f"429s: product {product.azure.patches_throttled / max(1, product.azure.patches):.1%} of PATCHes; "
-        f"Resource Graph requests {product.azure.arg_requests} for {floor.pages} pages + {floor.batches} batches; "
+        f"Resource Graph requests {product.azure.arg_requests} for {floor.pages} machine pages + "
+        f"{floor.extension_pages} extension pages + {floor.batches} batches; "
         f"rows written {product.run.table_rows} in {product.run.table_requests} requests; "
         f"{product.run.orchestrations} orchestrations."
     )

@@ -19,10 +19,12 @@ from arc_sweeper.messages import (
     ChunkResult,
     CohortResult,
     DiscoverBatch,
+    DiscoveryResult,
     EnableChunk,
     EnableSubscription,
     FollowUpState,
     RunPlan,
+    SubscriptionWork,
     SweepRequest,
     Tally,
 )
@@ -189,3 +191,39 @@ def test_sweep_discovers_the_batches_one_after_another():
     )
     assert [name for name, _ in calls(state)] == ["start_run", "discover_machines"]
     assert DiscoverBatch.from_json(calls(state)[1][1]).batch_index == 0
+
+
+def test_sweep_starts_the_busiest_subscriptions_enabling_first():
+    """The sweep lasts as long as its busiest subscription takes at ARM's refill: that one starts first."""
+    request = SweepRequest(run_id="run-1", trigger="timer")
+    plan = RunPlan(
+        run_id="run-1",
+        dry_run=False,
+        batch_count=2,
+        subscriptions_in_scope=4,
+        follow_up_window_s=7 * 86400,
+        poll_interval_s=int(POLL.total_seconds()),
+    )
+    batches = [
+        DiscoveryResult("run-1", 0, 17, (SubscriptionWork("sub-small", 5, 1), SubscriptionWork("sub-big", 40, 1))),
+        DiscoveryResult(
+            "run-1", 1, 21, (SubscriptionWork("sub-mid", 12, 1), SubscriptionWork("sub-ext", 12, 1, extension_chunks=2))
+        ),
+    ]
+    played = [*started("sweep_orchestrator", request)]
+    new = [h.task_scheduled(T0, 0, "start_run", None), h.orchestrator_completed(T0)]
+    played += new
+    now = T0 + timedelta(seconds=1)
+    new = [h.orchestrator_started(now), h.task_completed(now, 0, json.dumps(plan.to_json()))]
+    for index, batch in enumerate(batches, start=1):
+        played += [*new, h.task_scheduled(now, index, "discover_machines", None), h.orchestrator_completed(now)]
+        now += timedelta(seconds=1)
+        new = [h.orchestrator_started(now), h.task_completed(now, index, json.dumps(batch.to_json()))]
+    state = run("sweep_orchestrator", request, played, new)
+    [actions] = state["actions"]
+    started_subs = [
+        EnableSubscription.from_json(json.loads(a["input"])).subscription_id
+        for a in leaves(actions)
+        if "instanceId" in a and a.get("functionName") == "enable_subscription_orchestrator"
+    ]
+    assert started_subs == ["sub-big", "sub-ext", "sub-mid", "sub-small"]

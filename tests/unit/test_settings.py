@@ -43,7 +43,7 @@ def test_defaults_produce_valid_settings() -> None:
     assert settings.table_prefix == "arcsweep"
     assert settings.webhook_url == ""
     assert settings.redacted_webhook_url == ""
-    assert settings.max_parallel_writes_per_subscription == 4
+    assert settings.max_parallel_writes_per_subscription == 32
     assert settings.releases.catalogue == ReleaseCatalogue.load()
     assert settings.resource_graph_batch_size == 200
     assert settings.enable_batch_size == 100
@@ -127,7 +127,7 @@ def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
             "webhook_url",
             "http://localhost:7071/alerts?sig=x",
         ),
-        ("MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "50", "max_parallel_writes_per_subscription", 50),
+        ("MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "64", "max_parallel_writes_per_subscription", 64),
         ("RESOURCE_GRAPH_BATCH_SIZE", "299", "resource_graph_batch_size", 299),
         ("ENABLE_BATCH_SIZE", "500", "enable_batch_size", 500),
         ("ENABLE_BATCH_SIZE", " 7 ", "enable_batch_size", 7),
@@ -197,8 +197,8 @@ BAD_VALUES = [
     ("TABLE_PREFIX", "arc-sweep", "letters and digits"),
     ("TABLE_PREFIX", "A" * 51, "at most 50 characters"),
     ("LOGIC_APP_WEBHOOK_URL", "prod.logic.azure.com/workflows", "expected an absolute https:// URL"),
-    ("MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "0", "whole number from 1 to 50"),
-    ("MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "51", "whole number from 1 to 50"),
+    ("MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "0", "whole number from 1 to 64"),
+    ("MAX_PARALLEL_WRITES_PER_SUBSCRIPTION", "65", "whole number from 1 to 64"),
     ("RESOURCE_GRAPH_BATCH_SIZE", "300", "whole number from 1 to 299"),
     ("ENABLE_BATCH_SIZE", "501", "whole number from 1 to 500"),
     ("ENABLE_BATCH_SIZE", "many", "whole number from 1 to 500"),

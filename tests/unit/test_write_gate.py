@@ -134,10 +134,151 @@ def test_until_arm_reports_the_bucket_one_patch_at_a_time():
     gate.before_send()
 
 
-def test_concurrency_grows_after_as_many_clean_answers_as_it_allows():
+def test_concurrency_doubles_after_as_many_clean_answers_as_it_allows():
     time = FakeTime()
     gate = WriteGate(WriteBudget(tokens=100, reported=True), max_wait_s=5, clock=time.clock, sleep=time.sleep)
     start = gate.concurrency
     for left in range(99, 99 - start, -1):
         gate.after_response(gate.before_send(), 200, {REMAINING_WRITES: str(left)})
-    assert gate.concurrency == start + 1
+    assert gate.concurrency == start * 2
+
+
+def test_concurrency_never_exceeds_the_gates_maximum_even_from_a_budget_that_had_more():
+    """MAX_PARALLEL_WRITES_PER_SUBSCRIPTION is a cap: a budget handed on from a chunk that ran with a higher one
+    (the setting was lowered between runs) is held to it, and growth stops there."""
+    time = FakeTime()
+    budget = WriteBudget(tokens=100, reported=True, concurrency=16)
+    gate = WriteGate(budget, max_wait_s=5, max_concurrency=6, clock=time.clock, sleep=time.sleep)
+    assert gate.concurrency == 6
+    for left in range(99, 50, -1):
+        gate.after_response(gate.before_send(), 200, {REMAINING_WRITES: str(left)})
+    assert gate.concurrency == 6
+
+
+def test_a_newer_patchs_report_read_last_does_not_raise_tokens_when_arm_counted_an_older_one_after_it():
+    """Two PATCHes on ten tokens: ARM counts the second first (9 left), then the first (8 left); the first's
+    answer is read first. The second's figure, read last, is the older one although its PATCH was sent later:
+    ten tokens were never nine after both."""
+    time = FakeTime()
+    gate = WriteGate(
+        WriteBudget(tokens=10, reported=True, refill_per_s=0.01), max_wait_s=60, clock=time.clock, sleep=time.sleep
+    )
+    first, second = gate.before_send(), gate.before_send()
+    gate.after_response(first, 200, {REMAINING_WRITES: "8"})
+    gate.after_response(second, 200, {REMAINING_WRITES: "9"})
+    assert gate.state().tokens == 8
+
+
+def test_a_burst_of_429s_halves_the_refill_estimate_and_the_concurrency_once():
+    time = FakeTime()
+    gate = WriteGate(
+        WriteBudget(tokens=6, reported=True, refill_per_s=0.8, concurrency=8),
+        max_wait_s=60,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    tickets = [gate.before_send() for _ in range(4)]
+    for ticket in tickets:
+        gate.after_response(ticket, 429, {"Retry-After": "3"})
+    state = gate.state()
+    assert (state.refill_per_s, state.concurrency, state.throttled) == (0.4, 4, 4)
+
+
+def test_room_hands_over_no_more_patches_than_arm_holds_tokens_for():
+    """The sender starts only as many PATCHes as could go now (at least one, to wait for the refill): the rest
+    would each hold a thread waiting here."""
+    time = FakeTime()
+    gate = WriteGate(
+        WriteBudget(tokens=3, reported=True, refill_per_s=0.01, concurrency=32),
+        max_wait_s=60,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    assert gate.room() == 3
+    for left in (2, 1, 0):
+        gate.after_response(gate.before_send(), 200, {REMAINING_WRITES: str(left)})
+    assert gate.room() == 1
+
+
+class Reordering:
+    """PATCHes through a gate into ARM's bucket on a fake clock, with the network reordering them: each takes
+    a random time to reach ARM and another to come back, and as many go as `room()` allows, as the sender does."""
+
+    def __init__(self, capacity: int, refill: float, seed: int) -> None:
+        import random
+
+        self.random, self.now = random.Random(seed), 0.0
+        self.bucket = TokenBucket(capacity, refill, monotonic=lambda: self.now)
+
+        def must_wait(seconds: float) -> None:
+            raise Waiting(seconds)
+
+        self.gate = WriteGate(
+            WriteBudget(), max_wait_s=1e6, max_concurrency=32, clock=lambda: self.now, sleep=must_wait
+        )
+        self.throttled = self.early = 0
+        self.last_sent_at = 0.0
+
+    def run(self, writes: int) -> float:
+        """Seconds until ARM counted the last PATCH."""
+        import heapq
+
+        events: list[tuple[float, int, str, tuple]] = []
+        order, todo, on_the_way, paused_until = 0, writes, 0, 0.0
+
+        def at(when: float, kind: str, data: tuple = ()) -> None:
+            nonlocal order
+            order += 1
+            heapq.heappush(events, (when, order, kind, data))
+
+        def start_more() -> None:
+            nonlocal todo, on_the_way
+            while on_the_way < self.gate.room() and todo:
+                todo, on_the_way = todo - 1, on_the_way + 1
+                at(self.now, "try")
+
+        start_more()
+        while events:
+            self.now, _, kind, data = heapq.heappop(events)
+            if kind == "try":
+                try:
+                    ticket = self.gate.before_send()
+                except Waiting as wait:
+                    at(self.now + wait.seconds, "try")
+                    continue
+                at(self.now + self.random.uniform(0, 0.3), "arm", (ticket,))
+            elif kind == "arm":
+                self.early += self.now < paused_until
+                allowed, left, retry_after = self.bucket.take()
+                self.last_sent_at = self.now
+                if not allowed:
+                    paused_until = max(paused_until, self.now + retry_after)
+                at(self.now + 0.1 + self.random.uniform(0, 0.3), "answer", (*data, allowed, left, retry_after))
+            else:
+                ticket, allowed, left, retry_after = data
+                if allowed:
+                    self.gate.after_response(ticket, 200, {REMAINING_WRITES: str(left)})
+                    on_the_way -= 1
+                    start_more()
+                else:
+                    self.throttled += 1
+                    self.gate.after_response(ticket, 429, {"Retry-After": str(retry_after)})
+                    at(self.now, "try")
+        return self.last_sent_at
+
+
+class Waiting(Exception):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+
+@pytest.mark.parametrize("capacity, refill, writes", [(10, 1.0, 75), (2, 0.1, 40), (200, 10.0, 400)])
+@pytest.mark.parametrize("seed", range(5))
+def test_answers_overtaking_each_other_cost_no_429_and_little_time(capacity, refill, writes, seed):
+    """Reordered answers made the gate believe tokens ARM no longer had (a 429 on one PATCH in six, and a refill
+    estimate halved into the ground); now it stays near the floor without one."""
+    arm = Reordering(capacity, refill, seed)
+    took = arm.run(writes)
+    floor = (writes - capacity) / refill
+    assert (arm.throttled, arm.early) == (0, 0)
+    assert took < 1.3 * floor

@@ -142,9 +142,8 @@ class WriteGate:
     The refill is estimated from below: over a window of at least MIN_EVIDENCE_S, opened on an
     exact figure, ARM's bucket gained at least (reported now - PATCHes that may have been counted
     after it - reported then - 1 + writes granted meanwhile) tokens, whether or not it was full
-    at times. The PATCHes of one burst
-    that draw 429s pause the whole subscription for the Retry-After, and halve the refill
-    estimate and the concurrency once.
+    at times. The PATCHes of one burst that draw 429s pause the whole subscription for the
+    Retry-After, and halve the refill estimate and the concurrency once.
 
     Until ARM has reported the bucket once, PATCHes go one at a time: the documented 200 is a
     guess, and a subscription whose bucket is smaller (or spent by another tool of the same
@@ -172,7 +171,6 @@ class WriteGate:
         self._budget = replace(
             budget, as_of=budget.as_of or clock(), concurrency=max(1, min(budget.concurrency, max_concurrency))
         )
-        self._in_flight = 0
         self._clean = 0
         self._sent = 0  # tickets handed out
         self._overlap: dict[int, int] = {}  # ticket on its way -> how many others were on their way with it
@@ -182,6 +180,11 @@ class WriteGate:
         """PATCHes that may be in flight (or waiting here) now: never more than the gate's maximum."""
         with self._lock:
             return self._budget.concurrency
+
+    @property
+    def _on_the_way(self) -> int:
+        """PATCHes sent and not yet answered (called with the lock held)."""
+        return len(self._overlap)
 
     def room(self) -> int:
         """How many PATCHes may be on their way or waiting here now: the tokens ARM is believed to hold (at
@@ -206,41 +209,38 @@ class WriteGate:
             with self._lock:
                 now = self._clock()
                 b = self._budget
-                spare = self._estimated(now) - self._in_flight
+                spare = self._estimated(now) - self._on_the_way
                 if (
                     now >= b.paused_until
-                    and (b.reported or self._in_flight == 0)
+                    and (b.reported or self._on_the_way == 0)
                     and (
-                        b.tokens - self._in_flight >= 1.0 + (self._in_flight > 0)
-                        or (spare >= 1.0 and self._in_flight == 0)
+                        b.tokens - self._on_the_way >= 1.0 + (self._on_the_way > 0)
+                        or (spare >= 1.0 and self._on_the_way == 0)
                     )
                 ):
                     self._sent += 1
                     for other in self._overlap:
                         self._overlap[other] += 1
                     self._overlap[self._sent] = len(self._overlap)
-                    self._in_flight += 1
                     return self._sent
-                wait = max(b.paused_until - now, 0.0 if self._in_flight else (1.0 - spare) / b.refill_per_s, 0.01)
+                wait = max(b.paused_until - now, 0.0 if self._on_the_way else (1.0 - spare) / b.refill_per_s, 0.01)
             if now + wait > give_up_at:
                 raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
             if self._out_of_time():
                 raise BudgetExhausted(
                     "ARM write budget: the call's time budget ran out while waiting; the next call sends it"
                 )
-            self._sleep(min(wait, 0.05 if self._in_flight else 1.0))
+            self._sleep(min(wait, 0.05 if self._on_the_way else 1.0))
 
     def after_error(self, ticket: int) -> None:
         """No answer (the connection failed): ARM may have taken the token, so count it taken."""
         with self._lock:
-            self._in_flight = max(0, self._in_flight - 1)
             self._overlap.pop(ticket, None)
             self._budget = replace(self._budget, tokens=max(0.0, self._budget.tokens - 1.0))
 
     def after_response(self, ticket: int, status: int, headers: Mapping[str, str]) -> None:
         with self._lock:
             now = self._clock()
-            self._in_flight = max(0, self._in_flight - 1)
             overlap = self._overlap.pop(ticket, 0)
             b = self._budget
             if now < b.paused_until:
@@ -292,21 +292,14 @@ class WriteGate:
             # Lower than what we believe: ARM counted this PATCH after the figure we hold, so it is fresher.
             # Higher: an older figure (it counted this one before), or a refill we cannot tell apart from one.
             tokens = min(remaining, believed) if b.reported else remaining
-            return replace(
-                b,
-                tokens=tokens,
-                capacity=capacity,
-                as_of=now,
-                reported=True,
-                refill_per_s=refill,
-                evidence_granted=granted,
-            )
-        if not b.evidence_at:  # open the window: this exact figure is where it starts
-            b = replace(b, evidence_at=now, evidence_tokens=remaining)
-            granted = 0
+        else:
+            tokens = remaining
+            if not b.evidence_at:  # open the window: this exact figure is where it starts
+                b = replace(b, evidence_at=now, evidence_tokens=remaining)
+                granted = 0
         return replace(
             b,
-            tokens=remaining,
+            tokens=tokens,
             capacity=capacity,
             as_of=now,
             reported=True,

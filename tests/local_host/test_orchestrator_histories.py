@@ -167,16 +167,21 @@ def test_a_chunk_whose_time_budget_ran_out_continues_in_a_new_call():
     assert [(c.chunk_index, c.continuation) for c in scheduled] == [(0, 0), (0, 1)]
 
 
-def test_sweep_discovers_the_batches_one_after_another():
-    request = SweepRequest(run_id="run-1", trigger="timer")
-    plan = RunPlan(
+def run_plan(*, dry_run: bool, batch_count: int, subscriptions_in_scope: int) -> RunPlan:
+    """start_run's answer for run-1: a week's follow-up, polled every POLL."""
+    return RunPlan(
         run_id="run-1",
-        dry_run=True,
-        batch_count=2,
-        subscriptions_in_scope=7,
+        dry_run=dry_run,
+        batch_count=batch_count,
+        subscriptions_in_scope=subscriptions_in_scope,
         follow_up_window_s=7 * 86400,
         poll_interval_s=int(POLL.total_seconds()),
     )
+
+
+def test_sweep_discovers_the_batches_one_after_another():
+    request = SweepRequest(run_id="run-1", trigger="timer")
+    plan = run_plan(dry_run=True, batch_count=2, subscriptions_in_scope=7)
     at = T0 + timedelta(seconds=5)
     played = [
         *started("sweep_orchestrator", request),
@@ -196,14 +201,7 @@ def test_sweep_discovers_the_batches_one_after_another():
 def test_sweep_starts_the_busiest_subscriptions_enabling_first():
     """The sweep lasts as long as its busiest subscription takes at ARM's refill: that one starts first."""
     request = SweepRequest(run_id="run-1", trigger="timer")
-    plan = RunPlan(
-        run_id="run-1",
-        dry_run=False,
-        batch_count=2,
-        subscriptions_in_scope=4,
-        follow_up_window_s=7 * 86400,
-        poll_interval_s=int(POLL.total_seconds()),
-    )
+    plan = run_plan(dry_run=False, batch_count=2, subscriptions_in_scope=4)
     batches = [
         DiscoveryResult("run-1", 0, 17, (SubscriptionWork("sub-small", 5, 1), SubscriptionWork("sub-big", 40, 1))),
         DiscoveryResult(

@@ -95,13 +95,18 @@ def test_a_wait_for_the_budget_ends_with_the_calls_time_budget():
     assert 5 <= time.now - 1_000.0 < 6
 
 
+def ten_tokens(time: FakeTime) -> WriteGate:
+    """A gate ARM has told of ten tokens, refilling too slowly to matter here."""
+    return WriteGate(
+        WriteBudget(tokens=10, reported=True, refill_per_s=0.01), max_wait_s=60, clock=time.clock, sleep=time.sleep
+    )
+
+
 def test_a_report_read_late_does_not_bring_back_tokens_that_are_gone():
     """Two PATCHes on ten tokens: ARM counts the first (9 left), then the second (8 left), but a busy worker
     reads the second's answer first. The first's figure, read last, is older: the gate keeps believing 8."""
     time = FakeTime()
-    gate = WriteGate(
-        WriteBudget(tokens=10, reported=True, refill_per_s=0.01), max_wait_s=60, clock=time.clock, sleep=time.sleep
-    )
+    gate = ten_tokens(time)
     first, second = gate.before_send(), gate.before_send()
     gate.after_response(second, 200, {REMAINING_WRITES: "8"})
     gate.after_response(first, 200, {REMAINING_WRITES: "9"})
@@ -160,9 +165,7 @@ def test_a_newer_patchs_report_read_last_does_not_raise_tokens_when_arm_counted_
     answer is read first. The second's figure, read last, is the older one although its PATCH was sent later:
     ten tokens were never nine after both."""
     time = FakeTime()
-    gate = WriteGate(
-        WriteBudget(tokens=10, reported=True, refill_per_s=0.01), max_wait_s=60, clock=time.clock, sleep=time.sleep
-    )
+    gate = ten_tokens(time)
     first, second = gate.before_send(), gate.before_send()
     gate.after_response(first, 200, {REMAINING_WRITES: "8"})
     gate.after_response(second, 200, {REMAINING_WRITES: "9"})

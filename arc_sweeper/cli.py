@@ -28,7 +28,7 @@ from arc_sweeper.clock import utc_now
 from arc_sweeper.durations import format_duration, parse_duration
 from arc_sweeper.messages import CheckCohort, DiscoverBatch, EnableChunk, PhaseEnd, StartRun, SweepRequest, Tally
 from arc_sweeper.records import RunRecord
-from arc_sweeper.reporting.attention import attention_items
+from arc_sweeper.reporting.attention import AttentionDigest, attention_items
 from arc_sweeper.reporting.page import load_page, render_page
 from arc_sweeper.reporting.report import build_report
 from arc_sweeper.reporting.summary import attention_lines, finding_lines, print_lines, summary_lines
@@ -200,7 +200,9 @@ def _print_run(app: Steps, run: RunRecord, args: argparse.Namespace, write: Call
                 f"{r.outcome or r.action_result}: {detail[:160]}"
             )
     if args.json:
-        text = json.dumps(build_report(run, rows, subscriptions).to_json(), indent=2)
+        every_item = AttentionDigest(keep=None)
+        every_item.add(items)
+        text = json.dumps(build_report(run, subscriptions, every_item).to_json(), indent=2)
         if args.json == "-":
             print(text)
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -119,20 +120,30 @@ def parse_extension_version(text: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in text.strip().split(".")) if match else None
 
 
-def ranked(rows: list[ExtensionRecord]) -> list[ExtensionRecord]:
+VersionsInUse = dict[tuple[str, str], set[tuple[int, ...]]]
+"""Every readable version the estate runs, per (publisher, type) in lowercase."""
+
+
+def versions_in_use(seen: Iterable[tuple[str, str, str]]) -> VersionsInUse:
+    """The estate's versions from the (publisher, type, version) of each extension row."""
+    in_use: VersionsInUse = {}
+    for publisher, extension_type, version_text in seen:
+        version = parse_extension_version(version_text)
+        if version is not None:
+            in_use.setdefault(_kind(publisher, extension_type), set()).add(version)
+    return in_use
+
+
+def ranked(rows: Iterable[ExtensionRecord], in_use: VersionsInUse) -> list[ExtensionRecord]:
     """The rows whose rank changes once the whole run's versions are known: how many newer
     versions of the same publisher/type the estate runs (`versions_behind`, the BEHIND finding).
 
     An unreadable version is never behind (it is reported as it is)."""
-    in_use: dict[tuple[str, str], set[tuple[int, ...]]] = {}
-    for row in rows:
-        version = parse_extension_version(row.version_seen)
-        if version is not None:
-            in_use.setdefault(_kind(row), set()).add(version)
     changed = []
     for row in rows:
         version = parse_extension_version(row.version_seen)
-        behind = 0 if version is None else sum(1 for other in in_use.get(_kind(row), ()) if other > version)
+        newer = in_use.get(_kind(row.publisher, row.extension_type), set())
+        behind = 0 if version is None else sum(1 for other in newer if other > version)
         if behind != row.versions_behind:
             found = (set(row.findings) - {ExtensionFinding.OK, ExtensionFinding.BEHIND}) | (
                 {ExtensionFinding.BEHIND} if behind else set()
@@ -147,8 +158,8 @@ def ranked(rows: list[ExtensionRecord]) -> list[ExtensionRecord]:
     return changed
 
 
-def _kind(row: ExtensionRecord) -> tuple[str, str]:
-    return row.publisher.strip().lower(), row.extension_type.strip().lower()
+def _kind(publisher: str, extension_type: str) -> tuple[str, str]:
+    return publisher.strip().lower(), extension_type.strip().lower()
 
 
 def extension_row(

@@ -159,6 +159,9 @@ class ExtensionStore(Protocol):
         self, run_id: str, subscription_id: str, *, enable_chunk: int | None = None, followed_only: bool = False
     ) -> list[ExtensionRecord]: ...
 
+    def extension_versions(self, run_id: str, subscription_id: str) -> list[tuple[str, str, str]]:
+        """(publisher, type, version) of each of one subscription's extension rows: all ranking reads."""
+
 
 class FleetStore(Protocol):
     def fleet(self, subscription_id: str) -> dict[str, FleetRecord]: ...

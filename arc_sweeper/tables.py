@@ -178,6 +178,15 @@ class SweepStore:
         rows = [from_entity(ExtensionRecord, e) for e in self._extensions.query_entities(query)]
         return sorted(rows, key=lambda r: r.row_key)
 
+    def extension_versions(self, run_id: str, subscription_id: str) -> list[tuple[str, str, str]]:
+        """(publisher, type, version) of each of one subscription's extension rows: all ranking reads."""
+        columns = ["publisher", "extension_type", "version_seen"]
+        entities = self._extensions.query_entities(_run_rows_query(run_id, subscription_id, None), select=columns)
+        return [
+            (str(e.get("publisher", "")), str(e.get("extension_type", "")), str(e.get("version_seen", "")))
+            for e in entities
+        ]
+
     # releases -----------------------------------------------------------------------------
     def observed_releases(self) -> list[ObservedRelease]:
         return [

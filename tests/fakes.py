@@ -103,6 +103,9 @@ class InMemoryTables:
             and (r.followed or not followed_only)
         ]
 
+    def extension_versions(self, run_id: str, subscription_id: str) -> list[tuple[str, str, str]]:
+        return [(r.publisher, r.extension_type, r.version_seen) for r in self.extensions(run_id, subscription_id)]
+
     def all_machines(
         self, run_id: str, subscriptions: list[SubscriptionRecord] | None = None
     ) -> Iterator[MachineRecord]:

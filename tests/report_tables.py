@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from arc_sweeper.records import ExtensionRecord, FleetRecord, MachineRecord, RunRecord, SubscriptionRecord
-from arc_sweeper.steps.closing import RunRows, with_counts
+from arc_sweeper.steps.closing import RunTally, with_counts
 from arc_sweeper.vocabulary import (
     Action,
     EnableResult,
@@ -203,6 +203,12 @@ def run(run_id: str = DAY_1, status: RunStatus = RunStatus.COMPLETED, **fields) 
     return RunRecord(run_id, Trigger.TIMER, False, 0, status, RunPhase.DONE, started, **fields)
 
 
+def tally_of(machines: list[MachineRecord], extensions: list[ExtensionRecord]) -> RunTally:
+    tally = RunTally()
+    tally.add(machines, extensions)
+    return tally
+
+
 def recorded_tables() -> InMemoryTables:
     """Day 1's completed run with its machines, subscriptions and fleet rows; day 2 following; two runs not
     comparable."""
@@ -214,7 +220,8 @@ def recorded_tables() -> InMemoryTables:
             cohort_size=5,
             outcome_history=HISTORY,
         ),
-        RunRows(SUBSCRIPTIONS, ROWS, EXTENSIONS),
+        SUBSCRIPTIONS,
+        tally_of(ROWS, EXTENSIONS),
     )
     t.put_run(first)
     t.put_run(

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from arc_sweeper.reporting.attention import AttentionItem
+from arc_sweeper.reporting.attention import AttentionItem, kind_severity, urgency
 from arc_sweeper.reporting.report import RunReport
 from arc_sweeper.text import clip, redact_url
 from arc_sweeper.vocabulary import (
@@ -86,29 +85,24 @@ def severity_for(kind: AlertKind, report: RunReport) -> Severity:
     because another sweep was still enabling an overlapping scope.
     info: anything else (including agents whose version could not be read).
     """
-    attention_kinds = {item.kind for item in report.attention}
+    attention_kinds = set(report.attention_by_kind)
     if (
         kind == AlertKind.SWEEP_FAILED
         or report.status == RunStatus.FAILED
         or report.error
         or report.result_counts.get(EnableResult.FAILED, 0) > 0
         or report.outcome_counts.get(Outcome.STUCK, 0) > 0
-        or any(_severity(k) == Severity.ERROR for k in attention_kinds)
+        or any(kind_severity(k) == Severity.ERROR for k in attention_kinds)
     ):
         return Severity.ERROR
     if (
         report.outcome_counts.get(Outcome.UPGRADE_FAILED, 0) > 0
         or report.outcome_counts.get(Outcome.DISCONNECTED, 0) > 0
         or report.blocked_by
-        or any(_severity(k) == Severity.WARNING for k in attention_kinds)
+        or any(kind_severity(k) == Severity.WARNING for k in attention_kinds)
     ):
         return Severity.WARNING
     return Severity.INFO
-
-
-def _severity(kind: str) -> Severity:
-    """An attention kind's severity; a kind this version does not know counts as a warning."""
-    return kind.severity if isinstance(kind, AttentionKind) else Severity.WARNING
 
 
 def build_alert(
@@ -131,7 +125,7 @@ def build_alert(
     if max_items < 0:
         raise ValueError("max_items cannot be negative")
     severity = severity_for(kind, report)
-    candidates = [_item_json(item) for item in _most_severe(report.attention, max_items)]
+    candidates = [_item_json(item) for item in heapq.nsmallest(max_items, report.attention, key=urgency)]
     payload: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "kind": kind,
@@ -164,11 +158,11 @@ def build_alert(
             },
         },
         "attention": {
-            "total": len(report.attention),
+            "total": report.attention_total,
             # Placeholders as long as their final values can be, so the size budget holds.
             "returned": len(candidates),
             "truncated": False,
-            "byKind": _counts(Counter(item.kind for item in report.attention), AttentionKind),
+            "byKind": _counts(report.attention_by_kind, AttentionKind),
             "items": [],
         },
         "links": _links(app_url, report.run_id),
@@ -176,7 +170,7 @@ def build_alert(
         "notices": [clip(notice, _NOTICE_LIMIT) for notice in report.notices[:_MAX_NOTICES]],
     }
     items = _fit(candidates, MAX_ALERT_BYTES - len(encode_alert(payload)))
-    payload["attention"].update(items=items, returned=len(items), truncated=len(items) < len(report.attention))
+    payload["attention"].update(items=items, returned=len(items), truncated=len(items) < report.attention_total)
     return payload
 
 
@@ -189,22 +183,6 @@ def _links(app_url: str, run_id: str) -> dict[str, str]:
 def encode_alert(payload: dict[str, Any]) -> bytes:
     """The bytes that are sent: compact UTF-8 JSON, the same encoding the size cap measures."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _most_severe(items: Iterable[AttentionItem], limit: int) -> list[AttentionItem]:
-    """The `limit` most urgent items: error kinds first, then by kind, oldest, resource id."""
-    kind_order = {kind: index for index, kind in enumerate(AttentionKind)}
-
-    def urgency(item: AttentionItem) -> tuple[int, int, int, str, str]:
-        return (
-            -_severity(item.kind).rank,
-            kind_order.get(item.kind, len(kind_order)),
-            0 if item.since else 1,
-            item.since,
-            item.resource_id,
-        )
-
-    return heapq.nsmallest(limit, items, key=urgency)
 
 
 def _item_json(item: AttentionItem) -> dict[str, str]:
@@ -246,7 +224,7 @@ def _counts(counts: dict[str, int], known: Iterable[str]) -> dict[str, int]:
 
 def _summary(kind: str, report: RunReport) -> str:
     dry = " (dry run)" if report.dry_run else ""
-    attention = len(report.attention)
+    attention = report.attention_total
     if kind == AlertKind.SWEEP_FAILED:
         return f"Sweep {report.run_id} failed{dry}: {_error_text(kind, report)}"
     if kind == AlertKind.FOLLOW_UP_COMPLETED:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from arc_sweeper.extensions import extension_attention
 from arc_sweeper.records import ExtensionRecord, MachineRecord, RingRecord, SubscriptionRecord
-from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome, RingState
+from arc_sweeper.vocabulary import Action, AttentionKind, EnableResult, Finding, Outcome, RingState, Severity
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,58 @@ class AttentionItem:
     code: str = ""  # ARM error code, lastAttemptStatus or connection status
     message: str = ""  # ARM error message or lastAttemptMessage
     since: str = ""  # ISO 8601, when the condition was first seen
+
+
+def kind_severity(kind: str) -> Severity:
+    """An attention kind's severity; a kind this version does not know counts as a warning."""
+    return kind.severity if isinstance(kind, AttentionKind) else Severity.WARNING
+
+
+_KIND_ORDER = {kind: index for index, kind in enumerate(AttentionKind)}
+
+
+def urgency(item: AttentionItem) -> tuple[int, int, int, str, str]:
+    """Sort key, most urgent first: error kinds, then by kind, the oldest, then by resource id."""
+    return (
+        -kind_severity(item.kind).rank,
+        _KIND_ORDER.get(item.kind, len(_KIND_ORDER)),
+        0 if item.since else 1,
+        item.since,
+        item.resource_id,
+    )
+
+
+@dataclass
+class AttentionDigest:
+    """A run's attention items, every one counted by kind, only the `keep` most urgent kept (all when None).
+
+    An alert carries a few dozen items while a 100,000-machine run can have tens of thousands:
+    closing a phase adds them a subscription at a time and holds no more than twice `keep`.
+    """
+
+    keep: int | None
+    counts: Counter[str] = field(default_factory=Counter)
+    _kept: list[AttentionItem] = field(default_factory=list)
+
+    def add(self, items: Iterable[AttentionItem]) -> None:
+        items = list(items)
+        self.counts.update(item.kind for item in items)
+        self._keep_most_urgent(items)
+
+    def merge(self, other: AttentionDigest) -> None:
+        """Add another digest's items: all its counts, and the items it kept."""
+        self.counts.update(other.counts)
+        self._keep_most_urgent(other._kept)
+
+    def _keep_most_urgent(self, items: list[AttentionItem]) -> None:
+        self._kept.extend(items)
+        if self.keep is not None and len(self._kept) > 2 * self.keep:
+            self._kept = heapq.nsmallest(self.keep, self._kept, key=urgency)
+
+    def kept(self) -> tuple[AttentionItem, ...]:
+        """The items kept, most urgent first."""
+        kept = sorted(self._kept, key=urgency)
+        return tuple(kept if self.keep is None else kept[: self.keep])
 
 
 def attention_items(

@@ -6,13 +6,14 @@ page. It never crosses an activity boundary, so it may be large; alerts cap what
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from arc_sweeper import serialization
-from arc_sweeper.records import ExtensionRecord, MachineRecord, RingRecord, RunRecord, SubscriptionRecord
-from arc_sweeper.reporting.attention import AttentionItem, attention_items
+from arc_sweeper.records import RunRecord, SubscriptionRecord
+from arc_sweeper.reporting.attention import AttentionDigest, AttentionItem
 from arc_sweeper.vocabulary import RunStatus, Trigger
 
 
@@ -31,7 +32,8 @@ class RunReport:
     action_counts: dict[str, int] = field(default_factory=dict)
     result_counts: dict[str, int] = field(default_factory=dict)
     outcome_counts: dict[str, int] = field(default_factory=dict)
-    attention: tuple[AttentionItem, ...] = ()
+    attention: tuple[AttentionItem, ...] = ()  # every item, or only the most urgent (see attention_counts)
+    attention_counts: dict[str, int] = field(default_factory=dict)  # every item by kind; empty: `attention` is all
     error: str = ""
     notices: tuple[str, ...] = ()
     blocked_by: str = ""
@@ -40,21 +42,22 @@ class RunReport:
     extension_result_counts: dict[str, int] = field(default_factory=dict)
     extension_outcome_counts: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def attention_by_kind(self) -> dict[str, int]:
+        return self.attention_counts or dict(Counter(item.kind for item in self.attention))
+
+    @property
+    def attention_total(self) -> int:
+        return sum(self.attention_by_kind.values())
+
     def to_json(self) -> dict[str, Any]:
         converted: dict[str, Any] = serialization.to_json(self)
         return converted
 
 
-def build_report(
-    run: RunRecord,
-    rows: Iterable[MachineRecord],
-    subscriptions: Iterable[SubscriptionRecord],
-    rings: Iterable[RingRecord] = (),
-    extensions: Iterable[ExtensionRecord] = (),
-) -> RunReport:
+def build_report(run: RunRecord, subscriptions: Iterable[SubscriptionRecord], attention: AttentionDigest) -> RunReport:
     """The report of a run; with a requested scope, every subscription row is one that was asked for."""
     subscriptions = list(subscriptions)
-    skipped = [s for s in subscriptions if not s.in_scope]
     requested = tuple(sorted(s.subscription_id for s in subscriptions)) if run.scope_count else ()
     return RunReport(
         run_id=run.run_id,
@@ -70,7 +73,8 @@ def build_report(
         action_counts=run.action_counts,
         result_counts=run.result_counts,
         outcome_counts=run.outcome_counts,
-        attention=tuple(attention_items(rows, skipped, rings, extensions)),
+        attention=attention.kept(),
+        attention_counts=dict(attention.counts),
         error=run.error,
         notices=run.notices,
         blocked_by=run.blocked_by,

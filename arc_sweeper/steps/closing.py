@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from arc_sweeper.extensions import ranked
+from arc_sweeper.extensions import VersionsInUse, ranked, versions_in_use
 from arc_sweeper.fleet import FleetLedger
 from arc_sweeper.messages import PhaseEnd
 from arc_sweeper.ports import (
@@ -28,7 +29,8 @@ from arc_sweeper.ports import (
 )
 from arc_sweeper.records import ExtensionRecord, MachineRecord, RunRecord, SubscriptionRecord
 from arc_sweeper.releases import stale_notice
-from arc_sweeper.reporting.alerts import build_alert
+from arc_sweeper.reporting.alerts import DEFAULT_MAX_ITEMS, build_alert
+from arc_sweeper.reporting.attention import AttentionDigest, attention_items
 from arc_sweeper.reporting.report import build_report
 from arc_sweeper.text import clip
 from arc_sweeper.timefmt import parse_timestamp
@@ -45,18 +47,68 @@ from arc_sweeper.vocabulary import (
 
 log = logging.getLogger(__name__)
 
+SUBSCRIPTIONS_READ_AT_ONCE = 8
+"""Subscriptions whose rows are read (and ranked) at once when a phase closes: Table Storage answers
+each query in tens of milliseconds, and a 1,000-subscription run would otherwise wait for them in turn."""
+
 
 class ClosingStore(RunStore, SubscriptionStore, MachineStore, ExtensionStore, ReleaseStore, RingStore, Protocol):
     """A run's every table: closing a phase recounts all of it."""
 
 
-@dataclass(frozen=True)
-class RunRows:
-    """Everything a run recorded, read once per phase end."""
+@dataclass
+class RunTally:
+    """What closing a phase counts, added one subscription's rows at a time.
 
-    subscriptions: list[SubscriptionRecord]
-    machines: list[MachineRecord]
-    extensions: list[ExtensionRecord]
+    A 100,000-machine run has some 350,000 rows. They are read a subscription at a time and only
+    these counts and a bounded digest of attention items are kept, never the rows themselves.
+    """
+
+    attention: AttentionDigest = field(default_factory=lambda: AttentionDigest(keep=DEFAULT_MAX_ITEMS))
+    machines_seen: int = 0
+    findings: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    results: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    extensions_seen: int = 0
+    extension_findings: Counter[str] = field(default_factory=Counter)
+    extension_results: Counter[str] = field(default_factory=Counter)
+    extension_outcomes: Counter[str] = field(default_factory=Counter)
+    cohort: int = 0  # machines and extensions this run enabled, which the follow-up watches
+
+    def add(self, machines: Iterable[MachineRecord], extensions: Iterable[ExtensionRecord]) -> None:
+        machines, extensions = list(machines), list(extensions)
+        self.machines_seen += len(machines)
+        self.findings.update(str(f) for r in machines for f in r.findings)
+        self.actions.update(str(r.action) for r in machines)
+        self.results.update(str(r.action_result) for r in machines if r.action == Action.ENABLE_AUTO_UPGRADE)
+        self.outcomes.update(str(r.outcome) for r in machines if r.outcome)
+        self.extensions_seen += len(extensions)
+        self.extension_findings.update(str(f) for r in extensions for f in r.findings)
+        self.extension_results.update(
+            str(r.action_result) for r in extensions if r.action == Action.ENABLE_AUTO_UPGRADE
+        )
+        self.extension_outcomes.update(str(r.outcome) for r in extensions if r.outcome)
+        self.cohort += sum(1 for r in machines if r.action_result == EnableResult.ENABLED)
+        self.cohort += sum(1 for r in extensions if r.action_result == EnableResult.ENABLED)
+        self.attention.add(attention_items(machines, [], extensions=extensions))
+
+    def merge(self, other: RunTally) -> None:
+        """Add another subscription's tally to this one."""
+        self.machines_seen += other.machines_seen
+        self.extensions_seen += other.extensions_seen
+        self.cohort += other.cohort
+        for mine, theirs in (
+            (self.findings, other.findings),
+            (self.actions, other.actions),
+            (self.results, other.results),
+            (self.outcomes, other.outcomes),
+            (self.extension_findings, other.extension_findings),
+            (self.extension_results, other.extension_results),
+            (self.extension_outcomes, other.extension_outcomes),
+        ):
+            mine.update(theirs)
+        self.attention.merge(other.attention)
 
 
 @dataclass(frozen=True)
@@ -73,14 +125,11 @@ class ClosingStep:
         assert on is not None, "as_of comes from the orchestration clock"
         stale = stale_notice(self.store.get_run(end.run_id), self.store.observed_releases(), on.date())
 
-        def close(run: RunRecord, rows: RunRows) -> RunRecord:
-            cohort = sum(1 for r in rows.machines if r.action_result == EnableResult.ENABLED) + sum(
-                1 for r in rows.extensions if r.action_result == EnableResult.ENABLED
-            )
-            following = cohort > 0 and not run.dry_run
+        def close(run: RunRecord, tally: RunTally) -> RunRecord:
+            following = tally.cohort > 0 and not run.dry_run
             return replace(
                 run,
-                cohort_size=cohort,
+                cohort_size=tally.cohort,
                 enabling_ended_at=end.as_of,
                 status=RunStatus.FOLLOWING if following else RunStatus.COMPLETED,
                 phase=RunPhase.FOLLOWING if following else RunPhase.DONE,
@@ -97,7 +146,7 @@ class ClosingStep:
         self._close_phase(
             end,
             AlertKind.FOLLOW_UP_COMPLETED,
-            lambda run, rows: replace(run, status=RunStatus.COMPLETED, phase=RunPhase.DONE, ended_at=end.as_of),
+            lambda run, tally: replace(run, status=RunStatus.COMPLETED, phase=RunPhase.DONE, ended_at=end.as_of),
             summary="follow-up done",
         )
 
@@ -105,7 +154,7 @@ class ClosingStep:
         self._close_phase(
             end,
             AlertKind.SWEEP_FAILED,
-            lambda run, rows: replace(
+            lambda run, tally: replace(
                 run, status=RunStatus.FAILED, phase=RunPhase.DONE, ended_at=end.as_of, error=clip(end.error)
             ),
         )
@@ -115,7 +164,7 @@ class ClosingStep:
         self,
         end: PhaseEnd,
         kind: AlertKind,
-        close: Callable[[RunRecord, RunRows], RunRecord],
+        close: Callable[[RunRecord, RunTally], RunRecord],
         summary: str = "",
         rank: bool = False,
     ) -> RunRecord:
@@ -128,68 +177,80 @@ class ClosingStep:
         if run is None:  # the run failed before its row was written (and perhaps before any table was made)
             self.store.create_tables()
             run = RunRecord(end.run_id, Trigger.UNKNOWN, False, 0, RunStatus.FAILED, RunPhase.DONE, end.as_of)
-        rows = self._rows(end.run_id)
-        if rank and rows.extensions:
-            rows = self._ranked(rows, end.as_of)
-        run = close(replace(with_counts(run, rows), updated_at=end.as_of), rows)
+        subscriptions = self.store.subscriptions(end.run_id)
+        tally = self._tally(end.run_id, [s.subscription_id for s in subscriptions if s.in_scope], end.as_of, rank)
+        skipped = [s for s in subscriptions if not s.in_scope]
+        tally.attention.add(attention_items([], skipped, self.store.rings().values()))
+        run = close(replace(with_counts(run, subscriptions, tally), updated_at=end.as_of), tally)
         if run.status == RunStatus.FAILED:
             log.error("run %s failed: %s", run.run_id, run.error)
-        run = self._alerted(run, rows, kind, end.as_of)
+        run = self._alerted(run, subscriptions, tally, kind, end.as_of)
         self.store.put_run(run)
         if summary:
             log_summary(run, summary)
         return run
 
-    def _rows(self, run_id: str) -> RunRows:
-        subscriptions = self.store.subscriptions(run_id)
-        swept = [s.subscription_id for s in subscriptions if s.in_scope]
-        return RunRows(
-            subscriptions,
-            [row for sub in swept for row in self.store.machines(run_id, sub)],
-            [row for sub in swept for row in self.store.extensions(run_id, sub)],
-        )
+    def _tally(self, run_id: str, swept: list[str], as_of: str, rank: bool) -> RunTally:
+        """Every swept subscription's rows counted (and with `rank`, ranked), a few subscriptions at a time."""
+        in_use: VersionsInUse | None = None
+        with ThreadPoolExecutor(SUBSCRIPTIONS_READ_AT_ONCE) as pool:
+            if rank:
+                seen = pool.map(lambda sub: self.store.extension_versions(run_id, sub), swept)
+                in_use = versions_in_use(version for versions in seen for version in versions)
+            tally = RunTally()
+            for part in pool.map(lambda sub: self._subscription_tally(run_id, sub, as_of, in_use), swept):
+                tally.merge(part)
+        return tally
 
-    def _ranked(self, rows: RunRows, as_of: str) -> RunRows:
-        changed = ranked(rows.extensions)
-        self.store.put_extensions(changed)
-        done = {(r.partition_key, r.row_key): r for r in changed}
-        extensions = [done.get((r.partition_key, r.row_key), r) for r in rows.extensions]
-        self.fleet.record_extensions(extensions, as_of, machines=rows.machines)
-        return replace(rows, extensions=extensions)
+    def _subscription_tally(
+        self, run_id: str, subscription_id: str, as_of: str, in_use: VersionsInUse | None
+    ) -> RunTally:
+        """One subscription's rows counted; with the estate's versions, its extensions ranked first and the
+        fleet view told each machine's extensions."""
+        machines = self.store.machines(run_id, subscription_id)
+        extensions = self.store.extensions(run_id, subscription_id)
+        if in_use is not None and extensions:
+            changed = ranked(extensions, in_use)
+            self.store.put_extensions(changed)
+            done = {r.row_key: r for r in changed}
+            extensions = [done.get(r.row_key, r) for r in extensions]
+            self.fleet.record_extensions(extensions, as_of, machines=machines)
+        tally = RunTally()
+        tally.add(machines, extensions)
+        return tally
 
-    def _alerted(self, run: RunRecord, rows: RunRows, kind: AlertKind, as_of: str) -> RunRecord:
+    def _alerted(
+        self, run: RunRecord, subscriptions: list[SubscriptionRecord], tally: RunTally, kind: AlertKind, as_of: str
+    ) -> RunRecord:
         """Send the alert for this phase; delivery problems are recorded, never raised.
 
         A retried activity finds the alert already delivered on the run row and does not send it again.
         """
         if run.alerts.get(kind, "").startswith(DeliveryStatus.DELIVERED):
             return run
-        report = build_report(run, rows.machines, rows.subscriptions, self.store.rings().values(), rows.extensions)
+        report = build_report(run, subscriptions, tally.attention)
         payload = build_alert(kind, report, generated_at=as_of, app_url=self.app_url)
         result = self.alerts.deliver(payload)
         log.info("run %s: %s alert %s (%s)", run.run_id, kind, result.status, result.detail)
         return replace(run, alerts={**run.alerts, kind: clip(f"{result.status}: {result.detail}")})
 
 
-def with_counts(run: RunRecord, rows: RunRows) -> RunRecord:
+def with_counts(run: RunRecord, subscriptions: list[SubscriptionRecord], tally: RunTally) -> RunRecord:
     """The run's counts, recounted from its rows (discovery may have skipped a batch)."""
-    in_scope = sum(1 for s in rows.subscriptions if s.in_scope)
-    machines, extensions = rows.machines, rows.extensions
+    in_scope = sum(1 for s in subscriptions if s.in_scope)
     return replace(
         run,
-        machines_seen=len(machines),
+        machines_seen=tally.machines_seen,
         subscriptions_in_scope=in_scope,
-        subscriptions_skipped=len(rows.subscriptions) - in_scope,
-        finding_counts=dict(Counter(str(f) for r in machines for f in r.findings)),
-        action_counts=dict(Counter(str(r.action) for r in machines)),
-        result_counts=dict(Counter(str(r.action_result) for r in machines if r.action == Action.ENABLE_AUTO_UPGRADE)),
-        outcome_counts=dict(Counter(str(r.outcome) for r in machines if r.outcome)),
-        extensions_seen=len(extensions),
-        extension_finding_counts=dict(Counter(str(f) for r in extensions for f in r.findings)),
-        extension_result_counts=dict(
-            Counter(str(r.action_result) for r in extensions if r.action == Action.ENABLE_AUTO_UPGRADE)
-        ),
-        extension_outcome_counts=dict(Counter(str(r.outcome) for r in extensions if r.outcome)),
+        subscriptions_skipped=len(subscriptions) - in_scope,
+        finding_counts=dict(tally.findings),
+        action_counts=dict(tally.actions),
+        result_counts=dict(tally.results),
+        outcome_counts=dict(tally.outcomes),
+        extensions_seen=tally.extensions_seen,
+        extension_finding_counts=dict(tally.extension_findings),
+        extension_result_counts=dict(tally.extension_results),
+        extension_outcome_counts=dict(tally.extension_outcomes),
     )
 
 

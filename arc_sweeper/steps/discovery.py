@@ -99,13 +99,14 @@ class DiscoveryStep:
             self.store.record_release(release)
         per_subscription = Counter(r.subscription_id for r in rows)
         to_enable = Counter(r.subscription_id for r in rows if r.enable_chunk >= 0)
+        extensions_per_subscription = Counter(r.subscription_id for r in extension_rows)
         extensions_to_enable = Counter(r.subscription_id for r in extension_rows if r.enable_chunk >= 0)
         self.store.put_subscriptions(
             replace(
                 s,
                 machines=per_subscription[s.subscription_id],
                 to_enable=to_enable[s.subscription_id],
-                extensions=sum(1 for r in extension_rows if r.subscription_id == s.subscription_id),
+                extensions=extensions_per_subscription[s.subscription_id],
                 extensions_to_enable=extensions_to_enable[s.subscription_id],
             )
             for s in subscriptions

@@ -304,3 +304,24 @@ def test_unauthenticated_arg_is_401(api):
     r = api.session.post(api.base_url + ARG_PATH, json={"query": MACHINES})
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "AuthenticationFailed"
+
+
+def test_pages_of_a_query_reuse_its_result_until_the_fleet_changes(sim, monkeypatch):
+    """Each page used to run the whole query again; a change between pages still shows on the next page."""
+    api = Api(sim.base_url)
+    runs: list[str] = []
+    translate = sim.index._translate
+    monkeypatch.setattr(sim.index, "_translate", lambda query, now: runs.append(query) or translate(query, now))
+    every, _ = all_pages(api, AGENT_QUERY, top=1000)
+    at = next(i for i, row in enumerate(every) if i and row["autoUpgrade"] is False)
+
+    first = api.query(AGENT_QUERY, **{"$top": at}).json()
+    again = api.query(AGENT_QUERY, **{"$top": at, "$skipToken": first["$skipToken"]}).json()
+    assert len(runs) == 1 and again["data"][0]["id"] == every[at]["id"]
+
+    patched = api.patch(
+        f"{every[at]['id']}?api-version=2025-01-13", {"properties": {"agentUpgrade": {"enableAutomaticUpgrade": True}}}
+    )
+    assert patched.status_code == 200
+    after = api.query(AGENT_QUERY, **{"$top": at, "$skipToken": first["$skipToken"]}).json()
+    assert len(runs) == 2 and after["data"][0]["id"] == every[at]["id"] and after["data"][0]["autoUpgrade"] is True

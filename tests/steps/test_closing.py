@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
+from collections import Counter
+
 from arc_sweeper.messages import EnableChunk, PhaseEnd
+from arc_sweeper.ports import PatchOutcome
+from arc_sweeper.reporting.alerts import DEFAULT_MAX_ITEMS
+from arc_sweeper.reporting.attention import attention_items, urgency
 from arc_sweeper.vocabulary import AlertKind, RunPhase, RunStatus
-from tests.steps.conftest import AS_OF, SUB_A, snapshot
+from tests.steps.conftest import AS_OF, SUB_A, SUB_B, snapshot
 
 RUN = "daily-2026-11-20"
 
@@ -53,3 +59,29 @@ def test_the_lease_is_released_when_enabling_ends_or_the_run_fails(world):
     world.discovered("other-run")
     world.closing.record_failure(PhaseEnd("other-run", AS_OF, "boom"))
     assert world.leases.holders == {}
+
+
+def test_the_digest_counts_every_attention_item_and_carries_the_most_urgent(world):
+    """Closing holds one subscription's rows at a time and keeps only the alert's share of the items:
+    the counts are still of every item, and the refused PATCHes of the last subscription lead."""
+    world.graph.machines = [
+        snapshot(SUB_A, f"dark-{i:03}", status="Disconnected") for i in range(3 * DEFAULT_MAX_ITEMS)
+    ]
+    world.graph.machines += [snapshot(SUB_B, f"locked-{i}") for i in range(3)] + [snapshot(SUB_B, "fine")]
+    world.arm.answer = lambda machine_id: (
+        PatchOutcome(False, 409, "ScopeLocked", "locked") if "locked" in machine_id else PatchOutcome(True, 200)
+    )
+    world.discovered(RUN)
+    for sub in (SUB_A, SUB_B):
+        world.enabling.enable_chunk(EnableChunk(RUN, sub, 0, False, AS_OF))
+    world.closing.finish_enabling(PhaseEnd(RUN, AS_OF))
+
+    every_item = attention_items(world.tables.machine_rows.values(), [])
+    block = world.alerts.payloads[-1]["attention"]
+    assert block["total"] == len(every_item) == 3 * DEFAULT_MAX_ITEMS + 3
+    assert {kind: n for kind, n in block["byKind"].items() if n} == Counter(item.kind for item in every_item)
+    assert [item["resourceId"] for item in block["items"]] == [
+        item.resource_id for item in heapq.nsmallest(DEFAULT_MAX_ITEMS, every_item, key=urgency)
+    ]
+    assert [item["kind"] for item in block["items"][:4]] == ["enable_failed"] * 3 + ["not_connected"]
+    assert world.alerts.payloads[-1]["severity"] == "error" and block["truncated"] is True

@@ -51,12 +51,18 @@ def print_estate(estate: Estate, results: list[Measured], wall_s: float) -> None
             )
         elif m.azure.problems:
             print(
-                f"! {m.run.kind}: {len(m.azure.problems)} machines not as the fate ledger says, e.g. "
-                f"{m.azure.problems[0]}"
+                f"! {m.run.kind}: {len(m.azure.problems)} machines not as the fate ledger says"
+                f" ({m.azure.drifted} missed ones now disconnected or deleted: a fate is decided at the start),"
+                f" e.g. {m.azure.problems[0]}"
             )
     print(
+        "product by phase: "
+        + "; ".join(f"{name} {seconds:.1f}s, peak RSS {mb:.0f} MB" for name, seconds, mb in product.phases())
+    )
+    print(
         f"429s: product {product.azure.patches_throttled / max(1, product.azure.patches):.1%} of PATCHes; "
-        f"Resource Graph requests {product.azure.arg_requests} for {floor.pages} machine pages + "
+        f"Resource Graph requests {product.azure.arg_requests} ({product.azure.arg_throttled} answered 429) "
+        f"for {floor.pages} machine pages + "
         f"{floor.extension_pages} extension pages + {floor.batches} batches; "
         f"rows written {product.run.table_rows} in {product.run.table_requests} requests; "
         f"{product.run.orchestrations} orchestrations."

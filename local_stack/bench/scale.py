@@ -42,6 +42,19 @@ class Measured:
         measured = self.run.finished_at - self.run.started_at
         return measured if self.complete else measured - self.enabling_s_measured + self.enabling_s
 
+    def phases(self) -> list[tuple[str, float, float]]:
+        """(phase, seconds, peak resident MB) of the product's process: discovery, enabling (to the last
+        PATCH answered) and closing (recording the results, counting, the digest)."""
+        bounds = (
+            ("discovery", self.run.started_at, self.run.discovered_at),
+            ("enabling", self.run.discovered_at, self.run.discovered_at + self.enabling_s_measured),
+            ("closing", self.run.discovered_at + self.enabling_s_measured, self.run.finished_at),
+        )
+        return [
+            (name, end - start, max((mb for at, mb in self.run.rss_samples if start <= at <= end), default=0.0))
+            for name, start, end in bounds
+        ]
+
     @property
     def enabling_s_measured(self) -> float:
         return self.azure.last_patch_at + self.estate.latency.write_s - self.run.discovered_at

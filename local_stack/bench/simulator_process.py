@@ -16,6 +16,7 @@ from local_stack.bench.estates import Estate, Floor
 from local_stack.bench.processes import Child, Cost, cpu_now
 from local_stack.clock import RealClock
 from local_stack.simulator import FleetSimulator
+from local_stack.simulator.agents import CONNECTED
 
 STATS, STOP = "stats", "stop"
 
@@ -38,6 +39,7 @@ class SimulatorStats:
     last_patch_at: float
     problems: tuple[str, ...]  # the fate ledger's complaints: machines missed or wrongly PATCHed
     repeated: int  # machines given more than one PATCH that was not throttled
+    drifted: int  # of the machines missed, those now disconnected or deleted (a fate is decided at the start)
     cost: Cost
 
 
@@ -49,18 +51,18 @@ def serve(connection: Connection, estate: Estate) -> None:
         cpu_at_start = cpu_now()
         connection.send(Ready(simulator.base_url, Floor.of(fleet, simulator.throttling, estate.latency)))
         while connection.recv() == STATS:
-            connection.send(_stats(simulator, cpu_at_start))
+            connection.send(simulator_stats(simulator, cpu_at_start))
 
 
-def _stats(simulator: FleetSimulator, cpu_at_start: float) -> SimulatorStats:
+def simulator_stats(simulator: FleetSimulator, cpu_at_start: float) -> SimulatorStats:
     requests = list(simulator.requests)
     patches = [r for r in requests if r.method == "PATCH"]
     graph = [r for r in requests if r.method == "POST" and "resourcegraph" in r.path.lower()]
     answered = Counter(r.path.lower() for r in patches if r.status != 429)
     assert simulator.fleet.fates is not None
-    problems = simulator.fleet.fates.check(
-        sent=simulator.patch_targets(), succeeded=simulator.patch_targets(succeeded=True)
-    )
+    succeeded = simulator.patch_targets(succeeded=True)
+    problems = simulator.fleet.fates.check(sent=simulator.patch_targets(), succeeded=succeeded)
+    missed = [simulator.fleet.machine_by_id(mid) for mid in simulator.fleet.fates.must_patch() - succeeded]
     return SimulatorStats(
         patches=len(patches),
         patches_throttled=sum(r.status == 429 for r in patches),
@@ -72,6 +74,7 @@ def _stats(simulator: FleetSimulator, cpu_at_start: float) -> SimulatorStats:
         last_patch_at=max((r.wall_time for r in patches), default=0.0),
         problems=tuple(problems),
         repeated=sum(1 for n in answered.values() if n > 1),
+        drifted=sum(1 for m in missed if m is None or m.deleted or m.properties.get("status") != CONNECTED),
         cost=Cost.of_this_process(cpu_at_start),
     )
 

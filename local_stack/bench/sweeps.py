@@ -19,6 +19,7 @@ a steady rate) can be measured in part and projected.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -54,6 +55,7 @@ class SweepRun:
     largest_history: int = 0  # events in the largest orchestration history
     orchestrations: int = 0
     cost: Cost = Cost(0.0, 0.0)
+    rss_samples: tuple[tuple[float, float], ...] = ()  # (time.time(), resident MB) of the sweep's process
 
 
 def sweep_with_product(
@@ -73,6 +75,7 @@ def sweep_with_product(
 
     env = {"ARM_ENDPOINT": arm_endpoint, "TABLE_PREFIX": "bench", "TASKHUB_NAME": "bench", "DRY_RUN": "false"}
     with (
+        sampling_rss() as rss,
         counting_table_writes() as writes,
         LocalStack(
             env, storage_connection=storage_connection, on_progress=progress, activity_workers=activity_workers
@@ -99,6 +102,7 @@ def sweep_with_product(
             max(i.max_history_length for i in instances),
             len(instances),
             Cost.of_this_process(cpu_before),
+            tuple(rss),
         )
     )
 
@@ -142,6 +146,28 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
     connection.send(
         SweepRun(kind, started, discovered, time.time(), len(todo), sent, cost=Cost.of_this_process(cpu_before))
     )
+
+
+@contextmanager
+def sampling_rss(period_s: float = 0.5) -> Iterator[list[tuple[float, float]]]:
+    """(time.time(), resident MB) of this process every `period_s` while the block runs, so that the
+    peak can be told by phase (ru_maxrss gives only the run's)."""
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def sample() -> None:
+        while not stop.wait(period_s):
+            with open("/proc/self/statm", encoding="ascii") as statm:
+                samples.append((time.time(), int(statm.read().split()[1]) * page_mb))
+
+    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join()
 
 
 @contextmanager

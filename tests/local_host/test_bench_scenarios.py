@@ -8,8 +8,10 @@ from local_stack.bench.estates import Estate, Floor
 from local_stack.bench.orchestration import enabling_scenario, follow_up_scenario
 from local_stack.bench.orchestration import measure as measure_orchestration
 from local_stack.bench.scale import measure
+from local_stack.bench.simulator_process import simulator_stats
 from local_stack.bench.sweeps import PRODUCT, REMEDIATION, SEQUENTIAL
-from local_stack.simulator import Fleet, Latency, Subscription, ThrottleSettings
+from local_stack.clock import RealClock
+from local_stack.simulator import Fleet, FleetSimulator, Latency, Subscription, ThrottleSettings
 from local_stack.simulator.fates import FateLedger
 from tests.e2e.support import compliant, guid, to_enable
 
@@ -66,6 +68,11 @@ def test_the_harness_counts_patches_429s_and_rows_from_the_simulator_and_the_wor
     assert floor.pages <= product.azure.arg_requests <= floor.pages + floor.extension_pages + floor.batches
     assert product.azure.arg_batches == floor.batches
     assert product.run.started_at < product.run.discovered_at <= product.azure.first_patch_at < product.run.finished_at
+    phases = product.phases()
+    assert [name for name, _, _ in phases] == ["discovery", "enabling", "closing"]
+    assert abs(sum(seconds for _, seconds, _ in phases) - product.sweep_s) < 1e-6
+    assert all(seconds >= 0 for _, seconds, _ in phases)
+    assert 0 < max(mb for _, _, mb in phases) <= product.run.cost.peak_rss_mb + 1  # sampled, never above the peak
 
     sequential = measure(estate, SEQUENTIAL)
     assert sequential.complete and sequential.azure.problems == ()
@@ -79,3 +86,15 @@ def test_a_capped_baseline_is_projected_from_the_share_it_sent():
     capped = measure(estate, REMEDIATION, cap_s=1.0)
     assert not capped.complete and 0 < capped.run.sent < capped.run.planned
     assert capped.enabling_s > capped.enabling_s_measured * 1.5
+
+
+def test_missed_machines_that_disconnected_during_the_run_are_told_apart():
+    """A fate is decided at the start: a machine that disconnects before the sweep reads it is missed, and
+    the benchmark says how many of the missed ones that explains."""
+    machines = [to_enable(guid(1), "rg", name) for name in ("stays", "leaves", "goes")]
+    fleet = Fleet([Subscription(guid(1), "s1")], machines)
+    fleet.fates = FateLedger.of(fleet)
+    machines[1].properties["status"] = "Disconnected"
+    machines[2].deleted = True
+    stats = simulator_stats(FleetSimulator(fleet, RealClock()), cpu_at_start=0.0)
+    assert len(stats.problems) == 3 and stats.drifted == 2

@@ -8,11 +8,14 @@ Each recounts the run from Table Storage, so a retried activity gives the same a
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
+
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
 from arc_sweeper.extensions import VersionsInUse, ranked, versions_in_use
 from arc_sweeper.fleet import FleetLedger
@@ -50,6 +53,9 @@ log = logging.getLogger(__name__)
 SUBSCRIPTIONS_READ_AT_ONCE = 8
 """Subscriptions whose rows are read (and ranked) at once when a phase closes: Table Storage answers
 each query in tens of milliseconds, and a 1,000-subscription run would otherwise wait for them in turn."""
+ATTEMPTS_PER_SUBSCRIPTION = 3
+"""Tries at one subscription's part when storage drops the connection: closing a large run sends thousands
+of requests, a dropped one should not start them all over, and the part is safe to repeat (reads, upserts)."""
 
 
 class ClosingStore(RunStore, SubscriptionStore, MachineStore, ExtensionStore, ReleaseStore, RingStore, Protocol):
@@ -203,6 +209,25 @@ class ClosingStep:
         return tally
 
     def _subscription_tally(
+        self, run_id: str, subscription_id: str, as_of: str, in_use: VersionsInUse | None
+    ) -> RunTally:
+        """One subscription's part, tried again (a bounded number of times) when the connection drops."""
+        for attempt in range(1, ATTEMPTS_PER_SUBSCRIPTION):
+            try:
+                return self._count_subscription(run_id, subscription_id, as_of, in_use)
+            except (ServiceRequestError, ServiceResponseError) as error:
+                log.warning(
+                    "run %s subscription %s: closing's read or write failed (%s), trying again (attempt %d of %d)",
+                    run_id,
+                    subscription_id,
+                    type(error).__name__,
+                    attempt + 1,
+                    ATTEMPTS_PER_SUBSCRIPTION,
+                )
+                time.sleep(attempt)
+        return self._count_subscription(run_id, subscription_id, as_of, in_use)
+
+    def _count_subscription(
         self, run_id: str, subscription_id: str, as_of: str, in_use: VersionsInUse | None
     ) -> RunTally:
         """One subscription's rows counted; with the estate's versions, its extensions ranked first and the

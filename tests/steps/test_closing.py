@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from azure.core.exceptions import ServiceResponseError
 
 from arc_sweeper.messages import EnableChunk, PhaseEnd
 from arc_sweeper.ports import PatchOutcome
 from arc_sweeper.reporting.alerts import DEFAULT_MAX_ITEMS
 from arc_sweeper.reporting.attention import attention_items, urgency
+from arc_sweeper.steps import closing
 from arc_sweeper.vocabulary import AlertKind, RunPhase, RunStatus
-from tests.steps.conftest import AS_OF, SUB_A, SUB_B, snapshot
+from tests.fakes import InMemoryTables
+from tests.steps.conftest import AS_OF, SUB_A, SUB_B, World, snapshot
 
 RUN = "daily-2026-11-20"
 
@@ -85,3 +91,34 @@ def test_the_digest_counts_every_attention_item_and_carries_the_most_urgent(worl
     ]
     assert [item["kind"] for item in block["items"][:4]] == ["enable_failed"] * 3 + ["not_connected"]
     assert world.alerts.payloads[-1]["severity"] == "error" and block["truncated"] is True
+
+
+@dataclass
+class DroppingTables(InMemoryTables):
+    """Storage that drops the connection on the next `drops` reads of SUB_A's machine rows."""
+
+    drops: int = 0
+
+    def machines(self, run_id, subscription_id, **options):
+        if subscription_id == SUB_A and self.drops:
+            self.drops -= 1
+            raise ServiceResponseError("('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))")
+        return super().machines(run_id, subscription_id, **options)
+
+
+@pytest.mark.parametrize("drops", [1, closing.ATTEMPTS_PER_SUBSCRIPTION - 1, closing.ATTEMPTS_PER_SUBSCRIPTION])
+def test_a_dropped_connection_costs_one_subscription_a_bounded_retry_not_the_whole_close(monkeypatch, drops):
+    waits: list[float] = []
+    monkeypatch.setattr(closing.time, "sleep", waits.append)
+    world = World(tables=DroppingTables())
+    world.graph.machines = [snapshot(SUB_A, "vm-1"), snapshot(SUB_B, "vm-2")]
+    world.discovered(RUN)
+    world.tables.drops = drops
+    if drops < closing.ATTEMPTS_PER_SUBSCRIPTION:
+        world.closing.finish_enabling(PhaseEnd(RUN, AS_OF))
+        assert world.tables.get_run(RUN).machines_seen == 2 and len(world.alerts.payloads) == 1
+    else:  # every try failed: the activity fails (and the orchestration retries it), nothing is half-counted
+        with pytest.raises(ServiceResponseError):
+            world.closing.finish_enabling(PhaseEnd(RUN, AS_OF))
+        assert world.alerts.payloads == [] and world.tables.get_run(RUN).machines_seen == 0
+    assert waits == [1, 2][: min(drops, closing.ATTEMPTS_PER_SUBSCRIPTION - 1)]

@@ -27,6 +27,7 @@ from arc_sweeper.endpoints import is_loopback_url, require_safe_endpoint
 from arc_sweeper.extensions import ExtensionSnapshot, extension_from_row
 from arc_sweeper.http_pipeline import DeadlineTransport, HttpLimits, policies
 from arc_sweeper.machine import MachineSnapshot
+from arc_sweeper.setting_values import DEFAULT_RESOURCE_GRAPH_BATCH_SIZE
 from arc_sweeper.throttling import Gate
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class ResourceGraph:
         arm_endpoint: str,
         credential: TokenCredential,
         *,
-        subscriptions_per_query: int = 200,
+        subscriptions_per_query: int = DEFAULT_RESOURCE_GRAPH_BATCH_SIZE,
         limits: HttpLimits = HttpLimits(),
     ) -> None:
         require_safe_endpoint(arm_endpoint, "ARM_ENDPOINT")

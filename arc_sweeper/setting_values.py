@@ -37,6 +37,11 @@ KNOWN_API_VERSIONS = ("2022-12-27", "2024-07-10", "2025-01-13", "2026-07-15")
 previews included, only with ALLOW_UNLISTED_API_VERSION=true: ARM would refuse an unknown one
 only after the first PATCH of a run, and a preview may change shape."""
 MAX_FOLLOW_UP_WINDOW = timedelta(days=30)
+DEFAULT_RESOURCE_GRAPH_BATCH_SIZE = 50
+"""Subscriptions per discovery batch. A batch's machines and extensions are held until written, so
+this bounds a discovery activity's memory: 200 subscriptions of 100 machines peaked at 337 MB (too
+much for Flex Consumption's 512 MB instance size), 50 at 190 MB, for about one more Resource Graph
+request per extra batch."""
 MIN_POLL_INTERVAL = timedelta(minutes=15)
 """Resource Graph re-reads the cohort each poll; more often than this spends quota for nothing
 (the agents check once a day). Shorter only against a loopback endpoint, for tests."""

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from arc_sweeper.resource_graph import PAGE_SIZE
+from arc_sweeper.setting_values import DEFAULT_RESOURCE_GRAPH_BATCH_SIZE
 from local_stack.simulator import Fleet, FleetSpec, Latency, Machine, ThrottleSettings, generate_fleet
 from local_stack.simulator.fates import PATCH, REFUSED
 
-RESOURCE_GRAPH_BATCH = 200
+RESOURCE_GRAPH_BATCH = DEFAULT_RESOURCE_GRAPH_BATCH_SIZE
 """Subscriptions per Resource Graph request: the product's default RESOURCE_GRAPH_BATCH_SIZE."""
 
 

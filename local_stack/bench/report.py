@@ -57,7 +57,10 @@ def print_estate(estate: Estate, results: list[Measured], wall_s: float) -> None
             )
     print(
         "product by phase: "
-        + "; ".join(f"{name} {seconds:.1f}s, peak RSS {mb:.0f} MB" for name, seconds, mb in product.phases())
+        + "; ".join(
+            f"{p.name} {p.seconds:.1f}s, peak RSS {p.peak_rss_mb:.0f} MB, {p.peak_threads} threads"
+            for p in product.phases()
+        )
     )
     print(
         f"429s: product {product.azure.patches_throttled / max(1, product.azure.patches):.1%} of PATCHes; "

@@ -16,6 +16,14 @@ from local_stack.bench.sweeps import PRODUCT, SweepRun, sweep_with_client, sweep
 
 
 @dataclass(frozen=True)
+class Phase:
+    name: str
+    seconds: float
+    peak_rss_mb: float
+    peak_threads: int  # Python threads alive at once, sampled
+
+
+@dataclass(frozen=True)
 class Measured:
     """One sweep of one estate: the sweeper's account, the simulator's, and Azurite's cost."""
 
@@ -42,18 +50,26 @@ class Measured:
         measured = self.run.finished_at - self.run.started_at
         return measured if self.complete else measured - self.enabling_s_measured + self.enabling_s
 
-    def phases(self) -> list[tuple[str, float, float]]:
-        """(phase, seconds, peak resident MB) of the product's process: discovery, enabling (to the last
-        PATCH answered) and closing (recording the results, counting, the digest)."""
+    def phases(self) -> list[Phase]:
+        """The product's process by phase: discovery, enabling (to the last PATCH answered) and closing
+        (recording the results, counting, the digest)."""
         bounds = (
             ("discovery", self.run.started_at, self.run.discovered_at),
             ("enabling", self.run.discovered_at, self.run.discovered_at + self.enabling_s_measured),
             ("closing", self.run.discovered_at + self.enabling_s_measured, self.run.finished_at),
         )
-        return [
-            (name, end - start, max((mb for at, mb in self.run.rss_samples if start <= at <= end), default=0.0))
-            for name, start, end in bounds
-        ]
+        phases = []
+        for name, start, end in bounds:
+            within = [(mb, threads) for at, mb, threads in self.run.rss_samples if start <= at <= end]
+            phases.append(
+                Phase(
+                    name,
+                    end - start,
+                    max((mb for mb, _ in within), default=0.0),
+                    max((threads for _, threads in within), default=0),
+                )
+            )
+        return phases
 
     @property
     def enabling_s_measured(self) -> float:

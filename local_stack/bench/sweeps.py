@@ -55,7 +55,7 @@ class SweepRun:
     largest_history: int = 0  # events in the largest orchestration history
     orchestrations: int = 0
     cost: Cost = Cost(0.0, 0.0)
-    rss_samples: tuple[tuple[float, float], ...] = ()  # (time.time(), resident MB) of the sweep's process
+    rss_samples: tuple[tuple[float, float, int], ...] = ()  # (time.time(), resident MB, threads) of its process
 
 
 def sweep_with_product(
@@ -75,7 +75,7 @@ def sweep_with_product(
 
     env = {"ARM_ENDPOINT": arm_endpoint, "TABLE_PREFIX": "bench", "TASKHUB_NAME": "bench", "DRY_RUN": "false"}
     with (
-        sampling_rss() as rss,
+        sampling_process() as samples,
         counting_table_writes() as writes,
         LocalStack(
             env, storage_connection=storage_connection, on_progress=progress, activity_workers=activity_workers
@@ -102,7 +102,7 @@ def sweep_with_product(
             max(i.max_history_length for i in instances),
             len(instances),
             Cost.of_this_process(cpu_before),
-            tuple(rss),
+            tuple(samples),
         )
     )
 
@@ -149,17 +149,18 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
 
 
 @contextmanager
-def sampling_rss(period_s: float = 0.5) -> Iterator[list[tuple[float, float]]]:
-    """(time.time(), resident MB) of this process every `period_s` while the block runs, so that the
-    peak can be told by phase (ru_maxrss gives only the run's)."""
-    samples: list[tuple[float, float]] = []
+def sampling_process(period_s: float = 0.5) -> Iterator[list[tuple[float, float, int]]]:
+    """(time.time(), resident MB, threads) of this process every `period_s` while the block runs, so
+    that the peak can be told by phase (ru_maxrss gives only the run's)."""
+    samples: list[tuple[float, float, int]] = []
     stop = threading.Event()
     page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def sample() -> None:
         while not stop.wait(period_s):
             with open("/proc/self/statm", encoding="ascii") as statm:
-                samples.append((time.time(), int(statm.read().split()[1]) * page_mb))
+                resident_mb = int(statm.read().split()[1]) * page_mb
+            samples.append((time.time(), resident_mb, threading.active_count()))
 
     sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
     sampler.start()

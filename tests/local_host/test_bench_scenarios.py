@@ -69,10 +69,11 @@ def test_the_harness_counts_patches_429s_and_rows_from_the_simulator_and_the_wor
     assert product.azure.arg_batches == floor.batches
     assert product.run.started_at < product.run.discovered_at <= product.azure.first_patch_at < product.run.finished_at
     phases = product.phases()
-    assert [name for name, _, _ in phases] == ["discovery", "enabling", "closing"]
-    assert abs(sum(seconds for _, seconds, _ in phases) - product.sweep_s) < 1e-6
-    assert all(seconds >= 0 for _, seconds, _ in phases)
-    assert 0 < max(mb for _, _, mb in phases) <= product.run.cost.peak_rss_mb + 1  # sampled, never above the peak
+    assert [p.name for p in phases] == ["discovery", "enabling", "closing"]
+    assert abs(sum(p.seconds for p in phases) - product.sweep_s) < 1e-6
+    assert all(p.seconds >= 0 for p in phases)
+    assert 0 < max(p.peak_rss_mb for p in phases) <= product.run.cost.peak_rss_mb + 1  # sampled, never above the peak
+    assert all(p.peak_threads >= 4 for p in phases if p.seconds > 1)  # main, sampler, host, activity workers
 
     sequential = measure(estate, SEQUENTIAL)
     assert sequential.complete and sequential.azure.problems == ()

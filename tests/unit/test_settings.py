@@ -45,7 +45,7 @@ def test_defaults_produce_valid_settings() -> None:
     assert settings.redacted_webhook_url == ""
     assert settings.max_parallel_writes_per_subscription == 32
     assert settings.releases.catalogue == ReleaseCatalogue.load()
-    assert settings.resource_graph_batch_size == 200
+    assert settings.resource_graph_batch_size == 50
     assert settings.enable_batch_size == 100
     assert settings.storage_connection == ""  # in Azure the identity-based settings are used
 

@@ -18,7 +18,7 @@ from azure.functions.timer import TimerRequest
 from arc_sweeper import clock
 from local_stack.azurite import start_azurite
 from local_stack.clock import Clock, RealClock
-from local_stack.durable_host import InstanceInfo, LocalDurableHost
+from local_stack.durable_host import InstanceInfo, LocalDurableHost, WorkerProcesses
 
 LOCAL_HOSTNAME = "127.0.0.1:7071"
 
@@ -27,7 +27,8 @@ class LocalStack:
     """Runs the Functions app locally with `env` as its app settings.
 
     App settings are process environment variables in Azure Functions, so they are set in
-    os.environ for the life of the stack and restored afterwards.
+    os.environ for the life of the stack and restored afterwards. `worker_processes`, when given,
+    is called once they are, and activities run in the processes it starts (`self.workers`).
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class LocalStack:
         azurite_location: str | None = None,
         on_progress: Callable[[str, Any], None] | None = None,
         activity_workers: int = 8,
+        worker_processes: Callable[[], WorkerProcesses] | None = None,
     ) -> None:
         self._env = dict(env)
         self._clock = clock or RealClock()
@@ -46,6 +48,8 @@ class LocalStack:
         self._azurite_location = azurite_location
         self._on_progress = on_progress
         self._activity_workers = activity_workers
+        self._worker_processes = worker_processes
+        self.workers: WorkerProcesses | None = None
         self._stack = ExitStack()
         self._saved_env: dict[str, str | None] = {}
         self.host: LocalDurableHost | None = None
@@ -67,6 +71,8 @@ class LocalStack:
             import function_app  # after the environment is in place, as in the Functions host
 
             clock.use(self._clock.now)  # the starters read the same (possibly virtual) clock as the host
+            if self._worker_processes is not None:  # started with the environment in place; closed after the host
+                self.workers = self._stack.enter_context(self._worker_processes())
 
             self.host = self._stack.enter_context(
                 LocalDurableHost(
@@ -74,6 +80,7 @@ class LocalStack:
                     clock=self._clock,
                     on_progress=self._on_progress,
                     activity_workers=self._activity_workers,
+                    worker_processes=self.workers,
                 )
             )
         except BaseException:

@@ -21,7 +21,7 @@ from local_stack.bench import orchestration
 from local_stack.bench.estates import Estate
 from local_stack.bench.report import print_estate
 from local_stack.bench.scale import measure
-from local_stack.bench.sweeps import PRODUCT, REMEDIATION, SEQUENTIAL
+from local_stack.bench.sweeps import ACTIVITY_SLOTS, PRODUCT, REMEDIATION, SEQUENTIAL
 from local_stack.simulator import Latency, ThrottleSettings
 
 LATENCY = Latency(read_s=0.05, write_s=0.1)
@@ -54,6 +54,20 @@ and Azurite."""
 ESTATES = {"reduced": (TEN_THOUSAND, REDUCED), "full": (TEN_THOUSAND, HUNDRED_THOUSAND)}
 
 
+def custom_estate(text: str) -> Estate:
+    """`MACHINES/SUBSCRIPTIONS`, e.g. 20000/200."""
+    machines, _, subscriptions = text.partition("/")
+    if not (machines.isdigit() and subscriptions.isdigit() and 0 < int(subscriptions) <= int(machines)):
+        raise argparse.ArgumentTypeError(f"expected MACHINES/SUBSCRIPTIONS, e.g. 20000/200, not {text!r}")
+    return Estate(
+        f"{int(machines):,} machines in {int(subscriptions):,} subscriptions",
+        int(machines),
+        int(subscriptions),
+        TEN_THOUSAND.throttling,
+        TEN_THOUSAND.latency,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m local_stack.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -72,6 +86,23 @@ def main(argv: list[str] | None = None) -> int:
         help="the sequential baseline stops sending after this long and is projected from its "
         "rate (0: no cap; uncapped it takes about 45 times the floor)",
     )
+    parser.add_argument(
+        "--estate",
+        type=custom_estate,
+        metavar="MACHINES/SUBSCRIPTIONS",
+        help="this estate instead of the two above, with the 10,000-machine estate's limits (e.g. 20000/200: "
+        "one discovery batch of 200 subscriptions; app settings such as RESOURCE_GRAPH_BATCH_SIZE are read "
+        "from the environment)",
+    )
+    parser.add_argument(
+        "--activity-slots",
+        type=int,
+        default=ACTIVITY_SLOTS,
+        metavar="N",
+        help=f"the product's activities run in worker processes of N at once (default {ACTIVITY_SLOTS}, host.json's "
+        "maxConcurrentActivityFunctions), as many as one per subscription needs, as on a scaled-out app; "
+        "0: all in the sweep's own process",
+    )
     parser.add_argument("--skip-orchestration", action="store_true", help="only the end-to-end sweeps")
     parser.add_argument("--large-only", action="store_true", help="only the second, larger estate")
     parser.add_argument(
@@ -80,16 +111,25 @@ def main(argv: list[str] | None = None) -> int:
         help="only the product's sweep, no baselines (to compare the product with itself before and after a change)",
     )
     args = parser.parse_args(argv)
+    if args.activity_slots < 0:
+        parser.error("--activity-slots: 0 or more")
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     print(
         f"Machine: {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
         f"{platform.system()} {platform.release()}. The simulator, Azurite and each sweep run as separate "
-        "processes on it; the sweep's process stands in for the Functions worker."
+        "processes on it; "
+        + (
+            f"the product's activities run in worker processes of {args.activity_slots} at once, standing in for "
+            "the scaled-out app's instances."
+            if args.activity_slots
+            else "the sweep's one process stands in for the scaled-out app."
+        )
     )
-    for estate in ESTATES[args.size][1:] if args.large_only else ESTATES[args.size]:
+    estates = ESTATES[args.size][1:] if args.large_only else ESTATES[args.size]
+    for estate in (args.estate,) if args.estate else estates:
         started = time.monotonic()
-        results = [measure(estate, PRODUCT, activity_workers=estate.subscriptions)]
+        results = [measure(estate, PRODUCT, activity_workers=estate.subscriptions, activity_slots=args.activity_slots)]
         if not args.product_only:
             results += [measure(estate, SEQUENTIAL, cap_s=args.sequential_cap or None), measure(estate, REMEDIATION)]
         print_estate(estate, results, time.monotonic() - started)

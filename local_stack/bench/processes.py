@@ -56,9 +56,10 @@ def cpu_now() -> float:
 class Child:
     """A function running in its own process: ``target(connection, *args)``; talk with :meth:`ask`."""
 
-    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+    def __init__(self, target: Callable[..., None], *args: Any, daemon: bool = True) -> None:
+        """`daemon`: ended with this process; only a child that is not may start processes of its own."""
         self._mine, theirs = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=_guarded, args=(target, theirs, *args), daemon=True)
+        self._process = _CONTEXT.Process(target=_guarded, args=(target, theirs, *args), daemon=daemon)
         self._process.start()
         theirs.close()
 

@@ -55,6 +55,12 @@ def print_estate(estate: Estate, results: list[Measured], wall_s: float) -> None
                 f" ({m.azure.drifted} missed ones now disconnected or deleted: a fate is decided at the start),"
                 f" e.g. {m.azure.problems[0]}"
             )
+    if product.run.host_cost is not None:
+        print(
+            f"product's activities ran in {product.run.worker_processes} worker processes (RSS MB: the largest one's "
+            f"peak; CPU: all of them and the host's); the host process, orchestrations only: "
+            f"{product.run.host_cost.cpu_s:.1f}s CPU, peak RSS {product.run.host_cost.peak_rss_mb:.0f} MB"
+        )
     print(
         "product by phase: "
         + "; ".join(

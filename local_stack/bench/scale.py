@@ -12,7 +12,7 @@ from local_stack.azurite import start_azurite
 from local_stack.bench.estates import Estate, Floor
 from local_stack.bench.processes import Child, Cost
 from local_stack.bench.simulator_process import SimulatorProcess, SimulatorStats
-from local_stack.bench.sweeps import PRODUCT, SweepRun, sweep_with_client, sweep_with_product
+from local_stack.bench.sweeps import ACTIVITY_SLOTS, PRODUCT, SweepRun, sweep_with_client, sweep_with_product
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,27 @@ class Measured:
 
 
 def measure(
-    estate: Estate, kind: str, *, activity_workers: int = 8, cap_s: float | None = None, timeout_s: float = 7200
+    estate: Estate,
+    kind: str,
+    *,
+    activity_workers: int = 8,
+    activity_slots: int = ACTIVITY_SLOTS,
+    cap_s: float | None = None,
+    timeout_s: float = 7200,
 ) -> Measured:
     with SimulatorProcess(estate) as simulator:
         url = simulator.ready.base_url
         if kind == PRODUCT:
             with start_azurite() as azurite:
-                child = Child(sweep_with_product, url, azurite.connection_string, activity_workers, timeout_s)
+                child = Child(
+                    sweep_with_product,
+                    url,
+                    azurite.connection_string,
+                    activity_workers,
+                    timeout_s,
+                    activity_slots,
+                    daemon=not activity_slots,  # its worker processes are its children
+                )
                 run: SweepRun = child.receive(timeout_s + 60)
                 storage: Cost | None = Cost.of_pid(azurite.process.pid)
                 child.close()

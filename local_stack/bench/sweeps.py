@@ -19,6 +19,7 @@ a steady rate) can be measured in part and projected.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -26,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -38,6 +39,8 @@ PRODUCT, SEQUENTIAL, REMEDIATION = "product", "sequential", "remediation"
 REMEDIATION_PARALLELISM = 30
 """The most a policy remediation task deploys at once (its parallelDeployments, at most 30)."""
 PHASE_OVER = ("following", "done", "failed")
+ACTIVITY_SLOTS = 32
+"""host.json's maxConcurrentActivityFunctions: the activities one worker process runs at once."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,26 @@ class SweepRun:
     table_requests: int = 0  # write requests (a transaction of up to 100 rows is one)
     largest_history: int = 0  # events in the largest orchestration history
     orchestrations: int = 0
-    cost: Cost = Cost(0.0, 0.0)
-    rss_samples: tuple[tuple[float, float, int], ...] = ()  # (time.time(), resident MB, threads) of its process
+    cost: Cost = Cost(0.0, 0.0)  # product: every process of the app (CPU summed, the largest worker's peak RSS)
+    rss_samples: tuple[tuple[float, float, int], ...] = ()  # (time.time(), MB, threads) of the largest worker
+    worker_processes: int = 0  # product: how many ran its activities (0: the sweep's own process did)
+    host_cost: Cost | None = None  # product with worker processes: the one that ran the orchestrations
 
 
 def sweep_with_product(
-    connection: Connection, arm_endpoint: str, storage_connection: str, activity_workers: int, timeout_s: float
+    connection: Connection,
+    arm_endpoint: str,
+    storage_connection: str,
+    activity_workers: int,
+    timeout_s: float,
+    activity_slots: int = ACTIVITY_SLOTS,
 ) -> None:
-    """Child process: the app's daily timer fires; the host runs until the enabling phase is over."""
+    """Child process: the app's daily timer fires; the host runs until the enabling phase is over.
+
+    With `activity_slots`, activities run in worker processes of that many each, as many as
+    `activity_workers` need (an app scaled out to that many instances); with 0, in this process.
+    """
+    from local_stack.durable_host import WorkerProcesses
     from local_stack.runner import LocalStack
 
     phases: dict[str, float] = {}
@@ -74,21 +89,42 @@ def sweep_with_product(
             planned = int(status.get("machines", planned))
 
     env = {"ARM_ENDPOINT": arm_endpoint, "TABLE_PREFIX": "bench", "TASKHUB_NAME": "bench", "DRY_RUN": "false"}
+    workers = -(-activity_workers // activity_slots) if activity_slots else 0
+
+    def worker_processes() -> WorkerProcesses:
+        return WorkerProcesses(
+            "function_app", workers, activity_slots, setup=prepare_worker_process, report=table_writes_counted
+        )
+
     with (
-        sampling_process() as samples,
         counting_table_writes() as writes,
         LocalStack(
-            env, storage_connection=storage_connection, on_progress=progress, activity_workers=activity_workers
+            env,
+            storage_connection=storage_connection,
+            on_progress=progress,
+            activity_workers=activity_workers,
+            worker_processes=worker_processes if workers else None,
         ) as stack,
     ):
         assert stack.host is not None
-        cpu_before, started = cpu_now(), time.time()
-        stack.fire_timer()
-        stack.host.run_until(lambda: any(p in phases for p in PHASE_OVER), timeout_s)
-        finished = time.time()
+        pids = stack.workers.pids if stack.workers else [os.getpid()]
+        with sampling_processes(pids) as samples:
+            cpu_before, started = cpu_now(), time.time()
+            stack.fire_timer()
+            stack.host.run_until(lambda: any(p in phases for p in PHASE_OVER), timeout_s)
+            finished = time.time()
         instances = stack.host.instances()
     if "failed" in phases or "enabling" not in phases:
         raise RuntimeError(f"the sweep did not get through enabling: phases {sorted(phases)}")
+    host = Cost.of_this_process(cpu_before)
+    reports = stack.workers.reports if stack.workers else []
+    if workers and len(reports) < workers:
+        raise RuntimeError(f"{workers - len(reports)} of {workers} worker processes died")
+    for report in reports:
+        writes.update(report.report)
+    cost = Cost(
+        host.cpu_s + sum(r.cpu_s for r in reports), max((r.peak_rss_mb for r in reports), default=host.peak_rss_mb)
+    )
     connection.send(
         SweepRun(
             PRODUCT,
@@ -101,8 +137,10 @@ def sweep_with_product(
             writes["requests"],
             max(i.max_history_length for i in instances),
             len(instances),
-            Cost.of_this_process(cpu_before),
+            cost,
             tuple(samples),
+            workers,
+            host if workers else None,
         )
     )
 
@@ -149,18 +187,17 @@ def sweep_with_client(connection: Connection, kind: str, arm_endpoint: str, cap_
 
 
 @contextmanager
-def sampling_process(period_s: float = 0.5) -> Iterator[list[tuple[float, float, int]]]:
-    """(time.time(), resident MB, threads) of this process every `period_s` while the block runs, so
-    that the peak can be told by phase (ru_maxrss gives only the run's)."""
+def sampling_processes(pids: list[int], period_s: float = 0.5) -> Iterator[list[tuple[float, float, int]]]:
+    """(time.time(), resident MB, threads) of the largest of these processes every `period_s` while the
+    block runs, so that the peak can be told by phase (ru_maxrss gives only the run's)."""
     samples: list[tuple[float, float, int]] = []
     stop = threading.Event()
-    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
 
     def sample() -> None:
         while not stop.wait(period_s):
-            with open("/proc/self/statm", encoding="ascii") as statm:
-                resident_mb = int(statm.read().split()[1]) * page_mb
-            samples.append((time.time(), resident_mb, threading.active_count()))
+            now = time.time()
+            resident_mb, threads = max(resident_mb_and_threads(pid) for pid in pids)
+            samples.append((now, resident_mb, threads))
 
     sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
     sampler.start()
@@ -169,6 +206,33 @@ def sampling_process(period_s: float = 0.5) -> Iterator[list[tuple[float, float,
     finally:
         stop.set()
         sampler.join()
+
+
+def resident_mb_and_threads(pid: int) -> tuple[float, int]:
+    """A live process's resident memory (MB) and threads, from /proc; (0, 0) once it has gone."""
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+    except FileNotFoundError:
+        pass
+    return int(fields.get("VmRSS", "0 kB").split()[0]) / 1024, int(fields.get("Threads", "0"))
+
+
+_COUNTING_IN_THIS_PROCESS = ExitStack()  # a worker process's, never closed: it counts until the process ends
+_WRITES_IN_THIS_PROCESS: Counter[str] = Counter()
+
+
+def prepare_worker_process() -> None:
+    """A worker process's setup: log as the sweep's own process does, and count its table writes for as
+    long as it lives."""
+    global _WRITES_IN_THIS_PROCESS
+    logging.basicConfig(level=logging.ERROR)  # refused PATCHes are counted, not printed
+    _WRITES_IN_THIS_PROCESS = _COUNTING_IN_THIS_PROCESS.enter_context(counting_table_writes())
+
+
+def table_writes_counted() -> Counter[str]:
+    return _WRITES_IN_THIS_PROCESS
 
 
 @contextmanager

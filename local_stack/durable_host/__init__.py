@@ -15,6 +15,7 @@ Entry point: :class:`LocalDurableHost`. Modules, in reading order:
 - ``episode``: one handler call, from inbox batch to verdict;
 - ``instances``: an instance's state and the :class:`InstanceInfo` snapshot;
 - ``worker``: running activities and client functions as the Python worker does;
+- ``worker_processes``: optionally, activities in worker processes of their own (a scaled-out app);
 - ``management``: the durable client binding and HTTP management API;
 - ``host``: the loop tying them together (timers, virtual clock, thread pool);
 - ``sdk_seam``: every use of SDK internals, checked by tests/local_host/test_sdk_contract.py.
@@ -31,5 +32,6 @@ receive only their trigger argument (no ``context`` parameter).
 
 from .host import LocalDurableHost
 from .instances import DurableHostError, InstanceInfo
+from .worker_processes import WorkerProcesses, WorkerReport
 
-__all__ = ["LocalDurableHost", "InstanceInfo", "DurableHostError"]
+__all__ = ["LocalDurableHost", "InstanceInfo", "DurableHostError", "WorkerProcesses", "WorkerReport"]

@@ -30,6 +30,7 @@ from .episode import run_episode, take_batch
 from .instances import ACTIVE, TERMINAL, DurableHostError, Instance, InstanceInfo
 from .management import RPC_BASE_URL, ManagementApi
 from .shim import Issued
+from .worker_processes import WorkerProcesses
 
 
 class LocalDurableHost:
@@ -38,7 +39,8 @@ class LocalDurableHost:
     Construct with the app (``df.DFApp`` or ``func.FunctionApp`` with registered blueprints). Use a
     ``VirtualClock`` to let multi-day timelines run in milliseconds: when nothing is runnable the
     host jumps the clock to the next due timer. The host is thread-safe; it works whenever one of
-    the ``run_until_*`` methods is pumping it.
+    the ``run_until_*`` methods is pumping it. At most ``activity_workers`` activities run at once,
+    on the host's threads, or in ``worker_processes`` when given (as on a scaled-out app).
     """
 
     def __init__(
@@ -51,11 +53,13 @@ class LocalDurableHost:
         shuffle_seed: int | None = None,
         task_hub: str = "LocalTaskHub",
         on_progress: Callable[[str, Any], None] | None = None,
+        worker_processes: WorkerProcesses | None = None,
     ):
         self.clock = clock or RealClock()
         self.task_hub = task_hub
         self.max_events_per_episode = max_events_per_episode
         self.on_progress = on_progress
+        self._worker_processes = worker_processes  # None: activities run on the host's own threads
         self._rng = random.Random(shuffle_seed) if shuffle_seed is not None else None
         self._pool = ThreadPoolExecutor(max_workers=activity_workers, thread_name_prefix="durable-activity")
         self._cond = threading.Condition(threading.RLock())
@@ -306,7 +310,10 @@ class LocalDurableHost:
                 )
 
     def _activity_job(self, instance_id: str, execution_id: str, task_id: int, name: str, input_text: Any) -> None:
-        outcome = worker.execute_activity(self._activities, name, input_text)  # never raises
+        if self._worker_processes is None:
+            outcome = worker.execute_activity(self._activities, name, input_text)  # never raises
+        else:
+            outcome = self._worker_processes.execute(name, input_text)  # never raises
         with self._cond:  # deliver and count down atomically, so the loop never sees a false idle
             self._deliver(instance_id, execution_id, outcome.event(self.clock.now(), task_id))
             self._inflight -= 1

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from datetime import timedelta
 
+import pytest
+
+from local_stack.bench.__main__ import TEN_THOUSAND, custom_estate
 from local_stack.bench.estates import Estate, Floor
 from local_stack.bench.orchestration import enabling_scenario, follow_up_scenario
 from local_stack.bench.orchestration import measure as measure_orchestration
@@ -64,6 +68,7 @@ def test_the_harness_counts_patches_429s_and_rows_from_the_simulator_and_the_wor
     assert product.run.planned >= floor.writes
     assert product.run.table_rows >= 200 + 2 * floor.writes  # discovery's rows, then intent and result
     assert 0 < product.run.table_requests < product.run.table_rows
+    assert product.run.worker_processes == 1 and product.run.host_cost is not None  # 4 activities fit in one worker
     assert product.run.largest_history > 0 and product.run.cost.peak_rss_mb > 0 and product.storage is not None
     assert floor.pages <= product.azure.arg_requests <= floor.pages + floor.extension_pages + floor.batches
     assert product.azure.arg_batches == floor.batches
@@ -99,3 +104,12 @@ def test_missed_machines_that_disconnected_during_the_run_are_told_apart():
     machines[2].deleted = True
     stats = simulator_stats(FleetSimulator(fleet, RealClock()), cpu_at_start=0.0)
     assert len(stats.problems) == 3 and stats.drifted == 2
+
+
+def test_a_custom_estate_takes_the_ten_thousand_machine_estates_limits_and_refuses_nonsense():
+    estate = custom_estate("20000/200")
+    assert (estate.machines, estate.subscriptions) == (20_000, 200)
+    assert (estate.throttling, estate.latency) == (TEN_THOUSAND.throttling, TEN_THOUSAND.latency)
+    for text in ("20000", "200/20000", "20000/0", "x/200", "20000/-1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="MACHINES/SUBSCRIPTIONS"):
+            custom_estate(text)

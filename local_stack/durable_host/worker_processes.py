@@ -122,7 +122,11 @@ class _Worker:
             if self._report.done():
                 return _lost(name, "the worker process has exited")
             self._pending[call_id] = answer
-            self.connection.send((call_id, name, input_text))
+            try:
+                self.connection.send((call_id, name, input_text))
+            except OSError:  # it exited since; the reader has yet to notice
+                del self._pending[call_id]
+                return _lost(name, "the worker process has exited")
         return answer.result()
 
     def close(self) -> WorkerReport | None:
@@ -150,7 +154,9 @@ class _Worker:
                     self._report.set_result(message)
                     return
                 call_id, outcome = message
-                self._pending.pop(call_id).set_result(outcome)
+                answer = self._pending.pop(call_id, None)
+                if answer is not None:  # None: a call already failed as lost
+                    answer.set_result(outcome)
         except (EOFError, OSError):
             with self._send_lock:
                 if not self._report.done():

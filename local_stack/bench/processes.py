@@ -40,12 +40,20 @@ class Cost:
         """Another live process (Azurite, a node process), from /proc."""
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        peak_kb = 0
+        return cls((int(fields[11]) + int(fields[12])) / _TICKS, proc_status_kb(pid, "VmHWM") / 1024)
+
+
+def proc_status_kb(pid: int, field: str) -> int:
+    """One number from /proc/<pid>/status (VmHWM, VmRSS in kB; Threads); 0 once the process has gone."""
+    try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
-                    peak_kb = int(line.split()[1])
-        return cls((int(fields[11]) + int(fields[12])) / _TICKS, peak_kb / 1024)
+                name, _, value = line.partition(":")
+                if name == field:
+                    return int(value.split()[0])
+    except FileNotFoundError:
+        pass
+    return 0
 
 
 def cpu_now() -> float:

@@ -20,7 +20,7 @@ class Phase:
     name: str
     seconds: float
     peak_rss_mb: float
-    peak_threads: int  # Python threads alive at once, sampled
+    peak_threads: int  # the process's threads alive at once (/proc), sampled
 
 
 @dataclass(frozen=True)

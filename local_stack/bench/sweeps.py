@@ -19,6 +19,7 @@ a steady rate) can be measured in part and projected.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -31,15 +32,18 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
-from local_stack.bench.processes import Cost, cpu_now
+from local_stack.bench.processes import Cost, cpu_now, proc_status_kb
 
 PRODUCT, SEQUENTIAL, REMEDIATION = "product", "sequential", "remediation"
 REMEDIATION_PARALLELISM = 30
 """The most a policy remediation task deploys at once (its parallelDeployments, at most 30)."""
 PHASE_OVER = ("following", "done", "failed")
-ACTIVITY_SLOTS = 32
+ACTIVITY_SLOTS = json.loads((Path(__file__).parents[2] / "host.json").read_text(encoding="utf-8"))["extensions"][
+    "durableTask"
+]["maxConcurrentActivityFunctions"]
 """host.json's maxConcurrentActivityFunctions: the activities one worker process runs at once."""
 
 
@@ -210,13 +214,7 @@ def sampling_processes(pids: list[int], period_s: float = 0.5) -> Iterator[list[
 
 def resident_mb_and_threads(pid: int) -> tuple[float, int]:
     """A live process's resident memory (MB) and threads, from /proc; (0, 0) once it has gone."""
-    fields = {}
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            fields = dict(line.split(":", 1) for line in status if ":" in line)
-    except FileNotFoundError:
-        pass
-    return int(fields.get("VmRSS", "0 kB").split()[0]) / 1024, int(fields.get("Threads", "0"))
+    return proc_status_kb(pid, "VmRSS") / 1024, proc_status_kb(pid, "Threads")
 
 
 _COUNTING_IN_THIS_PROCESS = ExitStack()  # a worker process's, never closed: it counts until the process ends

@@ -39,6 +39,11 @@ TRANSACTIONS_IN_FLIGHT = 8
 another, discovery's thousands of rows wait on round trips in turn. A few at once overlap them;
 the bound keeps threads few when many activities write at once, and within the HTTP client's
 10 pooled connections per host, so connections are reused."""
+STORAGE_TIMEOUTS: dict[str, Any] = {"connection_timeout": 10.0, "read_timeout": 60.0}
+"""Seconds to connect and to wait for an answer. azure-data-tables sets none, so azure-core's 300 s
+apply: when a storage endpoint stops accepting connections, each write would hang five minutes
+before its retry. A connect takes milliseconds (10 s, as for ARM and Resource Graph); an answer is
+due within Table Storage's 30-second server timeout (60 s leaves room for a slow transaction)."""
 RUN_PARTITION = "run"
 RELEASE_PARTITION = "release"
 RING_PARTITION = "ring"
@@ -61,11 +66,13 @@ def table_service_from_settings(connection: str, env: Mapping[str, str]) -> Tabl
                 "AzureWebJobsStorage: set a connection string (UseDevelopmentStorage=true for Azurite) "
                 "or identity-based AzureWebJobsStorage__tableServiceUri"
             )
-        return TableServiceClient.from_connection_string(connection)
+        return TableServiceClient.from_connection_string(connection, **STORAGE_TIMEOUTS)
     from azure.identity import DefaultAzureCredential
 
     client_id = env.get("AzureWebJobsStorage__clientId") or None
-    return TableServiceClient(endpoint, credential=DefaultAzureCredential(managed_identity_client_id=client_id))
+    return TableServiceClient(
+        endpoint, credential=DefaultAzureCredential(managed_identity_client_id=client_id), **STORAGE_TIMEOUTS
+    )
 
 
 class SweepStore:
@@ -82,7 +89,7 @@ class SweepStore:
 
     @classmethod
     def from_connection_string(cls, connection: str, prefix: str) -> SweepStore:
-        return cls(TableServiceClient.from_connection_string(connection), prefix)
+        return cls(TableServiceClient.from_connection_string(connection, **STORAGE_TIMEOUTS), prefix)
 
     def create_tables(self) -> None:
         for table in (

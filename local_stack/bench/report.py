@@ -68,6 +68,14 @@ def print_estate(estate: Estate, results: list[Measured], wall_s: float) -> None
             for p in product.phases()
         )
     )
+    last = product.azure.last_granted
+    if last:
+        began = product.run.discovered_at
+        print(
+            f"product's last subscription to finish: {len(last)} PATCHes granted, the first {last[0] - began:.1f}s "
+            f"after enabling began, the last {last[-1] - began:.1f}s after; its bucket allows first to last in "
+            f"{limits.arm_floor_seconds(len(last), 'write'):.1f}s, it took {last[-1] - last[0]:.1f}s"
+        )
     print(
         f"429s: product {product.azure.patches_throttled / max(1, product.azure.patches):.1%} of PATCHes; "
         f"Resource Graph requests {product.azure.arg_requests} ({product.azure.arg_throttled} answered 429) "

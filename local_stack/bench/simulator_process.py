@@ -37,6 +37,7 @@ class SimulatorStats:
     arg_batches: int  # distinct sets of subscriptions queried
     first_patch_at: float  # wall clock (time.time()) when the simulator served it
     last_patch_at: float
+    last_granted: tuple[float, ...]  # wall times of the granted PATCHes of the subscription that finished last
     problems: tuple[str, ...]  # the fate ledger's complaints: machines missed or wrongly PATCHed
     repeated: int  # machines given more than one PATCH that was not throttled
     drifted: int  # of the machines missed, those now disconnected or deleted (a fate is decided at the start)
@@ -59,6 +60,8 @@ def simulator_stats(simulator: FleetSimulator, cpu_at_start: float) -> Simulator
     patches = [r for r in requests if r.method == "PATCH"]
     graph = [r for r in requests if r.method == "POST" and "resourcegraph" in r.path.lower()]
     answered = Counter(r.path.lower() for r in patches if r.status != 429)
+    granted = [r for r in patches if r.status != 429]
+    last = subscription_of(max(granted, key=lambda r: r.wall_time).path) if granted else ""
     assert simulator.fleet.fates is not None
     succeeded = simulator.patch_targets(succeeded=True)
     problems = simulator.fleet.fates.check(sent=simulator.patch_targets(), succeeded=succeeded)
@@ -72,11 +75,18 @@ def simulator_stats(simulator: FleetSimulator, cpu_at_start: float) -> Simulator
         arg_batches=len({tuple(r.body.get("subscriptions") or ()) for r in graph if isinstance(r.body, dict)}),
         first_patch_at=min((r.wall_time for r in patches), default=0.0),
         last_patch_at=max((r.wall_time for r in patches), default=0.0),
+        last_granted=tuple(sorted(r.wall_time for r in granted if subscription_of(r.path) == last)),
         problems=tuple(problems),
         repeated=sum(1 for n in answered.values() if n > 1),
         drifted=sum(1 for m in missed if m is None or m.deleted or m.properties.get("status") != CONNECTED),
         cost=Cost.of_this_process(cpu_at_start),
     )
+
+
+def subscription_of(path: str) -> str:
+    """`/subscriptions/<id>/...` -> `<id>` (lowercased)."""
+    parts = path.lower().split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
 
 
 class SimulatorProcess:

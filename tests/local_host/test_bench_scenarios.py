@@ -73,6 +73,9 @@ def test_the_harness_counts_patches_429s_and_rows_from_the_simulator_and_the_wor
     assert floor.pages <= product.azure.arg_requests <= floor.pages + floor.extension_pages + floor.batches
     assert product.azure.arg_batches == floor.batches
     assert product.run.started_at < product.run.discovered_at <= product.azure.first_patch_at < product.run.finished_at
+    last = product.azure.last_granted  # the subscription that finished last: where enabling's time went
+    assert last[-1] == product.azure.last_patch_at or product.azure.patches_throttled > 0  # a 429 may come last
+    assert 0 < len(last) <= floor.largest_subscription and list(last) == sorted(last)
     phases = product.phases()
     assert [p.name for p in phases] == ["discovery", "enabling", "closing"]
     assert abs(sum(p.seconds for p in phases) - product.sweep_s) < 1e-6

@@ -40,9 +40,9 @@ def test_nothing_configured_names_the_setting():
         table_service_from_settings("", {})
 
 
-def test_a_storage_endpoint_that_never_answers_fails_within_the_read_timeout(monkeypatch):
-    """azure-data-tables sets no timeouts, so azure-core's 300 s would apply to every try: a write to a
-    storage endpoint that accepts and then says nothing must fail within our timeout (and the retries)."""
+def test_the_table_client_applies_the_storage_timeouts(monkeypatch):
+    """STORAGE_TIMEOUTS reach the client: with a short read timeout, a write to a storage endpoint that
+    accepts and then says nothing fails within it (without them it would wait azure-core's 300 s)."""
     monkeypatch.setattr(tables, "STORAGE_TIMEOUTS", {"connection_timeout": 0.5, "read_timeout": 0.5})
     silent = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []

@@ -81,7 +81,8 @@ def test_the_harness_counts_patches_429s_and_rows_from_the_simulator_and_the_wor
     assert abs(sum(p.seconds for p in phases) - product.sweep_s) < 1e-6
     assert all(p.seconds >= 0 for p in phases)
     assert 0 < max(p.peak_rss_mb for p in phases) <= product.run.cost.peak_rss_mb + 1  # sampled, never above the peak
-    assert all(p.peak_threads >= 4 for p in phases if p.seconds > 1)  # main, sampler, host, activity workers
+    assert all(p.peak_threads >= 1 for p in phases if p.seconds > 1)  # each phase that lasts is sampled
+    assert max(p.peak_threads for p in phases) >= 4  # the worker's main thread, activity threads, their pools
 
     sequential = measure(estate, SEQUENTIAL)
     assert sequential.complete and sequential.azure.problems == ()

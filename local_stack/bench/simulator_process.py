@@ -59,8 +59,8 @@ def simulator_stats(simulator: FleetSimulator, cpu_at_start: float) -> Simulator
     requests = list(simulator.requests)
     patches = [r for r in requests if r.method == "PATCH"]
     graph = [r for r in requests if r.method == "POST" and "resourcegraph" in r.path.lower()]
-    answered = Counter(r.path.lower() for r in patches if r.status != 429)
     granted = [r for r in patches if r.status != 429]
+    answered = Counter(r.path.lower() for r in granted)
     last = subscription_of(max(granted, key=lambda r: r.wall_time).path) if granted else ""
     assert simulator.fleet.fates is not None
     succeeded = simulator.patch_targets(succeeded=True)

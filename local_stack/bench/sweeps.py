@@ -41,10 +41,16 @@ PRODUCT, SEQUENTIAL, REMEDIATION = "product", "sequential", "remediation"
 REMEDIATION_PARALLELISM = 30
 """The most a policy remediation task deploys at once (its parallelDeployments, at most 30)."""
 PHASE_OVER = ("following", "done", "failed")
-ACTIVITY_SLOTS = json.loads((Path(__file__).parents[2] / "host.json").read_text(encoding="utf-8"))["extensions"][
-    "durableTask"
-]["maxConcurrentActivityFunctions"]
-"""host.json's maxConcurrentActivityFunctions: the activities one worker process runs at once."""
+
+
+def _host_json_activity_slots() -> int:
+    """host.json's maxConcurrentActivityFunctions, the app's own figure rather than a copy of it."""
+    host = json.loads((Path(__file__).parents[2] / "host.json").read_text(encoding="utf-8"))
+    return int(host["extensions"]["durableTask"]["maxConcurrentActivityFunctions"])
+
+
+ACTIVITY_SLOTS = _host_json_activity_slots()
+"""The activities one worker process runs at once."""
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,19 @@ the bound keeps threads few when many activities write at once, and within the H
 10 pooled connections per host, so connections are reused."""
 STORAGE_TIMEOUTS: dict[str, Any] = {"connection_timeout": 300.0, "read_timeout": 300.0}
 """Seconds to connect and to wait for an answer: azure-core's defaults, kept on purpose. A write that
-storage is slow to take is better waited for. One that fails costs its activity a retry 30 s later,
-and three failures in a row give up the chunk: its machines wait for the next day's sweep. Measured
+storage is slow to take is better waited for. One that fails (after UPSERT_RETRY_METHODS' tries) costs its
+activity a retry 30 s later, and three failures in a row give up the chunk: its machines wait for the next
+day's sweep. Measured
 at the 100,000-machine benchmark's burst (32 processes writing to one Azurite): with 10 s to connect
 and 60 s to answer, 574 writes failed and 114 machines were not PATCHed; with 300 s, 128 failed and none was missed
 (but 2 that disconnected during the run)."""
+UPSERT_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
+"""Methods azure-core's retry policy may send again after a dropped connection or a timeout: its own
+list plus POST, for our upsert transactions only. azure-core never resends a POST that got no answer,
+since a POST may not be safe to repeat; a transaction of upserts is (it writes the same rows again), so
+a connection storage resets costs the write another try a second later instead of its activity a retry
+30 s later. Not for inserts (`create_entity`, also a POST): repeated after an unknown outcome, one
+would answer 409."""
 RUN_PARTITION = "run"
 RELEASE_PARTITION = "release"
 RING_PARTITION = "ring"
@@ -257,12 +265,15 @@ class SweepStore:
             ]
         if len(transactions) <= 1:  # most writes: no threads for one transaction
             for operations in transactions:
-                table.submit_transaction(operations)
+                table.submit_transaction(operations, retry_on_methods=UPSERT_RETRY_METHODS)
             return
         # A pool per call, not a shared one: callers are activities on worker threads, and a shared
         # pool full of callers waiting on their own transactions queued behind them would deadlock.
         with ThreadPoolExecutor(min(TRANSACTIONS_IN_FLIGHT, len(transactions))) as pool:
-            sent = [pool.submit(table.submit_transaction, operations) for operations in transactions]
+            sent = [
+                pool.submit(table.submit_transaction, operations, retry_on_methods=UPSERT_RETRY_METHODS)
+                for operations in transactions
+            ]
             wait(sent, return_when=FIRST_EXCEPTION)
             pool.shutdown(cancel_futures=True)  # after a failure none starts, as when sent one at a time
         for future in sent:  # every one started has finished: the first failure is the caller's

@@ -30,12 +30,12 @@ class InFlight:
         self._submit = table.submit_transaction
         table.submit_transaction = self
 
-    def __call__(self, operations):
+    def __call__(self, operations, **options):
         with self._lock:
             self.now += 1
             self.most = max(self.most, self.now)
         try:
-            return self._submit(operations)
+            return self._submit(operations, **options)
         finally:
             with self._lock:
                 self.now -= 1
@@ -81,7 +81,10 @@ def test_a_failed_transaction_is_raised_once_every_started_one_has_finished(stor
 def test_one_transaction_is_sent_on_the_callers_thread(store):
     threads = set()
     submit = store._fleet.submit_transaction
-    store._fleet.submit_transaction = lambda operations: (threads.add(threading.get_ident()), submit(operations))
+    store._fleet.submit_transaction = lambda operations, **options: (
+        threads.add(threading.get_ident()),
+        submit(operations, **options),
+    )
 
     store.put_fleet(machine(SUBSCRIPTIONS[0], n) for n in range(100))
 

@@ -10,7 +10,8 @@ fail as it does in Azure, without touching the product:
 
 A :class:`Rule` strikes ``operations`` requests it matches (every one when None), after
 letting the first ``after`` through, and every retry of a request it struck (the SDK sends
-the same bytes again), so a test can fail exactly the Nth write however often it is retried.
+the same bytes again), so a test can fail exactly the Nth write however often it is retried
+(with ``retries_too=False`` only its first attempt: a passing hiccup).
 """
 
 from __future__ import annotations
@@ -45,13 +46,16 @@ class Rule:
     operations: int | None = 1
     after: int = 0  # let this many matching requests through first
     retry_after_s: float = 0.05  # on a 503: keeps the SDK's retries fast
+    retries_too: bool = True  # strike the SDK's retries of a struck request too (False: a passing hiccup)
     hits: int = 0  # requests struck, retries included
+    resent: int = 0  # retries of a struck request let through (retries_too=False)
     seen: int = 0
     struck: set[ProxyRequest] = field(default_factory=set)
 
     def strikes(self, request: ProxyRequest) -> bool:
         if request in self.struck:
-            return True
+            self.resent += not self.retries_too
+            return self.retries_too
         if (self.operations is not None and len(self.struck) >= self.operations) or not self.when(request):
             return False
         self.seen += 1

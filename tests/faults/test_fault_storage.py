@@ -45,6 +45,28 @@ def test_a_machine_row_write_failing_mid_chunk(make_trial, rows, action):
     trial.check(run_id)
 
 
+@pytest.mark.parametrize(
+    "rows, action",
+    [
+        ("sending", "drop"),  # an intent write's connection reset before storage saw it
+        ("sending", "lose_answer"),  # an intent written, its answer lost once
+        ("enabled", "lose_answer"),  # results written, their answer lost once
+    ],
+)
+def test_a_row_write_dropped_once_is_sent_again_by_the_write(make_trial, rows, action):
+    """A passing hiccup costs the write another try, not the chunk's activity a retry 30 s later."""
+    trial = make_trial(simple_fleet(FLEET), env=ONE_CHUNK_IN_WAVES)
+    rule = trial.storage.add(
+        Rule(machine_rows(rows, SUB_A), action=action, after=1 if rows == "sending" else 0, retries_too=False)
+    )
+
+    run_id = trial.run_daily()
+
+    assert len(rule.struck) == 1 and rule.hits == 1 and rule.resent >= 1  # the same write, sent again
+    assert enabling_failures(trial, run_id, SUB_A) == []  # no activity failed
+    trial.check(run_id)
+
+
 def test_azurite_restarted_mid_chunk(make_trial, storage):
     """The real emulator stops while PATCHes are in flight, and comes back before the activity's retry."""
     own = start_azurite(in_memory=False)  # on disk, so a restart keeps the tables

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from local_stack.bench.estates import Estate
 from local_stack.bench.scale import Measured
 
@@ -83,4 +85,9 @@ def print_estate(estate: Estate, results: list[Measured], wall_s: float) -> None
         f"{floor.extension_pages} extension pages + {floor.batches} batches; "
         f"rows written {product.run.table_rows} in {product.run.table_requests} requests; "
         f"{product.run.orchestrations} orchestrations."
+    )
+    failed = Counter(product.run.failed_activities)
+    print(
+        f"product's activity attempts that failed (each retried, or given up with the reason on its rows): "
+        f"{sum(failed.values())}" + "".join(f"; {n} x {why}" for why, n in failed.most_common(3))
     )

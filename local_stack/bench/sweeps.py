@@ -71,6 +71,7 @@ class SweepRun:
     rss_samples: tuple[tuple[float, float, int], ...] = ()  # (time.time(), MB, threads) of the largest worker
     worker_processes: int = 0  # product: how many ran its activities (0: the sweep's own process did)
     host_cost: Cost | None = None  # product with worker processes: the one that ran the orchestrations
+    failed_activities: tuple[str, ...] = ()  # product: why each failed activity attempt failed (each retried)
 
 
 def sweep_with_product(
@@ -124,6 +125,7 @@ def sweep_with_product(
             stack.host.run_until(lambda: any(p in phases for p in PHASE_OVER), timeout_s)
             finished = time.time()
         instances = stack.host.instances()
+        failed = tuple(reason[:200] for reason in stack.host.failed_activities())
     if "failed" in phases or "enabling" not in phases:
         raise RuntimeError(f"the sweep did not get through enabling: phases {sorted(phases)}")
     host = Cost.of_this_process(cpu_before)
@@ -151,6 +153,7 @@ def sweep_with_product(
             tuple(samples),
             workers,
             host if workers else None,
+            failed,
         )
     )
 

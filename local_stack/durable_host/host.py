@@ -123,6 +123,16 @@ class LocalDurableHost:
         with self._cond:
             return copy.deepcopy(self._instances[instance_id].history)
 
+    def failed_activities(self) -> list[str]:
+        """Why each activity attempt failed, in every instance's current execution (retried ones included)."""
+        with self._cond:
+            return [
+                str(e.get("Reason", ""))
+                for inst in self._instances.values()
+                for e in inst.history
+                if e["EventType"] == h.TASK_FAILED
+            ]
+
     def run_until_idle(self, timeout_s: float = 30.0) -> None:
         """Work until nothing is runnable, no activity is in flight and no live timer remains."""
         self._run(lambda: False, timeout_s, stop_when_idle=True)

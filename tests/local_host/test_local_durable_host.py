@@ -478,6 +478,10 @@ def test_retry_succeeds_on_third_attempt_with_interval_timers(make_host):
     pairs = timers_with_episode_time(history)
     assert [t["EventId"] for t, _ in pairs] == [1, 3]
     assert all(isoparse(t["FireAt"]) - started == timedelta(seconds=60) for t, started in pairs)
+    assert [r.split(": ", 1)[1] for r in host.failed_activities()] == [
+        "ValueError: flaky failure 1",
+        "ValueError: flaky failure 2",
+    ]
 
 
 def test_retry_exhausted_adds_extra_timer_and_surfaces_failure(make_host):

@@ -43,15 +43,14 @@ STORAGE_TIMEOUTS: dict[str, Any] = {"connection_timeout": 300.0, "read_timeout":
 """Seconds to connect and to wait for an answer: azure-core's defaults, kept on purpose. A write that
 storage is slow to take is better waited for. One that fails (after UPSERT_RETRY_METHODS' tries) costs its
 activity a retry 30 s later, and three failures in a row give up the chunk: its machines wait for the next
-day's sweep. Measured
-at the 100,000-machine benchmark's burst (32 processes writing to one Azurite): with 10 s to connect
-and 60 s to answer, 574 writes failed and 114 machines were not PATCHed; with 300 s, 128 failed and none was missed
-(but 2 that disconnected during the run)."""
+day's sweep. Measured at the 100,000-machine benchmark's burst (32 processes writing to one Azurite): with
+10 s to connect and 60 s to answer, 574 writes failed and 114 machines were not PATCHed; with 300 s, 128
+failed and none was missed (but 2 that disconnected during the run)."""
 UPSERT_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
 """Methods azure-core's retry policy may send again after a dropped connection or a timeout: its own
 list plus POST, for our upsert transactions only. azure-core never resends a POST that got no answer,
 since a POST may not be safe to repeat; a transaction of upserts is (it writes the same rows again), so
-a connection storage resets costs the write another try a second later instead of its activity a retry
+a connection storage resets costs the write another try within seconds instead of its activity a retry
 30 s later. Not for inserts (`create_entity`, also a POST): repeated after an unknown outcome, one
 would answer 409."""
 RUN_PARTITION = "run"

@@ -71,7 +71,7 @@ class SweepRun:
     rss_samples: tuple[tuple[float, float, int], ...] = ()  # (time.time(), MB, threads) of the largest worker
     worker_processes: int = 0  # product: how many ran its activities (0: the sweep's own process did)
     host_cost: Cost | None = None  # product with worker processes: the one that ran the orchestrations
-    failed_activities: tuple[str, ...] = ()  # product: why each failed activity attempt failed (each retried)
+    failed_activities: tuple[str, ...] = ()  # product: why each failed activity attempt failed (retried or given up)
 
 
 def sweep_with_product(

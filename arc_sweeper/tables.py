@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -46,9 +47,9 @@ activity a retry 30 s later, and three failures in a row give up the chunk: its 
 day's sweep. Measured at the 100,000-machine benchmark's burst (32 processes writing to one Azurite): with
 10 s to connect and 60 s to answer, 574 writes failed and 114 machines were not PATCHed; with 300 s, 128
 failed and none was missed (but 2 that disconnected during the run)."""
-UPSERT_RETRY_METHODS = frozenset({"HEAD", "GET", "PUT", "DELETE", "OPTIONS", "TRACE", "POST"})
-"""Methods azure-core's retry policy may send again after a dropped connection or a timeout: its own
-list plus POST, for our upsert transactions only. azure-core never resends a POST that got no answer,
+UPSERT_RETRY_METHODS = frozenset({"POST"})
+"""What azure-core's retry policy may send again after a dropped connection or a timeout, given for our
+upsert transactions only (a transaction is one POST). azure-core never resends a POST that got no answer,
 since a POST may not be safe to repeat; a transaction of upserts is (it writes the same rows again), so
 a connection storage resets costs the write another try within seconds instead of its activity a retry
 30 s later. Not for inserts (`create_entity`, also a POST): repeated after an unknown outcome, one
@@ -262,17 +263,15 @@ class SweepStore:
                 [("upsert", e, {"mode": mode}) for e in batch[start : start + TRANSACTION_LIMIT]]
                 for start in range(0, len(batch), TRANSACTION_LIMIT)
             ]
+        submit = partial(table.submit_transaction, retry_on_methods=UPSERT_RETRY_METHODS)
         if len(transactions) <= 1:  # most writes: no threads for one transaction
             for operations in transactions:
-                table.submit_transaction(operations, retry_on_methods=UPSERT_RETRY_METHODS)
+                submit(operations)
             return
         # A pool per call, not a shared one: callers are activities on worker threads, and a shared
         # pool full of callers waiting on their own transactions queued behind them would deadlock.
         with ThreadPoolExecutor(min(TRANSACTIONS_IN_FLIGHT, len(transactions))) as pool:
-            sent = [
-                pool.submit(table.submit_transaction, operations, retry_on_methods=UPSERT_RETRY_METHODS)
-                for operations in transactions
-            ]
+            sent = [pool.submit(submit, operations) for operations in transactions]
             wait(sent, return_when=FIRST_EXCEPTION)
             pool.shutdown(cancel_futures=True)  # after a failure none starts, as when sent one at a time
         for future in sent:  # every one started has finished: the first failure is the caller's

@@ -35,6 +35,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from arc_sweeper.text import clip
 from local_stack.bench.processes import Cost, cpu_now, proc_status_kb
 
 PRODUCT, SEQUENTIAL, REMEDIATION = "product", "sequential", "remediation"
@@ -125,7 +126,7 @@ def sweep_with_product(
             stack.host.run_until(lambda: any(p in phases for p in PHASE_OVER), timeout_s)
             finished = time.time()
         instances = stack.host.instances()
-        failed = tuple(reason[:200] for reason in stack.host.failed_activities())
+        failed = tuple(clip(reason, 200) for reason in stack.host.failed_activities())
     if "failed" in phases or "enabling" not in phases:
         raise RuntimeError(f"the sweep did not get through enabling: phases {sorted(phases)}")
     host = Cost.of_this_process(cpu_before)

@@ -74,23 +74,27 @@ class EnablingLeases:
         Every enabling call renews, many at once: a lease still held for more than half of `ttl`
         is left as it is, so they read the guard row and do not contend for it.
         """
-        return self._take(run_id, self._scope_of(run_id), now, ttl, set(), now + ttl / 2)
+        return self._take(run_id, None, now, ttl, set(), now + ttl / 2)
 
     def _take(
         self,
         run_id: str,
-        scope: Collection[str],
+        scope: Collection[str] | None,
         now: datetime,
         ttl: timedelta,
         gone: set[str],
         held_long_enough: datetime | None,
     ) -> str | None:
+        """`scope` None: the one the lease was taken for, read only when the guard row is to change (a
+        thousand subscription ids are the largest row we read; most renewals need only the guard)."""
         for _ in range(ATTEMPTS):
             holders, etag = self._guard()
             if held_long_enough is not None and any(
                 h.run_id == run_id and (parse_timestamp(h.until) or now) >= held_long_enough for h in holders
             ):
                 return None
+            if scope is None:
+                scope = self._scope_of(run_id)
             live = [
                 h
                 for h in holders

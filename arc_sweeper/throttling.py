@@ -42,8 +42,10 @@ FIRST_REFILL_GUESS_PER_S = 0.1
 ARM keeps the tokens, its header shows them and they are spent at once. One we overestimate
 costs a 429. Evidence from the header raises it (see WriteGate)."""
 MIN_REFILL_PER_S = 0.01
-MIN_EVIDENCE_S = 5.0
-"""The refill is measured over at least this long, so that timing noise hardly matters."""
+MIN_EVIDENCE_S = 1.0
+"""The refill is measured over at least this long. The window is timed from the sending of the PATCH
+that opened it, so that it is never shorter than the time ARM's figures span, and what it measures is
+a lower bound however short it is; below a refill period it proves nothing anyway."""
 GRAPH_QUOTA = 15
 GRAPH_WINDOW_S = 5.0
 MAX_CONCURRENCY = 64
@@ -73,9 +75,10 @@ class Gate(Protocol):
 class WriteBudget:
     """One subscription's ARM write budget as ARM last reported it, at wall-clock time `as_of` (epoch seconds).
 
-    `tokens` is what ARM said was left; `capacity` the most it has said plus one; `refill_per_s`
-    a cautious estimate of the refill. The `evidence_*` fields are the window the refill is
-    measured over: what ARM reported at its start and how many writes it granted since.
+    `tokens` is what ARM said was left (with a fraction, once proven: see WriteGate); `capacity`
+    the most it has said plus one; `refill_per_s` a cautious estimate of the refill. The
+    `evidence_*` fields are the window the refill is measured over: what ARM reported at its
+    start and how many writes it granted since.
     """
 
     tokens: float = ARM_WRITE_BUCKET
@@ -87,9 +90,11 @@ class WriteBudget:
     throttled: int = 0  # 429s drawn so far
     early: int = 0  # requests sent before a Retry-After had passed (should stay 0)
     reported: bool = False  # tokens and capacity come from ARM, not from the documentation
-    evidence_at: float = 0.0  # 0: no window yet
+    evidence_at: float = 0.0  # when the PATCH whose exact figure opened the window was sent (0: no window yet)
     evidence_tokens: float = 0.0
     evidence_granted: int = 0
+    measured_refill_per_s: float = 0.0  # what the window has proven ARM refills at least (0: not yet)
+    lower_bound: bool = False  # `tokens` is proven: from an exact figure or a 429, not a guess or an older figure
 
 
 @dataclass(frozen=True)
@@ -140,10 +145,24 @@ class WriteGate:
     gate believes, never raise it; the next exact figure corrects any shortfall.
 
     The refill is estimated from below: over a window of at least MIN_EVIDENCE_S, opened on an
-    exact figure, ARM's bucket gained at least (reported now - PATCHes that may have been counted
-    after it - reported then - 1 + writes granted meanwhile) tokens, whether or not it was full
-    at times. The PATCHes of one burst that draw 429s pause the whole subscription for the
-    Retry-After, and halve the refill estimate and the concurrency once.
+    exact figure and timed from that PATCH's sending, ARM's bucket gained at least (reported
+    now - PATCHes that may have been counted after it - reported then - 1 + writes granted
+    meanwhile) tokens, whether or not it was full at times. The PATCHes of one burst that draw
+    429s pause the whole subscription for the Retry-After, and halve the refill estimate and the
+    concurrency once.
+
+    Until the window has proven a refill, the last token ARM reports is spent MIN_EVIDENCE_S after
+    its figure rather than at once: that answer shows what ARM refilled meanwhile. Spent at once,
+    the gate would next wait a whole period of its first (low) guess, while a small bucket that
+    refills faster fills up and overflows.
+
+    ARM reports whole tokens, so a figure alone leaves the gate up to one refill period behind
+    ARM. Between two exact figures the gate keeps the fraction it can prove: the last proven
+    tokens, refilled at the measured rate since, less this PATCH's token, when that lies within
+    the new figure's whole token. So when PATCHes go one at a time on the refill, each goes
+    when ARM's token is there, not a period after ARM's figure last changed (and tokens so
+    proven may go while others are on their way, with no token to spare). A figure below
+    what the gate proved (another caller of the same principal spent tokens) is taken as it is.
 
     Until ARM has reported the bucket once, PATCHes go one at a time: the documented 200 is a
     guess, and a subscription whose bucket is smaller (or spent by another tool of the same
@@ -174,6 +193,7 @@ class WriteGate:
         self._clean = 0
         self._sent = 0  # tickets handed out
         self._overlap: dict[int, int] = {}  # ticket on its way -> how many others were on their way with it
+        self._sent_at: dict[int, float] = {}  # ticket on its way -> when it was sent
 
     @property
     def concurrency(self) -> int:
@@ -208,40 +228,54 @@ class WriteGate:
         while True:
             with self._lock:
                 now = self._clock()
-                b = self._budget
-                spare = self._estimated(now) - self._on_the_way
-                if (
-                    now >= b.paused_until
-                    and (b.reported or self._on_the_way == 0)
-                    and (
-                        b.tokens - self._on_the_way >= 1.0 + (self._on_the_way > 0)
-                        or (spare >= 1.0 and self._on_the_way == 0)
-                    )
-                ):
+                wait = self._wait_before_sending(now)
+                if wait <= 0.0:
                     self._sent += 1
                     for other in self._overlap:
                         self._overlap[other] += 1
                     self._overlap[self._sent] = len(self._overlap)
+                    self._sent_at[self._sent] = now
                     return self._sent
-                wait = max(b.paused_until - now, 0.0 if self._on_the_way else (1.0 - spare) / b.refill_per_s, 0.01)
             if now + wait > give_up_at:
                 raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
             if self._out_of_time():
                 raise BudgetExhausted(
                     "ARM write budget: the call's time budget ran out while waiting; the next call sends it"
                 )
-            self._sleep(min(wait, 0.05 if self._on_the_way else 1.0))
+            self._sleep(max(0.01, min(wait, 0.05 if self._on_the_way else 1.0)))
+
+    def _wait_before_sending(self, now: float) -> float:
+        """0 when a PATCH may go now, else how long to wait before asking again (called with the lock held)."""
+        b, on_the_way = self._budget, self._on_the_way
+        if now < b.paused_until:
+            return b.paused_until - now
+        if not b.reported and on_the_way:
+            return 0.01  # one at a time until ARM has reported the bucket
+        whole = b.tokens - on_the_way
+        if whole >= 1.0 + (on_the_way > 0):
+            if whole >= 2.0 or b.measured_refill_per_s or not b.reported:
+                return 0.0
+            # The last token ARM reported, while the refill is unproven: spent a little later, its answer
+            # shows what ARM refilled meanwhile, rather than at once and then a wait on the first guess.
+            return max(0.0, b.as_of + MIN_EVIDENCE_S - now)
+        if b.lower_bound and _proven(b, now) - on_the_way >= 1.0:
+            return 0.0
+        if on_the_way:
+            return 0.01
+        return max(0.0, (1.0 - self._estimated(now)) / b.refill_per_s)
 
     def after_error(self, ticket: int) -> None:
         """No answer (the connection failed): ARM may have taken the token, so count it taken."""
         with self._lock:
             self._overlap.pop(ticket, None)
+            self._sent_at.pop(ticket, None)
             self._budget = replace(self._budget, tokens=max(0.0, self._budget.tokens - 1.0))
 
     def after_response(self, ticket: int, status: int, headers: Mapping[str, str]) -> None:
         with self._lock:
             now = self._clock()
             overlap = self._overlap.pop(ticket, 0)
+            sent_at = self._sent_at.pop(ticket, now)
             b = self._budget
             if now < b.paused_until:
                 b = replace(b, early=b.early + 1)
@@ -257,12 +291,14 @@ class WriteGate:
                     concurrency=max(1, b.concurrency // 2) if first else b.concurrency,
                     refill_per_s=max(MIN_REFILL_PER_S, b.refill_per_s * 0.5) if first else b.refill_per_s,
                     evidence_at=0.0,
+                    measured_refill_per_s=0.0,  # proven again by a new window before a fraction is kept
+                    lower_bound=True,
                 )
                 self._clean = 0
             else:
                 # Exact only if nothing else was on its way while it was: otherwise ARM may have counted
                 # up to `overlap` other PATCHes after this one, and the figure is too high by as many.
-                b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)), overlap)
+                b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)), overlap, sent_at)
                 self._clean += status < 400
                 if self._clean >= b.concurrency and b.concurrency < self._max_concurrency:
                     # Doubling (a slow start) reaches a bucket's worth of PATCHes in a few round trips:
@@ -271,7 +307,9 @@ class WriteGate:
                     self._clean = 0
             self._budget = b
 
-    def _granted(self, b: WriteBudget, now: float, remaining: float | None, overlap: int) -> WriteBudget:
+    def _granted(
+        self, b: WriteBudget, now: float, remaining: float | None, overlap: int, sent_at: float
+    ) -> WriteBudget:
         """ARM took a token for this request; learn what it says is left, and the refill.
 
         A figure is believed as it stands only when it is exact (`overlap` 0: no other PATCH was on its
@@ -281,21 +319,21 @@ class WriteGate:
         """
         believed = self._estimated(now)
         if remaining is None:  # no header: count the token ourselves
-            return replace(b, tokens=max(0.0, believed - 1.0), as_of=now)
+            return replace(b, tokens=max(0.0, believed - 1.0), as_of=now, lower_bound=False)
         capacity = max(b.capacity, remaining + 1.0) if b.reported else remaining + 1.0
         granted = b.evidence_granted + 1  # writes ARM granted since the evidence window opened
-        refill = b.refill_per_s
+        refill, measured = b.refill_per_s, b.measured_refill_per_s
         if b.evidence_at and now - b.evidence_at >= MIN_EVIDENCE_S:
-            gained = remaining - overlap - b.evidence_tokens - 1.0 + granted
-            refill = max(refill, gained / (now - b.evidence_at))
+            measured = max(0.0, remaining - overlap - b.evidence_tokens - 1.0 + granted) / (now - b.evidence_at)
+            refill = max(refill, measured)
         if overlap:
             # Lower than what we believe: ARM counted this PATCH after the figure we hold, so it is fresher.
             # Higher: an older figure (it counted this one before), or a refill we cannot tell apart from one.
             tokens = min(remaining, believed) if b.reported else remaining
         else:
-            tokens = remaining
+            tokens = remaining + self._proven_fraction(b, now, remaining)
             if not b.evidence_at:  # open the window: this exact figure is where it starts
-                b = replace(b, evidence_at=now, evidence_tokens=remaining)
+                b = replace(b, evidence_at=sent_at, evidence_tokens=remaining)
                 granted = 0
         return replace(
             b,
@@ -305,7 +343,26 @@ class WriteGate:
             reported=True,
             refill_per_s=refill,
             evidence_granted=granted,
+            measured_refill_per_s=measured,
+            lower_bound=not overlap,
         )
+
+    @staticmethod
+    def _proven_fraction(b: WriteBudget, now: float, remaining: float) -> float:
+        """What ARM holds beyond an exact figure of `remaining`, as far as it is proven: the last proven tokens,
+        refilled at the measured rate, less this PATCH's token. 0 when nothing is proven, or when the figure is
+        lower than what was proven (then the figure is right and the proof was not)."""
+        if not b.lower_bound:
+            return 0.0
+        fraction = _proven(b, now) - 1.0 - remaining
+        return fraction if 0.0 < fraction < 1.0 else 0.0
+
+
+def _proven(b: WriteBudget, now: float) -> float:
+    """Tokens ARM holds for certain at `now` (before the PATCHes on their way take theirs), when `b.tokens` is a
+    lower bound: refilled only at the rate the evidence window has proven."""
+    refill = min(b.refill_per_s, b.measured_refill_per_s)
+    return min(b.capacity, b.tokens + max(0.0, now - b.as_of) * refill)
 
 
 def _number(value: str | None) -> float | None:

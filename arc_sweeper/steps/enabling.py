@@ -252,33 +252,46 @@ class _Sender(Generic[Row]):
         self.step, self.gate, self.work, self.stop_at = step, gate, work, stop_at
         self.targets: Targets[Row] = targets
         self.error: Exception | None = None
-        self.out_of_time = False
+
+    @property
+    def out_of_time(self) -> bool:
+        """The call's time budget has run out: what is left goes to the next call, not to a retry. Read from
+        the clock each time, because a PATCH waiting at the gate when it runs out comes back unsent."""
+        return self.step.monotonic() >= self.stop_at
 
     def send(self, todo: list[Row]) -> list[Row]:
+        """PATCH `todo`; the rows as recorded. Results are written with the next wave's intents, in one
+        transaction of the chunk's partition, or alone when no wave goes and enough have gathered (or none
+        is in flight): one write per PATCH paced on the refill, not two."""
         decided: list[Row] = []
         unrecorded: list[Row] = []
         in_flight: dict[Future[PatchOutcome], Row] = {}
         with ThreadPoolExecutor(max_workers=self.step.settings.max_parallel_writes_per_subscription) as pool:
-            while todo or in_flight:
-                free = self.gate.room() - len(in_flight)
-                self.out_of_time = self.step.monotonic() >= self.stop_at
-                if todo and free > 0 and self.error is None and not self.out_of_time:
-                    wave, todo = todo[:free], todo[free:]
-                    intents = [replace(r, action_result=EnableResult.SENDING, updated_at=self.work.as_of) for r in wave]
-                    if self._record(intents):
+            while True:
+                wave = self._wave(todo, len(in_flight))
+                todo = todo[len(wave) :]
+                if wave or (unrecorded and (len(unrecorded) >= max(8, self.gate.concurrency) or not in_flight)):
+                    intents: list[Row] = [
+                        replace(r, action_result=EnableResult.SENDING, updated_at=self.work.as_of) for r in wave
+                    ]
+                    if self._record(unrecorded + intents):
+                        decided.extend(unrecorded)
                         decided.extend(intents)
                         for row in intents:
                             in_flight[pool.submit(self.targets.patch, row.resource_id, self.gate)] = row
+                    unrecorded = []
                 if not in_flight:
-                    break
+                    return decided
                 finished, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in finished:
                     unrecorded.append(self._result(in_flight.pop(future), _outcome_of(future)))
-                if unrecorded and (len(unrecorded) >= max(8, self.gate.concurrency) or not in_flight):
-                    if self._record(unrecorded):
-                        decided.extend(unrecorded)
-                    unrecorded = []
-        return decided
+
+    def _wave(self, todo: list[Row], in_flight: int) -> list[Row]:
+        """The rows to PATCH now: as many as the budget has room for, none after an error or out of time."""
+        free = self.gate.room() - in_flight
+        if free <= 0 or self.error is not None or self.out_of_time:
+            return []
+        return todo[:free]
 
     def _result(self, row: Row, outcome: PatchOutcome) -> Row:
         if outcome.http_status is None and not outcome.sent:

@@ -40,6 +40,24 @@ def test_thirty_two_enabling_calls_renew_at_once_without_contention(azurite, tab
     assert lease.acquire("http-1", (SUB_A,), late, TTL) == "daily"
 
 
+def test_a_renewal_of_a_lease_held_long_enough_reads_only_the_guard_row(azurite, table_prefix):
+    """A thousand subscriptions' calls renew at once: the scope row (up to a thousand ids) is not read by each."""
+    lease = leases(azurite, table_prefix)
+    assert lease.acquire("daily", [f"{n:08d}-0000-4000-8000-000000000000" for n in range(1000)], START, TTL) is None
+    scope_of, scopes_read = lease._scope_of, []
+
+    def counted(run_id):
+        scopes_read.append(run_id)
+        return scope_of(run_id)
+
+    lease._scope_of = counted
+    assert lease.renew("daily", START + timedelta(hours=1), TTL) is None
+    assert scopes_read == []
+    assert lease.renew("daily", START + timedelta(hours=4), TTL) is None  # under half left: renewed on its scope
+    assert scopes_read == ["daily"]
+    assert lease.holds("daily", START + timedelta(hours=9))
+
+
 def test_a_lease_that_ran_out_and_was_taken_is_lost(azurite, table_prefix):
     lease = leases(azurite, table_prefix)
     assert lease.acquire("stalled", (SUB_A,), START, TTL) is None

@@ -75,14 +75,42 @@ class FlakyTables:
 
 def test_when_recording_fails_no_new_patch_is_sent_and_the_retry_patches_nothing_twice(chunk):
     chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")  # one PATCH per intent write
-    flaky = FlakyTables(chunk.tables, fail_from=4)  # intent 1, result 1, intent 2, then storage fails
+    flaky = FlakyTables(chunk.tables, fail_from=4)  # (nothing to reconcile), intent 1, result 1 + intent 2, then fails
     step = EnablingStep(chunk.settings, flaky, chunk.arm, FleetLedger(chunk.tables), chunk.leases)
     with pytest.raises(ConnectionError):
         step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
-    assert len(chunk.arm.sent) == 1  # the second intent was never recorded, so its PATCH never went out
+    assert len(chunk.arm.sent) == 2  # the third intent was never recorded, so its PATCH never went out
     retried = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
     assert retried.counts == {"enabled": 4}
+    assert set(chunk.arm.reads) == {chunk.arm.sent[1]}  # its result was lost with the write: read back, not sent
     assert Counter(chunk.arm.sent) == Counter(m.id for m in chunk.graph.machines)  # each exactly once
+
+
+class RecordingTables(FlakyTables):
+    """Keeps what each machine write held, by enable result."""
+
+    def __init__(self, tables) -> None:
+        super().__init__(tables, fail_from=10**6)
+        self.writes: list[list[str]] = []
+
+    def put_machines(self, records):
+        records = list(records)
+        self.writes.append([str(r.action_result) for r in records])
+        super().put_machines(records)
+
+
+def test_patches_one_at_a_time_cost_one_write_each_a_result_riding_with_the_next_intent(chunk):
+    chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")
+    recording = RecordingTables(chunk.tables)
+    step = EnablingStep(chunk.settings, recording, chunk.arm, FleetLedger(chunk.tables), chunk.leases)
+    assert step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF)).counts == {"enabled": 4}
+    assert [w for w in recording.writes if w] == [
+        ["sending"],
+        ["enabled", "sending"],
+        ["enabled", "sending"],
+        ["enabled", "sending"],
+        ["enabled"],
+    ]
 
 
 def test_a_lost_answer_is_read_back_and_never_patched_twice(chunk):
@@ -126,6 +154,29 @@ def test_a_call_out_of_time_returns_what_remains_for_the_next_call(chunk):
     assert first.remaining > 0 and first.counts.get("not_attempted") == first.remaining
     rest = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF, first.budget, 1))
     assert rest.remaining == 0 and rest.counts == {"enabled": 4} and len(chunk.arm.sent) == 4
+
+
+def test_a_patch_the_time_budget_cut_off_at_the_gate_is_left_for_the_next_call_not_failed(chunk):
+    """The last PATCH waited for ARM's budget until the call's time ran out: it comes back unsent, and the
+    call returns it as remaining (a continuation now), instead of failing for an activity retry 30 s later."""
+    chunk.env.update(MAX_PARALLEL_WRITES_PER_SUBSCRIPTION="1")
+    now = [0.0]
+
+    def answer(machine_id: str) -> PatchOutcome:
+        if len(chunk.arm.sent) < 4:
+            return PatchOutcome(True, 200)
+        now[0] = 601.0  # ENABLE_TIME_BUDGET (600 s) ran out while this one waited at the gate
+        return PatchOutcome(False, None, "WriteBudgetExhausted", "the call's time budget ran out", sent=False)
+
+    chunk.arm.answer = answer
+    step = EnablingStep(
+        chunk.settings, chunk.tables, chunk.arm, FleetLedger(chunk.tables), chunk.leases, monotonic=lambda: now[0]
+    )
+    first = step.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF))
+    assert (first.remaining, first.counts) == (1, {"enabled": 3, "not_attempted": 1})
+    chunk.arm.answer = lambda machine_id: PatchOutcome(True, 200)
+    rest = chunk.enabling.enable_chunk(EnableChunk(RUN, SUB_A, 0, False, AS_OF, first.budget, 1))
+    assert rest.counts == {"enabled": 4} and len(set(chunk.arm.sent)) == 4
 
 
 def test_abandoning_a_chunk_fails_its_open_rows_with_the_reason(chunk):

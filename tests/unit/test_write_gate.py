@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from arc_sweeper.throttling import REMAINING_WRITES, BudgetExhausted, WriteBudget, WriteGate
+from arc_sweeper.throttling import MIN_EVIDENCE_S, REMAINING_WRITES, BudgetExhausted, WriteBudget, WriteGate
 from local_stack.simulator.throttling import TokenBucket
 
 
@@ -203,6 +205,59 @@ def test_room_hands_over_no_more_patches_than_arm_holds_tokens_for():
     assert gate.room() == 1
 
 
+def test_an_exact_figure_keeps_the_proven_fraction_so_the_next_patch_goes_a_refill_period_after_the_last():
+    """ARM reports whole tokens. Once the refill is measured, the gate keeps what it can prove beyond the figure,
+    so the next PATCH goes one refill period after the last was sent, not one after its answer came back."""
+    time = FakeTime()
+    budget = WriteBudget(
+        tokens=0.0, capacity=10, refill_per_s=1.0, measured_refill_per_s=1.0, reported=True, lower_bound=True
+    )
+    gate = WriteGate(replace(budget, as_of=time.now), max_wait_s=60, clock=time.clock, sleep=time.sleep)
+    first = gate.before_send()
+    sent_first = time.now
+    time.now += 0.3  # the answer comes back 0.3 s later, and ARM says 0 left
+    gate.after_response(first, 200, {REMAINING_WRITES: "0"})
+    assert gate.state().tokens == pytest.approx(0.3, abs=0.02)
+    gate.before_send()
+    assert time.now - sent_first == pytest.approx(1.0, abs=0.02)
+
+
+def test_a_figure_below_what_the_gate_proved_is_believed():
+    """Another caller of the same principal spent tokens: the proof was wrong, ARM's figure is right."""
+    time = FakeTime()
+    budget = WriteBudget(
+        tokens=3.0, capacity=10, refill_per_s=1.0, measured_refill_per_s=1.0, reported=True, lower_bound=True
+    )
+    gate = WriteGate(replace(budget, as_of=time.now), max_wait_s=60, clock=time.clock, sleep=time.sleep)
+    ticket = gate.before_send()
+    gate.after_response(ticket, 200, {REMAINING_WRITES: "0"})
+    assert gate.state().tokens == 0.0
+
+
+def test_until_the_refill_is_measured_the_last_token_is_spent_a_little_later_not_at_once():
+    """Its answer then shows what ARM refilled meanwhile, instead of a wait on the first (low) guess of the
+    refill while ARM's bucket fills up and overflows."""
+    time = FakeTime()
+    gate = WriteGate(
+        WriteBudget(tokens=1.0, capacity=10, reported=True, lower_bound=True, as_of=time.now),
+        max_wait_s=60,
+        clock=time.clock,
+        sleep=time.sleep,
+    )
+    gate.before_send()
+    assert time.now - 1_000.0 == pytest.approx(MIN_EVIDENCE_S, abs=0.02)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_small_bucket_refilling_faster_than_the_first_guess_is_followed_within_a_refill_period(seed):
+    """10 + 1/s: the gate used to spend the last token of the burst at once and then wait 10 s on its first
+    guess of the refill, while ARM's bucket filled up in less and overflowed (1.4 to 2.9 periods behind)."""
+    arm = Reordering(10, 1.0, seed)
+    took = arm.run(75)
+    assert (arm.throttled, arm.early) == (0, 0)
+    assert took - (75 - 10) / 1.0 < 1.25
+
+
 class Reordering:
     """PATCHes through a gate into ARM's bucket on a fake clock, with the network reordering them: each takes
     a random time to reach ARM and another to come back, and as many go as `room()` allows, as the sender does."""
@@ -210,7 +265,7 @@ class Reordering:
     def __init__(self, capacity: int, refill: float, seed: int) -> None:
         import random
 
-        self.random, self.now = random.Random(seed), 0.0
+        self.random, self.now = random.Random(seed), 1_000.0
         self.bucket = TokenBucket(capacity, refill, monotonic=lambda: self.now)
 
         def must_wait(seconds: float) -> None:
@@ -223,7 +278,7 @@ class Reordering:
         self.last_sent_at = 0.0
 
     def run(self, writes: int) -> float:
-        """Seconds until ARM counted the last PATCH."""
+        """Seconds from the start until ARM counted the last PATCH."""
         import heapq
 
         events: list[tuple[float, int, str, tuple]] = []
@@ -240,6 +295,7 @@ class Reordering:
                 todo, on_the_way = todo - 1, on_the_way + 1
                 at(self.now, "try")
 
+        started = self.now
         start_more()
         while events:
             self.now, _, kind, data = heapq.heappop(events)
@@ -267,7 +323,7 @@ class Reordering:
                     self.throttled += 1
                     self.gate.after_response(ticket, 429, {"Retry-After": str(retry_after)})
                     at(self.now, "try")
-        return self.last_sent_at
+        return self.last_sent_at - started
 
 
 class Waiting(Exception):

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from arc_sweeper.throttling import MIN_EVIDENCE_S, REMAINING_WRITES, BudgetExhausted, WriteBudget, WriteGate
+from local_stack.bench.gate_pacing import Reordering
 from local_stack.simulator.throttling import TokenBucket
 
 
@@ -256,79 +257,6 @@ def test_a_small_bucket_refilling_faster_than_the_first_guess_is_followed_within
     took = arm.run(75)
     assert (arm.throttled, arm.early) == (0, 0)
     assert took - (75 - 10) / 1.0 < 1.25
-
-
-class Reordering:
-    """PATCHes through a gate into ARM's bucket on a fake clock, with the network reordering them: each takes
-    a random time to reach ARM and another to come back, and as many go as `room()` allows, as the sender does."""
-
-    def __init__(self, capacity: int, refill: float, seed: int) -> None:
-        import random
-
-        self.random, self.now = random.Random(seed), 1_000.0
-        self.bucket = TokenBucket(capacity, refill, monotonic=lambda: self.now)
-
-        def must_wait(seconds: float) -> None:
-            raise Waiting(seconds)
-
-        self.gate = WriteGate(
-            WriteBudget(), max_wait_s=1e6, max_concurrency=32, clock=lambda: self.now, sleep=must_wait
-        )
-        self.throttled = self.early = 0
-        self.last_sent_at = 0.0
-
-    def run(self, writes: int) -> float:
-        """Seconds from the start until ARM counted the last PATCH."""
-        import heapq
-
-        events: list[tuple[float, int, str, tuple]] = []
-        order, todo, on_the_way, paused_until = 0, writes, 0, 0.0
-
-        def at(when: float, kind: str, data: tuple = ()) -> None:
-            nonlocal order
-            order += 1
-            heapq.heappush(events, (when, order, kind, data))
-
-        def start_more() -> None:
-            nonlocal todo, on_the_way
-            while on_the_way < self.gate.room() and todo:
-                todo, on_the_way = todo - 1, on_the_way + 1
-                at(self.now, "try")
-
-        started = self.now
-        start_more()
-        while events:
-            self.now, _, kind, data = heapq.heappop(events)
-            if kind == "try":
-                try:
-                    ticket = self.gate.before_send()
-                except Waiting as wait:
-                    at(self.now + wait.seconds, "try")
-                    continue
-                at(self.now + self.random.uniform(0, 0.3), "arm", (ticket,))
-            elif kind == "arm":
-                self.early += self.now < paused_until
-                allowed, left, retry_after = self.bucket.take()
-                self.last_sent_at = self.now
-                if not allowed:
-                    paused_until = max(paused_until, self.now + retry_after)
-                at(self.now + 0.1 + self.random.uniform(0, 0.3), "answer", (*data, allowed, left, retry_after))
-            else:
-                ticket, allowed, left, retry_after = data
-                if allowed:
-                    self.gate.after_response(ticket, 200, {REMAINING_WRITES: str(left)})
-                    on_the_way -= 1
-                    start_more()
-                else:
-                    self.throttled += 1
-                    self.gate.after_response(ticket, 429, {"Retry-After": str(retry_after)})
-                    at(self.now, "try")
-        return self.last_sent_at - started
-
-
-class Waiting(Exception):
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
 
 
 @pytest.mark.parametrize("capacity, refill, writes", [(10, 1.0, 75), (2, 0.1, 40), (200, 10.0, 400)])

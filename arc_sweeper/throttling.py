@@ -129,6 +129,14 @@ def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+@dataclass
+class _OnItsWay:
+    """A PATCH sent and not yet answered: when it went, and how many others were on their way with it."""
+
+    sent_at: float
+    overlap: int
+
+
 class WriteGate:
     """Thread-safe pacing of one subscription's PATCHes, shared by every worker of a chunk.
 
@@ -192,8 +200,7 @@ class WriteGate:
         )
         self._clean = 0
         self._sent = 0  # tickets handed out
-        self._overlap: dict[int, int] = {}  # ticket on its way -> how many others were on their way with it
-        self._sent_at: dict[int, float] = {}  # ticket on its way -> when it was sent
+        self._on_its_way: dict[int, _OnItsWay] = {}  # by ticket
 
     @property
     def concurrency(self) -> int:
@@ -204,7 +211,7 @@ class WriteGate:
     @property
     def _on_the_way(self) -> int:
         """PATCHes sent and not yet answered (called with the lock held)."""
-        return len(self._overlap)
+        return len(self._on_its_way)
 
     def room(self) -> int:
         """How many PATCHes may be on their way or waiting here now: the tokens ARM is believed to hold (at
@@ -219,8 +226,7 @@ class WriteGate:
 
     def _estimated(self, now: float) -> float:
         """Tokens ARM holds now if it refills at our estimate, before the PATCHes in flight take theirs."""
-        b = self._budget
-        return min(b.capacity, b.tokens + max(0.0, now - b.as_of) * b.refill_per_s)
+        return _refilled(self._budget, now, self._budget.refill_per_s)
 
     def before_send(self) -> int:
         """Take a token, waiting (bounded) while the subscription is paused or has none to spare."""
@@ -231,10 +237,9 @@ class WriteGate:
                 wait = self._wait_before_sending(now)
                 if wait <= 0.0:
                     self._sent += 1
-                    for other in self._overlap:
-                        self._overlap[other] += 1
-                    self._overlap[self._sent] = len(self._overlap)
-                    self._sent_at[self._sent] = now
+                    for other in self._on_its_way.values():
+                        other.overlap += 1
+                    self._on_its_way[self._sent] = _OnItsWay(sent_at=now, overlap=len(self._on_its_way))
                     return self._sent
             if now + wait > give_up_at:
                 raise BudgetExhausted(f"ARM write budget: would wait {wait:.0f}s, more than {self._max_wait_s:.0f}s")
@@ -267,15 +272,13 @@ class WriteGate:
     def after_error(self, ticket: int) -> None:
         """No answer (the connection failed): ARM may have taken the token, so count it taken."""
         with self._lock:
-            self._overlap.pop(ticket, None)
-            self._sent_at.pop(ticket, None)
+            self._on_its_way.pop(ticket, None)
             self._budget = replace(self._budget, tokens=max(0.0, self._budget.tokens - 1.0))
 
     def after_response(self, ticket: int, status: int, headers: Mapping[str, str]) -> None:
         with self._lock:
             now = self._clock()
-            overlap = self._overlap.pop(ticket, 0)
-            sent_at = self._sent_at.pop(ticket, now)
+            sent = self._on_its_way.pop(ticket, _OnItsWay(sent_at=now, overlap=0))
             b = self._budget
             if now < b.paused_until:
                 b = replace(b, early=b.early + 1)
@@ -298,7 +301,7 @@ class WriteGate:
             else:
                 # Exact only if nothing else was on its way while it was: otherwise ARM may have counted
                 # up to `overlap` other PATCHes after this one, and the figure is too high by as many.
-                b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)), overlap, sent_at)
+                b = self._granted(b, now, _number(headers.get(REMAINING_WRITES)), sent.overlap, sent.sent_at)
                 self._clean += status < 400
                 if self._clean >= b.concurrency and b.concurrency < self._max_concurrency:
                     # Doubling (a slow start) reaches a bucket's worth of PATCHes in a few round trips:
@@ -361,8 +364,12 @@ class WriteGate:
 def _proven(b: WriteBudget, now: float) -> float:
     """Tokens ARM holds for certain at `now` (before the PATCHes on their way take theirs), when `b.tokens` is a
     lower bound: refilled only at the rate the evidence window has proven."""
-    refill = min(b.refill_per_s, b.measured_refill_per_s)
-    return min(b.capacity, b.tokens + max(0.0, now - b.as_of) * refill)
+    return _refilled(b, now, min(b.refill_per_s, b.measured_refill_per_s))
+
+
+def _refilled(b: WriteBudget, now: float, refill_per_s: float) -> float:
+    """`b.tokens` refilled at `refill_per_s` from `b.as_of` to `now`, up to the bucket's capacity."""
+    return min(b.capacity, b.tokens + max(0.0, now - b.as_of) * refill_per_s)
 
 
 def _number(value: str | None) -> float | None:
